@@ -1,0 +1,9 @@
+DROP TABLE addon_settings;
+DROP TABLE addons;
+DROP TABLE order_items;
+DROP TABLE orders;
+DROP TABLE cart_items;
+DROP TABLE products;
+DROP TABLE pending_logins;
+DROP TABLE sessions;
+DROP TABLE accounts;

@@ -1,0 +1,197 @@
+//! Accounts in the database: admin, vendor and customer, email as login.
+
+use diesel::prelude::*;
+
+use super::email::Email;
+use crate::db::schema::accounts;
+use crate::db::{now, DbConn, DbError};
+use crate::plugin::{Account, Role};
+
+#[derive(Clone, Queryable, Selectable)]
+#[diesel(table_name = accounts)]
+pub struct AccountRow {
+    pub id: i64,
+    pub email: String,
+    pub password_hash: String,
+    pub role: String,
+    pub name: String,
+    pub must_change_password: bool,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+/// Debug leaves the password hash out.
+impl std::fmt::Debug for AccountRow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AccountRow")
+            .field("id", &self.id)
+            .field("email", &self.email)
+            .field("role", &self.role)
+            .finish_non_exhaustive()
+    }
+}
+
+impl AccountRow {
+    pub fn role(&self) -> Role {
+        // The column has a CHECK constraint, so anything else is corruption;
+        // the least privileged role is the safe reading.
+        Role::parse(&self.role).unwrap_or(Role::Customer)
+    }
+
+    pub fn to_account(&self) -> Account {
+        Account {
+            id: self.id,
+            email: self.email.clone(),
+            name: self.name.clone(),
+            role: self.role(),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CreateAccountError {
+    #[error("an account with this email already exists")]
+    EmailTaken,
+    #[error(transparent)]
+    Db(#[from] DbError),
+}
+
+/// Inserts an account; runs inside the caller's transaction.
+pub fn insert(
+    conn: &mut DbConn,
+    email: &Email,
+    password_hash: &str,
+    role: Role,
+    name: &str,
+) -> Result<i64, CreateAccountError> {
+    let t = now();
+    let inserted = diesel::insert_into(accounts::table)
+        .values((
+            accounts::email.eq(email.as_str()),
+            accounts::password_hash.eq(password_hash),
+            accounts::role.eq(role.as_str()),
+            accounts::name.eq(name),
+            accounts::must_change_password.eq(false),
+            accounts::created_at.eq(t),
+            accounts::updated_at.eq(t),
+        ))
+        .execute(conn);
+    match inserted {
+        Ok(_) => {}
+        Err(diesel::result::Error::DatabaseError(
+            diesel::result::DatabaseErrorKind::UniqueViolation,
+            _,
+        )) => return Err(CreateAccountError::EmailTaken),
+        Err(e) => return Err(DbError::from(e).into()),
+    }
+    Ok(accounts::table
+        .filter(accounts::email.eq(email.as_str()))
+        .select(accounts::id)
+        .first(conn)
+        .map_err(DbError::from)?)
+}
+
+pub fn by_email(conn: &mut DbConn, email: &str) -> Result<Option<AccountRow>, DbError> {
+    Ok(accounts::table
+        .filter(accounts::email.eq(email))
+        .select(AccountRow::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+pub fn by_id(conn: &mut DbConn, id: i64) -> Result<Option<AccountRow>, DbError> {
+    Ok(accounts::table
+        .find(id)
+        .select(AccountRow::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+pub fn email_taken(conn: &mut DbConn, email: &str, except_id: Option<i64>) -> Result<bool, DbError> {
+    let mut q = accounts::table.filter(accounts::email.eq(email)).into_boxed();
+    if let Some(id) = except_id {
+        q = q.filter(accounts::id.ne(id));
+    }
+    Ok(q.select(accounts::id).first::<i64>(conn).optional()?.is_some())
+}
+
+pub fn set_password(conn: &mut DbConn, id: i64, hash: &str) -> Result<(), DbError> {
+    diesel::update(accounts::table.find(id))
+        .set((
+            accounts::password_hash.eq(hash),
+            accounts::must_change_password.eq(false),
+            accounts::updated_at.eq(now()),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+pub fn update_profile(conn: &mut DbConn, id: i64, email: &Email, name: &str) -> Result<(), DbError> {
+    diesel::update(accounts::table.find(id))
+        .set((
+            accounts::email.eq(email.as_str()),
+            accounts::name.eq(name),
+            accounts::updated_at.eq(now()),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+pub fn admin_update(
+    conn: &mut DbConn,
+    id: i64,
+    email: &Email,
+    name: &str,
+    role: Role,
+    must_change_password: bool,
+) -> Result<(), DbError> {
+    diesel::update(accounts::table.find(id))
+        .set((
+            accounts::email.eq(email.as_str()),
+            accounts::name.eq(name),
+            accounts::role.eq(role.as_str()),
+            accounts::must_change_password.eq(must_change_password),
+            accounts::updated_at.eq(now()),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+pub fn count_admins(conn: &mut DbConn) -> Result<i64, DbError> {
+    Ok(accounts::table
+        .filter(accounts::role.eq(Role::Admin.as_str()))
+        .count()
+        .get_result(conn)?)
+}
+
+/// One page of accounts whose email or name contains `query`, newest first.
+pub fn search(
+    conn: &mut DbConn,
+    query: &str,
+    page: i64,
+    per_page: i64,
+) -> Result<(Vec<AccountRow>, i64), DbError> {
+    let pattern = format!("%{}%", escape_like(&query.to_lowercase()));
+    let filtered = || {
+        accounts::table
+            .filter(
+                accounts::email
+                    .like(pattern.clone())
+                    .escape('\\')
+                    .or(accounts::name.like(pattern.clone()).escape('\\')),
+            )
+            .into_boxed()
+    };
+    let total: i64 = filtered().count().get_result(conn)?;
+    let rows = filtered()
+        .order(accounts::id.desc())
+        .limit(per_page)
+        .offset((page.max(1) - 1) * per_page)
+        .select(AccountRow::as_select())
+        .load(conn)?;
+    Ok((rows, total))
+}
+
+fn escape_like(s: &str) -> String {
+    s.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
+}

@@ -1,0 +1,4 @@
+//! The reference storefront.
+pub mod accounts;
+pub mod email;
+pub mod password;

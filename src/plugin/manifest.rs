@@ -1,0 +1,138 @@
+//! `plugin.toml`: an addon's id, name, version, hooks, route prefixes and
+//! settings schema.
+
+use serde::Deserialize;
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct Manifest {
+    pub addon: AddonInfo,
+    #[serde(default)]
+    pub settings: Vec<SettingSpec>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct AddonInfo {
+    pub id: String,
+    pub name: String,
+    pub version: String,
+    #[serde(default)]
+    pub description: String,
+    /// Hooks the addon implements; others are not called.
+    #[serde(default)]
+    pub hooks: Vec<Hook>,
+    /// Path prefixes the addon's routes live under (404 while disabled).
+    #[serde(default)]
+    pub route_prefixes: Vec<String>,
+}
+
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Hook {
+    AfterPasswordVerified,
+    ProfileFields,
+    AfterPasswordChange,
+    OnLogout,
+    Routes,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct SettingSpec {
+    pub key: String,
+    #[serde(rename = "type")]
+    pub kind: SettingKind,
+    pub label: String,
+    #[serde(default)]
+    pub help: String,
+    #[serde(default)]
+    pub default: Option<toml::Value>,
+    /// For `select`: the allowed values and their labels.
+    #[serde(default)]
+    pub options: Vec<SelectOption>,
+    /// For `text` and `secret`: longest accepted value.
+    #[serde(default)]
+    pub max_length: Option<usize>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct SelectOption {
+    pub value: String,
+    pub label: String,
+}
+
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum SettingKind {
+    Bool,
+    Text,
+    Secret,
+    Select,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ManifestError {
+    #[error("manifest is not valid TOML: {0}")]
+    Toml(#[from] toml::de::Error),
+    #[error("manifest: {0}")]
+    Invalid(String),
+}
+
+impl Manifest {
+    pub fn parse(text: &str) -> Result<Manifest, ManifestError> {
+        let manifest: Manifest = toml::from_str(text)?;
+        manifest.check()?;
+        Ok(manifest)
+    }
+
+    fn check(&self) -> Result<(), ManifestError> {
+        let id = &self.addon.id;
+        if id.is_empty() || !id.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
+            return Err(ManifestError::Invalid(format!("bad addon id {id:?}")));
+        }
+        for prefix in &self.addon.route_prefixes {
+            if !prefix.starts_with('/') || prefix.len() < 2 || prefix.ends_with('/') {
+                return Err(ManifestError::Invalid(format!("bad route prefix {prefix:?}")));
+            }
+        }
+        let mut seen = std::collections::HashSet::new();
+        for s in &self.settings {
+            if !seen.insert(s.key.as_str()) {
+                return Err(ManifestError::Invalid(format!("setting {} listed twice", s.key)));
+            }
+            if s.kind == SettingKind::Select && s.options.is_empty() {
+                return Err(ManifestError::Invalid(format!("select {} has no options", s.key)));
+            }
+        }
+        Ok(())
+    }
+
+    pub fn has_hook(&self, hook: Hook) -> bool {
+        self.addon.hooks.contains(&hook)
+    }
+
+    pub fn setting(&self, key: &str) -> Option<&SettingSpec> {
+        self.settings.iter().find(|s| s.key == key)
+    }
+}
+
+/// The manifest of the addon that ships with this crate.
+pub const BUNDLED_MANIFEST: &str = include_str!("../../plugin.toml");
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bundled_manifest_parses() {
+        let m = Manifest::parse(BUNDLED_MANIFEST).unwrap();
+        assert_eq!(m.addon.id, "two_factor");
+        assert!(m.setting("api_key").is_some());
+    }
+
+    #[test]
+    fn rejects_duplicate_settings_and_bad_prefixes() {
+        let dup = "[addon]\nid='x'\nname='X'\nversion='1'\n[[settings]]\nkey='a'\ntype='bool'\nlabel='A'\n[[settings]]\nkey='a'\ntype='bool'\nlabel='A'\n";
+        assert!(Manifest::parse(dup).is_err());
+        let prefix = "[addon]\nid='x'\nname='X'\nversion='1'\nroute_prefixes=['nope']\n";
+        assert!(Manifest::parse(prefix).is_err());
+    }
+}

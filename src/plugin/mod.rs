@@ -1,0 +1,143 @@
+//! The host's addon API. The host depends on this module; addons depend on
+//! this module only. Nothing here knows any particular addon or host page.
+
+pub mod gate;
+pub mod manifest;
+pub mod registry;
+pub mod settings_form;
+pub mod types;
+
+use std::sync::Arc;
+
+use actix_web::{web, HttpRequest, HttpResponse};
+use async_trait::async_trait;
+
+use crate::crypto::SecretKey;
+use crate::db::{Db, DbConn, DbError};
+
+pub use manifest::{Manifest, SettingKind, SettingSpec};
+pub use registry::{AddonRegistry, AddonSettings, InstalledAddon};
+pub use types::*;
+
+/// Saves an addon's profile fields inside the host's transaction, after the
+/// host's own fields, so a profile form lands whole or not at all. The
+/// second argument is the account id (new on registration).
+pub type ProfileSave = Box<dyn FnOnce(&mut DbConn, i64) -> Result<(), DbError> + Send>;
+
+/// What an addon can do. Every hook has a no-op default; the registry runs
+/// the hooks of enabled addons in manifest order.
+#[async_trait(?Send)]
+pub trait Addon: Send + Sync + 'static {
+    /// Must equal `id` in the addon's manifest.
+    fn id(&self) -> &'static str;
+
+    /// Extra Tera templates (name, source) for addons that do not ship files
+    /// under `templates/`.
+    fn templates(&self) -> Vec<(String, String)> {
+        Vec::new()
+    }
+
+    /// Registers the addon's routes. They must live under the manifest's
+    /// `route_prefixes`; the host answers 404 there while the addon is disabled.
+    fn configure_routes(&self, _cfg: &mut web::ServiceConfig, _host: HostHandle) {}
+
+    /// Runs after a password was verified in any login pipeline.
+    async fn after_password_verified(
+        &self,
+        _host: &HostHandle,
+        _attempt: &LoginAttempt,
+    ) -> Result<LoginDecision, AddonError> {
+        Ok(LoginDecision::Continue)
+    }
+
+    /// HTML for the addon's extra fields on a profile form. `values` holds
+    /// what was submitted when the form is shown again with errors.
+    async fn profile_fields(
+        &self,
+        _host: &HostHandle,
+        _form: &ProfileContext,
+        _values: Option<&FormValues>,
+        _errors: &FieldErrors,
+    ) -> Result<String, AddonError> {
+        Ok(String::new())
+    }
+
+    /// Checks the addon's fields; returns the save to run in the host's
+    /// transaction, or field errors (then nothing at all is saved).
+    async fn validate_profile(
+        &self,
+        _host: &HostHandle,
+        _form: &ProfileContext,
+        _values: &FormValues,
+    ) -> Result<Option<ProfileSave>, FieldErrors> {
+        Ok(None)
+    }
+
+    async fn after_password_change(&self, _host: &HostHandle, _account: &Account) {}
+
+    async fn on_logout(&self, _host: &HostHandle, _account: &Account) {}
+
+    /// Called after the admin saved the addon's settings; `changed` lists the keys.
+    async fn settings_changed(&self, _host: &HostHandle, _changed: &[String]) {}
+
+    /// HTML shown above the settings form (status of an external service, say).
+    async fn settings_status(&self, _host: &HostHandle) -> Option<String> {
+        None
+    }
+}
+
+/// The host's services, as addons see them.
+pub type HostHandle = Arc<dyn HostServices>;
+
+#[async_trait(?Send)]
+pub trait HostServices: Send + Sync + 'static {
+    fn db(&self) -> &Db;
+    fn secret_key(&self) -> &SecretKey;
+    /// The client IP (the first `X-Forwarded-For` hop when configured to trust it).
+    fn client_ip(&self, req: &HttpRequest) -> String;
+
+    /// Renders a template with the skin's variables (current account,
+    /// CSRF token, store name) added to `ctx`.
+    async fn render(
+        &self,
+        req: &HttpRequest,
+        status: actix_web::http::StatusCode,
+        template: &str,
+        ctx: tera::Context,
+    ) -> HttpResponse;
+
+    async fn addon_enabled(&self, addon_id: &str) -> Result<bool, DbError>;
+    /// The addon's settings, secrets decrypted, defaults filled in.
+    async fn addon_settings(&self, addon_id: &str) -> Result<AddonSettings, DbError>;
+
+    /// The signed-in account of this request, if any.
+    async fn current_account(&self, req: &HttpRequest) -> Option<Account>;
+    /// The signed-in account, or a redirect to the login page of `interface`.
+    async fn require_account(
+        &self,
+        req: &HttpRequest,
+        interface: Interface,
+    ) -> Result<Account, HttpResponse>;
+    /// An account with the admin role, or a redirect / 403 page.
+    async fn require_admin(&self, req: &HttpRequest) -> Result<Account, HttpResponse>;
+    async fn find_account(&self, account_id: i64) -> Result<Option<Account>, DbError>;
+    /// Checks a password with the same cost and timing as the login form.
+    async fn verify_password(&self, account_id: i64, password: &str) -> bool;
+
+    /// The unexpired pending login that this request's session holds.
+    async fn pending_login(&self, req: &HttpRequest) -> Option<PendingLogin>;
+    /// Counts one attempt on a pending login before the addon checks a code;
+    /// returns the new count, or None when the pending login is gone.
+    async fn count_pending_attempt(&self, pending_id: &str) -> Result<Option<i32>, DbError>;
+    /// Turns the pending login into a signed-in session (new session id) and
+    /// redirects to its target.
+    async fn complete_pending_login(
+        &self,
+        req: &HttpRequest,
+        pending_id: &str,
+    ) -> Result<HttpResponse, HostError>;
+    /// Drops the pending login (the password must be entered again).
+    async fn cancel_pending_login(&self, pending_id: &str) -> Result<(), DbError>;
+    /// The login page for an interface (where a voided pending login sends the user).
+    fn login_path(&self, interface: Interface) -> &'static str;
+}

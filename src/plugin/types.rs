@@ -1,0 +1,191 @@
+//! Plain data that crosses the host/addon boundary.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Admin,
+    Vendor,
+    Customer,
+}
+
+impl Role {
+    pub const ALL: [Role; 3] = [Role::Admin, Role::Vendor, Role::Customer];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::Vendor => "vendor",
+            Role::Customer => "customer",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Role> {
+        Role::ALL.into_iter().find(|r| r.as_str() == s)
+    }
+
+    /// The interface an account of this role belongs to: admins and vendors
+    /// use the admin interface. Policies (such as whether a second factor is
+    /// asked for) follow this, never the form that was used.
+    pub fn interface(self) -> Interface {
+        match self {
+            Role::Admin | Role::Vendor => Interface::Admin,
+            Role::Customer => Interface::Customer,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Interface {
+    Customer,
+    Admin,
+}
+
+impl Interface {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Interface::Customer => "customer",
+            Interface::Admin => "admin",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Interface> {
+        match s {
+            "customer" => Some(Interface::Customer),
+            "admin" => Some(Interface::Admin),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Account {
+    pub id: i64,
+    pub email: String,
+    pub name: String,
+    pub role: Role,
+}
+
+/// A login whose password was just verified.
+#[derive(Clone, Debug)]
+pub struct LoginAttempt {
+    /// The id the host will give the pending login if an addon challenges.
+    pub pending_id: String,
+    pub account: Account,
+    /// The interface whose form was used (policy must use `account.role`).
+    pub interface: Interface,
+    /// Safe local path to go to once signed in.
+    pub target: String,
+    pub ip: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum LoginDecision {
+    Continue,
+    /// Keep a pending login and send the user to `redirect` (a local path).
+    Challenge { redirect: String },
+}
+
+/// Server-side state between a verified password and a completed login.
+#[derive(Clone, Debug, Serialize)]
+pub struct PendingLogin {
+    pub id: String,
+    pub account: Account,
+    pub interface: Interface,
+    pub target: String,
+    pub addon_id: Option<String>,
+    pub attempts: i32,
+    pub created_at: i64,
+    pub expires_at: i64,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProfileForm {
+    /// `/register`: no account yet.
+    Registration,
+    /// `/account`: the user's own profile.
+    Account,
+    /// `/admin/users/{id}`: an admin editing someone.
+    AdminUser,
+}
+
+#[derive(Clone, Debug)]
+pub struct ProfileContext {
+    pub form: ProfileForm,
+    /// The account being edited (None on registration).
+    pub account: Option<Account>,
+    /// Who is submitting (None on registration).
+    pub actor: Option<Account>,
+    pub ip: String,
+}
+
+/// Submitted form fields in order; the first value wins for a repeated name.
+#[derive(Clone, Debug, Default)]
+pub struct FormValues(pub Vec<(String, String)>);
+
+impl FormValues {
+    pub fn parse(body: &[u8]) -> Result<FormValues, serde_urlencoded::de::Error> {
+        Ok(FormValues(serde_urlencoded::from_bytes(body)?))
+    }
+
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The value trimmed, or "" when absent.
+    pub fn text(&self, name: &str) -> &str {
+        self.get(name).map(str::trim).unwrap_or("")
+    }
+
+    pub fn checked(&self, name: &str) -> bool {
+        matches!(self.get(name), Some("on" | "true" | "1" | "yes"))
+    }
+}
+
+/// Field name → message, shown next to the field.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct FieldErrors(pub BTreeMap<String, String>);
+
+impl FieldErrors {
+    pub fn add(&mut self, field: &str, message: impl Into<String>) {
+        self.0.entry(field.to_string()).or_insert_with(|| message.into());
+    }
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+    pub fn get(&self, field: &str) -> Option<&str> {
+        self.0.get(field).map(String::as_str)
+    }
+    pub fn merge(&mut self, other: FieldErrors) {
+        for (k, v) in other.0 {
+            self.0.entry(k).or_insert(v);
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AddonError {
+    /// Shown to the user as it is: no secrets in it.
+    #[error("{0}")]
+    Refused(String),
+    #[error(transparent)]
+    Db(#[from] crate::db::DbError),
+    #[error("{0}")]
+    Internal(String),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum HostError {
+    #[error("the sign-in has expired; please sign in again")]
+    PendingLoginGone,
+    #[error(transparent)]
+    Db(#[from] crate::db::DbError),
+}

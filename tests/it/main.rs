@@ -1,0 +1,4 @@
+//! The one integration-test binary: every module talks HTTP to real servers
+//! on loopback.
+
+mod helpers;
