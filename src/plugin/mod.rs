@@ -106,6 +106,9 @@ pub trait HostServices: Send + Sync + 'static {
         ctx: tera::Context,
     ) -> HttpResponse;
 
+    /// Renders a template to a string (profile field snippets).
+    fn render_fragment(&self, template: &str, ctx: &tera::Context) -> Result<String, AddonError>;
+
     async fn addon_enabled(&self, addon_id: &str) -> Result<bool, DbError>;
     /// The addon's settings, secrets decrypted, defaults filled in.
     async fn addon_settings(&self, addon_id: &str) -> Result<AddonSettings, DbError>;

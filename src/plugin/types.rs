@@ -1,5 +1,10 @@
 //! Plain data that crosses the host/addon boundary.
 
+/// The one message for a wrong password, an unknown user, a wrong or expired
+/// code and a locked account, so that none of them tells an attacker which.
+pub const GENERIC_AUTH_ERROR: &str =
+    "Those sign-in details are not right, or the account is temporarily locked. Please try again.";
+
 use std::collections::BTreeMap;
 
 use serde::Serialize;
@@ -81,6 +86,9 @@ pub struct LoginAttempt {
     /// Safe local path to go to once signed in.
     pub target: String,
     pub ip: String,
+    /// True when the user has just set a new password that an admin
+    /// required; an addon may then insist on enrolment (a phone, say).
+    pub password_just_changed: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
