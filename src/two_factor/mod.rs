@@ -8,7 +8,7 @@ pub const ADDON_ID: &str = "two_factor";
 pub struct TwoFactorAddon;
 
 impl TwoFactorAddon {
-    pub fn new() -> TwoFactorAddon {
+    pub fn new(_config: TwoFactorConfig) -> TwoFactorAddon {
         TwoFactorAddon
     }
 }
@@ -18,4 +18,12 @@ impl Addon for TwoFactorAddon {
     fn id(&self) -> &'static str {
         ADDON_ID
     }
+}
+
+/// Where the addon sends its requests.
+#[derive(Clone, Debug)]
+pub struct TwoFactorConfig {
+    pub gateway_url: String,
+    pub sandbox_url: String,
+    pub timeout: std::time::Duration,
 }

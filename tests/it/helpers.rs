@@ -15,22 +15,39 @@ impl TestDb {
     pub fn fresh() -> TestDb {
         match std::env::var("TEST_DATABASE_URL") {
             Ok(base) if !base.is_empty() => {
-                let name = format!("sf_test_{}", storefront_2fa::crypto::random_token(9).to_lowercase().replace(['-', '_'], "x"));
-                let mut admin = diesel::PgConnection::establish(&base).expect("connect to TEST_DATABASE_URL");
-                diesel::connection::SimpleConnection::batch_execute(&mut admin, &format!("CREATE DATABASE {name}"))
-                    .expect("create test database");
+                let name = format!(
+                    "sf_test_{}",
+                    storefront_2fa::crypto::random_token(9)
+                        .to_lowercase()
+                        .replace(['-', '_'], "x")
+                );
+                let mut admin =
+                    diesel::PgConnection::establish(&base).expect("connect to TEST_DATABASE_URL");
+                diesel::connection::SimpleConnection::batch_execute(
+                    &mut admin,
+                    &format!("CREATE DATABASE {name}"),
+                )
+                .expect("create test database");
                 let url = match base.rfind('/') {
                     Some(i) if base[..i].contains("//") && i > base.find("//").unwrap() + 1 => {
                         format!("{}/{}", &base[..i], name)
                     }
                     _ => format!("{}/{}", base.trim_end_matches('/'), name),
                 };
-                TestDb { url, _dir: None, pg: Some((base, name)) }
+                TestDb {
+                    url,
+                    _dir: None,
+                    pg: Some((base, name)),
+                }
             }
             _ => {
                 let dir = tempfile::tempdir().expect("temp dir");
                 let url = format!("sqlite://{}/test.db", dir.path().display());
-                TestDb { url, _dir: Some(dir), pg: None }
+                TestDb {
+                    url,
+                    _dir: Some(dir),
+                    pg: None,
+                }
             }
         }
     }
