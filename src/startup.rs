@@ -70,9 +70,9 @@ impl Application {
         let setup_db = db.clone();
         tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
             let mut conn = setup_db.get()?;
-            migrations::run(&mut *conn)?;
+            migrations::run(&mut conn)?;
             if demo {
-                catalog::seed_demo_products(&mut *conn)?;
+                catalog::seed_demo_products(&mut conn)?;
             }
             Ok(())
         })

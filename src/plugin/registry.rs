@@ -102,7 +102,7 @@ impl AddonRegistry {
         Ok(self
             .installed
             .iter()
-            .filter(|a| ids.iter().any(|id| *id == a.manifest.addon.id))
+            .filter(|a| ids.contains(&a.manifest.addon.id))
             .collect())
     }
 
