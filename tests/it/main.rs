@@ -2,3 +2,5 @@
 //! on loopback.
 
 mod helpers;
+mod sandbox;
+mod sandbox_api;
