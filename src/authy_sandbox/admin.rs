@@ -98,3 +98,76 @@ async fn decide(req: HttpRequest, host: HostHandle, db: Db, approve: bool) -> Ht
         .insert_header((header::LOCATION, format!("{PAGE_PATH}?decided={decided}")))
         .finish()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::approvals::Approval;
+    use super::super::outbox::OutboxMessage;
+
+    fn message(id: i64, text: &str) -> OutboxMessage {
+        OutboxMessage {
+            id,
+            sent_at: 1_795_921_200 + id,
+            sent_at_iso: super::super::responses::iso8601(1_795_921_200 + id),
+            channel: "sms".into(),
+            country_code: 1,
+            phone: "2015550123".into(),
+            text: text.into(),
+        }
+    }
+
+    #[test]
+    fn outbox_template_renders_messages_and_decision_forms() {
+        let tera = tera::Tera::new(concat!(env!("CARGO_MANIFEST_DIR"), "/templates/**/*.html"))
+            .expect("templates parse");
+        let approval = Approval {
+            id: 1,
+            uuid: "0f0f0f0f-0000-4000-8000-000000000001".into(),
+            authy_id: 7,
+            email: "shopper@example.com".into(),
+            country_code: 1,
+            phone: "2015550123".into(),
+            message: "Log in to the store admin".into(),
+            seconds_to_expire: 86_400,
+            status: "pending".into(),
+            created_at: 1_795_921_200,
+            updated_at: 1_795_921_200,
+            processed_at: None,
+            created_at_iso: "2026-11-29T03:00:00Z".into(),
+        };
+        let mut ctx = tera::Context::new();
+        ctx.insert(
+            "messages",
+            &vec![
+                message(2, "Your verification code is 7654321"),
+                message(1, "Your verification code is 1234567"),
+            ],
+        );
+        ctx.insert("approvals", &vec![approval]);
+        ctx.insert("refresh_seconds", &5);
+        ctx.insert("limit", &super::PAGE_LIMIT);
+        ctx.insert("notice", &Some("The push request was approved."));
+        ctx.insert("csrf_token", "csrf-abc");
+        ctx.insert("store_name", "Demo store");
+        ctx.insert("skin", "admin");
+        ctx.insert("flash", &None::<String>);
+        ctx.insert("current_account", &None::<String>);
+        let html = tera
+            .render("authy_sandbox/outbox.html", &ctx)
+            .expect("renders");
+        let newer = html.find("7654321").expect("newest message shown");
+        let older = html.find("1234567").expect("older message shown");
+        assert!(newer < older, "newest first");
+        assert!(html.contains(r#"action="/admin/two-factor/sandbox/approvals/0f0f0f0f-0000-4000-8000-000000000001/approve""#));
+        assert!(html.contains(r#"action="/admin/two-factor/sandbox/approvals/0f0f0f0f-0000-4000-8000-000000000001/deny""#));
+        assert_eq!(
+            html.matches(r#"name="csrf_token" value="csrf-abc""#)
+                .count(),
+            2
+        );
+        assert!(html.contains("refreshes every 5 s"));
+        assert!(html.contains("location.reload()"));
+        assert!(html.contains("The push request was approved."));
+        assert!(html.contains("Sandbox outbox · Demo store"));
+    }
+}

@@ -116,7 +116,7 @@ pub fn list(
                 .limit(limit)
                 .load(conn)?;
             rows.extend(full);
-            rows.sort_by(|a, b| b.0.cmp(&a.0));
+            rows.sort_by_key(|r| std::cmp::Reverse(r.0));
             rows.dedup_by_key(|r| r.0);
             rows.truncate(limit as usize);
             rows

@@ -92,10 +92,11 @@ mod tests {
         assert_eq!(p.full_digits(), "12015550123");
         assert!(validate(1, "123").is_none());
         assert!(validate(1, "201-555-01x3").is_none());
-        assert!(validate(44, "7700 900123").is_some());
+        assert!(validate(44, "7400 123456").is_some());
+        // The national trunk prefix is dropped: same stored digits, same id.
         assert_eq!(
-            validate(44, "07700 900123").map(|p| p.national),
-            Some("7700900123".into())
+            validate(44, "07400 123456").map(|p| p.national),
+            Some("7400123456".into())
         );
     }
 

@@ -456,17 +456,34 @@ async fn approval_status(req: HttpRequest, payload: web::Payload, state: State) 
     }
 }
 
+/// Why `country_code` + `phone_number` were refused.
+enum PhoneRejected {
+    Missing(&'static str),
+    Invalid,
+}
+
+impl PhoneRejected {
+    fn response(&self) -> HttpResponse {
+        match self {
+            PhoneRejected::Missing(name) => responses::missing_parameter(name),
+            PhoneRejected::Invalid => {
+                error(StatusCode::BAD_REQUEST, "60033", "Phone number is invalid")
+            }
+        }
+    }
+}
+
 /// `country_code` + `phone_number`, both required, validated (60033).
-fn verification_phone(params: &Params) -> Result<Phone, HttpResponse> {
+fn verification_phone(params: &Params) -> Result<Phone, PhoneRejected> {
     let Some(country) = params.text(&["country_code"]) else {
-        return Err(responses::missing_parameter("country_code"));
+        return Err(PhoneRejected::Missing("country_code"));
     };
     let Some(number) = params.text(&["phone_number"]) else {
-        return Err(responses::missing_parameter("phone_number"));
+        return Err(PhoneRejected::Missing("phone_number"));
     };
     phone::country_code(&country)
         .and_then(|cc| phone::validate(cc, &number))
-        .ok_or_else(|| error(StatusCode::BAD_REQUEST, "60033", "Phone number is invalid"))
+        .ok_or(PhoneRejected::Invalid)
 }
 
 async fn verification_start(req: HttpRequest, payload: web::Payload, state: State) -> HttpResponse {
@@ -481,7 +498,7 @@ async fn verification_start(req: HttpRequest, payload: web::Payload, state: Stat
     };
     let phone = match verification_phone(&params) {
         Ok(p) => p,
-        Err(resp) => return resp,
+        Err(rejected) => return rejected.response(),
     };
     let code_length = match params.text(&["code_length"]) {
         None => DEFAULT_CODE_LENGTH,
@@ -536,7 +553,7 @@ async fn verification_check(req: HttpRequest, payload: web::Payload, state: Stat
     let params = prepared!(req, payload, state);
     let phone = match verification_phone(&params) {
         Ok(p) => p,
-        Err(resp) => return resp,
+        Err(rejected) => return rejected.response(),
     };
     let Some(code) = params.text(&["verification_code"]) else {
         return responses::missing_parameter("verification_code");

@@ -17,15 +17,18 @@ pub const PHONE: &str = "201-555-0123";
 pub const PHONE_DIGITS: &str = "2015550123";
 pub const OTHER_PHONE: &str = "201-555-0199";
 
-pub const INVALID_KEY_BODY: &str =
-    r#"{"message":"Invalid API key","success":false,"errors":{"message":"Invalid API key"},"error_code":"60001"}"#;
-pub const TOKEN_VALID_BODY: &str = r#"{"message":"Token is valid.","token":"is valid","success":"true"}"#;
+pub const INVALID_KEY_BODY: &str = r#"{"message":"Invalid API key","success":false,"errors":{"message":"Invalid API key"},"error_code":"60001"}"#;
+pub const TOKEN_VALID_BODY: &str =
+    r#"{"message":"Token is valid.","token":"is valid","success":"true"}"#;
 pub const TOKEN_INVALID_BODY: &str = r#"{"message":"Token is invalid","token":"is invalid","success":false,"errors":{"message":"Token is invalid"},"error_code":"60020"}"#;
-pub const USER_NOT_FOUND_BODY: &str =
-    r#"{"message":"User not found.","success":false,"errors":{"message":"User not found."},"error_code":"60026"}"#;
+pub const USER_NOT_FOUND_BODY: &str = r#"{"message":"User not found.","success":false,"errors":{"message":"User not found."},"error_code":"60026"}"#;
 
 pub fn settings(rate_limit_per_minute: u32) -> SandboxSettings {
-    SandboxSettings { api_key: String::new(), mount_in_production: false, rate_limit_per_minute }
+    SandboxSettings {
+        api_key: String::new(),
+        mount_in_production: false,
+        rate_limit_per_minute,
+    }
 }
 
 /// A running standalone sandbox on loopback.
@@ -45,12 +48,22 @@ impl Sandbox {
             .expect("connect to the test database");
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
-        let server = build_standalone(listener, db.clone(), KEY.to_string(), settings(rate_limit_per_minute))
-            .await
-            .expect("sandbox starts");
+        let server = build_standalone(
+            listener,
+            db.clone(),
+            KEY.to_string(),
+            settings(rate_limit_per_minute),
+        )
+        .await
+        .expect("sandbox starts");
         let handle = server.handle();
         tokio::spawn(server);
-        Sandbox { base, db, http: Client::new(), handle }
+        Sandbox {
+            base,
+            db,
+            http: Client::new(),
+            handle,
+        }
     }
 
     pub async fn stop(self) {
@@ -62,15 +75,32 @@ impl Sandbox {
     }
 
     pub async fn get(&self, path: &str) -> Response {
-        self.http.get(self.url(path)).header("X-Authy-API-Key", KEY).send().await.unwrap()
+        self.http
+            .get(self.url(path))
+            .header("X-Authy-API-Key", KEY)
+            .send()
+            .await
+            .unwrap()
     }
 
     pub async fn post_json(&self, path: &str, body: Value) -> Response {
-        self.http.post(self.url(path)).header("X-Authy-API-Key", KEY).json(&body).send().await.unwrap()
+        self.http
+            .post(self.url(path))
+            .header("X-Authy-API-Key", KEY)
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
     }
 
     pub async fn post_form(&self, path: &str, form: &[(&str, &str)]) -> Response {
-        self.http.post(self.url(path)).header("X-Authy-API-Key", KEY).form(form).send().await.unwrap()
+        self.http
+            .post(self.url(path))
+            .header("X-Authy-API-Key", KEY)
+            .form(form)
+            .send()
+            .await
+            .unwrap()
     }
 
     /// Registers a US number; returns the Authy id.
@@ -104,7 +134,9 @@ impl Sandbox {
 
 /// The first run of exactly `len` digits in `text`.
 pub fn digit_run(text: &str, len: usize) -> Option<String> {
-    text.split(|c: char| !c.is_ascii_digit()).find(|run| run.len() == len).map(str::to_string)
+    text.split(|c: char| !c.is_ascii_digit())
+        .find(|run| run.len() == len)
+        .map(str::to_string)
 }
 
 /// Status and body text; asserts the JSON content type.
@@ -117,7 +149,10 @@ pub async fn read(resp: Response) -> (StatusCode, String) {
         .unwrap_or_default();
     let body = resp.text().await.unwrap();
     if status != StatusCode::NOT_FOUND || !body.is_empty() {
-        assert_eq!(content_type, "application/json", "content type of {status} {body}");
+        assert_eq!(
+            content_type, "application/json",
+            "content type of {status} {body}"
+        );
     }
     (status, body)
 }
@@ -131,13 +166,23 @@ pub fn error_parts(body: &str) -> (String, String) {
     let v = json(body);
     assert_eq!(v["success"], Value::Bool(false), "{body}");
     let message = v["message"].as_str().expect("message").to_string();
-    assert_eq!(v["errors"]["message"].as_str(), Some(message.as_str()), "{body}");
-    let code = v["error_code"].as_str().expect("error_code is a string").to_string();
+    assert_eq!(
+        v["errors"]["message"].as_str(),
+        Some(message.as_str()),
+        "{body}"
+    );
+    let code = v["error_code"]
+        .as_str()
+        .expect("error_code is a string")
+        .to_string();
     (message, code)
 }
 
 fn no_spaces(body: &str) {
-    assert!(!body.contains("\": ") && !body.contains(", \""), "not compact: {body}");
+    assert!(
+        !body.contains("\": ") && !body.contains(", \""),
+        "not compact: {body}"
+    );
 }
 
 // ---- authentication ---------------------------------------------------------
@@ -150,21 +195,66 @@ async fn api_key_in_header_query_or_form_body_and_exact_401_otherwise() {
 
     let (s, _) = read(sb.get(details).await).await;
     assert_eq!(s, StatusCode::OK, "header");
-    let (s, _) = read(sb.http.get(sb.url(&format!("{details}?api_key={KEY}"))).send().await.unwrap()).await;
+    let (s, _) = read(
+        sb.http
+            .get(sb.url(&format!("{details}?api_key={KEY}")))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
     assert_eq!(s, StatusCode::OK, "query parameter");
-    let (s, _) = read(sb.http.post(sb.url(details)).form(&[("api_key", KEY)]).send().await.unwrap()).await;
+    let (s, _) = read(
+        sb.http
+            .post(sb.url(details))
+            .form(&[("api_key", KEY)])
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
     assert_eq!(s, StatusCode::OK, "form body");
-    let (s, _) = read(sb.http.get(sb.url(details)).form(&[("api_key", KEY)]).send().await.unwrap()).await;
+    let (s, _) = read(
+        sb.http
+            .get(sb.url(details))
+            .form(&[("api_key", KEY)])
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
     assert_eq!(s, StatusCode::OK, "form body on GET");
 
     for resp in [
         sb.http.get(sb.url(details)).send().await.unwrap(),
-        sb.http.get(sb.url(details)).header("X-Authy-API-Key", "wrong").send().await.unwrap(),
-        sb.http.get(sb.url(&format!("{details}?api_key=wrong"))).send().await.unwrap(),
-        sb.http.get(sb.url(&format!("{details}?api_key="))).send().await.unwrap(),
-        sb.http.post(sb.url("/protected/json/users/new")).form(&[("api_key", "nope")]).send().await.unwrap(),
+        sb.http
+            .get(sb.url(details))
+            .header("X-Authy-API-Key", "wrong")
+            .send()
+            .await
+            .unwrap(),
+        sb.http
+            .get(sb.url(&format!("{details}?api_key=wrong")))
+            .send()
+            .await
+            .unwrap(),
+        sb.http
+            .get(sb.url(&format!("{details}?api_key=")))
+            .send()
+            .await
+            .unwrap(),
+        sb.http
+            .post(sb.url("/protected/json/users/new"))
+            .form(&[("api_key", "nope")])
+            .send()
+            .await
+            .unwrap(),
         sb.http.get(sb.url("/outbox")).send().await.unwrap(),
-        sb.http.get(sb.url("/protected/json/sms/1")).send().await.unwrap(),
+        sb.http
+            .get(sb.url("/protected/json/sms/1"))
+            .send()
+            .await
+            .unwrap(),
     ] {
         let (s, body) = read(resp).await;
         assert_eq!(s, StatusCode::UNAUTHORIZED);
@@ -188,13 +278,22 @@ async fn register_accepts_json_form_query_and_body_on_get_with_stable_ids() {
     .await;
     assert_eq!(s, StatusCode::OK);
     let id = json(&body)["user"]["id"].as_i64().unwrap();
-    assert_eq!(body, format!(r#"{{"message":"User created successfully.","user":{{"id":{id}}},"success":true}}"#));
+    assert_eq!(
+        body,
+        format!(
+            r#"{{"message":"User created successfully.","user":{{"id":{id}}},"success":true}}"#
+        )
+    );
 
     // Form body, spaces instead of dashes: the same id.
     let (s, body) = read(
         sb.post_form(
             path,
-            &[("user[email]", "a@example.com"), ("user[cellphone]", "201 555 0123"), ("user[country_code]", "1")],
+            &[
+                ("user[email]", "a@example.com"),
+                ("user[cellphone]", "201 555 0123"),
+                ("user[country_code]", "1"),
+            ],
         )
         .await,
     )
@@ -262,7 +361,11 @@ async fn ids_survive_a_restart_on_the_same_database() {
     let sb = Sandbox::start(&db.url, 1000).await;
     assert_eq!(sb.register(OTHER_PHONE).await, second);
     assert_eq!(sb.register("(201) 555-0123").await, first);
-    let (s, _) = read(sb.get(&format!("/protected/json/users/{first}/status")).await).await;
+    let (s, _) = read(
+        sb.get(&format!("/protected/json/users/{first}/status"))
+            .await,
+    )
+    .await;
     assert_eq!(s, StatusCode::OK);
     sb.stop().await;
 }
@@ -273,33 +376,88 @@ async fn register_errors_missing_parameters_and_invalid_fields() {
     let sb = Sandbox::start(&db.url, 1000).await;
     let path = "/protected/json/users/new";
 
-    let (s, body) = read(sb.post_json(path, serde_json::json!({"user": {"cellphone": PHONE, "country_code": 1}})).await).await;
+    let (s, body) = read(
+        sb.post_json(
+            path,
+            serde_json::json!({"user": {"cellphone": PHONE, "country_code": 1}}),
+        )
+        .await,
+    )
+    .await;
     assert_eq!(s, StatusCode::BAD_REQUEST);
     assert_eq!(
         body,
         r#"{"message":"Invalid parameter: user[email] - Parameter is required","success":false,"errors":{"message":"Invalid parameter: user[email] - Parameter is required"},"error_code":"60004"}"#
     );
-    let (s, body) = read(sb.post_form(path, &[("user[email]", "a@example.com"), ("user[country_code]", "1")]).await).await;
-    assert_eq!(s, StatusCode::BAD_REQUEST);
-    assert_eq!(error_parts(&body), ("Invalid parameter: user[cellphone] - Parameter is required".into(), "60004".into()));
-    let (s, body) = read(sb.post_form(path, &[("user[email]", "a@example.com"), ("user[cellphone]", PHONE)]).await).await;
-    assert_eq!(s, StatusCode::BAD_REQUEST);
-    assert_eq!(error_parts(&body), ("Invalid parameter: user[country_code] - Parameter is required".into(), "60004".into()));
-
-    // Too short for a US number.
     let (s, body) = read(
-        sb.post_form(path, &[("user[email]", "a@example.com"), ("user[cellphone]", "555-01"), ("user[country_code]", "1")]).await,
+        sb.post_form(
+            path,
+            &[
+                ("user[email]", "a@example.com"),
+                ("user[country_code]", "1"),
+            ],
+        )
+        .await,
     )
     .await;
     assert_eq!(s, StatusCode::BAD_REQUEST);
-    assert_eq!(error_parts(&body), ("User was not valid".into(), "60027".into()));
+    assert_eq!(
+        error_parts(&body),
+        (
+            "Invalid parameter: user[cellphone] - Parameter is required".into(),
+            "60004".into()
+        )
+    );
+    let (s, body) = read(
+        sb.post_form(
+            path,
+            &[("user[email]", "a@example.com"), ("user[cellphone]", PHONE)],
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        error_parts(&body),
+        (
+            "Invalid parameter: user[country_code] - Parameter is required".into(),
+            "60004".into()
+        )
+    );
+
+    // Too short for a US number.
+    let (s, body) = read(
+        sb.post_form(
+            path,
+            &[
+                ("user[email]", "a@example.com"),
+                ("user[cellphone]", "555-01"),
+                ("user[country_code]", "1"),
+            ],
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        error_parts(&body),
+        ("User was not valid".into(), "60027".into())
+    );
     let v = json(&body);
     assert_eq!(v["errors"]["cellphone"], "is invalid");
     assert!(v["errors"].get("email").is_none());
     no_spaces(&body);
 
     let (s, body) = read(
-        sb.post_form(path, &[("user[email]", "not-an-email"), ("user[cellphone]", PHONE), ("user[country_code]", "1")]).await,
+        sb.post_form(
+            path,
+            &[
+                ("user[email]", "not-an-email"),
+                ("user[cellphone]", PHONE),
+                ("user[country_code]", "1"),
+            ],
+        )
+        .await,
     )
     .await;
     assert_eq!(s, StatusCode::BAD_REQUEST);
@@ -322,13 +480,24 @@ async fn status_body_and_unknown_user() {
             r#"{{"status":{{"authy_id":{id},"confirmed":true,"registered":false,"country_code":1,"phone_number":"XXX-XXX-0123","devices":[],"has_hard_token":false,"account_disabled":false}},"message":"User status.","success":true}}"#
         )
     );
-    for path in ["/protected/json/users/99999/status", "/protected/json/users/abc/status", "/protected/json/sms/99999"] {
+    for path in [
+        "/protected/json/users/99999/status",
+        "/protected/json/users/abc/status",
+        "/protected/json/sms/99999",
+    ] {
         let (s, body) = read(sb.get(path).await).await;
         assert_eq!(s, StatusCode::NOT_FOUND, "{path}");
         assert_eq!(body, USER_NOT_FOUND_BODY, "{path}");
     }
-    let (s, body) = read(sb.get(&format!("/protected/json/verify/1234567/{}", id + 100)).await).await;
-    assert_eq!((s, body.as_str()), (StatusCode::NOT_FOUND, USER_NOT_FOUND_BODY));
+    let (s, body) = read(
+        sb.get(&format!("/protected/json/verify/1234567/{}", id + 100))
+            .await,
+    )
+    .await;
+    assert_eq!(
+        (s, body.as_str()),
+        (StatusCode::NOT_FOUND, USER_NOT_FOUND_BODY)
+    );
     sb.stop().await;
 }
 
@@ -336,18 +505,29 @@ async fn status_body_and_unknown_user() {
 async fn the_three_removal_paths() {
     let db = TestDb::fresh();
     let sb = Sandbox::start(&db.url, 1000).await;
-    for (i, template) in ["/protected/json/users/{}/remove", "/protected/json/users/{}/delete", "/protected/json/users/delete/{}"]
-        .into_iter()
-        .enumerate()
+    for (i, template) in [
+        "/protected/json/users/{}/remove",
+        "/protected/json/users/{}/delete",
+        "/protected/json/users/delete/{}",
+    ]
+    .into_iter()
+    .enumerate()
     {
         let phone = format!("201-555-01{:02}", 30 + i);
         let id = sb.register(&phone).await;
         let path = template.replace("{}", &id.to_string());
         let (s, body) = read(sb.post_form(&path, &[("user_ip", "127.0.0.1")]).await).await;
         assert_eq!(s, StatusCode::OK, "{path}");
-        assert_eq!(body, r#"{"message":"User was added to remove.","success":true}"#);
+        assert_eq!(
+            body,
+            r#"{"message":"User was added to remove.","success":true}"#
+        );
         let (s, body) = read(sb.get(&format!("/protected/json/users/{id}/status")).await).await;
-        assert_eq!((s, body.as_str()), (StatusCode::NOT_FOUND, USER_NOT_FOUND_BODY), "status after {path}");
+        assert_eq!(
+            (s, body.as_str()),
+            (StatusCode::NOT_FOUND, USER_NOT_FOUND_BODY),
+            "status after {path}"
+        );
         let (s, _) = read(sb.post_form(&path, &[]).await).await;
         assert_eq!(s, StatusCode::NOT_FOUND, "second removal via {path}");
         // Registering the number again brings the same id back.
@@ -364,9 +544,16 @@ async fn sms_and_call_codes_verify_once_and_are_replaced() {
     let sb = Sandbox::start(&db.url, 1000).await;
     let id = sb.register(PHONE).await;
 
-    let (s, body) = read(sb.get(&format!("/protected/json/sms/{id}?force=true&locale=en")).await).await;
+    let (s, body) = read(
+        sb.get(&format!("/protected/json/sms/{id}?force=true&locale=en"))
+            .await,
+    )
+    .await;
     assert_eq!(s, StatusCode::OK);
-    assert_eq!(body, r#"{"success":true,"message":"SMS token was sent","cellphone":"+1-XXX-XXX-XX23"}"#);
+    assert_eq!(
+        body,
+        r#"{"success":true,"message":"SMS token was sent","cellphone":"+1-XXX-XXX-XX23"}"#
+    );
     let code = sb.latest_code(PHONE_DIGITS, 7).await;
     let messages = sb.outbox(&format!("?phone={PHONE_DIGITS}&limit=1")).await;
     assert_eq!(messages[0]["channel"], "sms");
@@ -374,40 +561,91 @@ async fn sms_and_call_codes_verify_once_and_are_replaced() {
     assert_eq!(messages[0]["phone"], PHONE_DIGITS);
 
     // A wrong code (differs from the real one).
-    let wrong = if code == "1111111" { "2222222" } else { "1111111" };
-    let (s, body) = read(sb.get(&format!("/protected/json/verify/{wrong}/{id}?force=true")).await).await;
-    assert_eq!((s, body.as_str()), (StatusCode::UNAUTHORIZED, TOKEN_INVALID_BODY));
+    let wrong = if code == "1111111" {
+        "2222222"
+    } else {
+        "1111111"
+    };
+    let (s, body) = read(
+        sb.get(&format!("/protected/json/verify/{wrong}/{id}?force=true"))
+            .await,
+    )
+    .await;
+    assert_eq!(
+        (s, body.as_str()),
+        (StatusCode::UNAUTHORIZED, TOKEN_INVALID_BODY)
+    );
 
-    let (s, body) = read(sb.get(&format!("/protected/json/verify/{code}/{id}?force=true")).await).await;
+    let (s, body) = read(
+        sb.get(&format!("/protected/json/verify/{code}/{id}?force=true"))
+            .await,
+    )
+    .await;
     assert_eq!(s, StatusCode::OK);
     assert_eq!(body, TOKEN_VALID_BODY);
 
-    let (s, body) = read(sb.get(&format!("/protected/json/verify/{code}/{id}?force=true")).await).await;
+    let (s, body) = read(
+        sb.get(&format!("/protected/json/verify/{code}/{id}?force=true"))
+            .await,
+    )
+    .await;
     assert_eq!(s, StatusCode::UNAUTHORIZED);
-    assert_eq!(error_parts(&body), ("Token is invalid. Token was used recently".into(), "60019".into()));
+    assert_eq!(
+        error_parts(&body),
+        (
+            "Token is invalid. Token was used recently".into(),
+            "60019".into()
+        )
+    );
 
     // A voice call: its own body, and its code works.
-    let (s, body) = read(sb.get(&format!("/protected/json/call/{id}?force=True")).await).await;
+    let (s, body) = read(
+        sb.get(&format!("/protected/json/call/{id}?force=True"))
+            .await,
+    )
+    .await;
     assert_eq!(s, StatusCode::OK);
-    assert_eq!(body, r#"{"success":true,"message":"Call started...","cellphone":"+1-XXX-XXX-XX23"}"#);
+    assert_eq!(
+        body,
+        r#"{"success":true,"message":"Call started...","cellphone":"+1-XXX-XXX-XX23"}"#
+    );
     let messages = sb.outbox(&format!("?phone={PHONE_DIGITS}&limit=1")).await;
     assert_eq!(messages[0]["channel"], "call");
     let call_code = sb.latest_code(PHONE_DIGITS, 7).await;
 
     // A new SMS replaces the call's code.
-    let (s, _) = read(sb.post_form(&format!("/protected/json/sms/{id}"), &[("force", "true")]).await).await;
+    let (s, _) = read(
+        sb.post_form(&format!("/protected/json/sms/{id}"), &[("force", "true")])
+            .await,
+    )
+    .await;
     assert_eq!(s, StatusCode::OK);
     let newest = sb.latest_code(PHONE_DIGITS, 7).await;
     if newest != call_code {
-        let (s, body) = read(sb.get(&format!("/protected/json/verify/{call_code}/{id}")).await).await;
-        assert_eq!((s, body.as_str()), (StatusCode::UNAUTHORIZED, TOKEN_INVALID_BODY), "replaced code");
+        let (s, body) = read(
+            sb.get(&format!("/protected/json/verify/{call_code}/{id}"))
+                .await,
+        )
+        .await;
+        assert_eq!(
+            (s, body.as_str()),
+            (StatusCode::UNAUTHORIZED, TOKEN_INVALID_BODY),
+            "replaced code"
+        );
     }
-    let (s, body) = read(sb.get(&format!("/protected/json/verify/{newest}/{id}")).await).await;
+    let (s, body) = read(
+        sb.get(&format!("/protected/json/verify/{newest}/{id}"))
+            .await,
+    )
+    .await;
     assert_eq!((s, body.as_str()), (StatusCode::OK, TOKEN_VALID_BODY));
 
     // Tokens of the wrong shape are simply invalid.
     let (s, body) = read(sb.get(&format!("/protected/json/verify/12ab/{id}")).await).await;
-    assert_eq!((s, body.as_str()), (StatusCode::UNAUTHORIZED, TOKEN_INVALID_BODY));
+    assert_eq!(
+        (s, body.as_str()),
+        (StatusCode::UNAUTHORIZED, TOKEN_INVALID_BODY)
+    );
     sb.stop().await;
 }
 
@@ -441,23 +679,36 @@ async fn an_expired_code_is_invalid() {
     let code = sb.latest_code(PHONE_DIGITS, 7).await;
     let expires_at: i64 = sb
         .db
-        .run(move |c| Ok(sandbox_tokens::table.filter(sandbox_tokens::user_id.eq(id)).select(sandbox_tokens::expires_at).first(c)?))
+        .run(move |c| {
+            Ok(sandbox_tokens::table
+                .filter(sandbox_tokens::user_id.eq(id))
+                .select(sandbox_tokens::expires_at)
+                .first(c)?)
+        })
         .await
         .unwrap();
     let now = storefront_2fa::db::now();
-    assert!((now + 590..=now + 610).contains(&expires_at), "valid for 10 minutes");
+    assert!(
+        (now + 590..=now + 610).contains(&expires_at),
+        "valid for 10 minutes"
+    );
     let changed = sb
         .db
         .run(move |c| {
-            Ok(diesel::update(sandbox_tokens::table.filter(sandbox_tokens::user_id.eq(id)))
-                .set(sandbox_tokens::expires_at.eq(storefront_2fa::db::now() - 1))
-                .execute(c)?)
+            Ok(
+                diesel::update(sandbox_tokens::table.filter(sandbox_tokens::user_id.eq(id)))
+                    .set(sandbox_tokens::expires_at.eq(storefront_2fa::db::now() - 1))
+                    .execute(c)?,
+            )
         })
         .await
         .unwrap();
     assert_eq!(changed, 1);
     let (s, body) = read(sb.get(&format!("/protected/json/verify/{code}/{id}")).await).await;
-    assert_eq!((s, body.as_str()), (StatusCode::UNAUTHORIZED, TOKEN_INVALID_BODY));
+    assert_eq!(
+        (s, body.as_str()),
+        (StatusCode::UNAUTHORIZED, TOKEN_INVALID_BODY)
+    );
     sb.stop().await;
 }
 
@@ -471,7 +722,10 @@ async fn rate_limit_per_user_answers_429() {
         let (s, _) = read(sb.get(&format!("/protected/json/sms/{id}")).await).await;
         assert_eq!(s, StatusCode::OK);
     }
-    for path in [format!("/protected/json/sms/{id}"), format!("/protected/json/verify/1234567/{id}")] {
+    for path in [
+        format!("/protected/json/sms/{id}"),
+        format!("/protected/json/verify/1234567/{id}"),
+    ] {
         let (s, body) = read(sb.get(&path).await).await;
         assert_eq!(s, StatusCode::TOO_MANY_REQUESTS, "{path}");
         assert_eq!(
@@ -499,7 +753,12 @@ async fn twenty_concurrent_verifications_of_one_code_exactly_one_succeeds() {
             let http = sb.http.clone();
             let url = url.clone();
             tokio::spawn(async move {
-                let resp = http.get(url).header("X-Authy-API-Key", KEY).send().await.unwrap();
+                let resp = http
+                    .get(url)
+                    .header("X-Authy-API-Key", KEY)
+                    .send()
+                    .await
+                    .unwrap();
                 (resp.status(), resp.text().await.unwrap())
             })
         })

@@ -11,7 +11,10 @@ use storefront_2fa::authy_sandbox::{approvals, configure, outbox, SandboxPolicy,
 use storefront_2fa::db::Db;
 
 use crate::helpers::TestDb;
-use crate::sandbox::{digit_run, error_parts, json, read, settings, Sandbox, INVALID_KEY_BODY, KEY, OTHER_PHONE, PHONE, PHONE_DIGITS, USER_NOT_FOUND_BODY};
+use crate::sandbox::{
+    digit_run, error_parts, json, read, settings, Sandbox, INVALID_KEY_BODY, KEY, OTHER_PHONE,
+    PHONE, PHONE_DIGITS, USER_NOT_FOUND_BODY,
+};
 
 // ---- push approvals ---------------------------------------------------------------
 
@@ -38,23 +41,53 @@ async fn approval_requests_create_status_decide_expire() {
     )
     .await;
     assert_eq!(s, StatusCode::OK, "{body}");
-    let uuid = json(&body)["approval_request"]["uuid"].as_str().unwrap().to_string();
-    assert_eq!(body, format!(r#"{{"approval_request":{{"uuid":"{uuid}"}},"success":true}}"#));
+    let uuid = json(&body)["approval_request"]["uuid"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        body,
+        format!(r#"{{"approval_request":{{"uuid":"{uuid}"}},"success":true}}"#)
+    );
     assert_eq!(uuid.len(), 36);
 
-    let (s, body) = read(sb.get(&format!("/onetouch/json/approval_requests/{uuid}")).await).await;
+    let (s, body) = read(
+        sb.get(&format!("/onetouch/json/approval_requests/{uuid}"))
+            .await,
+    )
+    .await;
     assert_eq!(s, StatusCode::OK);
     let v = json(&body);
     let req = &v["approval_request"];
-    let keys: Vec<&str> = req.as_object().unwrap().keys().map(String::as_str).collect();
+    let keys: Vec<&str> = req
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
     assert_eq!(
         keys,
         [
-            "_app_name", "_app_serial_id", "_authy_id", "_id", "_user_email", "app_id", "created_at", "notified",
-            "processed_at", "seconds_to_expire", "status", "updated_at", "user_id", "uuid"
+            "_app_name",
+            "_app_serial_id",
+            "_authy_id",
+            "_id",
+            "_user_email",
+            "app_id",
+            "created_at",
+            "notified",
+            "processed_at",
+            "seconds_to_expire",
+            "status",
+            "updated_at",
+            "user_id",
+            "uuid"
         ]
     );
-    assert!(body.starts_with(r#"{"approval_request":{"_app_name":"#), "{body}");
+    assert!(
+        body.starts_with(r#"{"approval_request":{"_app_name":"#),
+        "{body}"
+    );
     assert!(body.ends_with(r#"},"success":true}"#), "{body}");
     assert_eq!(req["status"], "pending");
     assert_eq!(req["seconds_to_expire"], 86400);
@@ -69,42 +102,94 @@ async fn approval_requests_create_status_decide_expire() {
     // The push went to the outbox.
     let messages = sb.outbox(&format!("?phone={PHONE_DIGITS}&limit=1")).await;
     assert_eq!(messages[0]["channel"], "push");
-    assert!(messages[0]["text"].as_str().unwrap().contains("Log in to the store admin"));
+    assert!(messages[0]["text"]
+        .as_str()
+        .unwrap()
+        .contains("Log in to the store admin"));
 
     // The admin's decision (the library call behind the outbox page's button).
     let decided = {
         let uuid = uuid.clone();
-        sb.db.run(move |c| approvals::decide(c, &uuid, true)).await.unwrap()
+        sb.db
+            .run(move |c| approvals::decide(c, &uuid, true))
+            .await
+            .unwrap()
     };
     assert!(decided);
-    let (_, body) = read(sb.get(&format!("/onetouch/json/approval_requests/{uuid}")).await).await;
+    let (_, body) = read(
+        sb.get(&format!("/onetouch/json/approval_requests/{uuid}"))
+            .await,
+    )
+    .await;
     let v = json(&body);
     assert_eq!(v["approval_request"]["status"], "approved");
-    assert!(v["approval_request"]["processed_at"].as_str().unwrap().ends_with('Z'));
+    assert!(v["approval_request"]["processed_at"]
+        .as_str()
+        .unwrap()
+        .ends_with('Z'));
     let again = {
         let uuid = uuid.clone();
-        sb.db.run(move |c| approvals::decide(c, &uuid, false)).await.unwrap()
+        sb.db
+            .run(move |c| approvals::decide(c, &uuid, false))
+            .await
+            .unwrap()
     };
     assert!(!again, "a decided request cannot be decided again");
 
     // JSON body: null seconds_to_expire means the default; a number is kept; deny.
-    let (s, body) = read(sb.post_json(&path, serde_json::json!({"message": "Pay", "seconds_to_expire": null})).await).await;
+    let (s, body) = read(
+        sb.post_json(
+            &path,
+            serde_json::json!({"message": "Pay", "seconds_to_expire": null}),
+        )
+        .await,
+    )
+    .await;
     assert_eq!(s, StatusCode::OK, "{body}");
-    let second = json(&body)["approval_request"]["uuid"].as_str().unwrap().to_string();
-    let (_, body) = read(sb.get(&format!("/onetouch/json/approval_requests/{second}")).await).await;
+    let second = json(&body)["approval_request"]["uuid"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (_, body) = read(
+        sb.get(&format!("/onetouch/json/approval_requests/{second}"))
+            .await,
+    )
+    .await;
     assert_eq!(json(&body)["approval_request"]["seconds_to_expire"], 86400);
     let pending = sb.db.run(|c| approvals::pending(c, 10)).await.unwrap();
     assert_eq!(pending.len(), 1);
     assert_eq!(pending[0].uuid, second);
     let second_copy = second.clone();
-    assert!(sb.db.run(move |c| approvals::decide(c, &second_copy, false)).await.unwrap());
-    let (_, body) = read(sb.get(&format!("/onetouch/json/approval_requests/{second}")).await).await;
+    assert!(sb
+        .db
+        .run(move |c| approvals::decide(c, &second_copy, false))
+        .await
+        .unwrap());
+    let (_, body) = read(
+        sb.get(&format!("/onetouch/json/approval_requests/{second}"))
+            .await,
+    )
+    .await;
     assert_eq!(json(&body)["approval_request"]["status"], "denied");
 
-    let (s, body) = read(sb.post_json(&path, serde_json::json!({"message": "Quick", "seconds_to_expire": 120})).await).await;
+    let (s, body) = read(
+        sb.post_json(
+            &path,
+            serde_json::json!({"message": "Quick", "seconds_to_expire": 120}),
+        )
+        .await,
+    )
+    .await;
     assert_eq!(s, StatusCode::OK);
-    let third = json(&body)["approval_request"]["uuid"].as_str().unwrap().to_string();
-    let (_, body) = read(sb.get(&format!("/onetouch/json/approval_requests/{third}")).await).await;
+    let third = json(&body)["approval_request"]["uuid"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (_, body) = read(
+        sb.get(&format!("/onetouch/json/approval_requests/{third}"))
+            .await,
+    )
+    .await;
     assert_eq!(json(&body)["approval_request"]["seconds_to_expire"], 120);
     // Age it past its expiry.
     {
@@ -120,17 +205,41 @@ async fn approval_requests_create_status_decide_expire() {
             .await
             .unwrap();
     }
-    let (_, body) = read(sb.get(&format!("/onetouch/json/approval_requests/{third}")).await).await;
+    let (_, body) = read(
+        sb.get(&format!("/onetouch/json/approval_requests/{third}"))
+            .await,
+    )
+    .await;
     assert_eq!(json(&body)["approval_request"]["status"], "expired");
     let third_copy = third.clone();
-    assert!(!sb.db.run(move |c| approvals::decide(c, &third_copy, true)).await.unwrap(), "expired cannot be approved");
+    assert!(
+        !sb.db
+            .run(move |c| approvals::decide(c, &third_copy, true))
+            .await
+            .unwrap(),
+        "expired cannot be approved"
+    );
 
     // Errors: missing message, unknown request, unknown user.
-    let (s, body) = read(sb.post_json(&path, serde_json::json!({"details": {}})).await).await;
+    let (s, body) = read(
+        sb.post_json(&path, serde_json::json!({"details": {}}))
+            .await,
+    )
+    .await;
     assert_eq!(s, StatusCode::BAD_REQUEST);
-    assert_eq!(error_parts(&body), ("Invalid parameter: message - Parameter is required".into(), "60004".into()));
+    assert_eq!(
+        error_parts(&body),
+        (
+            "Invalid parameter: message - Parameter is required".into(),
+            "60004".into()
+        )
+    );
     let unknown = "0f0f0f0f-0000-4000-8000-000000000000";
-    let (s, body) = read(sb.get(&format!("/onetouch/json/approval_requests/{unknown}")).await).await;
+    let (s, body) = read(
+        sb.get(&format!("/onetouch/json/approval_requests/{unknown}"))
+            .await,
+    )
+    .await;
     assert_eq!(s, StatusCode::NOT_FOUND);
     assert_eq!(
         body,
@@ -138,8 +247,18 @@ async fn approval_requests_create_status_decide_expire() {
             r#"{{"message":"Approval request not found: {unknown}","success":false,"errors":{{"message":"Approval request not found: {unknown}"}},"error_code":"60049"}}"#
         )
     );
-    let (s, body) = read(sb.post_json(&format!("/onetouch/json/users/{}/approval_requests", id + 50), serde_json::json!({"message": "x"})).await).await;
-    assert_eq!((s, body.as_str()), (StatusCode::NOT_FOUND, USER_NOT_FOUND_BODY));
+    let (s, body) = read(
+        sb.post_json(
+            &format!("/onetouch/json/users/{}/approval_requests", id + 50),
+            serde_json::json!({"message": "x"}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(
+        (s, body.as_str()),
+        (StatusCode::NOT_FOUND, USER_NOT_FOUND_BODY)
+    );
     sb.stop().await;
 }
 
@@ -152,7 +271,18 @@ async fn phone_verification_start_and_check() {
     let start = "/protected/json/phones/verification/start";
     let check = "/protected/json/phones/verification/check";
 
-    let (s, body) = read(sb.post_form(start, &[("via", "sms"), ("country_code", "1"), ("phone_number", PHONE)]).await).await;
+    let (s, body) = read(
+        sb.post_form(
+            start,
+            &[
+                ("via", "sms"),
+                ("country_code", "1"),
+                ("phone_number", PHONE),
+            ],
+        )
+        .await,
+    )
+    .await;
     assert_eq!(s, StatusCode::OK, "{body}");
     let v = json(&body);
     let uuid = v["uuid"].as_str().unwrap();
@@ -169,16 +299,26 @@ async fn phone_verification_start_and_check() {
 
     let wrong = if code == "0000" { "1111" } else { "0000" };
     let (s, body) = read(
-        sb.get(&format!("{check}?country_code=1&phone_number={PHONE_DIGITS}&verification_code={wrong}")).await,
+        sb.get(&format!(
+            "{check}?country_code=1&phone_number={PHONE_DIGITS}&verification_code={wrong}"
+        ))
+        .await,
     )
     .await;
     assert_eq!(s, StatusCode::UNAUTHORIZED);
-    assert_eq!(error_parts(&body), ("Verification code is incorrect".into(), "60022".into()));
+    assert_eq!(
+        error_parts(&body),
+        ("Verification code is incorrect".into(), "60022".into())
+    );
 
-    let query = format!("{check}?country_code=1&phone_number={PHONE_DIGITS}&verification_code={code}");
+    let query =
+        format!("{check}?country_code=1&phone_number={PHONE_DIGITS}&verification_code={code}");
     let (s, body) = read(sb.get(&query).await).await;
     assert_eq!(s, StatusCode::OK);
-    assert_eq!(body, r#"{"message":"Verification code is correct.","success":true}"#);
+    assert_eq!(
+        body,
+        r#"{"message":"Verification code is correct.","success":true}"#
+    );
 
     // Used up: nothing pending any more.
     let (s, body) = read(sb.get(&query).await).await;
@@ -211,19 +351,63 @@ async fn phone_verification_start_and_check() {
     assert_eq!(s, StatusCode::OK, "{body}");
 
     // Errors.
-    let (s, body) = read(sb.post_form(start, &[("via", "sms"), ("country_code", "1"), ("phone_number", "555")]).await).await;
+    let (s, body) = read(
+        sb.post_form(
+            start,
+            &[
+                ("via", "sms"),
+                ("country_code", "1"),
+                ("phone_number", "555"),
+            ],
+        )
+        .await,
+    )
+    .await;
     assert_eq!(s, StatusCode::BAD_REQUEST);
-    assert_eq!(error_parts(&body), ("Phone number is invalid".into(), "60033".into()));
-    let (s, body) = read(sb.post_form(start, &[("via", "sms"), ("country_code", "1")]).await).await;
+    assert_eq!(
+        error_parts(&body),
+        ("Phone number is invalid".into(), "60033".into())
+    );
+    let (s, body) = read(
+        sb.post_form(start, &[("via", "sms"), ("country_code", "1")])
+            .await,
+    )
+    .await;
     assert_eq!(s, StatusCode::BAD_REQUEST);
-    assert_eq!(error_parts(&body), ("Invalid parameter: phone_number - Parameter is required".into(), "60004".into()));
-    let (s, body) =
-        read(sb.post_form(start, &[("via", "sms"), ("country_code", "1"), ("phone_number", PHONE), ("code_length", "3")]).await).await;
+    assert_eq!(
+        error_parts(&body),
+        (
+            "Invalid parameter: phone_number - Parameter is required".into(),
+            "60004".into()
+        )
+    );
+    let (s, body) = read(
+        sb.post_form(
+            start,
+            &[
+                ("via", "sms"),
+                ("country_code", "1"),
+                ("phone_number", PHONE),
+                ("code_length", "3"),
+            ],
+        )
+        .await,
+    )
+    .await;
     assert_eq!(s, StatusCode::BAD_REQUEST);
     assert_eq!(error_parts(&body).1, "60004");
-    let (s, body) = read(sb.get(&format!("{check}?country_code=1&phone_number={PHONE_DIGITS}")).await).await;
+    let (s, body) = read(
+        sb.get(&format!(
+            "{check}?country_code=1&phone_number={PHONE_DIGITS}"
+        ))
+        .await,
+    )
+    .await;
     assert_eq!(s, StatusCode::BAD_REQUEST);
-    assert_eq!(error_parts(&body).0, "Invalid parameter: verification_code - Parameter is required");
+    assert_eq!(
+        error_parts(&body).0,
+        "Invalid parameter: verification_code - Parameter is required"
+    );
     sb.stop().await;
 }
 
@@ -247,11 +431,20 @@ async fn app_details_and_monthly_stats() {
 
     let id = sb.register(PHONE).await;
     sb.register(OTHER_PHONE).await;
-    for path in [format!("/protected/json/sms/{id}"), format!("/protected/json/sms/{id}"), format!("/protected/json/call/{id}")] {
+    for path in [
+        format!("/protected/json/sms/{id}"),
+        format!("/protected/json/sms/{id}"),
+        format!("/protected/json/call/{id}"),
+    ] {
         assert_eq!(read(sb.get(&path).await).await.0, StatusCode::OK);
     }
     let code = sb.latest_code(PHONE_DIGITS, 7).await;
-    assert_eq!(read(sb.get(&format!("/protected/json/verify/{code}/{id}")).await).await.0, StatusCode::OK);
+    assert_eq!(
+        read(sb.get(&format!("/protected/json/verify/{code}/{id}")).await)
+            .await
+            .0,
+        StatusCode::OK
+    );
 
     let (s, body) = read(sb.get("/protected/json/app/stats").await).await;
     assert_eq!(s, StatusCode::OK);
@@ -259,14 +452,48 @@ async fn app_details_and_monthly_stats() {
     let top: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
     let mut sorted_top = top.clone();
     sorted_top.sort();
-    assert_eq!(sorted_top, ["app_id", "count", "message", "stats", "success", "total_users"]);
-    assert!(body.starts_with(&format!(r#"{{"app_id":{app_id},"count":1,"message":"Monthly statistics.","stats":[{{"#)), "{body}");
-    assert!(body.ends_with(r#""total_users":2,"success":true}"#), "{body}");
+    assert_eq!(
+        sorted_top,
+        [
+            "app_id",
+            "count",
+            "message",
+            "stats",
+            "success",
+            "total_users"
+        ]
+    );
+    assert!(
+        body.starts_with(&format!(
+            r#"{{"app_id":{app_id},"count":1,"message":"Monthly statistics.","stats":[{{"#
+        )),
+        "{body}"
+    );
+    assert!(
+        body.ends_with(r#""total_users":2,"success":true}"#),
+        "{body}"
+    );
     let stats = v["stats"].as_array().unwrap();
     assert_eq!(stats.len(), 1);
     for entry in stats {
-        let keys: Vec<&str> = entry.as_object().unwrap().keys().map(String::as_str).collect();
-        assert_eq!(keys, ["api_calls_count", "auths_count", "calls_count", "month", "sms_count", "users_count", "year"]);
+        let keys: Vec<&str> = entry
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        assert_eq!(
+            keys,
+            [
+                "api_calls_count",
+                "auths_count",
+                "calls_count",
+                "month",
+                "sms_count",
+                "users_count",
+                "year"
+            ]
+        );
     }
     let month = &stats[0];
     assert_eq!(month["sms_count"], 2);
@@ -287,7 +514,12 @@ async fn outbox_json_newest_first_filter_and_limit() {
     let a = sb.register(PHONE).await;
     let b = sb.register(OTHER_PHONE).await;
     for id in [a, b, a, a, b] {
-        assert_eq!(read(sb.get(&format!("/protected/json/sms/{id}")).await).await.0, StatusCode::OK);
+        assert_eq!(
+            read(sb.get(&format!("/protected/json/sms/{id}")).await)
+                .await
+                .0,
+            StatusCode::OK
+        );
     }
     let all = sb.outbox("").await;
     assert_eq!(all.len(), 5);
@@ -296,7 +528,10 @@ async fn outbox_json_newest_first_filter_and_limit() {
         let keys: Vec<&str> = m.as_object().unwrap().keys().map(String::as_str).collect();
         let mut sorted = keys.clone();
         sorted.sort();
-        assert_eq!(sorted, ["channel", "country_code", "phone", "sent_at", "text"]);
+        assert_eq!(
+            sorted,
+            ["channel", "country_code", "phone", "sent_at", "text"]
+        );
         let sent_at = m["sent_at"].as_str().unwrap();
         assert_eq!(sent_at.len(), 20, "{sent_at}");
         assert!(sent_at.ends_with('Z') && &sent_at[10..11] == "T");
@@ -304,7 +539,12 @@ async fn outbox_json_newest_first_filter_and_limit() {
     let (_, raw) = read(sb.get("/outbox?limit=1").await).await;
     assert!(raw.starts_with(r#"[{"sent_at":""#) && raw.contains(r#"","channel":"sms","country_code":1,"phone":"2015550199","text":"Your verification code is "#), "{raw}");
 
-    for filter in ["2015550123", "12015550123", "%2B1%20201-555-0123", "201-555-0123"] {
+    for filter in [
+        "2015550123",
+        "12015550123",
+        "%2B1%20201-555-0123",
+        "201-555-0123",
+    ] {
         let mine = sb.outbox(&format!("?phone={filter}")).await;
         assert_eq!(mine.len(), 3, "{filter}");
         assert!(mine.iter().all(|m| m["phone"] == PHONE_DIGITS), "{filter}");
@@ -319,16 +559,33 @@ async fn outbox_json_newest_first_filter_and_limit() {
     assert!(sb.outbox("?phone=9999999").await.is_empty());
 
     // The library call behind the admin page agrees.
-    let listed = sb.db.run(|c| outbox::list(c, Some("12015550123"), 2)).await.unwrap();
+    let listed = sb
+        .db
+        .run(|c| outbox::list(c, Some("12015550123"), 2))
+        .await
+        .unwrap();
     assert_eq!(listed.len(), 2);
     assert!(listed[0].id > listed[1].id);
-    assert!(listed.iter().all(|m| m.phone == PHONE_DIGITS && m.country_code == 1));
+    assert!(listed
+        .iter()
+        .all(|m| m.phone == PHONE_DIGITS && m.country_code == 1));
 
     let (s, body) = read(sb.get("/outbox?limit=abc").await).await;
     assert_eq!(s, StatusCode::BAD_REQUEST);
     assert_eq!(error_parts(&body).1, "60004");
-    let (s, body) = read(sb.http.get(sb.url("/outbox")).header("X-Authy-API-Key", "wrong").send().await.unwrap()).await;
-    assert_eq!((s, body.as_str()), (StatusCode::UNAUTHORIZED, INVALID_KEY_BODY));
+    let (s, body) = read(
+        sb.http
+            .get(sb.url("/outbox"))
+            .header("X-Authy-API-Key", "wrong")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        (s, body.as_str()),
+        (StatusCode::UNAUTHORIZED, INVALID_KEY_BODY)
+    );
     sb.stop().await;
 }
 
@@ -401,7 +658,10 @@ async fn malformed_and_oversized_bodies() {
         .unwrap();
     assert_eq!(resp.status(), StatusCode::PAYLOAD_TOO_LARGE);
     // Still serving afterwards.
-    assert_eq!(read(sb.get("/protected/json/app/details").await).await.0, StatusCode::OK);
+    assert_eq!(
+        read(sb.get("/protected/json/app/details").await).await.0,
+        StatusCode::OK
+    );
     sb.stop().await;
 }
 
@@ -448,7 +708,11 @@ async fn mounted_under_a_scope_and_404_everywhere_when_unavailable() {
     let (s, body) = read(
         http.post(format!("{base}/protected/json/users/new"))
             .header("X-Authy-API-Key", "mounted-key")
-            .form(&[("user[email]", "m@example.com"), ("user[cellphone]", PHONE), ("user[country_code]", "1")])
+            .form(&[
+                ("user[email]", "m@example.com"),
+                ("user[cellphone]", PHONE),
+                ("user[country_code]", "1"),
+            ])
             .send()
             .await
             .unwrap(),
@@ -456,10 +720,28 @@ async fn mounted_under_a_scope_and_404_everywhere_when_unavailable() {
     .await;
     assert_eq!(s, StatusCode::OK, "{body}");
     let id = json(&body)["user"]["id"].as_i64().unwrap();
-    let (s, _) = read(http.get(format!("{base}/protected/json/sms/{id}")).header("X-Authy-API-Key", "mounted-key").send().await.unwrap()).await;
+    let (s, _) = read(
+        http.get(format!("{base}/protected/json/sms/{id}"))
+            .header("X-Authy-API-Key", "mounted-key")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
     assert_eq!(s, StatusCode::OK);
-    let (s, body) = read(http.get(format!("{base}/protected/json/app/details")).header("X-Authy-API-Key", KEY).send().await.unwrap()).await;
-    assert_eq!((s, body.as_str()), (StatusCode::UNAUTHORIZED, INVALID_KEY_BODY), "the policy's keys only");
+    let (s, body) = read(
+        http.get(format!("{base}/protected/json/app/details"))
+            .header("X-Authy-API-Key", KEY)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        (s, body.as_str()),
+        (StatusCode::UNAUTHORIZED, INVALID_KEY_BODY),
+        "the policy's keys only"
+    );
     on.stop(true).await;
 
     let (base, off) = mounted(&db, false).await;
@@ -472,7 +754,12 @@ async fn mounted_under_a_scope_and_404_everywhere_when_unavailable() {
         "/onetouch/json/approval_requests/x".to_string(),
         "/outbox".to_string(),
     ] {
-        let resp = http.get(format!("{base}{path}")).header("X-Authy-API-Key", "mounted-key").send().await.unwrap();
+        let resp = http
+            .get(format!("{base}{path}"))
+            .header("X-Authy-API-Key", "mounted-key")
+            .send()
+            .await
+            .unwrap();
         assert_eq!(resp.status(), StatusCode::NOT_FOUND, "{path}");
         assert!(!resp.text().await.unwrap().contains("code"), "{path}");
     }
@@ -484,8 +771,13 @@ async fn mounted_under_a_scope_and_404_everywhere_when_unavailable() {
 async fn build_standalone_refuses_an_empty_key() {
     let testdb = TestDb::fresh();
     let url = testdb.url.clone();
-    let db = tokio::task::spawn_blocking(move || Db::connect(&url, 2)).await.unwrap().unwrap();
+    let db = tokio::task::spawn_blocking(move || Db::connect(&url, 2))
+        .await
+        .unwrap()
+        .unwrap();
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let result = storefront_2fa::authy_sandbox::build_standalone(listener, db, "  ".into(), settings(10)).await;
+    let result =
+        storefront_2fa::authy_sandbox::build_standalone(listener, db, "  ".into(), settings(10))
+            .await;
     assert!(result.is_err());
 }
