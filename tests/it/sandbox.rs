@@ -347,6 +347,22 @@ async fn register_accepts_json_form_query_and_body_on_get_with_stable_ids() {
     .await;
     assert_eq!(s, StatusCode::OK, "{body}");
     assert_eq!(json(&body)["user"]["id"].as_i64(), Some(other));
+
+    // No install link unless asked for; asked for, it goes to the outbox.
+    assert!(sb.outbox("?phone=2015550199").await.is_empty());
+    let (s, body) = read(
+        sb.post_json(
+            path,
+            serde_json::json!({"user": {"email": "b@example.com", "cellphone": OTHER_PHONE, "country_code": 1}, "send_install_link_via_sms": true}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    assert_eq!(json(&body)["user"]["id"].as_i64(), Some(other));
+    let messages = sb.outbox("?phone=12015550199").await;
+    assert_eq!(messages.len(), 1);
+    assert!(messages[0]["text"].as_str().unwrap().contains("https://"));
     sb.stop().await;
 }
 
