@@ -781,3 +781,77 @@ async fn build_standalone_refuses_an_empty_key() {
             .await;
     assert!(result.is_err());
 }
+
+// ---- outbox query plans (a million messages must not mean a scan) ---------------
+
+#[derive(diesel::QueryableByName)]
+struct SqlitePlanRow {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    detail: String,
+}
+
+#[derive(diesel::QueryableByName)]
+struct PgPlanRow {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    #[diesel(column_name = "QUERY PLAN")]
+    plan: String,
+}
+
+#[tokio::test]
+async fn outbox_queries_walk_an_index_without_sorting() {
+    use diesel::connection::SimpleConnection;
+    use diesel::RunQueryDsl;
+    use storefront_2fa::db::DbConn;
+
+    let testdb = TestDb::fresh();
+    let sb = Sandbox::start(&testdb.url, 1000).await;
+    let queries = [
+        "SELECT id, sent_at, channel, country_code, phone, text FROM sandbox_outbox WHERE phone = '2015550123' ORDER BY id DESC LIMIT 50",
+        "SELECT id, sent_at, channel, country_code, phone, text FROM sandbox_outbox WHERE full_phone = '12015550123' ORDER BY id DESC LIMIT 50",
+    ];
+    let plans: Vec<String> = sb
+        .db
+        .run(move |conn| {
+            let mut plans = Vec::new();
+            for q in queries {
+                let text = match conn {
+                    DbConn::Sqlite(c) => diesel::sql_query(format!("EXPLAIN QUERY PLAN {q}"))
+                        .load::<SqlitePlanRow>(c)?
+                        .into_iter()
+                        .map(|r| r.detail)
+                        .collect::<Vec<_>>()
+                        .join("\n"),
+                    DbConn::Pg(c) => {
+                        // An empty table would be scanned whatever the indexes;
+                        // ask what the planner does when it may not scan.
+                        c.batch_execute("SET enable_seqscan = off; SET enable_bitmapscan = off")?;
+                        diesel::sql_query(format!("EXPLAIN {q}"))
+                            .load::<PgPlanRow>(c)?
+                            .into_iter()
+                            .map(|r| r.plan)
+                            .collect::<Vec<_>>()
+                            .join("\n")
+                    }
+                };
+                plans.push(text);
+            }
+            if let DbConn::Pg(c) = conn {
+                c.batch_execute("RESET enable_seqscan; RESET enable_bitmapscan")?;
+            }
+            Ok(plans)
+        })
+        .await
+        .unwrap();
+    for (plan, index) in plans
+        .iter()
+        .zip(["sandbox_outbox_phone", "sandbox_outbox_full_phone"])
+    {
+        assert!(plan.contains(index), "{plan}");
+        assert!(
+            !plan.contains("TEMP B-TREE") && !plan.contains("Sort"),
+            "sorts: {plan}"
+        );
+        assert!(!plan.contains("Seq Scan"), "scans: {plan}");
+    }
+    sb.stop().await;
+}
