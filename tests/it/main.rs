@@ -4,3 +4,4 @@
 mod helpers;
 mod sandbox;
 mod sandbox_api;
+mod sandbox_admin;
