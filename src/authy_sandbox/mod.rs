@@ -7,6 +7,18 @@
 //! `approvals` (push), `verifications` (phone verification), `ratelimit`,
 //! `stats`, `routes` (the HTTP handlers), `admin` (the store admin's outbox
 //! page) and `standalone` (the sandbox as its own server).
+//!
+//! Mounting in the app (the policy answers 404 for every route in
+//! production mode unless `sandbox.mount_in_production` is set):
+//!
+//! ```ignore
+//! let state = SandboxState::new(db.clone(), policy, settings.sandbox.clone());
+//! app.service(web::scope("/sandbox/authy").configure(move |c| authy_sandbox::configure(c, state)));
+//! ```
+//!
+//! The admin page: `admin::configure_admin(cfg, host, db)` from the addon's
+//! routes. Standalone: `build_standalone(listener, db, key, settings)` or
+//! `run_standalone(bind, db, key, settings)`.
 
 pub mod admin;
 pub mod approvals;

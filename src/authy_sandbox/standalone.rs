@@ -28,7 +28,8 @@ impl SandboxPolicy for StaticKeys {
 }
 
 /// Runs the migrations, then serves the sandbox API at the root of
-/// `listener`. The returned server must be awaited (or spawned).
+/// `listener`. Accepts `api_key` (and `settings.api_key` when set). The
+/// returned server must be awaited (or spawned).
 pub async fn build_standalone(
     listener: TcpListener,
     db: Db,
@@ -45,7 +46,12 @@ pub async fn build_standalone(
         crate::db::migrations::run(&mut conn)
     })
     .await??;
-    let state = SandboxState::new(db, Arc::new(StaticKeys(vec![api_key])), settings);
+    let mut keys = vec![api_key];
+    let configured = settings.api_key.trim();
+    if !configured.is_empty() && !keys.iter().any(|k| k == configured) {
+        keys.push(configured.to_string());
+    }
+    let state = SandboxState::new(db, Arc::new(StaticKeys(keys)), settings);
     let server = HttpServer::new(move || {
         let state = state.clone();
         App::new()
