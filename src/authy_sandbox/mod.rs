@@ -11,7 +11,7 @@
 //! Mounting in the app (the policy answers 404 for every route in
 //! production mode unless `sandbox.mount_in_production` is set):
 //!
-//! ```ignore
+//! ```text
 //! let state = SandboxState::new(db.clone(), policy, settings.sandbox.clone());
 //! app.service(web::scope("/sandbox/authy").configure(move |c| authy_sandbox::configure(c, state)));
 //! ```
