@@ -6,3 +6,7 @@ mod example_addon;
 mod helpers;
 mod host;
 mod plugin_api;
+mod sandbox;
+mod sandbox_admin;
+mod sandbox_api;
+mod sandbox_mounted;
