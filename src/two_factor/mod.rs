@@ -17,6 +17,9 @@ pub mod settings;
 pub mod status;
 pub mod store;
 
+#[cfg(test)]
+mod db_tests;
+
 use std::sync::Arc;
 
 use actix_web::web;
@@ -75,9 +78,10 @@ impl Addon for TwoFactorAddon {
         );
         if let LoginDecision::Challenge { redirect } = &decision {
             let pending_id = attempt.pending_id.clone();
-            host.db()
-                .transaction(move |conn| store::ensure_challenge(conn, &pending_id, account_id))
-                .await?;
+            store::retry_on_conflict(host.db(), move |conn| {
+                store::ensure_challenge(conn, &pending_id, account_id)
+            })
+            .await?;
             let detail = if has_phone {
                 "code required"
             } else {

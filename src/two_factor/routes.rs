@@ -232,14 +232,7 @@ async fn verify_page(st: Data, req: HttpRequest) -> HttpResponse {
         Err(r) => return r,
     };
     let (id, account_id) = (pending.id.clone(), pending.account.id);
-    let first = st
-        .host
-        .db()
-        .transaction(move |conn| {
-            store::ensure_challenge(conn, &id, account_id)?;
-            store::claim_first_send(conn, &id)
-        })
-        .await;
+    let first = store::first_show(st.host.db(), id, account_id).await;
     let mut view = PageView::new(&st, pending.interface);
     view.last_two = stored.phone.last_two().to_string();
     let mut status = StatusCode::OK;

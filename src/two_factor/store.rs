@@ -170,6 +170,16 @@ pub fn claim_first_send(conn: &mut DbConn, pending_id: &str) -> Result<bool, DbE
         == 1)
 }
 
+/// Creates the challenge row if needed; true the first time the code page
+/// is shown for this pending login (that request sends the first code).
+pub async fn first_show(db: &Db, pending_id: String, account_id: i64) -> Result<bool, DbError> {
+    retry_on_conflict(db, move |conn| {
+        ensure_challenge(conn, &pending_id, account_id)?;
+        claim_first_send(conn, &pending_id)
+    })
+    .await
+}
+
 pub fn mark_sent(conn: &mut DbConn, pending_id: &str) -> Result<(), DbError> {
     diesel::update(tfa_challenges::table.find(pending_id))
         .set(tfa_challenges::sent_at.eq(Some(now())))
@@ -183,7 +193,7 @@ pub async fn claim_completion(
     pending_id: String,
     account_id: i64,
 ) -> Result<bool, DbError> {
-    db.transaction(move |conn| {
+    retry_on_conflict(db, move |conn| {
         ensure_challenge(conn, &pending_id, account_id)?;
         Ok(diesel::update(
             tfa_challenges::table
