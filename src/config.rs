@@ -75,7 +75,14 @@ pub struct SandboxSettings {
 impl std::fmt::Debug for SandboxSettings {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SandboxSettings")
-            .field("api_key", &if self.api_key.is_empty() { "" } else { "<redacted>" })
+            .field(
+                "api_key",
+                &if self.api_key.is_empty() {
+                    ""
+                } else {
+                    "<redacted>"
+                },
+            )
             .field("mount_in_production", &self.mount_in_production)
             .field("rate_limit_per_minute", &self.rate_limit_per_minute)
             .finish()
@@ -114,7 +121,8 @@ impl Settings {
         match config_file {
             Some(path) => builder = builder.add_source(config::File::from(path).required(true)),
             None => {
-                builder = builder.add_source(config::File::with_name("storefront.toml").required(false))
+                builder =
+                    builder.add_source(config::File::with_name("storefront.toml").required(false))
             }
         }
         builder = builder.add_source(

@@ -171,6 +171,9 @@ mod tests {
 
     #[test]
     fn secret_key_is_hidden_from_debug() {
-        assert_eq!(format!("{:?}", SecretKey::generate()), "SecretKey(<redacted>)");
+        assert_eq!(
+            format!("{:?}", SecretKey::generate()),
+            "SecretKey(<redacted>)"
+        );
     }
 }

@@ -1,1 +1,137 @@
-fn main(){}
+//! The `storefront-2fa` command: serve the store (default), run migrations,
+//! manage users, run the Authy sandbox on its own.
+
+use std::io::{BufRead, IsTerminal};
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+
+use storefront_2fa::config::Settings;
+use storefront_2fa::db::{migrations, Db};
+use storefront_2fa::host::accounts;
+use storefront_2fa::host::email::Email;
+use storefront_2fa::host::password::{hash_blocking, NewPassword};
+use storefront_2fa::plugin::Role;
+use storefront_2fa::startup::Application;
+
+#[derive(Parser)]
+#[command(
+    name = "storefront-2fa",
+    version,
+    about = "A storefront with two-factor authentication"
+)]
+struct Cli {
+    /// Settings file (default: ./storefront.toml when present).
+    #[arg(long, global = true)]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the store (the default).
+    Serve,
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Manage accounts.
+    #[command(subcommand)]
+    User(UserCommand),
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Create an account. The password is read from standard input (one
+    /// line) or asked for at the terminal.
+    Create {
+        #[arg(long)]
+        email: String,
+        #[arg(long, value_parser = ["admin", "vendor", "customer"])]
+        role: String,
+        #[arg(long, default_value = "")]
+        name: String,
+    },
+    /// List accounts.
+    List,
+}
+
+#[actix_web::main]
+async fn main() -> anyhow::Result<()> {
+    storefront_2fa::telemetry::init();
+    let cli = Cli::parse();
+    let settings = Settings::load(cli.config.as_deref()).context("reading settings")?;
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => serve(settings).await,
+        Command::Migrate => {
+            let db = connect(&settings)?;
+            let n = migrations::run(&mut *db.get()?)?;
+            println!("Applied {n} migration(s).");
+            Ok(())
+        }
+        Command::User(UserCommand::Create { email, role, name }) => {
+            create_user(&settings, &email, &role, &name)
+        }
+        Command::User(UserCommand::List) => list_users(&settings),
+    }
+}
+
+fn connect(settings: &Settings) -> anyhow::Result<Db> {
+    let db = Db::connect(&settings.database_url(), 2)?;
+    migrations::run(&mut *db.get()?)?;
+    Ok(db)
+}
+
+async fn serve(settings: Settings) -> anyhow::Result<()> {
+    let app = Application::build(settings).await?;
+    let port = app.port();
+    let admins = accounts::count_admins(&mut *app.db().get()?)?;
+    println!(
+        "Storefront is running at http://127.0.0.1:{port}/ (admin: http://127.0.0.1:{port}/admin)"
+    );
+    if admins == 0 {
+        println!(
+            "No admin account yet. Create one in another terminal with:\n  \
+             cargo run -- user create --email you@example.com --role admin"
+        );
+    }
+    app.run_until_stopped().await?;
+    Ok(())
+}
+
+fn read_password() -> anyhow::Result<String> {
+    if std::io::stdin().is_terminal() {
+        let first = rpassword::prompt_password("Password: ")?;
+        let again = rpassword::prompt_password("Password again: ")?;
+        anyhow::ensure!(first == again, "the two passwords differ");
+        Ok(first)
+    } else {
+        let mut line = String::new();
+        std::io::stdin().lock().read_line(&mut line)?;
+        Ok(line.trim_end_matches(['\r', '\n']).to_string())
+    }
+}
+
+fn create_user(settings: &Settings, email: &str, role: &str, name: &str) -> anyhow::Result<()> {
+    let email = Email::parse(email).map_err(|e| anyhow::anyhow!(e))?;
+    let role = Role::parse(role).context("role must be admin, vendor or customer")?;
+    let password =
+        NewPassword::parse(&read_password()?, email.as_str()).map_err(|e| anyhow::anyhow!(e))?;
+    let db = connect(settings)?;
+    let hash = hash_blocking(password.expose());
+    let id = accounts::insert(&mut *db.get()?, &email, &hash, role, name)
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    println!("Created {} account #{id} for {email}.", role.as_str());
+    Ok(())
+}
+
+fn list_users(settings: &Settings) -> anyhow::Result<()> {
+    let db = connect(settings)?;
+    let (rows, total) = accounts::search(&mut *db.get()?, "", 1, 10_000)?;
+    println!("{:>6}  {:<8}  {:<40}  name", "id", "role", "email");
+    for r in rows {
+        println!("{:>6}  {:<8}  {:<40}  {}", r.id, r.role, r.email, r.name);
+    }
+    println!("{total} account(s)");
+    Ok(())
+}

@@ -1,1 +1,185 @@
+//! `Application::build`: everything from settings to a bound, ready server.
+//! This is the composition root: the one place that knows the host, the
+//! bundled addon and the sandbox together.
 
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use actix_web::dev::Server;
+use actix_web::middleware::from_fn;
+use actix_web::{web, App, HttpServer};
+
+use crate::config::Settings;
+use crate::crypto::SecretKey;
+use crate::db::{migrations, Db};
+use crate::host::{self, catalog, password::PasswordHasher, HostState};
+use crate::plugin::manifest::BUNDLED_MANIFEST;
+use crate::plugin::{gate::addon_gate, Addon, AddonRegistry, HostHandle, Manifest};
+use crate::two_factor::{TwoFactorAddon, TwoFactorConfig};
+
+/// What an addon factory may use to construct addons.
+pub struct AddonContext<'a> {
+    pub settings: &'a Settings,
+    /// `http://127.0.0.1:PORT` (or the bound address) of this server.
+    pub base_url: String,
+}
+
+pub type AddonList = Vec<(Manifest, Arc<dyn Addon>)>;
+
+/// The addons this binary ships with, in hook order.
+pub fn default_addons(ctx: &AddonContext<'_>) -> AddonList {
+    let manifest = Manifest::parse(BUNDLED_MANIFEST).expect("bundled plugin.toml is valid");
+    let tf = &ctx.settings.two_factor;
+    let sandbox_url = if tf.sandbox_url.is_empty() {
+        format!("{}/sandbox/authy", ctx.base_url)
+    } else {
+        tf.sandbox_url.trim_end_matches('/').to_string()
+    };
+    let addon = TwoFactorAddon::new(TwoFactorConfig {
+        gateway_url: tf.gateway_url.trim_end_matches('/').to_string(),
+        sandbox_url,
+        timeout: std::time::Duration::from_millis(tf.gateway_timeout_ms),
+    });
+    vec![(manifest, Arc::new(addon))]
+}
+
+pub struct Application {
+    port: u16,
+    server: Server,
+    state: Arc<HostState>,
+}
+
+impl Application {
+    pub async fn build(settings: Settings) -> anyhow::Result<Application> {
+        Application::build_with(settings, default_addons).await
+    }
+
+    /// Builds with the addons `factory` returns (tests install their own).
+    pub async fn build_with(
+        settings: Settings,
+        factory: impl FnOnce(&AddonContext<'_>) -> AddonList,
+    ) -> anyhow::Result<Application> {
+        let key = if settings.security.secret_key.is_empty() {
+            SecretKey::load_or_create(&settings.data_dir)?
+        } else {
+            SecretKey::parse(&settings.security.secret_key)?
+        };
+        let db = Db::connect(&settings.database_url(), settings.database.pool_size)?;
+        let demo = settings.demo_data;
+        let setup_db = db.clone();
+        tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
+            let mut conn = setup_db.get()?;
+            migrations::run(&mut conn)?;
+            if demo {
+                catalog::seed_demo_products(&mut conn)?;
+            }
+            Ok(())
+        })
+        .await??;
+
+        let listener = TcpListener::bind(&settings.server.bind)?;
+        let addr = listener.local_addr()?;
+        let host_ip = if addr.ip().is_unspecified() {
+            "127.0.0.1".to_string()
+        } else {
+            addr.ip().to_string()
+        };
+        let base_url = format!("http://{host_ip}:{}", addr.port());
+        let addons = factory(&AddonContext {
+            settings: &settings,
+            base_url,
+        });
+        let registry = AddonRegistry::new(addons);
+        let extra_templates = registry
+            .all()
+            .iter()
+            .flat_map(|a| a.addon.templates())
+            .collect();
+        let templates_dir =
+            settings.server.templates_dir.clone().unwrap_or_else(|| {
+                PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/templates"))
+            });
+        let tera = host::templates::load(&templates_dir, extra_templates)?;
+        let hash_limit = settings.security.max_concurrent_hashes.unwrap_or_else(|| {
+            std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(2)
+                * 2
+        });
+        let state = Arc::new(HostState {
+            db: db.clone(),
+            key,
+            tera,
+            registry: registry.clone(),
+            hasher: PasswordHasher::new(hash_limit),
+            settings: settings.clone(),
+        });
+        let server = build_server(listener, state.clone(), &settings)?;
+        Ok(Application {
+            port: addr.port(),
+            server,
+            state,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn db(&self) -> &Db {
+        &self.state.db
+    }
+
+    pub fn state(&self) -> Arc<HostState> {
+        self.state.clone()
+    }
+
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
+
+fn build_server(
+    listener: TcpListener,
+    state: Arc<HostState>,
+    settings: &Settings,
+) -> anyhow::Result<Server> {
+    let static_dir = settings
+        .server
+        .static_dir
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/static")));
+    let data = web::Data::from(state.clone());
+    let db = web::Data::new(state.db.clone());
+    let registry = web::Data::new(state.registry.clone());
+    let handle: HostHandle = state.clone();
+    let limit = host::csrf::MAX_BODY_BYTES;
+    let mut server = HttpServer::new(move || {
+        let registry_for_routes = registry.clone();
+        let handle = handle.clone();
+        App::new()
+            .app_data(data.clone())
+            .app_data(db.clone())
+            .app_data(registry.clone())
+            .app_data(web::PayloadConfig::new(limit))
+            .app_data(web::FormConfig::default().limit(limit))
+            .app_data(web::JsonConfig::default().limit(limit))
+            .wrap(from_fn(addon_gate))
+            .wrap(from_fn(host::csrf::session_and_csrf))
+            .wrap(from_fn(host::errors::error_pages))
+            .service(actix_files::Files::new("/static", static_dir.clone()))
+            .configure(host::configure)
+            .configure(move |cfg| {
+                for installed in registry_for_routes.all() {
+                    installed.addon.configure_routes(cfg, handle.clone());
+                }
+            })
+            .default_service(web::to(host::errors::not_found))
+    })
+    .listen(listener)?;
+    if let Some(workers) = settings.server.workers {
+        server = server.workers(workers);
+    }
+    Ok(server.run())
+}

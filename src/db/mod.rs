@@ -48,8 +48,8 @@ pub enum Backend {
     Postgres,
 }
 
-/// SQLite wants WAL (readers do not block the writer), a busy timeout instead
-/// of immediate `database is locked` errors, and foreign keys switched on.
+/// SQLite connections want a busy timeout instead of immediate `database is
+/// locked` errors, and foreign keys switched on (WAL is set once at connect).
 #[derive(Debug)]
 struct SqlitePragmas;
 
@@ -57,8 +57,7 @@ impl CustomizeConnection<DbConn, diesel::r2d2::Error> for SqlitePragmas {
     fn on_acquire(&self, conn: &mut DbConn) -> Result<(), diesel::r2d2::Error> {
         if let DbConn::Sqlite(c) = conn {
             c.batch_execute(
-                "PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 10000; \
-                 PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
+                "PRAGMA busy_timeout = 10000; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
             )
             .map_err(diesel::r2d2::Error::QueryError)?;
         }
@@ -70,7 +69,9 @@ impl Db {
     /// Connects to `url` (`sqlite://path` or `postgres://...`), creating the
     /// SQLite file's folder when needed.
     pub fn connect(url: &str, pool_size: u32) -> anyhow::Result<Db> {
-        let (backend, conn_url) = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        let (backend, conn_url) = if url.starts_with("postgres://")
+            || url.starts_with("postgresql://")
+        {
             (Backend::Postgres, url.to_string())
         } else {
             let path = url.strip_prefix("sqlite://").unwrap_or(url);
@@ -78,6 +79,13 @@ impl Db {
                 if !parent.as_os_str().is_empty() {
                     std::fs::create_dir_all(parent)?;
                 }
+            }
+            // WAL is a property of the file: set it once, before the pool
+            // opens connections concurrently.
+            {
+                use diesel::Connection;
+                let mut first = diesel::SqliteConnection::establish(path)?;
+                first.batch_execute("PRAGMA busy_timeout = 10000; PRAGMA journal_mode = WAL;")?;
             }
             (Backend::Sqlite, path.to_string())
         };

@@ -107,12 +107,21 @@ pub fn by_id(conn: &mut DbConn, id: i64) -> Result<Option<AccountRow>, DbError> 
         .optional()?)
 }
 
-pub fn email_taken(conn: &mut DbConn, email: &str, except_id: Option<i64>) -> Result<bool, DbError> {
-    let mut q = accounts::table.filter(accounts::email.eq(email)).into_boxed();
+pub fn email_taken(
+    conn: &mut DbConn,
+    email: &str,
+    except_id: Option<i64>,
+) -> Result<bool, DbError> {
+    let mut q = accounts::table
+        .filter(accounts::email.eq(email))
+        .into_boxed();
     if let Some(id) = except_id {
         q = q.filter(accounts::id.ne(id));
     }
-    Ok(q.select(accounts::id).first::<i64>(conn).optional()?.is_some())
+    Ok(q.select(accounts::id)
+        .first::<i64>(conn)
+        .optional()?
+        .is_some())
 }
 
 pub fn set_password(conn: &mut DbConn, id: i64, hash: &str) -> Result<(), DbError> {
@@ -126,7 +135,12 @@ pub fn set_password(conn: &mut DbConn, id: i64, hash: &str) -> Result<(), DbErro
     Ok(())
 }
 
-pub fn update_profile(conn: &mut DbConn, id: i64, email: &Email, name: &str) -> Result<(), DbError> {
+pub fn update_profile(
+    conn: &mut DbConn,
+    id: i64,
+    email: &Email,
+    name: &str,
+) -> Result<(), DbError> {
     diesel::update(accounts::table.find(id))
         .set((
             accounts::email.eq(email.as_str()),
@@ -193,5 +207,7 @@ pub fn search(
 }
 
 fn escape_like(s: &str) -> String {
-    s.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
+    s.replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_")
 }

@@ -52,13 +52,26 @@ mod tests {
 
     #[test]
     fn accepts_and_normalises() {
-        assert_eq!(Email::parse(" Ann@Example.COM ").unwrap().as_str(), "ann@example.com");
+        assert_eq!(
+            Email::parse(" Ann@Example.COM ").unwrap().as_str(),
+            "ann@example.com"
+        );
     }
 
     #[test]
     fn rejects_bad_addresses() {
-        for bad in ["", "ann", "ann@", "@example.com", "a b@example.com", "ann@example", "ann@exa..mple.com",
-            "ann@example.com\u{0}", "a@b@example.com", &format!("{}@example.com", "a".repeat(65))] {
+        for bad in [
+            "",
+            "ann",
+            "ann@",
+            "@example.com",
+            "a b@example.com",
+            "ann@example",
+            "ann@exa..mple.com",
+            "ann@example.com\u{0}",
+            "a@b@example.com",
+            &format!("{}@example.com", "a".repeat(65)),
+        ] {
             assert!(Email::parse(bad).is_err(), "{bad:?} accepted");
         }
     }

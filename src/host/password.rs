@@ -4,7 +4,9 @@
 
 use std::sync::Arc;
 
-use argon2::password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher as _, PasswordVerifier, SaltString};
+use argon2::password_hash::{
+    rand_core::OsRng, PasswordHash, PasswordHasher as _, PasswordVerifier, SaltString,
+};
 use argon2::{Algorithm, Argon2, Params, Version};
 use tokio::sync::Semaphore;
 
@@ -48,9 +50,27 @@ impl NewPassword {
 
 /// The most common passwords that pass the length rule.
 const COMMON: &[&str] = &[
-    "password", "password1", "12345678", "123456789", "1234567890", "qwertyuiop", "iloveyou",
-    "11111111", "00000000", "abcdefgh", "abc12345", "qwerty123", "sunshine", "princess",
-    "football", "baseball", "welcome1", "admin123", "letmein1", "passw0rd", "password123",
+    "password",
+    "password1",
+    "12345678",
+    "123456789",
+    "1234567890",
+    "qwertyuiop",
+    "iloveyou",
+    "11111111",
+    "00000000",
+    "abcdefgh",
+    "abc12345",
+    "qwerty123",
+    "sunshine",
+    "princess",
+    "football",
+    "baseball",
+    "welcome1",
+    "admin123",
+    "letmein1",
+    "passw0rd",
+    "password123",
 ];
 
 fn argon2() -> Argon2<'static> {
@@ -78,7 +98,11 @@ impl PasswordHasher {
     }
 
     pub async fn hash(&self, password: &NewPassword) -> String {
-        let _permit = self.permits.acquire().await.expect("semaphore never closed");
+        let _permit = self
+            .permits
+            .acquire()
+            .await
+            .expect("semaphore never closed");
         let password = password.0.clone();
         tokio::task::spawn_blocking(move || hash_blocking(&password))
             .await
@@ -88,7 +112,11 @@ impl PasswordHasher {
     /// Verifies against `stored`, or against the dummy hash when there is no
     /// account, so both take the same time. Never true for a missing account.
     pub async fn verify(&self, stored: Option<String>, password: &str) -> bool {
-        let _permit = self.permits.acquire().await.expect("semaphore never closed");
+        let _permit = self
+            .permits
+            .acquire()
+            .await
+            .expect("semaphore never closed");
         let exists = stored.is_some();
         let hash = stored.unwrap_or_else(|| self.dummy_hash.as_str().to_string());
         let password = password.to_string();
@@ -112,7 +140,11 @@ fn verify_blocking(hash: &str, password: &str) -> bool {
         return false;
     }
     PasswordHash::new(hash)
-        .map(|parsed| argon2().verify_password(password.as_bytes(), &parsed).is_ok())
+        .map(|parsed| {
+            argon2()
+                .verify_password(password.as_bytes(), &parsed)
+                .is_ok()
+        })
         .unwrap_or(false)
 }
 
@@ -135,12 +167,19 @@ mod tests {
         assert!(NewPassword::parse(&"x".repeat(129), "a@b.c").is_err());
         assert!(NewPassword::parse("ann@example.com", "ann@example.com").is_err());
         assert!(NewPassword::parse("blue-kettle-42", "a@b.c").is_ok());
-        assert_eq!(format!("{:?}", NewPassword::parse("blue-kettle-42", "").unwrap()), "NewPassword(<redacted>)");
+        assert_eq!(
+            format!("{:?}", NewPassword::parse("blue-kettle-42", "").unwrap()),
+            "NewPassword(<redacted>)"
+        );
     }
 
     #[tokio::test]
     async fn unknown_account_never_verifies() {
         let hasher = PasswordHasher::new(1);
-        assert!(!hasher.verify(None, "dummy password for unknown accounts").await);
+        assert!(
+            !hasher
+                .verify(None, "dummy password for unknown accounts")
+                .await
+        );
     }
 }

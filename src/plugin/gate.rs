@@ -19,13 +19,21 @@ pub async fn addon_gate<B: MessageBody + 'static>(
     req: ServiceRequest,
     next: Next<B>,
 ) -> Result<ServiceResponse<EitherBody<B>>, actix_web::Error> {
-    let owner = req.app_data::<web::Data<AddonRegistry>>().and_then(|registry| {
-        registry
-            .all()
-            .iter()
-            .find(|a| a.manifest.addon.route_prefixes.iter().any(|p| under(req.path(), p)))
-            .map(|a| a.manifest.addon.id.clone())
-    });
+    let owner = req
+        .app_data::<web::Data<AddonRegistry>>()
+        .and_then(|registry| {
+            registry
+                .all()
+                .iter()
+                .find(|a| {
+                    a.manifest
+                        .addon
+                        .route_prefixes
+                        .iter()
+                        .any(|p| under(req.path(), p))
+                })
+                .map(|a| a.manifest.addon.id.clone())
+        });
     if let Some(id) = owner {
         let registry = req.app_data::<web::Data<AddonRegistry>>().cloned();
         let db = req.app_data::<web::Data<Db>>().cloned();
@@ -39,7 +47,9 @@ pub async fn addon_gate<B: MessageBody + 'static>(
             return Ok(ServiceResponse::new(http_req, res));
         }
     }
-    next.call(req).await.map(ServiceResponse::map_into_left_body)
+    next.call(req)
+        .await
+        .map(ServiceResponse::map_into_left_body)
 }
 
 #[cfg(test)]

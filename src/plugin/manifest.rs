@@ -85,21 +85,33 @@ impl Manifest {
 
     fn check(&self) -> Result<(), ManifestError> {
         let id = &self.addon.id;
-        if id.is_empty() || !id.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
+        if id.is_empty()
+            || !id
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        {
             return Err(ManifestError::Invalid(format!("bad addon id {id:?}")));
         }
         for prefix in &self.addon.route_prefixes {
             if !prefix.starts_with('/') || prefix.len() < 2 || prefix.ends_with('/') {
-                return Err(ManifestError::Invalid(format!("bad route prefix {prefix:?}")));
+                return Err(ManifestError::Invalid(format!(
+                    "bad route prefix {prefix:?}"
+                )));
             }
         }
         let mut seen = std::collections::HashSet::new();
         for s in &self.settings {
             if !seen.insert(s.key.as_str()) {
-                return Err(ManifestError::Invalid(format!("setting {} listed twice", s.key)));
+                return Err(ManifestError::Invalid(format!(
+                    "setting {} listed twice",
+                    s.key
+                )));
             }
             if s.kind == SettingKind::Select && s.options.is_empty() {
-                return Err(ManifestError::Invalid(format!("select {} has no options", s.key)));
+                return Err(ManifestError::Invalid(format!(
+                    "select {} has no options",
+                    s.key
+                )));
             }
         }
         Ok(())

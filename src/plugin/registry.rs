@@ -56,8 +56,16 @@ impl AddonRegistry {
         let installed = addons
             .into_iter()
             .map(|(manifest, addon)| {
-                assert_eq!(manifest.addon.id, addon.id(), "manifest id and addon id differ");
-                assert!(seen.insert(addon.id()), "addon {} installed twice", addon.id());
+                assert_eq!(
+                    manifest.addon.id,
+                    addon.id(),
+                    "manifest id and addon id differ"
+                );
+                assert!(
+                    seen.insert(addon.id()),
+                    "addon {} installed twice",
+                    addon.id()
+                );
                 InstalledAddon { manifest, addon }
             })
             .collect();
@@ -94,7 +102,7 @@ impl AddonRegistry {
         Ok(self
             .installed
             .iter()
-            .filter(|a| ids.iter().any(|id| *id == a.manifest.addon.id))
+            .filter(|a| ids.contains(&a.manifest.addon.id))
             .collect())
     }
 
@@ -133,7 +141,12 @@ impl AddonRegistry {
 
     /// Settings of `id` with defaults applied and secrets decrypted. A secret
     /// that no longer decrypts (secret key changed) reads as unset.
-    pub async fn settings(&self, db: &Db, key: &SecretKey, id: &str) -> Result<AddonSettings, DbError> {
+    pub async fn settings(
+        &self,
+        db: &Db,
+        key: &SecretKey,
+        id: &str,
+    ) -> Result<AddonSettings, DbError> {
         let Some(installed) = self.get(id) else {
             return Ok(AddonSettings::default());
         };
@@ -145,7 +158,9 @@ impl AddonRegistry {
             let mut values = BTreeMap::new();
             for spec in &manifest.settings {
                 let value = match stored.get(&spec.key) {
-                    Some(v) if spec.kind == SettingKind::Secret => key.decrypt(v).unwrap_or_default(),
+                    Some(v) if spec.kind == SettingKind::Secret => {
+                        key.decrypt(v).unwrap_or_default()
+                    }
                     Some(v) => v.clone(),
                     None => default_text(spec.default.as_ref()),
                 };
@@ -175,9 +190,13 @@ impl AddonRegistry {
             let stored = load_raw(conn, &id)?;
             let mut changed = Vec::new();
             for (k, v) in new_values {
-                let Some(spec) = manifest.setting(&k) else { continue };
+                let Some(spec) = manifest.setting(&k) else {
+                    continue;
+                };
                 let old_plain = match stored.get(&k) {
-                    Some(old) if spec.kind == SettingKind::Secret => key.decrypt(old).unwrap_or_default(),
+                    Some(old) if spec.kind == SettingKind::Secret => {
+                        key.decrypt(old).unwrap_or_default()
+                    }
                     Some(old) => old.clone(),
                     None => default_text(spec.default.as_ref()),
                 };

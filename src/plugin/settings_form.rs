@@ -48,7 +48,9 @@ pub fn fields(
                     (String::new(), on)
                 }
                 SettingKind::Text | SettingKind::Select => {
-                    let v = submitted.map(|f| f.text(&spec.key).to_string()).unwrap_or(stored);
+                    let v = submitted
+                        .map(|f| f.text(&spec.key).to_string())
+                        .unwrap_or(stored);
                     (v, false)
                 }
             };
@@ -65,7 +67,11 @@ pub fn fields(
                 value,
                 checked,
                 secret_is_set: spec.kind == SettingKind::Secret && current.is_set(&spec.key),
-                options: spec.options.iter().map(|o| (o.value.clone(), o.label.clone())).collect(),
+                options: spec
+                    .options
+                    .iter()
+                    .map(|o| (o.value.clone(), o.label.clone()))
+                    .collect(),
                 error: errors.get(&spec.key).map(str::to_string),
             }
         })
@@ -74,7 +80,10 @@ pub fn fields(
 
 /// Checks submitted values against the schema. An empty secret keeps the
 /// stored one unless `{key}__clear` is ticked.
-pub fn validate(manifest: &Manifest, form: &FormValues) -> Result<BTreeMap<String, String>, FieldErrors> {
+pub fn validate(
+    manifest: &Manifest,
+    form: &FormValues,
+) -> Result<BTreeMap<String, String>, FieldErrors> {
     let mut values = BTreeMap::new();
     let mut errors = FieldErrors::default();
     for spec in &manifest.settings {
@@ -128,7 +137,12 @@ mod tests {
     }
 
     fn form(pairs: &[(&str, &str)]) -> FormValues {
-        FormValues(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect())
+        FormValues(
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        )
     }
 
     #[test]
@@ -136,7 +150,11 @@ mod tests {
         let v = validate(&manifest(), &form(&[("key", ""), ("mode", "a")])).unwrap();
         assert!(!v.contains_key("key"));
         assert_eq!(v["on"], "false");
-        let v = validate(&manifest(), &form(&[("key", ""), ("key__clear", "on"), ("mode", "a")])).unwrap();
+        let v = validate(
+            &manifest(),
+            &form(&[("key", ""), ("key__clear", "on"), ("mode", "a")]),
+        )
+        .unwrap();
         assert_eq!(v["key"], "");
     }
 

@@ -95,7 +95,9 @@ pub struct LoginAttempt {
 pub enum LoginDecision {
     Continue,
     /// Keep a pending login and send the user to `redirect` (a local path).
-    Challenge { redirect: String },
+    Challenge {
+        redirect: String,
+    },
 }
 
 /// Server-side state between a verified password and a completed login.
@@ -164,7 +166,9 @@ pub struct FieldErrors(pub BTreeMap<String, String>);
 
 impl FieldErrors {
     pub fn add(&mut self, field: &str, message: impl Into<String>) {
-        self.0.entry(field.to_string()).or_insert_with(|| message.into());
+        self.0
+            .entry(field.to_string())
+            .or_insert_with(|| message.into());
     }
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()

@@ -15,22 +15,39 @@ impl TestDb {
     pub fn fresh() -> TestDb {
         match std::env::var("TEST_DATABASE_URL") {
             Ok(base) if !base.is_empty() => {
-                let name = format!("sf_test_{}", storefront_2fa::crypto::random_token(9).to_lowercase().replace(['-', '_'], "x"));
-                let mut admin = diesel::PgConnection::establish(&base).expect("connect to TEST_DATABASE_URL");
-                diesel::connection::SimpleConnection::batch_execute(&mut admin, &format!("CREATE DATABASE {name}"))
-                    .expect("create test database");
+                let name = format!(
+                    "sf_test_{}",
+                    storefront_2fa::crypto::random_token(9)
+                        .to_lowercase()
+                        .replace(['-', '_'], "x")
+                );
+                let mut admin =
+                    diesel::PgConnection::establish(&base).expect("connect to TEST_DATABASE_URL");
+                diesel::connection::SimpleConnection::batch_execute(
+                    &mut admin,
+                    &format!("CREATE DATABASE {name}"),
+                )
+                .expect("create test database");
                 let url = match base.rfind('/') {
                     Some(i) if base[..i].contains("//") && i > base.find("//").unwrap() + 1 => {
                         format!("{}/{}", &base[..i], name)
                     }
                     _ => format!("{}/{}", base.trim_end_matches('/'), name),
                 };
-                TestDb { url, _dir: None, pg: Some((base, name)) }
+                TestDb {
+                    url,
+                    _dir: None,
+                    pg: Some((base, name)),
+                }
             }
             _ => {
                 let dir = tempfile::tempdir().expect("temp dir");
                 let url = format!("sqlite://{}/test.db", dir.path().display());
-                TestDb { url, _dir: Some(dir), pg: None }
+                TestDb {
+                    url,
+                    _dir: Some(dir),
+                    pg: None,
+                }
             }
         }
     }
@@ -51,4 +68,226 @@ impl Drop for TestDb {
             }
         }
     }
+}
+
+use std::sync::Arc;
+
+use storefront_2fa::config::Settings;
+use storefront_2fa::db::Db;
+use storefront_2fa::host::{accounts, email::Email, password::hash_blocking};
+use storefront_2fa::plugin::Role;
+use storefront_2fa::startup::{default_addons, AddonContext, AddonList, Application};
+
+pub struct TestApp {
+    pub address: String,
+    pub port: u16,
+    pub db: Db,
+    pub settings: Settings,
+    pub browser: Browser,
+    _db: TestDb,
+    _data: tempfile::TempDir,
+}
+
+/// Settings for a test server: port 0, a fresh database, a temp data dir.
+pub fn test_settings(db: &TestDb, data: &std::path::Path) -> Settings {
+    let mut s = Settings::load(Some(&write_empty_config(data))).expect("default settings");
+    s.server.bind = "127.0.0.1:0".into();
+    s.server.workers = Some(2);
+    s.database.url = db.url.clone();
+    s.database.pool_size = 4;
+    s.data_dir = data.to_path_buf();
+    s.security.secret_key = String::new();
+    s
+}
+
+fn write_empty_config(dir: &std::path::Path) -> std::path::PathBuf {
+    let path = dir.join("empty.toml");
+    std::fs::write(&path, "").unwrap();
+    path
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(default_addons, |_| {}).await
+}
+
+/// Starts the real server on 127.0.0.1:0 with the given addons, after
+/// `tweak` adjusted the settings.
+pub async fn spawn_app_with(
+    factory: impl FnOnce(&AddonContext<'_>) -> AddonList,
+    tweak: impl FnOnce(&mut Settings),
+) -> TestApp {
+    let db = TestDb::fresh();
+    let data = tempfile::tempdir().unwrap();
+    let mut settings = test_settings(&db, data.path());
+    tweak(&mut settings);
+    start(db, data, settings, factory).await
+}
+
+async fn start(
+    db: TestDb,
+    data: tempfile::TempDir,
+    settings: Settings,
+    factory: impl FnOnce(&AddonContext<'_>) -> AddonList,
+) -> TestApp {
+    let app = Application::build_with(settings.clone(), factory)
+        .await
+        .expect("build app");
+    let port = app.port();
+    let pool = app.db().clone();
+    tokio::spawn(app.run_until_stopped());
+    let address = format!("http://127.0.0.1:{port}");
+    TestApp {
+        browser: Browser::new(&address),
+        address,
+        port,
+        db: pool,
+        settings,
+        _db: db,
+        _data: data,
+    }
+}
+
+impl TestApp {
+    /// A second, independent browser (own cookie jar).
+    pub fn new_browser(&self) -> Browser {
+        Browser::new(&self.address)
+    }
+
+    /// Creates an account directly (same hashing as the CLI); returns its id.
+    pub fn create_account(&self, email: &str, password: &str, role: Role) -> i64 {
+        let email = Email::parse(email).unwrap();
+        let hash = hash_blocking(password);
+        accounts::insert(
+            &mut self.db.get().unwrap(),
+            &email,
+            &hash,
+            role,
+            "Test User",
+        )
+        .unwrap()
+    }
+
+    /// Signs in as a fresh admin in `self.browser`.
+    pub async fn login_admin(&self) -> i64 {
+        let id = self.create_account("owner@example.com", "owner-password-1", Role::Admin);
+        let res = self
+            .browser
+            .login("/admin/login", "owner@example.com", "owner-password-1")
+            .await;
+        assert_eq!(res.status(), 303, "admin login failed");
+        assert_eq!(location(&res), "/admin");
+        id
+    }
+}
+
+pub fn location(res: &reqwest::Response) -> String {
+    res.headers()
+        .get("location")
+        .map(|v| v.to_str().unwrap().to_string())
+        .unwrap_or_default()
+}
+
+pub fn session_cookie(res: &reqwest::Response) -> Option<String> {
+    res.cookies()
+        .find(|c| c.name() == "sf_session")
+        .map(|c| c.value().to_string())
+}
+
+/// A cookie-keeping HTTP client that does not follow redirects, so tests
+/// see each step.
+pub struct Browser {
+    pub base: String,
+    pub client: reqwest::Client,
+    pub jar: Arc<reqwest::cookie::Jar>,
+}
+
+impl Browser {
+    pub fn new(base: &str) -> Browser {
+        let jar = Arc::new(reqwest::cookie::Jar::default());
+        let client = reqwest::Client::builder()
+            .cookie_provider(jar.clone())
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        Browser {
+            base: base.to_string(),
+            client,
+            jar,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client.get(self.url(path)).send().await.unwrap()
+    }
+
+    pub async fn get_text(&self, path: &str) -> (u16, String) {
+        let res = self.get(path).await;
+        let status = res.status().as_u16();
+        (status, res.text().await.unwrap())
+    }
+
+    /// The session cookie value the browser holds now.
+    pub fn cookie(&self) -> Option<String> {
+        use reqwest::cookie::CookieStore;
+        let header = self.jar.cookies(&self.base.parse().unwrap())?;
+        header
+            .to_str()
+            .ok()?
+            .split(';')
+            .map(str::trim)
+            .find_map(|kv| kv.strip_prefix("sf_session=").map(str::to_string))
+    }
+
+    /// Sets the session cookie by hand (to replay an old one).
+    pub fn set_cookie(&self, value: &str) {
+        self.jar.add_cookie_str(
+            &format!("sf_session={value}; Path=/"),
+            &self.base.parse().unwrap(),
+        );
+    }
+
+    /// A CSRF token valid for this browser's session (read from a page).
+    pub async fn csrf(&self) -> String {
+        let (_, body) = self.get_text("/login").await;
+        extract_csrf(&body)
+    }
+
+    /// POSTs a form with this browser's CSRF token added.
+    pub async fn post_form(&self, path: &str, fields: &[(&str, &str)]) -> reqwest::Response {
+        let token = self.csrf().await;
+        let mut all: Vec<(&str, &str)> = fields.to_vec();
+        all.push(("csrf_token", &token));
+        self.client
+            .post(self.url(path))
+            .form(&all)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// POSTs a form exactly as given (no CSRF token added).
+    pub async fn post_raw(&self, path: &str, fields: &[(&str, &str)]) -> reqwest::Response {
+        self.client
+            .post(self.url(path))
+            .form(&fields.to_vec())
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn login(&self, form_path: &str, email: &str, password: &str) -> reqwest::Response {
+        self.post_form(form_path, &[("email", email), ("password", password)])
+            .await
+    }
+}
+
+pub fn extract_csrf(body: &str) -> String {
+    let marker = "name=\"csrf_token\" value=\"";
+    let start = body.find(marker).expect("page has a CSRF field") + marker.len();
+    let end = body[start..].find('"').unwrap() + start;
+    body[start..end].to_string()
 }

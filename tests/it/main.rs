@@ -1,4 +1,8 @@
 //! The one integration-test binary: every module talks HTTP to real servers
 //! on loopback.
 
+mod cli;
+mod example_addon;
 mod helpers;
+mod host;
+mod plugin_api;

@@ -1,0 +1,80 @@
+//! Error pages: any empty or plain-text 4xx/5xx response becomes a page in
+//! the store's skin, with a message a person can act on.
+
+use actix_web::body::{BoxBody, EitherBody, MessageBody};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::{header, StatusCode};
+use actix_web::middleware::Next;
+use actix_web::{web, HttpResponse};
+
+use super::templates::{html, STORE_NAME};
+use super::HostState;
+
+pub fn message_for(status: StatusCode) -> (&'static str, &'static str) {
+    match status.as_u16() {
+        400 => (
+            "Bad request",
+            "The form data could not be read. Go back, check the fields and try again.",
+        ),
+        403 => (
+            "Form expired",
+            "This form has expired or was not sent from this store. Reload the page and try again.",
+        ),
+        404 => ("Page not found", "There is no page at this address."),
+        405 => (
+            "Not allowed",
+            "This address does not accept that kind of request.",
+        ),
+        413 => (
+            "Too much data",
+            "The form sent more than 64 KiB. Shorten what you entered and try again.",
+        ),
+        429 => ("Too many requests", "Please wait a moment and try again."),
+        _ => (
+            "Something went wrong",
+            "The store could not complete that request. Please try again in a moment.",
+        ),
+    }
+}
+
+/// Unknown routes.
+pub async fn not_found() -> HttpResponse {
+    HttpResponse::NotFound().finish()
+}
+
+pub async fn error_pages<B: MessageBody + 'static>(
+    req: ServiceRequest,
+    next: Next<B>,
+) -> Result<ServiceResponse<EitherBody<B, BoxBody>>, actix_web::Error> {
+    let json_client = req.path().starts_with("/api/") || req.path().starts_with("/sandbox/");
+    let state = req.app_data::<web::Data<HostState>>().cloned();
+    let res = next.call(req).await?;
+    let status = res.status();
+    let plain = res
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .map(|v| v.as_bytes().starts_with(b"text/plain"))
+        .unwrap_or(true);
+    if json_client || !(status.is_client_error() || status.is_server_error()) || !plain {
+        return Ok(res.map_into_left_body());
+    }
+    let Some(state) = state else {
+        return Ok(res.map_into_left_body());
+    };
+    let (title, message) = message_for(status);
+    let mut ctx = tera::Context::new();
+    ctx.insert("store_name", STORE_NAME);
+    ctx.insert("title", title);
+    ctx.insert("message", message);
+    ctx.insert("status", &status.as_u16());
+    let page = html(&state, status, "host/error.html", &ctx);
+    let (req, old) = res.into_parts();
+    let mut page = page.map_into_boxed_body();
+    // Keep headers the handler meant (Set-Cookie, Retry-After, Allow).
+    for (name, value) in old.headers() {
+        if name == header::SET_COOKIE || name == header::RETRY_AFTER || name == header::ALLOW {
+            page.headers_mut().append(name.clone(), value.clone());
+        }
+    }
+    Ok(ServiceResponse::new(req, page).map_into_right_body())
+}

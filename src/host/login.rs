@@ -1,0 +1,555 @@
+//! The three login pipelines (customer `/login`, admin `/admin/login`, and
+//! the login step of `/checkout`), the forced password change, and logout.
+//! Policy follows the account's role, never the form that was used.
+
+use std::sync::Arc;
+
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
+
+use super::accounts::{self, AccountRow};
+use super::email::Email;
+use super::password::NewPassword;
+use super::pending::{self, safe_target, PendingRow};
+use super::session::{self, build_cookie, cookie_of, removal_cookie};
+use super::{bad_form, redirect, HostState};
+use crate::crypto::random_token;
+use crate::plugin::manifest::Hook;
+use crate::plugin::{
+    AddonError, FormValues, Interface, LoginAttempt, LoginDecision, Role, GENERIC_AUTH_ERROR,
+};
+
+pub const UNAVAILABLE: &str =
+    "Signing in is not possible right now because a security check could not run. Please try again in a few minutes.";
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LoginForm {
+    Customer,
+    Admin,
+    Checkout,
+}
+
+impl LoginForm {
+    fn interface(self) -> Interface {
+        match self {
+            LoginForm::Admin => Interface::Admin,
+            LoginForm::Customer | LoginForm::Checkout => Interface::Customer,
+        }
+    }
+    fn template(self) -> &'static str {
+        match self {
+            LoginForm::Customer => "host/login.html",
+            LoginForm::Admin => "host/admin/login.html",
+            LoginForm::Checkout => "host/checkout_login.html",
+        }
+    }
+    fn fallback_target(self) -> &'static str {
+        match self {
+            LoginForm::Customer => "/",
+            LoginForm::Admin => "/admin",
+            LoginForm::Checkout => "/checkout",
+        }
+    }
+}
+
+pub fn login_path(interface: Interface) -> &'static str {
+    match interface {
+        Interface::Customer => "/login",
+        Interface::Admin => "/admin/login",
+    }
+}
+
+fn change_password_path(interface: Interface) -> &'static str {
+    match interface {
+        Interface::Customer => "/login/change-password",
+        Interface::Admin => "/admin/login/change-password",
+    }
+}
+
+#[derive(serde::Deserialize)]
+pub struct NextQuery {
+    next: Option<String>,
+}
+
+pub async fn customer_login_page(
+    state: web::Data<HostState>,
+    req: HttpRequest,
+    q: web::Query<NextQuery>,
+) -> HttpResponse {
+    login_page(
+        &state,
+        &req,
+        LoginForm::Customer,
+        q.next.as_deref(),
+        None,
+        "",
+        StatusCode::OK,
+    )
+    .await
+}
+
+pub async fn admin_login_page(
+    state: web::Data<HostState>,
+    req: HttpRequest,
+    q: web::Query<NextQuery>,
+) -> HttpResponse {
+    login_page(
+        &state,
+        &req,
+        LoginForm::Admin,
+        q.next.as_deref(),
+        None,
+        "",
+        StatusCode::OK,
+    )
+    .await
+}
+
+pub async fn login_page(
+    state: &HostState,
+    req: &HttpRequest,
+    form: LoginForm,
+    next: Option<&str>,
+    error: Option<&str>,
+    email: &str,
+    status: StatusCode,
+) -> HttpResponse {
+    let mut ctx = tera::Context::new();
+    ctx.insert("next", &safe_target(next, form.fallback_target()));
+    ctx.insert("error", &error);
+    ctx.insert("email", email);
+    if form == LoginForm::Checkout {
+        super::cart::insert_cart_summary(state, req, &mut ctx).await;
+    }
+    state.render_page(req, status, form.template(), ctx).await
+}
+
+pub async fn customer_login(
+    state: web::Data<HostState>,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> HttpResponse {
+    password_login(state.into_inner(), &req, &body, LoginForm::Customer).await
+}
+
+pub async fn admin_login(
+    state: web::Data<HostState>,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> HttpResponse {
+    password_login(state.into_inner(), &req, &body, LoginForm::Admin).await
+}
+
+pub async fn checkout_login(
+    state: web::Data<HostState>,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> HttpResponse {
+    password_login(state.into_inner(), &req, &body, LoginForm::Checkout).await
+}
+
+async fn password_login(
+    state: Arc<HostState>,
+    req: &HttpRequest,
+    body: &[u8],
+    form: LoginForm,
+) -> HttpResponse {
+    let Ok(values) = FormValues::parse(body) else {
+        return bad_form(&state, req, "The login form could not be read.").await;
+    };
+    let email_input = values.text("email").to_string();
+    let password = values.get("password").unwrap_or("").to_string();
+    let target = safe_target(values.get("next"), form.fallback_target());
+    let refuse = |state: Arc<HostState>, message: String| {
+        let email_input = email_input.clone();
+        let target = target.clone();
+        async move {
+            login_page(
+                &state,
+                req,
+                form,
+                Some(&target),
+                Some(&message),
+                &email_input,
+                StatusCode::UNAUTHORIZED,
+            )
+            .await
+        }
+    };
+
+    let account: Option<AccountRow> = match Email::parse(&email_input) {
+        Ok(email) => {
+            let email = email.as_str().to_string();
+            match state
+                .db
+                .run(move |conn| accounts::by_email(conn, &email))
+                .await
+            {
+                Ok(a) => a,
+                Err(e) => {
+                    tracing::error!(error = %e, "login lookup failed");
+                    return refuse(state, UNAVAILABLE.into()).await;
+                }
+            }
+        }
+        Err(_) => None,
+    };
+    // The dummy hash runs when there is no account, so timing does not tell.
+    let verified = state
+        .hasher
+        .verify(account.as_ref().map(|a| a.password_hash.clone()), &password)
+        .await;
+    let Some(account) = account.filter(|_| verified) else {
+        return refuse(state, GENERIC_AUTH_ERROR.into()).await;
+    };
+    if form == LoginForm::Admin && account.role() == Role::Customer {
+        return refuse(state, GENERIC_AUTH_ERROR.into()).await;
+    }
+
+    let attempt = LoginAttempt {
+        pending_id: random_token(32),
+        account: account.to_account(),
+        interface: form.interface(),
+        target: target.clone(),
+        ip: state.client_ip_of(req),
+        password_just_changed: false,
+    };
+    if account.must_change_password {
+        let mut row = PendingRow::new(
+            attempt.pending_id.clone(),
+            account.id,
+            attempt.interface,
+            attempt.target.clone(),
+            attempt.ip.clone(),
+        );
+        row.stage = pending::STAGE_PASSWORD_CHANGE.into();
+        row.challenge_url = change_password_path(attempt.interface).into();
+        let url = row.challenge_url.clone();
+        return match keep_pending(&state, req, row).await {
+            Ok(()) => redirect(&url),
+            Err(e) => {
+                tracing::error!(error = %e, "could not keep pending login");
+                refuse(state, UNAVAILABLE.into()).await
+            }
+        };
+    }
+    match continue_login(&state, req, &attempt).await {
+        Ok(res) => res,
+        Err(message) => refuse(state, message).await,
+    }
+}
+
+/// After a verified password: sign in, or keep a pending login and go to
+/// the addon's challenge. Err is the message for the login page.
+pub async fn continue_login(
+    state: &Arc<HostState>,
+    req: &HttpRequest,
+    attempt: &LoginAttempt,
+) -> Result<HttpResponse, String> {
+    match decide(state, attempt).await? {
+        None => Ok(sign_in(state, req, attempt.account.id, &attempt.target).await),
+        Some((addon_id, url)) => {
+            let mut row = PendingRow::new(
+                attempt.pending_id.clone(),
+                attempt.account.id,
+                attempt.interface,
+                attempt.target.clone(),
+                attempt.ip.clone(),
+            );
+            row.stage = pending::STAGE_CHALLENGE.into();
+            row.addon_id = Some(addon_id);
+            row.challenge_url = url.clone();
+            keep_pending(state, req, row).await.map_err(|e| {
+                tracing::error!(error = %e, "could not keep pending login");
+                UNAVAILABLE.to_string()
+            })?;
+            Ok(redirect(&url))
+        }
+    }
+}
+
+/// Runs the enabled addons' `after_password_verified` hooks in order. The
+/// first challenge wins. Any error refuses the login: nothing fails open.
+pub async fn decide(
+    state: &Arc<HostState>,
+    attempt: &LoginAttempt,
+) -> Result<Option<(String, String)>, String> {
+    let enabled = state.registry.enabled(&state.db).await.map_err(|e| {
+        tracing::error!(error = %e, "could not read addon state");
+        UNAVAILABLE.to_string()
+    })?;
+    let host: crate::plugin::HostHandle = state.clone();
+    for installed in enabled {
+        if !installed.manifest.has_hook(Hook::AfterPasswordVerified) {
+            continue;
+        }
+        match installed
+            .addon
+            .after_password_verified(&host, attempt)
+            .await
+        {
+            Ok(LoginDecision::Continue) => {}
+            Ok(LoginDecision::Challenge { redirect }) => {
+                let url = safe_target(Some(&redirect), "");
+                if url.is_empty() {
+                    tracing::error!(
+                        addon = installed.addon.id(),
+                        "challenge redirect is not a local path"
+                    );
+                    return Err(UNAVAILABLE.to_string());
+                }
+                return Ok(Some((installed.addon.id().to_string(), url)));
+            }
+            Err(AddonError::Refused(message)) => return Err(message),
+            Err(e) => {
+                tracing::error!(addon = installed.addon.id(), error = %e, "login hook failed");
+                return Err(UNAVAILABLE.to_string());
+            }
+        }
+    }
+    Ok(None)
+}
+
+async fn keep_pending(
+    state: &HostState,
+    req: &HttpRequest,
+    row: PendingRow,
+) -> Result<(), crate::db::DbError> {
+    let id_hash = cookie_of(req).id_hash();
+    state
+        .db
+        .transaction(move |conn| {
+            pending::insert(conn, &row)?;
+            session::attach_pending(conn, &id_hash, &row.id)
+        })
+        .await
+}
+
+/// Signs the account in under a new session id and redirects to `target`.
+pub async fn sign_in(
+    state: &HostState,
+    req: &HttpRequest,
+    account_id: i64,
+    target: &str,
+) -> HttpResponse {
+    let old_hash = cookie_of(req).id_hash();
+    match state
+        .db
+        .transaction(move |conn| session::start_signed_in(conn, &old_hash, account_id))
+        .await
+    {
+        Ok(new_id) => {
+            let mut res = redirect(target);
+            let _ = res.add_cookie(&build_cookie(new_id, state.settings.server.secure_cookies));
+            res
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "could not start session");
+            HttpResponse::InternalServerError().finish()
+        }
+    }
+}
+
+/// The pending login of this request at the password-change stage.
+async fn pending_password_change(state: &HostState, req: &HttpRequest) -> Option<PendingRow> {
+    let current = session::current(state, req).await.ok()?;
+    let id = current.pending_login_id()?.to_string();
+    let row = state
+        .db
+        .run(move |conn| pending::load_valid(conn, &id))
+        .await
+        .ok()??;
+    (row.stage == pending::STAGE_PASSWORD_CHANGE).then_some(row)
+}
+
+fn change_template(interface: Interface) -> &'static str {
+    match interface {
+        Interface::Customer => "host/change_password_required.html",
+        Interface::Admin => "host/admin/change_password_required.html",
+    }
+}
+
+pub async fn change_password_page(state: web::Data<HostState>, req: HttpRequest) -> HttpResponse {
+    let Some(row) = pending_password_change(&state, &req).await else {
+        return redirect(login_path(interface_of_path(&req)));
+    };
+    let ctx = tera::Context::new();
+    state
+        .render_page(&req, StatusCode::OK, change_template(row.interface()), ctx)
+        .await
+}
+
+fn interface_of_path(req: &HttpRequest) -> Interface {
+    if req.path().starts_with("/admin") {
+        Interface::Admin
+    } else {
+        Interface::Customer
+    }
+}
+
+pub async fn change_password_submit(
+    state: web::Data<HostState>,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> HttpResponse {
+    let state = state.into_inner();
+    let Some(row) = pending_password_change(&state, &req).await else {
+        return redirect(login_path(interface_of_path(&req)));
+    };
+    let Ok(values) = FormValues::parse(&body) else {
+        return bad_form(&state, &req, "The form could not be read.").await;
+    };
+    let account_id = row.account_id;
+    let Ok(Some(account)) = state
+        .db
+        .run(move |conn| accounts::by_id(conn, account_id))
+        .await
+    else {
+        return redirect(login_path(row.interface()));
+    };
+    let new = values.get("new_password").unwrap_or("");
+    let confirm = values.get("confirm_password").unwrap_or("");
+    let mut errors = crate::plugin::FieldErrors::default();
+    let parsed = NewPassword::parse(new, &account.email);
+    if let Err(e) = &parsed {
+        errors.add("new_password", *e);
+    }
+    if new != confirm {
+        errors.add("confirm_password", "The two passwords differ.");
+    }
+    if state
+        .hasher
+        .verify(Some(account.password_hash.clone()), new)
+        .await
+    {
+        errors.add(
+            "new_password",
+            "Choose a password different from the current one.",
+        );
+    }
+    let Ok(new_password) =
+        parsed
+            .map_err(|_| ())
+            .and_then(|p| if errors.is_empty() { Ok(p) } else { Err(()) })
+    else {
+        let mut ctx = tera::Context::new();
+        ctx.insert("errors", &errors);
+        return state
+            .render_page(
+                &req,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                change_template(row.interface()),
+                ctx,
+            )
+            .await;
+    };
+    let hash = state.hasher.hash(&new_password).await;
+    let keep = cookie_of(&req).id_hash();
+    if let Err(e) = state
+        .db
+        .transaction(move |conn| {
+            accounts::set_password(conn, account_id, &hash)?;
+            session::end_other_sessions(conn, account_id, &keep).map(|_| ())
+        })
+        .await
+    {
+        tracing::error!(error = %e, "password change failed");
+        return HttpResponse::InternalServerError().finish();
+    }
+    run_after_password_change(&state, &account.to_account()).await;
+
+    let attempt = LoginAttempt {
+        pending_id: row.id.clone(),
+        account: account.to_account(),
+        interface: row.interface(),
+        target: row.target.clone(),
+        ip: state.client_ip_of(&req),
+        password_just_changed: true,
+    };
+    match decide(&state, &attempt).await {
+        Ok(None) => {
+            let id = row.id.clone();
+            if !matches!(
+                state.db.run(move |conn| pending::take(conn, &id)).await,
+                Ok(true)
+            ) {
+                return redirect(login_path(row.interface()));
+            }
+            sign_in(&state, &req, account_id, &row.target).await
+        }
+        Ok(Some((addon_id, url))) => {
+            let id = row.id.clone();
+            let to = url.clone();
+            match state
+                .db
+                .run(move |conn| pending::set_challenge(conn, &id, &addon_id, &to))
+                .await
+            {
+                Ok(()) => redirect(&url),
+                Err(_) => HttpResponse::InternalServerError().finish(),
+            }
+        }
+        Err(message) => {
+            let mut ctx = tera::Context::new();
+            ctx.insert("next", &row.target);
+            ctx.insert("error", &message);
+            ctx.insert("email", &account.email);
+            let form = if row.interface() == Interface::Admin {
+                LoginForm::Admin
+            } else {
+                LoginForm::Customer
+            };
+            state
+                .render_page(&req, StatusCode::UNAUTHORIZED, form.template(), ctx)
+                .await
+        }
+    }
+}
+
+pub async fn run_after_password_change(state: &Arc<HostState>, account: &crate::plugin::Account) {
+    let host: crate::plugin::HostHandle = state.clone();
+    if let Ok(enabled) = state.registry.enabled(&state.db).await {
+        for installed in enabled {
+            if installed.manifest.has_hook(Hook::AfterPasswordChange) {
+                installed.addon.after_password_change(&host, account).await;
+            }
+        }
+    }
+}
+
+/// `POST /logout` and `/admin/logout`: runs the addons' logout hooks, deletes
+/// the session server-side and tells the browser to forget the cookie.
+pub async fn logout(state: web::Data<HostState>, req: HttpRequest) -> HttpResponse {
+    let state = state.into_inner();
+    let current = session::current(&state, &req).await.unwrap_or_default();
+    if let Some(account) = &current.account {
+        let host: crate::plugin::HostHandle = state.clone();
+        if let Ok(enabled) = state.registry.enabled(&state.db).await {
+            for installed in enabled {
+                if installed.manifest.has_hook(Hook::OnLogout) {
+                    installed
+                        .addon
+                        .on_logout(&host, &account.to_account())
+                        .await;
+                }
+            }
+        }
+    }
+    let hash = current.id_hash.clone();
+    if let Err(e) = state
+        .db
+        .run(move |conn| session::delete_session(conn, &hash))
+        .await
+    {
+        tracing::error!(error = %e, "logout failed");
+        return HttpResponse::InternalServerError().finish();
+    }
+    let to = if req.path().starts_with("/admin") {
+        "/admin/login"
+    } else {
+        "/"
+    };
+    let mut res = redirect(to);
+    let _ = res.add_cookie(&removal_cookie(state.settings.server.secure_cookies));
+    res
+}

@@ -1,0 +1,169 @@
+//! Pending logins: the server-side state between a verified password and a
+//! completed login. Only the host turns one into a signed-in session.
+
+use diesel::prelude::*;
+
+use crate::db::schema::pending_logins;
+use crate::db::{now, DbConn, DbError};
+use crate::plugin::Interface;
+
+/// A pending login lives this long (seconds).
+pub const TTL_SECS: i64 = 10 * 60;
+
+pub const STAGE_PASSWORD_CHANGE: &str = "password_change";
+pub const STAGE_CHALLENGE: &str = "challenge";
+
+#[derive(Clone, Debug, Queryable, Selectable, Insertable)]
+#[diesel(table_name = pending_logins)]
+pub struct PendingRow {
+    pub id: String,
+    pub account_id: i64,
+    pub interface: String,
+    pub target: String,
+    pub stage: String,
+    pub addon_id: Option<String>,
+    pub challenge_url: String,
+    pub ip: String,
+    pub attempts: i32,
+    pub created_at: i64,
+    pub expires_at: i64,
+}
+
+impl PendingRow {
+    pub fn new(
+        id: String,
+        account_id: i64,
+        interface: Interface,
+        target: String,
+        ip: String,
+    ) -> PendingRow {
+        let t = now();
+        PendingRow {
+            id,
+            account_id,
+            interface: interface.as_str().to_string(),
+            target,
+            stage: String::new(),
+            addon_id: None,
+            challenge_url: String::new(),
+            ip,
+            attempts: 0,
+            created_at: t,
+            expires_at: t + TTL_SECS,
+        }
+    }
+
+    pub fn interface(&self) -> Interface {
+        Interface::parse(&self.interface).unwrap_or(Interface::Customer)
+    }
+}
+
+pub fn insert(conn: &mut DbConn, row: &PendingRow) -> Result<(), DbError> {
+    diesel::insert_into(pending_logins::table)
+        .values(row)
+        .execute(conn)?;
+    Ok(())
+}
+
+/// The pending login if it exists and has not expired.
+pub fn load_valid(conn: &mut DbConn, id: &str) -> Result<Option<PendingRow>, DbError> {
+    Ok(pending_logins::table
+        .find(id)
+        .filter(pending_logins::expires_at.gt(now()))
+        .select(PendingRow::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+pub fn set_challenge(
+    conn: &mut DbConn,
+    id: &str,
+    addon_id: &str,
+    url: &str,
+) -> Result<(), DbError> {
+    diesel::update(pending_logins::table.find(id))
+        .set((
+            pending_logins::stage.eq(STAGE_CHALLENGE),
+            pending_logins::addon_id.eq(Some(addon_id)),
+            pending_logins::challenge_url.eq(url),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Adds one attempt atomically; None when the pending login is gone.
+pub fn count_attempt(conn: &mut DbConn, id: &str) -> Result<Option<i32>, DbError> {
+    let updated = diesel::update(
+        pending_logins::table
+            .find(id)
+            .filter(pending_logins::expires_at.gt(now())),
+    )
+    .set(pending_logins::attempts.eq(pending_logins::attempts + 1))
+    .execute(conn)?;
+    if updated == 0 {
+        return Ok(None);
+    }
+    Ok(pending_logins::table
+        .find(id)
+        .select(pending_logins::attempts)
+        .first(conn)
+        .optional()?)
+}
+
+/// Deletes the pending login; true when this call removed a live one (so
+/// of two concurrent completions exactly one sees true).
+pub fn take(conn: &mut DbConn, id: &str) -> Result<bool, DbError> {
+    Ok(diesel::delete(
+        pending_logins::table
+            .find(id)
+            .filter(pending_logins::expires_at.gt(now())),
+    )
+    .execute(conn)?
+        == 1)
+}
+
+pub fn delete(conn: &mut DbConn, id: &str) -> Result<(), DbError> {
+    diesel::delete(pending_logins::table.find(id)).execute(conn)?;
+    Ok(())
+}
+
+/// A local path that is safe to redirect to after login: starts with one
+/// `/`, no scheme, no backslash, no control characters. Anything else
+/// becomes `fallback` (no open redirect).
+pub fn safe_target(candidate: Option<&str>, fallback: &str) -> String {
+    match candidate {
+        Some(t)
+            if t.starts_with('/')
+                && !t.starts_with("//")
+                && !t.contains('\\')
+                && t.len() <= 512
+                && !t.chars().any(|c| c.is_control() || c.is_whitespace()) =>
+        {
+            t.to_string()
+        }
+        _ => fallback.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::safe_target;
+
+    #[test]
+    fn only_local_paths_are_targets() {
+        assert_eq!(safe_target(Some("/checkout"), "/"), "/checkout");
+        assert_eq!(safe_target(Some("/account?tab=1"), "/"), "/account?tab=1");
+        for bad in [
+            "//evil.example",
+            "https://evil.example",
+            "/\\evil.example",
+            "javascript:alert(1)",
+            "",
+            "/a\nb",
+            "/%0a x",
+        ] {
+            assert_eq!(safe_target(Some(bad), "/"), "/", "{bad:?}");
+        }
+        assert_eq!(safe_target(None, "/admin"), "/admin");
+    }
+}

@@ -1,0 +1,210 @@
+//! `/register`: a customer account, with the addons' extra fields, created
+//! in one transaction; then signed in (from checkout, back to checkout).
+
+use std::sync::Arc;
+
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
+
+use super::accounts::{self, CreateAccountError};
+use super::email::Email;
+use super::login::continue_login;
+use super::password::NewPassword;
+use super::pending::safe_target;
+use super::profile_hooks;
+use super::{bad_form, HostState};
+use crate::db::DbError;
+use crate::plugin::{
+    FieldErrors, FormValues, Interface, LoginAttempt, ProfileContext, ProfileForm, Role,
+};
+
+#[derive(serde::Deserialize)]
+pub struct NextQuery {
+    next: Option<String>,
+}
+
+fn context(req: &HttpRequest, state: &HostState) -> ProfileContext {
+    ProfileContext {
+        form: ProfileForm::Registration,
+        account: None,
+        actor: None,
+        ip: state.client_ip_of(req),
+    }
+}
+
+async fn show(
+    state: &Arc<HostState>,
+    req: &HttpRequest,
+    values: Option<&FormValues>,
+    errors: &FieldErrors,
+    next: &str,
+    status: StatusCode,
+) -> HttpResponse {
+    let pc = context(req, state);
+    let mut ctx = tera::Context::new();
+    ctx.insert(
+        "addon_fields",
+        &profile_hooks::fields_html(state, &pc, values, errors).await,
+    );
+    ctx.insert("errors", errors);
+    ctx.insert("email", values.map(|v| v.text("email")).unwrap_or(""));
+    ctx.insert("name", values.map(|v| v.text("name")).unwrap_or(""));
+    ctx.insert("next", next);
+    state
+        .render_page(req, status, "host/register.html", ctx)
+        .await
+}
+
+pub async fn page(
+    state: web::Data<HostState>,
+    req: HttpRequest,
+    q: web::Query<NextQuery>,
+) -> HttpResponse {
+    let next = safe_target(q.next.as_deref(), "/account");
+    show(
+        &state.into_inner(),
+        &req,
+        None,
+        &FieldErrors::default(),
+        &next,
+        StatusCode::OK,
+    )
+    .await
+}
+
+pub async fn submit(
+    state: web::Data<HostState>,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> HttpResponse {
+    let state = state.into_inner();
+    let Ok(values) = FormValues::parse(&body) else {
+        return bad_form(&state, &req, "The registration form could not be read.").await;
+    };
+    let next = safe_target(values.get("next"), "/account");
+    let mut errors = FieldErrors::default();
+    let email = Email::parse(values.text("email"))
+        .map_err(|e| errors.add("email", e))
+        .ok();
+    let name = values.text("name").to_string();
+    if name.chars().count() > 100 || name.chars().any(char::is_control) {
+        errors.add(
+            "name",
+            "Use at most 100 characters, without control characters.",
+        );
+    }
+    let password = values.get("password").unwrap_or("");
+    let new_password = NewPassword::parse(password, values.text("email"))
+        .map_err(|e| errors.add("password", e))
+        .ok();
+    if values.get("confirm_password").unwrap_or("") != password {
+        errors.add("confirm_password", "The two passwords differ.");
+    }
+    if let Some(email) = &email {
+        let e = email.as_str().to_string();
+        if let Ok(true) = state
+            .db
+            .run(move |conn| accounts::email_taken(conn, &e, None))
+            .await
+        {
+            errors.add(
+                "email",
+                "An account with this email already exists. Log in instead.",
+            );
+        }
+    }
+    let pc = context(&req, &state);
+    let saves = match profile_hooks::validate(&state, &pc, &values).await {
+        Ok(saves) => Some(saves),
+        Err(e) => {
+            errors.merge(e);
+            None
+        }
+    };
+    let (Some(email), Some(new_password), Some(saves), true) =
+        (email, new_password, saves, errors.is_empty())
+    else {
+        return show(
+            &state,
+            &req,
+            Some(&values),
+            &errors,
+            &next,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .await;
+    };
+    let hash = state.hasher.hash(&new_password).await;
+    let created = state
+        .db
+        .transaction(move |conn| {
+            let id =
+                accounts::insert(conn, &email, &hash, Role::Customer, &name).map_err(
+                    |e| match e {
+                        CreateAccountError::EmailTaken => {
+                            DbError::Query(diesel::result::Error::RollbackTransaction)
+                        }
+                        CreateAccountError::Db(e) => e,
+                    },
+                )?;
+            for save in saves {
+                save(conn, id)?;
+            }
+            Ok(id)
+        })
+        .await;
+    let account_id = match created {
+        Ok(id) => id,
+        Err(DbError::Query(diesel::result::Error::RollbackTransaction)) => {
+            errors.add(
+                "email",
+                "An account with this email already exists. Log in instead.",
+            );
+            return show(
+                &state,
+                &req,
+                Some(&values),
+                &errors,
+                &next,
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await;
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "registration failed");
+            return HttpResponse::InternalServerError().finish();
+        }
+    };
+    // A new account goes through the same checks as any login: an addon may
+    // still want a second factor before the session starts.
+    let Ok(Some(account)) = state
+        .db
+        .run(move |conn| accounts::by_id(conn, account_id))
+        .await
+    else {
+        return HttpResponse::InternalServerError().finish();
+    };
+    let attempt = LoginAttempt {
+        pending_id: crate::crypto::random_token(32),
+        account: account.to_account(),
+        interface: Interface::Customer,
+        target: next.clone(),
+        ip: state.client_ip_of(&req),
+        password_just_changed: false,
+    };
+    match continue_login(&state, &req, &attempt).await {
+        Ok(res) => res,
+        Err(message) => {
+            super::login::login_page(
+                &state,
+                &req,
+                super::login::LoginForm::Customer,
+                Some(&next),
+                Some(&message),
+                attempt.account.email.as_str(),
+                StatusCode::UNAUTHORIZED,
+            )
+            .await
+        }
+    }
+}

@@ -1,0 +1,214 @@
+//! The host's side of the addon API, and the access checks its own pages use.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse};
+use async_trait::async_trait;
+
+use super::accounts::{self, AccountRow};
+use super::login::{login_path, sign_in};
+use super::pending::{self, PendingRow};
+use super::session::{self, cookie_of};
+use super::{redirect, HostState};
+use crate::crypto::SecretKey;
+use crate::db::{Db, DbError};
+use crate::plugin::{
+    Account, AddonError, AddonSettings, HostError, HostServices, Interface, PendingLogin, Role,
+};
+
+impl HostState {
+    /// The signed-in account, or where to send the visitor: a pending login
+    /// goes back to its challenge (it grants nothing), anyone else to the
+    /// login page of `interface`. Customers are refused the admin interface.
+    pub async fn require(
+        &self,
+        req: &HttpRequest,
+        interface: Interface,
+    ) -> Result<AccountRow, HttpResponse> {
+        let current = match session::current(self, req).await {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::error!(error = %e, "session lookup failed");
+                return Err(HttpResponse::InternalServerError().finish());
+            }
+        };
+        if let Some(account) = &current.account {
+            if interface == Interface::Admin && account.role() == Role::Customer {
+                return Err(HttpResponse::Forbidden().finish());
+            }
+            return Ok(account.clone());
+        }
+        if let Some(id) = current.pending_login_id().map(str::to_string) {
+            if let Ok(Some(row)) = self
+                .db
+                .run(move |conn| pending::load_valid(conn, &id))
+                .await
+            {
+                return Err(redirect(&row.challenge_url));
+            }
+        }
+        let next = req
+            .uri()
+            .path_and_query()
+            .map(|p| p.as_str())
+            .unwrap_or("/");
+        let encoded: String = url_encode(next);
+        Err(redirect(&format!(
+            "{}?next={}",
+            login_path(interface),
+            encoded
+        )))
+    }
+
+    pub async fn require_admin_row(&self, req: &HttpRequest) -> Result<AccountRow, HttpResponse> {
+        let account = self.require(req, Interface::Admin).await?;
+        if account.role() != Role::Admin {
+            return Err(HttpResponse::Forbidden().finish());
+        }
+        Ok(account)
+    }
+
+    async fn pending_row(&self, req: &HttpRequest) -> Option<PendingRow> {
+        let current = session::current(self, req).await.ok()?;
+        let id = current.pending_login_id()?.to_string();
+        let row = self
+            .db
+            .run(move |conn| pending::load_valid(conn, &id))
+            .await
+            .ok()??;
+        (row.stage == pending::STAGE_CHALLENGE).then_some(row)
+    }
+}
+
+fn url_encode(s: &str) -> String {
+    percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
+}
+
+#[async_trait(?Send)]
+impl HostServices for HostState {
+    fn db(&self) -> &Db {
+        &self.db
+    }
+
+    fn secret_key(&self) -> &SecretKey {
+        &self.key
+    }
+
+    fn client_ip(&self, req: &HttpRequest) -> String {
+        self.client_ip_of(req)
+    }
+
+    async fn render(
+        &self,
+        req: &HttpRequest,
+        status: StatusCode,
+        template: &str,
+        ctx: tera::Context,
+    ) -> HttpResponse {
+        self.render_page(req, status, template, ctx).await
+    }
+
+    fn render_fragment(&self, template: &str, ctx: &tera::Context) -> Result<String, AddonError> {
+        self.tera
+            .render(template, ctx)
+            .map_err(|e| AddonError::Internal(format!("template {template}: {e:?}")))
+    }
+
+    async fn addon_enabled(&self, addon_id: &str) -> Result<bool, DbError> {
+        self.registry.is_enabled(&self.db, addon_id).await
+    }
+
+    async fn addon_settings(&self, addon_id: &str) -> Result<AddonSettings, DbError> {
+        self.registry.settings(&self.db, &self.key, addon_id).await
+    }
+
+    async fn current_account(&self, req: &HttpRequest) -> Option<Account> {
+        let current = session::current(self, req).await.ok()?;
+        current.account.as_ref().map(AccountRow::to_account)
+    }
+
+    async fn require_account(
+        &self,
+        req: &HttpRequest,
+        interface: Interface,
+    ) -> Result<Account, HttpResponse> {
+        self.require(req, interface).await.map(|a| a.to_account())
+    }
+
+    async fn require_admin(&self, req: &HttpRequest) -> Result<Account, HttpResponse> {
+        self.require_admin_row(req).await.map(|a| a.to_account())
+    }
+
+    async fn find_account(&self, account_id: i64) -> Result<Option<Account>, DbError> {
+        let row = self
+            .db
+            .run(move |conn| accounts::by_id(conn, account_id))
+            .await?;
+        Ok(row.map(|r| r.to_account()))
+    }
+
+    async fn verify_password(&self, account_id: i64, password: &str) -> bool {
+        let row = self
+            .db
+            .run(move |conn| accounts::by_id(conn, account_id))
+            .await
+            .ok()
+            .flatten();
+        self.hasher
+            .verify(row.map(|r| r.password_hash), password)
+            .await
+    }
+
+    async fn pending_login(&self, req: &HttpRequest) -> Option<PendingLogin> {
+        let row = self.pending_row(req).await?;
+        let account_id = row.account_id;
+        let account = self
+            .db
+            .run(move |conn| accounts::by_id(conn, account_id))
+            .await
+            .ok()??;
+        Some(PendingLogin {
+            id: row.id.clone(),
+            account: account.to_account(),
+            interface: row.interface(),
+            target: row.target.clone(),
+            addon_id: row.addon_id.clone(),
+            attempts: row.attempts,
+            created_at: row.created_at,
+            expires_at: row.expires_at,
+        })
+    }
+
+    async fn count_pending_attempt(&self, pending_id: &str) -> Result<Option<i32>, DbError> {
+        let id = pending_id.to_string();
+        self.db
+            .transaction(move |conn| pending::count_attempt(conn, &id))
+            .await
+    }
+
+    async fn complete_pending_login(
+        &self,
+        req: &HttpRequest,
+        pending_id: &str,
+    ) -> Result<HttpResponse, HostError> {
+        let Some(row) = self.pending_row(req).await.filter(|r| r.id == pending_id) else {
+            return Err(HostError::PendingLoginGone);
+        };
+        // Taking the row is the claim: of two concurrent completions only one
+        // deletes it, and only that one signs in.
+        let id = row.id.clone();
+        if !self.db.run(move |conn| pending::take(conn, &id)).await? {
+            return Err(HostError::PendingLoginGone);
+        }
+        let _ = cookie_of(req);
+        Ok(sign_in(self, req, row.account_id, &row.target).await)
+    }
+
+    async fn cancel_pending_login(&self, pending_id: &str) -> Result<(), DbError> {
+        let id = pending_id.to_string();
+        self.db.run(move |conn| pending::delete(conn, &id)).await
+    }
+
+    fn login_path(&self, interface: Interface) -> &'static str {
+        login_path(interface)
+    }
+}

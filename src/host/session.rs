@@ -1,0 +1,302 @@
+//! Server-side sessions. The cookie holds only a random id; the database
+//! holds the state (signed-in account, pending login) under the id's
+//! SHA-256. CSRF tokens are an HMAC of the cookie value, so anonymous
+//! visitors get working forms without a database row.
+
+use std::rc::Rc;
+
+use actix_web::cookie::{Cookie, SameSite};
+use actix_web::{HttpMessage, HttpRequest};
+use diesel::prelude::*;
+
+use super::accounts::{self, AccountRow};
+use super::HostState;
+use crate::crypto::{random_token, sha256_hex};
+use crate::db::schema::{cart_items, pending_logins, sessions};
+use crate::db::{now, DbConn, DbError};
+
+pub const COOKIE_NAME: &str = "sf_session";
+/// Session ids are 32 random bytes, base64url: 43 characters.
+const ID_BYTES: usize = 32;
+/// `last_seen_at` is written at most this often, not on every request.
+const TOUCH_EVERY_SECS: i64 = 60;
+
+/// The session cookie value of this request: the one the browser sent, or
+/// a new one the middleware will set on the response.
+#[derive(Clone, Debug)]
+pub struct SessionCookie {
+    pub value: String,
+    pub issued_now: bool,
+}
+
+impl SessionCookie {
+    pub fn from_request(req: &HttpRequest) -> Option<String> {
+        req.cookie(COOKIE_NAME)
+            .map(|c| c.value().to_string())
+            .filter(|v| looks_like_id(v))
+    }
+
+    pub fn new_id() -> String {
+        random_token(ID_BYTES)
+    }
+
+    pub fn id_hash(&self) -> String {
+        sha256_hex(&self.value)
+    }
+}
+
+pub fn looks_like_id(v: &str) -> bool {
+    v.len() == 43
+        && v.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+#[derive(Clone, Debug, Queryable, Selectable)]
+#[diesel(table_name = sessions)]
+pub struct SessionRow {
+    pub id_hash: String,
+    pub account_id: Option<i64>,
+    pub pending_login_id: Option<String>,
+    pub created_at: i64,
+    pub last_seen_at: i64,
+}
+
+/// What this request's session holds, loaded once per request.
+#[derive(Clone, Debug, Default)]
+pub struct CurrentSession {
+    pub id_hash: String,
+    pub row: Option<SessionRow>,
+    pub account: Option<AccountRow>,
+}
+
+impl CurrentSession {
+    pub fn pending_login_id(&self) -> Option<&str> {
+        self.row
+            .as_ref()
+            .and_then(|r| r.pending_login_id.as_deref())
+    }
+}
+
+pub fn cookie_of(req: &HttpRequest) -> SessionCookie {
+    req.extensions()
+        .get::<SessionCookie>()
+        .cloned()
+        .unwrap_or_else(|| SessionCookie {
+            value: SessionCookie::from_request(req).unwrap_or_default(),
+            issued_now: false,
+        })
+}
+
+/// The session of `req`, from the database, cached in the request. Expired
+/// sessions (idle or absolute timeout) are deleted and read as empty.
+pub async fn current(state: &HostState, req: &HttpRequest) -> Result<Rc<CurrentSession>, DbError> {
+    if let Some(cached) = req.extensions().get::<Rc<CurrentSession>>() {
+        return Ok(cached.clone());
+    }
+    let cookie = cookie_of(req);
+    let id_hash = cookie.id_hash();
+    let loaded = if cookie.value.is_empty() || cookie.issued_now {
+        CurrentSession {
+            id_hash,
+            ..Default::default()
+        }
+    } else {
+        let idle = state.settings.session.idle_timeout_minutes * 60;
+        let absolute = state.settings.session.absolute_timeout_minutes * 60;
+        let hash = id_hash.clone();
+        state
+            .db
+            .run(move |conn| load(conn, hash, idle, absolute))
+            .await?
+    };
+    let loaded = Rc::new(loaded);
+    req.extensions_mut().insert(loaded.clone());
+    Ok(loaded)
+}
+
+fn load(
+    conn: &mut DbConn,
+    id_hash: String,
+    idle: i64,
+    absolute: i64,
+) -> Result<CurrentSession, DbError> {
+    let row: Option<SessionRow> = sessions::table
+        .find(&id_hash)
+        .select(SessionRow::as_select())
+        .first(conn)
+        .optional()?;
+    let t = now();
+    let Some(row) = row else {
+        return Ok(CurrentSession {
+            id_hash,
+            ..Default::default()
+        });
+    };
+    if t - row.last_seen_at > idle || t - row.created_at > absolute {
+        delete_session(conn, &id_hash)?;
+        return Ok(CurrentSession {
+            id_hash,
+            ..Default::default()
+        });
+    }
+    if t - row.last_seen_at >= TOUCH_EVERY_SECS {
+        diesel::update(sessions::table.find(&id_hash))
+            .set(sessions::last_seen_at.eq(t))
+            .execute(conn)?;
+    }
+    let account = match row.account_id {
+        Some(id) => accounts::by_id(conn, id)?,
+        None => None,
+    };
+    Ok(CurrentSession {
+        id_hash,
+        row: Some(row),
+        account,
+    })
+}
+
+/// Deletes a session row and any pending login it holds.
+pub fn delete_session(conn: &mut DbConn, id_hash: &str) -> Result<(), DbError> {
+    let pending: Option<Option<String>> = sessions::table
+        .find(id_hash)
+        .select(sessions::pending_login_id)
+        .first(conn)
+        .optional()?;
+    if let Some(Some(pending_id)) = pending {
+        diesel::delete(pending_logins::table.find(pending_id)).execute(conn)?;
+    }
+    diesel::delete(sessions::table.find(id_hash)).execute(conn)?;
+    Ok(())
+}
+
+/// Records `pending_id` in this request's session (creating the row). The
+/// previous pending login of the session, if any, is dropped.
+pub fn attach_pending(conn: &mut DbConn, id_hash: &str, pending_id: &str) -> Result<(), DbError> {
+    let t = now();
+    let old: Option<Option<String>> = sessions::table
+        .find(id_hash)
+        .select(sessions::pending_login_id)
+        .first(conn)
+        .optional()?;
+    match old {
+        Some(old_pending) => {
+            if let Some(old_id) = old_pending.filter(|o| o != pending_id) {
+                diesel::delete(pending_logins::table.find(old_id)).execute(conn)?;
+            }
+            diesel::update(sessions::table.find(id_hash))
+                .set((
+                    sessions::pending_login_id.eq(pending_id),
+                    sessions::last_seen_at.eq(t),
+                ))
+                .execute(conn)?;
+        }
+        None => {
+            diesel::insert_into(sessions::table)
+                .values((
+                    sessions::id_hash.eq(id_hash),
+                    sessions::account_id.eq(None::<i64>),
+                    sessions::pending_login_id.eq(pending_id),
+                    sessions::created_at.eq(t),
+                    sessions::last_seen_at.eq(t),
+                ))
+                .execute(conn)?;
+        }
+    }
+    Ok(())
+}
+
+/// Signs `account_id` in under a brand-new session id: the old session row
+/// (and its pending login) is deleted, the anonymous cart joins the
+/// account's cart. Returns the new cookie value.
+pub fn start_signed_in(
+    conn: &mut DbConn,
+    old_hash: &str,
+    account_id: i64,
+) -> Result<String, DbError> {
+    let new_id = SessionCookie::new_id();
+    let t = now();
+    delete_session(conn, old_hash)?;
+    diesel::insert_into(sessions::table)
+        .values((
+            sessions::id_hash.eq(sha256_hex(&new_id)),
+            sessions::account_id.eq(Some(account_id)),
+            sessions::pending_login_id.eq(None::<String>),
+            sessions::created_at.eq(t),
+            sessions::last_seen_at.eq(t),
+        ))
+        .execute(conn)?;
+    merge_cart(
+        conn,
+        &anonymous_cart_owner(old_hash),
+        &account_cart_owner(account_id),
+    )?;
+    Ok(new_id)
+}
+
+/// Ends every session of an account except `keep_hash` (after a password change).
+pub fn end_other_sessions(
+    conn: &mut DbConn,
+    account_id: i64,
+    keep_hash: &str,
+) -> Result<usize, DbError> {
+    Ok(diesel::delete(
+        sessions::table
+            .filter(sessions::account_id.eq(account_id))
+            .filter(sessions::id_hash.ne(keep_hash)),
+    )
+    .execute(conn)?)
+}
+
+pub fn anonymous_cart_owner(id_hash: &str) -> String {
+    format!("s:{id_hash}")
+}
+
+pub fn account_cart_owner(account_id: i64) -> String {
+    format!("a:{account_id}")
+}
+
+fn merge_cart(conn: &mut DbConn, from: &str, to: &str) -> Result<(), DbError> {
+    let items: Vec<(i64, i64, i32)> = cart_items::table
+        .filter(cart_items::owner.eq(from))
+        .select((cart_items::id, cart_items::product_id, cart_items::quantity))
+        .load(conn)?;
+    for (id, product_id, quantity) in items {
+        let existing: Option<(i64, i32)> = cart_items::table
+            .filter(cart_items::owner.eq(to))
+            .filter(cart_items::product_id.eq(product_id))
+            .select((cart_items::id, cart_items::quantity))
+            .first(conn)
+            .optional()?;
+        match existing {
+            Some((existing_id, q)) => {
+                diesel::update(cart_items::table.find(existing_id))
+                    .set(cart_items::quantity.eq((q + quantity).min(super::cart::MAX_QUANTITY)))
+                    .execute(conn)?;
+                diesel::delete(cart_items::table.find(id)).execute(conn)?;
+            }
+            None => {
+                diesel::update(cart_items::table.find(id))
+                    .set(cart_items::owner.eq(to))
+                    .execute(conn)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The `Set-Cookie` for a session id.
+pub fn build_cookie(value: String, secure: bool) -> Cookie<'static> {
+    Cookie::build(COOKIE_NAME, value)
+        .path("/")
+        .http_only(true)
+        .same_site(SameSite::Lax)
+        .secure(secure)
+        .finish()
+}
+
+/// A cookie that makes the browser forget the session.
+pub fn removal_cookie(secure: bool) -> Cookie<'static> {
+    let mut c = build_cookie(String::new(), secure);
+    c.make_removal();
+    c
+}

@@ -1,0 +1,248 @@
+//! The addon API, exercised by the example "word check" addon that uses
+//! only `storefront_2fa::plugin`.
+
+use storefront_2fa::plugin::Role;
+
+use crate::example_addon::only_word_check;
+use crate::helpers::{location, spawn_app_with, Browser, TestApp};
+
+async fn app_with_word_check() -> (TestApp, std::sync::Arc<crate::example_addon::WordCheck>) {
+    let (addon, factory) = only_word_check();
+    let app = spawn_app_with(factory, |_| {}).await;
+    storefront_2fa::plugin::AddonRegistry::new(vec![])
+        .set_enabled(&app.db, "word_check", true)
+        .await
+        .unwrap();
+    (app, addon)
+}
+
+fn word_on(page: &str) -> String {
+    let start =
+        page.find("<strong id=\"word\">").expect("word shown") + "<strong id=\"word\">".len();
+    page[start..start + page[start..].find('<').unwrap()].to_string()
+}
+
+#[tokio::test]
+async fn example_addon_challenges_every_role_through_the_public_api() {
+    let (app, _) = app_with_word_check().await;
+    let cases = [
+        ("admin@example.com", Role::Admin, "/admin/login", "/admin"),
+        ("vendor@example.com", Role::Vendor, "/admin/login", "/admin"),
+        ("cust@example.com", Role::Customer, "/login", "/"),
+    ];
+    for (email, role, form, home) in cases {
+        app.create_account(email, "a-good-password-1", role);
+        let b = app.new_browser();
+        let res = b.login(form, email, "a-good-password-1").await;
+        assert_eq!(location(&res), "/word-check", "{email} is challenged");
+        // A pending login grants nothing.
+        for page in ["/account", "/admin", "/checkout"] {
+            let res = b.get(page).await;
+            assert_eq!(
+                location(&res),
+                "/word-check",
+                "{email}: {page} sends back to the challenge"
+            );
+        }
+        let (status, page) = b.get_text("/word-check").await;
+        assert_eq!(status, 200);
+        let word = word_on(&page);
+        let res = b.post_form("/word-check", &[("word", "wrong")]).await;
+        assert_eq!(res.status(), 401);
+        let before = b.cookie().unwrap();
+        let res = b.post_form("/word-check", &[("word", &word)]).await;
+        assert_eq!(location(&res), home, "{email} signed in");
+        assert_ne!(
+            b.cookie().unwrap(),
+            before,
+            "completion rotates the session id"
+        );
+        assert_eq!(b.get("/account").await.status(), 200);
+    }
+}
+
+#[tokio::test]
+async fn a_pending_login_expires_and_can_be_voided_by_the_addon() {
+    let (app, _) = app_with_word_check().await;
+    app.create_account("cust@example.com", "a-good-password-1", Role::Customer);
+    let b = app.new_browser();
+    b.login("/login", "cust@example.com", "a-good-password-1")
+        .await;
+    diesel::RunQueryDsl::execute(
+        diesel::sql_query("UPDATE pending_logins SET expires_at = expires_at - 601"),
+        &mut *app.db.get().unwrap(),
+    )
+    .unwrap();
+    assert_eq!(location(&b.get("/word-check").await), "/login");
+    assert!(location(&b.get("/account").await).starts_with("/login"));
+
+    // Attempts are counted by the host; the addon voids after too many.
+    let b = app.new_browser();
+    b.login("/login", "cust@example.com", "a-good-password-1")
+        .await;
+    for _ in 0..3 {
+        assert_eq!(
+            b.post_form("/word-check", &[("word", "nope")])
+                .await
+                .status(),
+            401
+        );
+    }
+    assert_eq!(
+        location(&b.post_form("/word-check", &[("word", "nope")]).await),
+        "/login"
+    );
+    assert_eq!(location(&b.get("/word-check").await), "/login", "voided");
+}
+
+#[tokio::test]
+async fn concurrent_completions_sign_in_once() {
+    let (app, _) = app_with_word_check().await;
+    app.create_account("cust@example.com", "a-good-password-1", Role::Customer);
+    let b = app.new_browser();
+    b.login("/login", "cust@example.com", "a-good-password-1")
+        .await;
+    let (_, page) = b.get_text("/word-check").await;
+    let word = word_on(&page);
+    let token = b.csrf().await;
+    let mut tasks = Vec::new();
+    for _ in 0..10 {
+        let client = b.client.clone();
+        let url = b.url("/word-check");
+        let form = vec![
+            ("word".to_string(), word.clone()),
+            ("csrf_token".to_string(), token.clone()),
+        ];
+        tasks.push(tokio::spawn(async move {
+            client.post(url).form(&form).send().await.unwrap()
+        }));
+    }
+    let mut signed_in = 0;
+    for t in tasks {
+        let res = t.await.unwrap();
+        if res
+            .cookies()
+            .any(|c| c.name() == "sf_session" && !c.value().is_empty())
+            && location(&res) == "/"
+        {
+            signed_in += 1;
+        }
+    }
+    assert_eq!(signed_in, 1, "exactly one completion creates a session");
+    let sessions: i64 = diesel::RunQueryDsl::get_result(
+        diesel::QueryDsl::count(diesel::QueryDsl::filter(
+            storefront_2fa::db::schema::sessions::table,
+            diesel::ExpressionMethods::is_not_null(
+                storefront_2fa::db::schema::sessions::account_id,
+            ),
+        )),
+        &mut *app.db.get().unwrap(),
+    )
+    .unwrap();
+    assert_eq!(sessions, 1);
+}
+
+#[tokio::test]
+async fn addon_profile_fields_appear_validate_and_save_on_all_three_forms() {
+    let (app, addon) = app_with_word_check().await;
+    let b = Browser::new(&app.address);
+    let (_, page) = b.get_text("/register").await;
+    assert!(page.contains("Favourite word"));
+    let res = b
+        .post_form(
+            "/register",
+            &[
+                ("email", "new@example.com"),
+                ("password", "a-good-password-1"),
+                ("confirm_password", "a-good-password-1"),
+                ("favourite_word", "not valid!"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), 422);
+    assert!(res.text().await.unwrap().contains("Use up to 20 letters."));
+    assert!(
+        storefront_2fa::host::accounts::by_email(&mut app.db.get().unwrap(), "new@example.com")
+            .unwrap()
+            .is_none(),
+        "an addon field error saves nothing"
+    );
+    let res = b
+        .post_form(
+            "/register",
+            &[
+                ("email", "new@example.com"),
+                ("password", "a-good-password-1"),
+                ("confirm_password", "a-good-password-1"),
+                ("favourite_word", "river"),
+            ],
+        )
+        .await;
+    // The new account is challenged like any login.
+    assert_eq!(location(&res), "/word-check");
+    let id =
+        storefront_2fa::host::accounts::by_email(&mut app.db.get().unwrap(), "new@example.com")
+            .unwrap()
+            .unwrap()
+            .id;
+    assert_eq!(
+        addon
+            .favourites
+            .lock()
+            .unwrap()
+            .get(&id)
+            .map(String::as_str),
+        Some("river")
+    );
+
+    // The admin's user page shows and saves the field too.
+    let admin_id = app.create_account("admin@example.com", "a-good-password-1", Role::Admin);
+    let admin = app.new_browser();
+    admin
+        .login("/admin/login", "admin@example.com", "a-good-password-1")
+        .await;
+    let (_, page) = admin.get_text("/word-check").await;
+    admin
+        .post_form("/word-check", &[("word", &word_on(&page))])
+        .await;
+    let (_, page) = admin.get_text(&format!("/admin/users/{id}")).await;
+    assert!(page.contains("Favourite word") && page.contains("value=\"river\""));
+    admin
+        .post_form(
+            &format!("/admin/users/{id}"),
+            &[
+                ("email", "new@example.com"),
+                ("role", "customer"),
+                ("favourite_word", "meadow"),
+            ],
+        )
+        .await;
+    assert_eq!(
+        addon
+            .favourites
+            .lock()
+            .unwrap()
+            .get(&id)
+            .map(String::as_str),
+        Some("meadow")
+    );
+    // The account page, and the logout hook.
+    let res = admin
+        .post_form(
+            "/account",
+            &[("email", "admin@example.com"), ("favourite_word", "copper")],
+        )
+        .await;
+    assert_eq!(location(&res), "/account?saved=profile");
+    assert_eq!(
+        addon
+            .favourites
+            .lock()
+            .unwrap()
+            .get(&admin_id)
+            .map(String::as_str),
+        Some("copper")
+    );
+    admin.post_form("/admin/logout", &[]).await;
+    assert_eq!(addon.logouts.lock().unwrap().as_slice(), &[admin_id]);
+}
