@@ -54,8 +54,9 @@ impl Addon for TwoFactorAddon {
 
     fn configure_routes(&self, cfg: &mut web::ServiceConfig, host: HostHandle) {
         routes::configure(cfg, self.service.clone(), host.clone());
-        // TODO(merge): mount the sandbox outbox page once authy_sandbox exists:
-        // crate::authy_sandbox::configure_admin(cfg, host.clone(), host.db().clone());
+        // The sandbox's outbox page for the store admin (test mode codes).
+        let db = host.db().clone();
+        crate::authy_sandbox::admin::configure_admin(cfg, host, db);
     }
 
     async fn after_password_verified(
