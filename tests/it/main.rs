@@ -12,3 +12,4 @@ mod sandbox_api;
 mod sandbox_mounted;
 mod two_factor;
 mod two_factor_gateway;
+mod two_factor_sandbox;
