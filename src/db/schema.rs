@@ -112,6 +112,58 @@ diesel::allow_tables_to_appear_in_same_query!(cart_items, products);
 
 // ---- two-factor addon ------------------------------------------------------
 
+diesel::table! {
+    tfa_phones (account_id) {
+        account_id -> BigInt,
+        country -> Text,
+        calling_code -> Integer,
+        national_number -> Text,
+        e164 -> Text,
+        authy_id -> Nullable<BigInt>,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    tfa_challenges (pending_id) {
+        pending_id -> Text,
+        account_id -> BigInt,
+        sent_at -> Nullable<BigInt>,
+        completed -> Bool,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    tfa_counters (key) {
+        key -> Text,
+        window_start -> BigInt,
+        count -> Integer,
+    }
+}
+
+diesel::table! {
+    tfa_state (key) {
+        key -> Text,
+        value -> Text,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    tfa_audit (id) {
+        id -> BigInt,
+        created_at -> BigInt,
+        account_id -> Nullable<BigInt>,
+        account_email -> Text,
+        interface -> Text,
+        ip -> Text,
+        event -> Text,
+        outcome -> Text,
+        detail -> Text,
+    }
+}
+
 // ---- Authy sandbox ---------------------------------------------------------
 
 diesel::table! {

@@ -1,15 +1,73 @@
-//! The Two Factor Authentication addon. Uses the host only through `plugin`.
+//! The Two Factor Authentication addon: after the password, a one-time code
+//! sent by SMS or voice call through an Authy-compatible API. Uses the host
+//! only through `crate::plugin`.
+//!
+//! Installing it in an actix-web storefront that implements `HostServices`:
+//!
+//! ```text
+//! let addon = TwoFactorAddon::new(TwoFactorConfig {
+//!     gateway_url: "https://api.authy.com".into(),          // production mode
+//!     sandbox_url: format!("{base_url}/sandbox/authy"),     // test mode (absolute)
+//!     timeout: Duration::from_millis(5000),
+//! });
+//! let registry = AddonRegistry::new(vec![(manifest_from_plugin_toml, Arc::new(addon))]);
+//! // in the App factory, for each enabled-or-not installed addon:
+//! app.configure(|cfg| installed.addon.configure_routes(cfg, host_handle.clone()))
+//! ```
+//!
+//! Routes (all under the manifest's prefixes, 404 while the addon is off):
+//! `GET/POST {/two-factor,/admin/two-factor}/verify`, `POST …/send`
+//! (`via=sms|call`), `POST …/cancel`, `GET/POST …/phone`,
+//! `POST /two-factor/account/send-code`, `GET /admin/two-factor/audit`, and
+//! the sandbox outbox page `GET /admin/two-factor/sandbox`.
+//!
+//! Files: `settings` (typed settings), `policy` (who is challenged),
+//! `phone`/`countries`/`otp_code` (domain types), `providers::authy` (the
+//! HTTP client), `limits` (DB counters), `store` (DB access), `audit`,
+//! `service` (send/check with limits and audit), `routes` (pages),
+//! `profile` (profile form fields), `status` (settings page box).
 
-use crate::plugin::Addon;
+pub mod audit;
+pub mod config;
+pub mod countries;
+pub mod limits;
+pub mod otp_code;
+pub mod phone;
+pub mod policy;
+pub mod profile;
+pub mod providers;
+pub mod routes;
+pub mod service;
+pub mod settings;
+pub mod status;
+pub mod store;
+
+#[cfg(test)]
+mod db_tests;
+
+use std::sync::Arc;
+
+use actix_web::web;
+
+use crate::plugin::{
+    Account, Addon, AddonError, FieldErrors, FormValues, HostHandle, LoginAttempt, LoginDecision,
+    ProfileContext, ProfileSave,
+};
+
+pub use config::TwoFactorConfig;
+use service::Service;
 
 pub const ADDON_ID: &str = "two_factor";
 
-#[derive(Default)]
-pub struct TwoFactorAddon;
+pub struct TwoFactorAddon {
+    service: Arc<Service>,
+}
 
 impl TwoFactorAddon {
-    pub fn new(_config: TwoFactorConfig) -> TwoFactorAddon {
-        TwoFactorAddon
+    pub fn new(config: TwoFactorConfig) -> TwoFactorAddon {
+        TwoFactorAddon {
+            service: Arc::new(Service::new(config)),
+        }
     }
 }
 
@@ -18,12 +76,178 @@ impl Addon for TwoFactorAddon {
     fn id(&self) -> &'static str {
         ADDON_ID
     }
+
+    fn configure_routes(&self, cfg: &mut web::ServiceConfig, host: HostHandle) {
+        routes::configure(cfg, self.service.clone(), host.clone());
+        // The sandbox's outbox page for the store admin (test mode codes).
+        let db = host.db().clone();
+        crate::authy_sandbox::admin::configure_admin(cfg, host, db);
+    }
+
+    async fn after_password_verified(
+        &self,
+        host: &HostHandle,
+        attempt: &LoginAttempt,
+    ) -> Result<LoginDecision, AddonError> {
+        let settings = self.service.settings(host).await?;
+        if !settings.active_for(attempt.account.role) {
+            return Ok(LoginDecision::Continue);
+        }
+        let account_id = attempt.account.id;
+        let has_phone = store::phone_of(host.db(), account_id).await?.is_some();
+        let decision = policy::decide(
+            &settings,
+            attempt.account.role,
+            attempt.interface,
+            has_phone,
+            attempt.password_just_changed,
+        );
+        if let LoginDecision::Challenge { redirect } = &decision {
+            let pending_id = attempt.pending_id.clone();
+            store::retry_on_conflict(host.db(), move |conn| {
+                store::ensure_challenge(conn, &pending_id, account_id)
+            })
+            .await?;
+            let detail = if has_phone {
+                "code required"
+            } else {
+                "phone entry required"
+            };
+            let ev = audit::AuditEvent::new("challenge", "started")
+                .account(&attempt.account)
+                .interface(attempt.interface)
+                .ip(&attempt.ip)
+                .detail(format!("{detail}; {redirect}"));
+            audit::record(host.db(), ev).await;
+        }
+        Ok(decision)
+    }
+
+    async fn profile_fields(
+        &self,
+        host: &HostHandle,
+        form: &ProfileContext,
+        values: Option<&FormValues>,
+        errors: &FieldErrors,
+    ) -> Result<String, AddonError> {
+        profile::fields(&self.service, host, form, values, errors).await
+    }
+
+    async fn validate_profile(
+        &self,
+        host: &HostHandle,
+        form: &ProfileContext,
+        values: &FormValues,
+    ) -> Result<Option<ProfileSave>, FieldErrors> {
+        profile::validate(&self.service, host, form, values).await
+    }
+
+    async fn after_password_change(&self, _host: &HostHandle, _account: &Account) {}
+
+    async fn settings_changed(&self, host: &HostHandle, changed: &[String]) {
+        status::settings_changed(host, changed).await;
+    }
+
+    async fn settings_status(&self, host: &HostHandle) -> Option<String> {
+        Some(status::render(&self.service, host).await)
+    }
 }
 
-/// Where the addon sends its requests.
-#[derive(Clone, Debug)]
-pub struct TwoFactorConfig {
-    pub gateway_url: String,
-    pub sandbox_url: String,
-    pub timeout: std::time::Duration,
+#[cfg(test)]
+mod template_tests {
+    //! The addon's templates parse and render with the variables the pages give them.
+
+    fn tera() -> tera::Tera {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/templates/**/*.html");
+        let mut tera = tera::Tera::new(dir).expect("templates parse");
+        tera.autoescape_on(vec![".html"]);
+        tera
+    }
+
+    fn skin_vars(ctx: &mut tera::Context) {
+        ctx.insert("csrf_token", "tok");
+        ctx.insert("store_name", "Shop");
+        ctx.insert("skin", "customer");
+    }
+
+    #[test]
+    fn pages_render_in_both_skins() {
+        let tera = tera();
+        for page in ["verify", "phone", "ended"] {
+            for skin in ["customer", "admin"] {
+                let mut ctx = tera::Context::new();
+                skin_vars(&mut ctx);
+                ctx.insert("base", "/two-factor");
+                ctx.insert("login_path", "/login");
+                ctx.insert("last_two", "34");
+                ctx.insert("error", "<b>bad</b>");
+                ctx.insert("countries", super::countries::all());
+                ctx.insert("country", "GB");
+                ctx.insert("phone", "");
+                let html = tera
+                    .render(&format!("two_factor/{page}_{skin}.html"), &ctx)
+                    .unwrap_or_else(|e| panic!("{page} {skin}: {e:?}"));
+                assert!(html.contains("&lt;b&gt;bad"), "escaped error on {page}");
+                if page == "verify" {
+                    assert!(html.contains(r#"inputmode="numeric" autocomplete="one-time-code""#));
+                    assert!(html.contains("autofocus"));
+                    assert!(
+                        html.contains("Resend SMS with code") && html.contains("Call me instead")
+                    );
+                    assert!(html.contains(r#"name="csrf_token" value="tok""#));
+                }
+                if page == "phone" {
+                    assert!(
+                        html.contains(r#"<option value="GB" selected>United Kingdom"#),
+                        "{html}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn fragments_render() {
+        let tera = tera();
+        let mut ctx = tera::Context::new();
+        ctx.insert("form", "account");
+        ctx.insert("countries", super::countries::all());
+        ctx.insert("country", "US");
+        ctx.insert("phone", "+12015550123");
+        ctx.insert("stored_last_two", "23");
+        ctx.insert("needs_code", &true);
+        ctx.insert("needs_password", &true);
+        ctx.insert("send_code_path", "/two-factor/account/send-code");
+        let mut errors = crate::plugin::FieldErrors::default();
+        errors.add(
+            "tfa_phone",
+            "This is not a valid phone number for United States.",
+        );
+        ctx.insert("errors", &errors);
+        let html = tera.render("two_factor/profile_fields.html", &ctx).unwrap();
+        assert!(html.contains(r#"name="tfa_current_password""#));
+        assert!(html.contains(r#"formaction="/two-factor/account/send-code""#));
+        assert!(html.contains("not a valid phone number"));
+
+        let mut ctx = tera::Context::new();
+        ctx.insert("production", &false);
+        ctx.insert("base_url", "http://127.0.0.1/sandbox/authy");
+        ctx.insert("has_key", &true);
+        ctx.insert("customer_enabled", &true);
+        ctx.insert("admin_enabled", &false);
+        ctx.insert("gateway_ok", &false);
+        ctx.insert("gateway_error", "the gateway answered HTTP 500");
+        let html = tera
+            .render("two_factor/settings_status.html", &ctx)
+            .unwrap();
+        assert!(html.contains("not answering") && html.contains("HTTP 500"));
+
+        let mut ctx = tera::Context::new();
+        skin_vars(&mut ctx);
+        ctx.insert("rows", &Vec::<String>::new());
+        ctx.insert("email", "a&b");
+        ctx.insert("page", &1);
+        let html = tera.render("two_factor/audit.html", &ctx).unwrap();
+        assert!(html.contains("a&amp;b"));
+    }
 }

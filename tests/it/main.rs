@@ -11,3 +11,6 @@ mod sandbox;
 mod sandbox_admin;
 mod sandbox_api;
 mod sandbox_mounted;
+mod two_factor;
+mod two_factor_gateway;
+mod two_factor_sandbox;

@@ -1,0 +1,14 @@
+//! What the application tells the addon at construction.
+
+use std::time::Duration;
+
+/// Built by the app from `config::TwoFactorSettings`.
+#[derive(Clone, Debug)]
+pub struct TwoFactorConfig {
+    /// Gateway base URL used in production mode (default `https://api.authy.com`).
+    pub gateway_url: String,
+    /// Absolute base URL of the sandbox used in test mode (resolved by the app).
+    pub sandbox_url: String,
+    /// Timeout of every gateway request (connect and whole response).
+    pub timeout: Duration,
+}

@@ -1,0 +1,315 @@
+//! The addon's database code against a real database: SQLite in a temp
+//! folder, or PostgreSQL when `TEST_DATABASE_URL` is set.
+
+use diesel::prelude::*;
+
+use crate::db::schema::accounts;
+use crate::db::{now, Db};
+
+use super::limits::{self, CodeGate, SendGate, WaitReason};
+use super::phone::PhoneNumber;
+use super::providers::AuthyId;
+use super::store;
+
+struct TestDb {
+    db: Db,
+    _dir: Option<tempfile::TempDir>,
+    pg: Option<(String, String)>,
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if let Some((base, name)) = &self.pg {
+            if let Ok(mut admin) = diesel::PgConnection::establish(base) {
+                let _ = diesel::connection::SimpleConnection::batch_execute(
+                    &mut admin,
+                    &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
+                );
+            }
+        }
+    }
+}
+
+fn fresh() -> TestDb {
+    let (url, dir, pg) = match std::env::var("TEST_DATABASE_URL") {
+        Ok(base) if !base.is_empty() => {
+            let name = format!(
+                "tfa_unit_{}",
+                crate::crypto::random_token(9)
+                    .to_lowercase()
+                    .replace(['-', '_'], "x")
+            );
+            let mut admin =
+                diesel::PgConnection::establish(&base).expect("connect to TEST_DATABASE_URL");
+            diesel::connection::SimpleConnection::batch_execute(
+                &mut admin,
+                &format!("CREATE DATABASE {name}"),
+            )
+            .expect("create database");
+            let cut = base
+                .rfind('/')
+                .filter(|&i| i > base.find("//").map_or(0, |j| j + 1));
+            let url = match cut {
+                Some(i) => format!("{}/{name}", &base[..i]),
+                None => format!("{}/{name}", base.trim_end_matches('/')),
+            };
+            (url, None, Some((base, name)))
+        }
+        _ => {
+            let dir = tempfile::tempdir().unwrap();
+            (
+                format!("sqlite://{}/t.db", dir.path().display()),
+                Some(dir),
+                None,
+            )
+        }
+    };
+    let db = Db::connect(&url, 8).unwrap();
+    crate::db::migrations::run(&mut db.get().unwrap()).unwrap();
+    TestDb { db, _dir: dir, pg }
+}
+
+fn account(db: &Db, email: &str) -> i64 {
+    let mut conn = db.get().unwrap();
+    diesel::insert_into(accounts::table)
+        .values((
+            accounts::email.eq(email),
+            accounts::password_hash.eq("x"),
+            accounts::role.eq("customer"),
+            accounts::name.eq(""),
+            accounts::must_change_password.eq(false),
+            accounts::created_at.eq(now()),
+            accounts::updated_at.eq(now()),
+        ))
+        .execute(&mut conn)
+        .unwrap();
+    accounts::table
+        .filter(accounts::email.eq(email))
+        .select(accounts::id)
+        .first(&mut conn)
+        .unwrap()
+}
+
+/// Moves every counter window back, as if `secs` had passed.
+fn age_counters(db: &Db, secs: i64) {
+    use crate::db::schema::tfa_counters;
+    diesel::update(tfa_counters::table)
+        .set(tfa_counters::window_start.eq(tfa_counters::window_start - secs))
+        .execute(&mut db.get().unwrap())
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn ten_failures_lock_the_account_even_under_concurrency() {
+    let t = fresh();
+    let id = account(&t.db, "a@example.com");
+    let mut tasks = Vec::new();
+    for _ in 0..16 {
+        let db = t.db.clone();
+        tasks.push(tokio::spawn(async move {
+            limits::code_attempt(&db, id).await.unwrap()
+        }));
+    }
+    let mut gates = Vec::new();
+    for task in tasks {
+        gates.push(task.await.unwrap());
+    }
+    let allowed = gates.iter().filter(|g| **g == CodeGate::Allowed).count();
+    assert_eq!(allowed, limits::MAX_FAILS as usize, "{gates:?}");
+    assert_eq!(
+        gates.iter().filter(|g| **g == CodeGate::LockedNow).count(),
+        1
+    );
+    // Locked: even the attempt that would carry a correct code is refused.
+    assert_eq!(
+        limits::code_attempt(&t.db, id).await.unwrap(),
+        CodeGate::Locked
+    );
+    // Another account is not affected.
+    let other = account(&t.db, "b@example.com");
+    assert_eq!(
+        limits::code_attempt(&t.db, other).await.unwrap(),
+        CodeGate::Allowed
+    );
+    // After the lock, codes are checked again.
+    age_counters(&t.db, limits::LOCK_SECS + 1);
+    assert_eq!(
+        limits::code_attempt(&t.db, id).await.unwrap(),
+        CodeGate::Allowed
+    );
+}
+
+#[tokio::test]
+async fn successes_do_not_count_as_failures() {
+    let t = fresh();
+    let id = account(&t.db, "a@example.com");
+    for _ in 0..30 {
+        assert_eq!(
+            limits::code_attempt(&t.db, id).await.unwrap(),
+            CodeGate::Allowed
+        );
+        limits::code_succeeded(&t.db, id).await.unwrap();
+    }
+}
+
+#[tokio::test]
+async fn sends_have_a_cooldown_and_hourly_quotas() {
+    let t = fresh();
+    let id = account(&t.db, "a@example.com");
+    assert_eq!(
+        limits::send_attempt(&t.db, id, "10.0.0.1").await.unwrap(),
+        SendGate::Allowed
+    );
+    match limits::send_attempt(&t.db, id, "10.0.0.1").await.unwrap() {
+        SendGate::Wait {
+            seconds,
+            reason: WaitReason::Cooldown,
+        } => assert!((1..=30).contains(&seconds)),
+        other => panic!("{other:?}"),
+    }
+    // A failed delivery gives the cooldown back.
+    limits::release_cooldown(&t.db, id).await.unwrap();
+    assert_eq!(
+        limits::send_attempt(&t.db, id, "10.0.0.1").await.unwrap(),
+        SendGate::Allowed
+    );
+    // Sends 3..5 (each after the cooldown) pass; the 6th in the hour does not.
+    for _ in 0..3 {
+        age_counters(&t.db, 31);
+        assert_eq!(
+            limits::send_attempt(&t.db, id, "10.0.0.1").await.unwrap(),
+            SendGate::Allowed
+        );
+    }
+    age_counters(&t.db, 31);
+    match limits::send_attempt(&t.db, id, "10.0.0.1").await.unwrap() {
+        SendGate::Wait {
+            seconds,
+            reason: WaitReason::AccountHourly,
+        } => assert!(seconds > 60 && seconds <= 3600),
+        other => panic!("{other:?}"),
+    }
+    // Per IP: 20 an hour across accounts.
+    let mut allowed = 0;
+    for n in 0..25 {
+        let acct = account(&t.db, &format!("ip{n}@example.com"));
+        if limits::send_attempt(&t.db, acct, "10.9.9.9").await.unwrap() == SendGate::Allowed {
+            allowed += 1;
+        }
+    }
+    assert_eq!(allowed, limits::SENDS_PER_IP_PER_HOUR);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_pending_login_completes_once() {
+    let t = fresh();
+    let id = account(&t.db, "a@example.com");
+    let mut tasks = Vec::new();
+    for _ in 0..8 {
+        let db = t.db.clone();
+        tasks.push(tokio::spawn(async move {
+            store::claim_completion(&db, "pending-1".into(), id)
+                .await
+                .unwrap()
+        }));
+    }
+    let mut wins = 0;
+    for task in tasks {
+        wins += task.await.unwrap() as usize;
+    }
+    assert_eq!(wins, 1);
+    // The first show of the page sends exactly once too.
+    let first = store::first_show(&t.db, "pending-2".into(), id)
+        .await
+        .unwrap();
+    let again = store::first_show(&t.db, "pending-2".into(), id)
+        .await
+        .unwrap();
+    assert!(first && !again);
+}
+
+#[tokio::test]
+async fn changing_the_phone_or_the_key_forgets_the_gateway_id() {
+    let t = fresh();
+    let id = account(&t.db, "a@example.com");
+    let phone = PhoneNumber::parse("US", "201-555-0123").unwrap();
+    let p = phone.clone();
+    assert!(t
+        .db
+        .transaction(move |c| store::save_phone(c, id, &p))
+        .await
+        .unwrap());
+    store::set_authy_id(&t.db, id, phone.e164().into(), AuthyId(77))
+        .await
+        .unwrap();
+    assert_eq!(
+        store::phone_of(&t.db, id).await.unwrap().unwrap().authy_id,
+        Some(AuthyId(77))
+    );
+    // Same number again: nothing changes.
+    let p = phone.clone();
+    assert!(!t
+        .db
+        .transaction(move |c| store::save_phone(c, id, &p))
+        .await
+        .unwrap());
+    assert_eq!(
+        store::phone_of(&t.db, id).await.unwrap().unwrap().authy_id,
+        Some(AuthyId(77))
+    );
+    // A new number: the id goes.
+    let new = PhoneNumber::parse("GB", "07400 123456").unwrap();
+    let n = new.clone();
+    assert!(t
+        .db
+        .transaction(move |c| store::save_phone(c, id, &n))
+        .await
+        .unwrap());
+    let stored = store::phone_of(&t.db, id).await.unwrap().unwrap();
+    assert_eq!(stored.authy_id, None);
+    assert_eq!(stored.phone, new);
+    // An id for the old number arriving late is not stored.
+    store::set_authy_id(&t.db, id, phone.e164().into(), AuthyId(78))
+        .await
+        .unwrap();
+    assert_eq!(
+        store::phone_of(&t.db, id).await.unwrap().unwrap().authy_id,
+        None
+    );
+    store::set_authy_id(&t.db, id, new.e164().into(), AuthyId(79))
+        .await
+        .unwrap();
+    assert_eq!(store::forget_all_authy_ids(&t.db).await.unwrap(), 1);
+    assert_eq!(
+        store::phone_of(&t.db, id).await.unwrap().unwrap().authy_id,
+        None
+    );
+}
+
+#[tokio::test]
+async fn audit_pages_newest_first_and_filters_by_email() {
+    use super::audit::{self, AuditEvent};
+    let t = fresh();
+    for n in 0..60 {
+        let mut ev = AuditEvent::new("verify", "failure");
+        ev.account_email = if n % 2 == 0 {
+            "even_one@example.com".into()
+        } else {
+            "odd@example.com".into()
+        };
+        ev.detail = format!("n{n}");
+        audit::record(&t.db, ev).await;
+    }
+    let (rows, more) = audit::page(&t.db, "", 1).await.unwrap();
+    assert_eq!(rows.len(), 50);
+    assert!(more);
+    assert_eq!(rows[0].detail, "n59");
+    let (rows, more) = audit::page(&t.db, "", 2).await.unwrap();
+    assert_eq!((rows.len(), more), (10, false));
+    let (rows, _) = audit::page(&t.db, "EVEN_", 1).await.unwrap();
+    assert_eq!(rows.len(), 30);
+    assert!(rows.iter().all(|r| r.account_email.starts_with("even")));
+    // `_` and `%` are literal in the filter.
+    assert_eq!(audit::page(&t.db, "%", 1).await.unwrap().0.len(), 0);
+    assert_eq!(audit::page(&t.db, "od_@", 1).await.unwrap().0.len(), 0);
+}

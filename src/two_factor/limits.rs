@@ -1,0 +1,228 @@
+//! Rate limits and lockouts, all in the database so every instance shares
+//! them. Counters are fixed windows in `tfa_counters`, incremented with
+//! `UPDATE ... SET count = count + 1` and read back inside one transaction
+//! before the check they guard, so concurrent requests cannot slip past.
+
+use diesel::prelude::*;
+
+use crate::db::schema::tfa_counters;
+use crate::db::{now, Db, DbConn, DbError};
+
+use super::store::retry_on_conflict;
+
+/// Wrong codes an account may enter per window before it is locked.
+pub const MAX_FAILS: i32 = 10;
+pub const FAIL_WINDOW_SECS: i64 = 15 * 60;
+pub const LOCK_SECS: i64 = 15 * 60;
+/// Wrong codes per pending login; the next attempt voids it.
+pub const MAX_PENDING_ATTEMPTS: i32 = 5;
+
+pub const SEND_COOLDOWN_SECS: i64 = 30;
+pub const SENDS_PER_ACCOUNT_PER_HOUR: i32 = 5;
+pub const SENDS_PER_IP_PER_HOUR: i32 = 20;
+const HOUR: i64 = 3600;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Hit {
+    pub count: i32,
+    pub window_start: i64,
+}
+
+/// Adds one to `key` in a window of `window` seconds (a new window starts
+/// when the old one is over) and returns the new count. Call inside a
+/// transaction; the first statement writes, so SQLite takes its write lock
+/// before anything is read.
+pub fn hit(conn: &mut DbConn, key: &str, window: i64, t: i64) -> Result<Hit, DbError> {
+    let live = diesel::update(
+        tfa_counters::table
+            .find(key)
+            .filter(tfa_counters::window_start.gt(t - window)),
+    )
+    .set(tfa_counters::count.eq(tfa_counters::count + 1))
+    .execute(conn)?;
+    if live == 0 {
+        let expired = diesel::update(tfa_counters::table.find(key))
+            .set((tfa_counters::count.eq(1), tfa_counters::window_start.eq(t)))
+            .execute(conn)?;
+        if expired == 0 {
+            diesel::insert_into(tfa_counters::table)
+                .values((
+                    tfa_counters::key.eq(key),
+                    tfa_counters::window_start.eq(t),
+                    tfa_counters::count.eq(1),
+                ))
+                .execute(conn)?;
+        }
+    }
+    let (count, window_start) = tfa_counters::table
+        .find(key)
+        .select((tfa_counters::count, tfa_counters::window_start))
+        .first::<(i32, i64)>(conn)?;
+    Ok(Hit {
+        count,
+        window_start,
+    })
+}
+
+fn fail_key(account_id: i64) -> String {
+    format!("fail:acct:{account_id}")
+}
+fn lock_key(account_id: i64) -> String {
+    format!("lock:acct:{account_id}")
+}
+fn cooldown_key(account_id: i64) -> String {
+    format!("send-cooldown:acct:{account_id}")
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CodeGate {
+    /// Go on and check the code.
+    Allowed,
+    /// The account is locked (refuse even a correct code).
+    Locked,
+    /// This attempt crossed the limit and locked the account.
+    LockedNow,
+}
+
+/// Counts one code attempt for the account before the code is checked.
+pub async fn code_attempt(db: &Db, account_id: i64) -> Result<CodeGate, DbError> {
+    retry_on_conflict(db, move |conn| {
+        let t = now();
+        let fails = hit(conn, &fail_key(account_id), FAIL_WINDOW_SECS, t)?;
+        let locked_since = tfa_counters::table
+            .find(lock_key(account_id))
+            .select(tfa_counters::window_start)
+            .first::<i64>(conn)
+            .optional()?;
+        if locked_since.is_some_and(|since| since > t - LOCK_SECS) {
+            return Ok(CodeGate::Locked);
+        }
+        if fails.count > MAX_FAILS {
+            // Start the lock; the next window of failures starts after it.
+            let key = lock_key(account_id);
+            let updated = diesel::update(tfa_counters::table.find(&key))
+                .set((tfa_counters::window_start.eq(t), tfa_counters::count.eq(1)))
+                .execute(conn)?;
+            if updated == 0 {
+                diesel::insert_into(tfa_counters::table)
+                    .values((
+                        tfa_counters::key.eq(&key),
+                        tfa_counters::window_start.eq(t),
+                        tfa_counters::count.eq(1),
+                    ))
+                    .execute(conn)?;
+            }
+            diesel::delete(tfa_counters::table.find(fail_key(account_id))).execute(conn)?;
+            return Ok(CodeGate::LockedNow);
+        }
+        Ok(CodeGate::Allowed)
+    })
+    .await
+}
+
+/// A correct code does not count as a failure: give the attempt back.
+pub async fn code_succeeded(db: &Db, account_id: i64) -> Result<(), DbError> {
+    db.run(move |conn| {
+        diesel::update(
+            tfa_counters::table
+                .find(fail_key(account_id))
+                .filter(tfa_counters::count.gt(0)),
+        )
+        .set(tfa_counters::count.eq(tfa_counters::count - 1))
+        .execute(conn)?;
+        Ok(())
+    })
+    .await
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SendGate {
+    Allowed,
+    /// Refused; the user may try again after this many seconds.
+    Wait {
+        seconds: i64,
+        reason: WaitReason,
+    },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WaitReason {
+    Cooldown,
+    AccountHourly,
+    IpHourly,
+}
+
+/// Counts one SMS or call before it is requested: 30 s apart, at most 5 per
+/// account and 20 per client IP per hour.
+pub async fn send_attempt(db: &Db, account_id: i64, ip: &str) -> Result<SendGate, DbError> {
+    let ip = ip.to_string();
+    retry_on_conflict(db, move |conn| {
+        let t = now();
+        let wait = |hit: Hit, window: i64| (hit.window_start + window - t).max(1);
+        let cooldown = hit(conn, &cooldown_key(account_id), SEND_COOLDOWN_SECS, t)?;
+        if cooldown.count > 1 {
+            return Ok(SendGate::Wait {
+                seconds: wait(cooldown, SEND_COOLDOWN_SECS),
+                reason: WaitReason::Cooldown,
+            });
+        }
+        let account = hit(conn, &format!("send:acct:{account_id}"), HOUR, t)?;
+        if account.count > SENDS_PER_ACCOUNT_PER_HOUR {
+            return Ok(SendGate::Wait {
+                seconds: wait(account, HOUR),
+                reason: WaitReason::AccountHourly,
+            });
+        }
+        let per_ip = hit(conn, &format!("send:ip:{ip}"), HOUR, t)?;
+        if per_ip.count > SENDS_PER_IP_PER_HOUR {
+            return Ok(SendGate::Wait {
+                seconds: wait(per_ip, HOUR),
+                reason: WaitReason::IpHourly,
+            });
+        }
+        Ok(SendGate::Allowed)
+    })
+    .await
+}
+
+/// The gateway failed: let the user retry at once (quotas stay counted).
+pub async fn release_cooldown(db: &Db, account_id: i64) -> Result<(), DbError> {
+    db.run(move |conn| {
+        diesel::delete(tfa_counters::table.find(cooldown_key(account_id))).execute(conn)?;
+        Ok(())
+    })
+    .await
+}
+
+/// When the last code was sent to the account, if within the cooldown table's memory.
+pub async fn last_send(db: &Db, account_id: i64) -> Result<Option<i64>, DbError> {
+    db.run(move |conn| {
+        Ok(tfa_counters::table
+            .find(cooldown_key(account_id))
+            .select(tfa_counters::window_start)
+            .first::<i64>(conn)
+            .optional()?)
+    })
+    .await
+}
+
+/// "in 25 seconds", "in 12 minutes".
+pub fn human_wait(seconds: i64) -> String {
+    if seconds < 60 {
+        format!("in {seconds} second{}", if seconds == 1 { "" } else { "s" })
+    } else {
+        let minutes = (seconds + 59) / 60;
+        format!("in {minutes} minute{}", if minutes == 1 { "" } else { "s" })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn waits_read_well() {
+        assert_eq!(super::human_wait(1), "in 1 second");
+        assert_eq!(super::human_wait(25), "in 25 seconds");
+        assert_eq!(super::human_wait(61), "in 2 minutes");
+        assert_eq!(super::human_wait(3600), "in 60 minutes");
+    }
+}

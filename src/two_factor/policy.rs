@@ -1,0 +1,150 @@
+//! Whether a login is challenged, and where to.
+
+use crate::plugin::{Interface, LoginDecision, Role};
+
+use super::settings::TfaSettings;
+
+pub fn verify_path(interface: Interface) -> &'static str {
+    match interface {
+        Interface::Admin => "/admin/two-factor/verify",
+        Interface::Customer => "/two-factor/verify",
+    }
+}
+
+pub fn phone_path(interface: Interface) -> &'static str {
+    match interface {
+        Interface::Admin => "/admin/two-factor/phone",
+        Interface::Customer => "/two-factor/phone",
+    }
+}
+
+/// The decision after a verified password. `role` decides whether a code is
+/// asked for; `interface` (the form used) only picks the page's skin.
+pub fn decide(
+    settings: &TfaSettings,
+    role: Role,
+    interface: Interface,
+    has_phone: bool,
+    password_just_changed: bool,
+) -> LoginDecision {
+    if !settings.active_for(role) {
+        return LoginDecision::Continue;
+    }
+    if has_phone {
+        LoginDecision::Challenge {
+            redirect: verify_path(interface).to_string(),
+        }
+    } else if password_just_changed {
+        LoginDecision::Challenge {
+            redirect: phone_path(interface).to_string(),
+        }
+    } else {
+        LoginDecision::Continue
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::two_factor::settings::Mode;
+
+    fn settings(key: &str, customer: bool, admin: bool) -> TfaSettings {
+        TfaSettings {
+            api_key: key.into(),
+            mode: Mode::Test,
+            customer_enabled: customer,
+            admin_enabled: admin,
+        }
+    }
+
+    fn challenge(path: &str) -> LoginDecision {
+        LoginDecision::Challenge {
+            redirect: path.into(),
+        }
+    }
+
+    #[test]
+    fn role_decides_and_interface_picks_the_skin() {
+        let admin_only = settings("k", false, true);
+        assert_eq!(
+            decide(&admin_only, Role::Admin, Interface::Admin, true, false),
+            challenge("/admin/two-factor/verify")
+        );
+        assert_eq!(
+            decide(&admin_only, Role::Vendor, Interface::Admin, true, false),
+            challenge("/admin/two-factor/verify")
+        );
+        // An admin signing in through the customer form is still challenged.
+        assert_eq!(
+            decide(&admin_only, Role::Admin, Interface::Customer, true, false),
+            challenge("/two-factor/verify")
+        );
+        assert_eq!(
+            decide(
+                &admin_only,
+                Role::Customer,
+                Interface::Customer,
+                true,
+                false
+            ),
+            LoginDecision::Continue
+        );
+        // A customer through the admin form: the customer toggle decides.
+        assert_eq!(
+            decide(&admin_only, Role::Customer, Interface::Admin, true, false),
+            LoginDecision::Continue
+        );
+        let customer_only = settings("k", true, false);
+        assert_eq!(
+            decide(
+                &customer_only,
+                Role::Customer,
+                Interface::Admin,
+                true,
+                false
+            ),
+            challenge("/admin/two-factor/verify")
+        );
+        assert_eq!(
+            decide(&customer_only, Role::Admin, Interface::Admin, true, false),
+            LoginDecision::Continue
+        );
+    }
+
+    #[test]
+    fn no_key_no_phone_means_no_challenge_unless_enrolling() {
+        assert_eq!(
+            decide(
+                &settings("", true, true),
+                Role::Admin,
+                Interface::Admin,
+                true,
+                false
+            ),
+            LoginDecision::Continue
+        );
+        let on = settings("k", true, true);
+        assert_eq!(
+            decide(&on, Role::Customer, Interface::Customer, false, false),
+            LoginDecision::Continue
+        );
+        assert_eq!(
+            decide(&on, Role::Customer, Interface::Customer, false, true),
+            challenge("/two-factor/phone")
+        );
+        assert_eq!(
+            decide(&on, Role::Vendor, Interface::Admin, false, true),
+            challenge("/admin/two-factor/phone")
+        );
+        assert_eq!(
+            decide(
+                &settings("k", false, false),
+                Role::Admin,
+                Interface::Admin,
+                false,
+                true
+            ),
+            LoginDecision::Continue
+        );
+    }
+}

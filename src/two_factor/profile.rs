@@ -1,0 +1,248 @@
+//! The Country phone code and Phone number fields on `/register`,
+//! `/account` and `/admin/users/{id}`.
+
+use serde::Serialize;
+
+use crate::plugin::{
+    AddonError, FieldErrors, FormValues, HostHandle, Interface, ProfileContext, ProfileForm,
+    ProfileSave, GENERIC_AUTH_ERROR,
+};
+
+use super::audit::{self, AuditEvent};
+use super::countries;
+use super::otp_code::OtpCode;
+use super::phone::{PhoneError, PhoneNumber};
+use super::service::{gateway_message, Actor, CheckOutcome, Service};
+use super::store;
+
+pub const F_COUNTRY: &str = "tfa_country";
+pub const F_PHONE: &str = "tfa_phone";
+pub const F_PASSWORD: &str = "tfa_current_password";
+pub const F_CODE: &str = "tfa_code";
+
+/// Route of the "Send a code to my current phone" button.
+pub const SEND_CODE_PATH: &str = "/two-factor/account/send-code";
+pub const NOTICE_PREFIX: &str = "notice:acct:";
+
+#[derive(Serialize)]
+struct FieldsView<'a> {
+    form: ProfileForm,
+    countries: &'static [countries::Country],
+    country: String,
+    phone: String,
+    stored_last_two: Option<String>,
+    /// Changing the phone needs a code from the current phone.
+    needs_code: bool,
+    needs_password: bool,
+    send_code_path: &'a str,
+    notice: Option<String>,
+    errors: &'a FieldErrors,
+}
+
+pub async fn fields(
+    service: &Service,
+    host: &HostHandle,
+    form: &ProfileContext,
+    values: Option<&FormValues>,
+    errors: &FieldErrors,
+) -> Result<String, AddonError> {
+    let stored = match &form.account {
+        Some(account) => store::phone_of(host.db(), account.id).await?,
+        None => None,
+    };
+    let settings = service.settings(host).await?;
+    let needs_code = form.form == ProfileForm::Account
+        && stored.is_some()
+        && form
+            .account
+            .as_ref()
+            .is_some_and(|a| settings.active_for(a.role));
+    let (country, phone) = match values {
+        Some(v) => (v.text(F_COUNTRY).to_string(), v.text(F_PHONE).to_string()),
+        None => match &stored {
+            // National format would be nicer; E.164 is unambiguous and valid input.
+            Some(s) => (s.phone.region().to_string(), s.phone.e164().to_string()),
+            None => (String::new(), String::new()),
+        },
+    };
+    let notice = match (&form.account, needs_code) {
+        (Some(account), true) => {
+            let key = format!("{NOTICE_PREFIX}{}", account.id);
+            host.db()
+                .run(move |conn| store::get_state(conn, &key))
+                .await?
+                .filter(|(_, at)| *at > crate::db::now() - 600)
+                .map(|(text, _)| text)
+        }
+        _ => None,
+    };
+    let view = FieldsView {
+        form: form.form,
+        countries: countries::all(),
+        country,
+        phone,
+        stored_last_two: stored.as_ref().map(|s| s.phone.last_two().to_string()),
+        needs_code,
+        needs_password: form.form == ProfileForm::Account,
+        send_code_path: SEND_CODE_PATH,
+        notice,
+        errors,
+    };
+    let ctx =
+        tera::Context::from_serialize(&view).map_err(|e| AddonError::Internal(e.to_string()))?;
+    host.render_fragment("two_factor/profile_fields.html", &ctx)
+}
+
+fn phone_error(errors: &mut FieldErrors, e: PhoneError) {
+    match e {
+        PhoneError::UnknownCountry => errors.add(F_COUNTRY, e.to_string()),
+        _ => errors.add(F_PHONE, e.to_string()),
+    }
+}
+
+pub async fn validate(
+    service: &Service,
+    host: &HostHandle,
+    form: &ProfileContext,
+    values: &FormValues,
+) -> Result<Option<ProfileSave>, FieldErrors> {
+    let mut errors = FieldErrors::default();
+    let internal = |e: &dyn std::fmt::Display| {
+        tracing::error!(error = %e, "two-factor profile check failed");
+        let mut errors = FieldErrors::default();
+        errors.add(
+            F_PHONE,
+            "The phone number could not be checked just now. Please try again.",
+        );
+        errors
+    };
+    let number = values.text(F_PHONE);
+    let new_phone = if number.is_empty() {
+        None
+    } else {
+        match PhoneNumber::parse(values.text(F_COUNTRY), number) {
+            Ok(p) => Some(p),
+            Err(e) => {
+                phone_error(&mut errors, e);
+                return Err(errors);
+            }
+        }
+    };
+    let stored = match &form.account {
+        Some(account) => store::phone_of(host.db(), account.id)
+            .await
+            .map_err(|e| internal(&e))?,
+        None => None,
+    };
+    let unchanged = match (&stored, &new_phone) {
+        (None, None) => true,
+        (Some(s), Some(p)) => s.phone == *p,
+        _ => false,
+    };
+    if unchanged {
+        return Ok(None);
+    }
+
+    if form.form == ProfileForm::Account {
+        let Some(account) = &form.account else {
+            return Ok(None);
+        };
+        let password = values.get(F_PASSWORD).unwrap_or("");
+        if password.is_empty() {
+            errors.add(
+                F_PASSWORD,
+                "Enter your current password to change your phone number.",
+            );
+            return Err(errors);
+        }
+        if !host.verify_password(account.id, password).await {
+            errors.add(F_PASSWORD, "That is not your current password.");
+            return Err(errors);
+        }
+        let settings = service.settings(host).await.map_err(|e| internal(&e))?;
+        if let Some(current) = stored
+            .as_ref()
+            .filter(|_| settings.active_for(account.role))
+        {
+            let raw = values.text(F_CODE);
+            if raw.is_empty() {
+                errors.add(
+                    F_CODE,
+                    format!(
+                        "Enter the code sent to your current phone (ending in {}). Use “Send a code to my current phone” to get one.",
+                        current.phone.last_two()
+                    ),
+                );
+                return Err(errors);
+            }
+            let code = OtpCode::parse(raw);
+            let interface = account.role.interface();
+            let actor = Actor {
+                account,
+                interface,
+                ip: &form.ip,
+            };
+            let outcome = service
+                .check_code(host, &settings, &actor, current, code.as_ref())
+                .await
+                .map_err(|e| internal(&e))?;
+            match outcome {
+                CheckOutcome::Valid => {}
+                CheckOutcome::Wrong | CheckOutcome::NoCodeSent => {
+                    errors.add(F_CODE, "That code is not right. Check it, or send a new code to your current phone.");
+                    return Err(errors);
+                }
+                CheckOutcome::Locked => {
+                    errors.add(F_CODE, GENERIC_AUTH_ERROR);
+                    return Err(errors);
+                }
+                CheckOutcome::Failed(_) => {
+                    errors.add(F_CODE, gateway_message(false));
+                    return Err(errors);
+                }
+            }
+        }
+    }
+
+    // Admin edits and registration need neither password nor code.
+    let actor_email = form
+        .actor
+        .as_ref()
+        .map(|a| a.email.to_lowercase())
+        .unwrap_or_default();
+    let subject_email = form
+        .account
+        .as_ref()
+        .map(|a| a.email.to_lowercase())
+        .unwrap_or_else(|| values.text("email").to_lowercase());
+    let interface = match form.form {
+        ProfileForm::AdminUser => Interface::Admin,
+        _ => Interface::Customer,
+    };
+    let by = match form.form {
+        ProfileForm::Registration => "at registration".to_string(),
+        ProfileForm::Account => "by the account holder".to_string(),
+        ProfileForm::AdminUser => format!("by admin {actor_email}"),
+    };
+    let ip = form.ip.clone();
+    let save: ProfileSave = Box::new(move |conn, account_id| {
+        let (outcome, detail) = match &new_phone {
+            Some(phone) => {
+                store::save_phone(conn, account_id, phone)?;
+                ("saved", format!("phone ending {} {by}", phone.last_two()))
+            }
+            None => {
+                store::delete_phone(conn, account_id)?;
+                ("removed", format!("phone removed {by}"))
+            }
+        };
+        let mut ev = AuditEvent::new("phone_change", outcome)
+            .interface(interface)
+            .ip(&ip)
+            .detail(detail);
+        ev.account_id = Some(account_id);
+        ev.account_email = subject_email;
+        audit::insert(conn, &ev)
+    });
+    Ok(Some(save))
+}

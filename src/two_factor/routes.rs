@@ -1,0 +1,600 @@
+//! The addon's pages: code verification, resend/call, cancel, phone entry
+//! during login, the profile "send a code" button and the admin audit log.
+//! Customer pages live under `/two-factor`, admin-skin pages under
+//! `/admin/two-factor`; every state change is a POST (the host checks CSRF).
+
+use std::sync::Arc;
+
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde::{Deserialize, Serialize};
+
+use crate::plugin::{FormValues, HostHandle, Interface, PendingLogin, GENERIC_AUTH_ERROR};
+
+use super::audit::{self, AuditEvent};
+use super::countries;
+use super::limits::MAX_PENDING_ATTEMPTS;
+use super::otp_code::OtpCode;
+use super::phone::{PhoneError, PhoneNumber};
+use super::policy;
+use super::profile::{NOTICE_PREFIX, SEND_CODE_PATH};
+use super::providers::Channel;
+use super::service::{gateway_message, wait_message, Actor, CheckOutcome, SendOutcome, Service};
+use super::status::format_time;
+use super::store::{self, StoredPhone};
+use super::ADDON_ID;
+
+struct State {
+    service: Arc<Service>,
+    host: HostHandle,
+}
+
+type Data = web::Data<State>;
+
+pub fn configure(cfg: &mut web::ServiceConfig, service: Arc<Service>, host: HostHandle) {
+    let data = web::Data::new(State { service, host });
+    // Single resources, not scopes: a scope on `/admin/two-factor` would
+    // swallow other pages under that prefix (the sandbox outbox page).
+    for base in ["/two-factor", "/admin/two-factor"] {
+        cfg.service(
+            web::resource(format!("{base}/verify"))
+                .app_data(data.clone())
+                .route(web::get().to(verify_page))
+                .route(web::post().to(verify_submit)),
+        )
+        .service(
+            web::resource(format!("{base}/send"))
+                .app_data(data.clone())
+                .route(web::post().to(send)),
+        )
+        .service(
+            web::resource(format!("{base}/cancel"))
+                .app_data(data.clone())
+                .route(web::post().to(cancel)),
+        )
+        .service(
+            web::resource(format!("{base}/phone"))
+                .app_data(data.clone())
+                .route(web::get().to(phone_page))
+                .route(web::post().to(phone_submit)),
+        );
+    }
+    cfg.service(
+        web::resource(SEND_CODE_PATH)
+            .app_data(data.clone())
+            .route(web::post().to(account_send_code)),
+    )
+    .service(
+        web::resource("/admin/two-factor/audit")
+            .app_data(data)
+            .route(web::get().to(audit_page)),
+    );
+}
+
+/// The skin follows the URL the pending login was sent to.
+fn interface_of(req: &HttpRequest) -> Interface {
+    if req.path().starts_with("/admin/") {
+        Interface::Admin
+    } else {
+        Interface::Customer
+    }
+}
+
+fn base_path(interface: Interface) -> &'static str {
+    match interface {
+        Interface::Admin => "/admin/two-factor",
+        Interface::Customer => "/two-factor",
+    }
+}
+
+fn see_other(location: &str) -> HttpResponse {
+    HttpResponse::SeeOther()
+        .insert_header(("Location", location))
+        .insert_header(("Cache-Control", "no-store"))
+        .finish()
+}
+
+#[derive(Serialize, Default)]
+struct PageView {
+    base: &'static str,
+    login_path: &'static str,
+    last_two: String,
+    notice: Option<String>,
+    error: Option<String>,
+    /// Phone entry form.
+    countries: Vec<countries::Country>,
+    country: String,
+    phone: String,
+    country_error: Option<String>,
+    phone_error: Option<String>,
+}
+
+impl PageView {
+    fn new(st: &State, interface: Interface) -> PageView {
+        PageView {
+            base: base_path(interface),
+            login_path: st.host.login_path(interface),
+            ..PageView::default()
+        }
+    }
+}
+
+async fn render(
+    st: &State,
+    req: &HttpRequest,
+    status: StatusCode,
+    page: &str,
+    view: &PageView,
+) -> HttpResponse {
+    let interface = interface_of(req);
+    let template = format!("two_factor/{page}_{}.html", interface.as_str());
+    match tera::Context::from_serialize(view) {
+        Ok(ctx) => st.host.render(req, status, &template, ctx).await,
+        Err(e) => internal_error(&e),
+    }
+}
+
+fn internal_error(e: &dyn std::fmt::Display) -> HttpResponse {
+    tracing::error!(error = %e, "two-factor page failed");
+    HttpResponse::InternalServerError()
+        .content_type("text/plain; charset=utf-8")
+        .body("Something went wrong on our side. Please try again.")
+}
+
+/// The pending login of this session, if it is ours and matches the skin.
+enum Pending {
+    Ok(PendingLogin),
+    Respond(HttpResponse),
+}
+
+async fn pending_for(st: &State, req: &HttpRequest) -> Pending {
+    let interface = interface_of(req);
+    let Some(pending) = st.host.pending_login(req).await else {
+        return Pending::Respond(see_other(st.host.login_path(interface)));
+    };
+    if pending.addon_id.as_deref().is_some_and(|id| id != ADDON_ID) {
+        return Pending::Respond(see_other(st.host.login_path(interface)));
+    }
+    if pending.interface != interface {
+        return Pending::Respond(see_other(policy::verify_path(pending.interface)));
+    }
+    Pending::Ok(pending)
+}
+
+macro_rules! try_pending {
+    ($st:expr, $req:expr) => {
+        match pending_for($st, $req).await {
+            Pending::Ok(p) => p,
+            Pending::Respond(r) => return r,
+        }
+    };
+}
+
+fn actor<'a>(pending: &'a PendingLogin, ip: &'a str) -> Actor<'a> {
+    Actor {
+        account: &pending.account,
+        interface: pending.interface,
+        ip,
+    }
+}
+
+fn sent_notice(channel: Channel, last_two: &str) -> String {
+    match channel {
+        Channel::Sms => {
+            format!("We sent a new code by text message to your phone number ending in {last_two}.")
+        }
+        Channel::Call => {
+            format!("We are calling your phone number ending in {last_two} to read you a new code.")
+        }
+    }
+}
+
+/// Sends a code and describes the result on `view`; returns the page status.
+async fn send_and_describe(
+    st: &State,
+    pending: &PendingLogin,
+    ip: &str,
+    stored: &StoredPhone,
+    channel: Channel,
+    view: &mut PageView,
+) -> Result<StatusCode, HttpResponse> {
+    let settings = st
+        .service
+        .settings(&st.host)
+        .await
+        .map_err(|e| internal_error(&e))?;
+    let outcome = st
+        .service
+        .send_code(&st.host, &settings, &actor(pending, ip), stored, channel)
+        .await
+        .map_err(|e| internal_error(&e))?;
+    Ok(match outcome {
+        SendOutcome::Sent => {
+            let id = pending.id.clone();
+            st.host
+                .db()
+                .run(move |conn| store::mark_sent(conn, &id))
+                .await
+                .map_err(|e| internal_error(&e))?;
+            view.notice = Some(sent_notice(channel, stored.phone.last_two()));
+            StatusCode::OK
+        }
+        SendOutcome::Wait { seconds, reason } => {
+            view.error = Some(wait_message(seconds, reason));
+            StatusCode::TOO_MANY_REQUESTS
+        }
+        SendOutcome::Failed(_) => {
+            view.error = Some(gateway_message(true).to_string());
+            StatusCode::SERVICE_UNAVAILABLE
+        }
+    })
+}
+
+async fn stored_phone(st: &State, pending: &PendingLogin) -> Result<StoredPhone, HttpResponse> {
+    match store::phone_of(st.host.db(), pending.account.id).await {
+        Ok(Some(s)) => Ok(s),
+        Ok(None) => Err(see_other(policy::phone_path(pending.interface))),
+        Err(e) => Err(internal_error(&e)),
+    }
+}
+
+async fn verify_page(st: Data, req: HttpRequest) -> HttpResponse {
+    let pending = try_pending!(&st, &req);
+    let stored = match stored_phone(&st, &pending).await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let (id, account_id) = (pending.id.clone(), pending.account.id);
+    let first = store::first_show(st.host.db(), id, account_id).await;
+    let mut view = PageView::new(&st, pending.interface);
+    view.last_two = stored.phone.last_two().to_string();
+    let mut status = StatusCode::OK;
+    match first {
+        Ok(true) => {
+            let ip = st.host.client_ip(&req);
+            match send_and_describe(&st, &pending, &ip, &stored, Channel::Sms, &mut view).await {
+                Ok(s) => status = s,
+                Err(r) => return r,
+            }
+            if status == StatusCode::OK {
+                view.notice = Some(format!(
+                    "We sent a code by text message to your phone number ending in {}.",
+                    view.last_two
+                ));
+            }
+        }
+        Ok(false) => {}
+        Err(e) => return internal_error(&e),
+    }
+    render(&st, &req, status, "verify", &view).await
+}
+
+/// Shown when a pending login ends without a session (voided, already used).
+async fn ended(st: &State, req: &HttpRequest, status: StatusCode, message: &str) -> HttpResponse {
+    let mut view = PageView::new(st, interface_of(req));
+    view.error = Some(message.to_string());
+    render(st, req, status, "ended", &view).await
+}
+
+async fn verify_submit(st: Data, req: HttpRequest, body: web::Bytes) -> HttpResponse {
+    let pending = try_pending!(&st, &req);
+    let values = FormValues::parse(&body).unwrap_or_default();
+    let ip = st.host.client_ip(&req);
+    let actor = actor(&pending, &ip);
+    // Count the attempt on the pending login before anything is checked.
+    match st.host.count_pending_attempt(&pending.id).await {
+        Ok(Some(n)) if n <= MAX_PENDING_ATTEMPTS => {}
+        Ok(Some(_)) => {
+            if let Err(e) = st.host.cancel_pending_login(&pending.id).await {
+                return internal_error(&e);
+            }
+            let ev = AuditEvent::new("verify", "voided")
+                .account(&pending.account)
+                .interface(pending.interface)
+                .ip(&ip)
+                .detail(format!(
+                    "more than {MAX_PENDING_ATTEMPTS} wrong codes; sign-in cancelled"
+                ));
+            audit::record(st.host.db(), ev).await;
+            return ended(&st, &req, StatusCode::UNAUTHORIZED, GENERIC_AUTH_ERROR).await;
+        }
+        Ok(None) => return see_other(st.host.login_path(pending.interface)),
+        Err(e) => return internal_error(&e),
+    }
+    let stored = match stored_phone(&st, &pending).await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let settings = match st.service.settings(&st.host).await {
+        Ok(s) => s,
+        Err(e) => return internal_error(&e),
+    };
+    let code = OtpCode::parse(values.get("code").unwrap_or(""));
+    let outcome = match st
+        .service
+        .check_code(&st.host, &settings, &actor, &stored, code.as_ref())
+        .await
+    {
+        Ok(o) => o,
+        Err(e) => return internal_error(&e),
+    };
+    let mut view = PageView::new(&st, pending.interface);
+    view.last_two = stored.phone.last_two().to_string();
+    let status = match outcome {
+        CheckOutcome::Valid => {
+            match store::claim_completion(st.host.db(), pending.id.clone(), pending.account.id)
+                .await
+            {
+                Ok(true) => {}
+                Ok(false) => {
+                    return ended(
+                        &st,
+                        &req,
+                        StatusCode::CONFLICT,
+                        "This sign-in was already completed.",
+                    )
+                    .await;
+                }
+                Err(e) => return internal_error(&e),
+            }
+            audit::record(
+                st.host.db(),
+                AuditEvent::new("verify", "success")
+                    .account(&pending.account)
+                    .interface(pending.interface)
+                    .ip(&ip),
+            )
+            .await;
+            return match st.host.complete_pending_login(&req, &pending.id).await {
+                Ok(resp) => resp,
+                Err(crate::plugin::HostError::PendingLoginGone) => {
+                    see_other(st.host.login_path(pending.interface))
+                }
+                Err(e) => internal_error(&e),
+            };
+        }
+        CheckOutcome::Wrong | CheckOutcome::Locked => {
+            view.error = Some(GENERIC_AUTH_ERROR.to_string());
+            StatusCode::UNAUTHORIZED
+        }
+        CheckOutcome::NoCodeSent => {
+            view.error = Some(
+                "No code has been sent yet. Use “Resend SMS with code” to get one.".to_string(),
+            );
+            StatusCode::UNAUTHORIZED
+        }
+        CheckOutcome::Failed(_) => {
+            view.error = Some(gateway_message(false).to_string());
+            StatusCode::SERVICE_UNAVAILABLE
+        }
+    };
+    render(&st, &req, status, "verify", &view).await
+}
+
+async fn send(st: Data, req: HttpRequest, body: web::Bytes) -> HttpResponse {
+    let pending = try_pending!(&st, &req);
+    let values = FormValues::parse(&body).unwrap_or_default();
+    let channel = match values.get("via") {
+        Some("call") => Channel::Call,
+        _ => Channel::Sms,
+    };
+    let stored = match stored_phone(&st, &pending).await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let ip = st.host.client_ip(&req);
+    let mut view = PageView::new(&st, pending.interface);
+    view.last_two = stored.phone.last_two().to_string();
+    let status = match send_and_describe(&st, &pending, &ip, &stored, channel, &mut view).await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    render(&st, &req, status, "verify", &view).await
+}
+
+async fn cancel(st: Data, req: HttpRequest) -> HttpResponse {
+    let interface = interface_of(&req);
+    if let Some(pending) = st.host.pending_login(&req).await {
+        if let Err(e) = st.host.cancel_pending_login(&pending.id).await {
+            return internal_error(&e);
+        }
+        let ip = st.host.client_ip(&req);
+        let ev = AuditEvent::new("challenge", "cancelled")
+            .account(&pending.account)
+            .interface(pending.interface)
+            .ip(&ip);
+        audit::record(st.host.db(), ev).await;
+    }
+    see_other(st.host.login_path(interface))
+}
+
+async fn phone_page(st: Data, req: HttpRequest) -> HttpResponse {
+    let pending = try_pending!(&st, &req);
+    match store::phone_of(st.host.db(), pending.account.id).await {
+        Ok(Some(_)) => return see_other(policy::verify_path(pending.interface)),
+        Ok(None) => {}
+        Err(e) => return internal_error(&e),
+    }
+    let mut view = PageView::new(&st, pending.interface);
+    view.countries = countries::all().to_vec();
+    render(&st, &req, StatusCode::OK, "phone", &view).await
+}
+
+async fn phone_submit(st: Data, req: HttpRequest, body: web::Bytes) -> HttpResponse {
+    let pending = try_pending!(&st, &req);
+    let values = FormValues::parse(&body).unwrap_or_default();
+    // Only a first phone can be set here; changing one needs the profile page.
+    match store::phone_of(st.host.db(), pending.account.id).await {
+        Ok(Some(_)) => return see_other(policy::verify_path(pending.interface)),
+        Ok(None) => {}
+        Err(e) => return internal_error(&e),
+    }
+    let (country, number) = (values.text("tfa_country"), values.text("tfa_phone"));
+    match PhoneNumber::parse(country, number) {
+        Ok(phone) => {
+            let ip = st.host.client_ip(&req);
+            let account_id = pending.account.id;
+            let ev = AuditEvent::new("phone_change", "saved")
+                .account(&pending.account)
+                .interface(pending.interface)
+                .ip(&ip)
+                .detail(format!(
+                    "phone ending {} entered at sign-in",
+                    phone.last_two()
+                ));
+            let saved = st
+                .host
+                .db()
+                .transaction(move |conn| {
+                    if store::load_phone(conn, account_id)?.is_none() {
+                        store::save_phone(conn, account_id, &phone)?;
+                        audit::insert(conn, &ev)?;
+                    }
+                    Ok(())
+                })
+                .await;
+            match saved {
+                Ok(()) => see_other(policy::verify_path(pending.interface)),
+                Err(e) => internal_error(&e),
+            }
+        }
+        Err(e) => {
+            let mut view = PageView::new(&st, pending.interface);
+            view.countries = countries::all().to_vec();
+            view.country = country.to_string();
+            view.phone = number.chars().take(40).collect();
+            match e {
+                PhoneError::UnknownCountry => view.country_error = Some(e.to_string()),
+                _ => view.phone_error = Some(e.to_string()),
+            }
+            render(&st, &req, StatusCode::UNPROCESSABLE_ENTITY, "phone", &view).await
+        }
+    }
+}
+
+/// "Send a code to my current phone" on `/account` (a `formaction` button
+/// inside the profile form). The outcome is shown by the profile fields.
+async fn account_send_code(st: Data, req: HttpRequest) -> HttpResponse {
+    let Some(account) = st.host.current_account(&req).await else {
+        return see_other(st.host.login_path(Interface::Customer));
+    };
+    let back = "/account";
+    let settings = match st.service.settings(&st.host).await {
+        Ok(s) => s,
+        Err(e) => return internal_error(&e),
+    };
+    let stored = match store::phone_of(st.host.db(), account.id).await {
+        Ok(Some(s)) if settings.active_for(account.role) => s,
+        Ok(_) => return see_other(back),
+        Err(e) => return internal_error(&e),
+    };
+    let ip = st.host.client_ip(&req);
+    let actor = Actor {
+        account: &account,
+        interface: Interface::Customer,
+        ip: &ip,
+    };
+    let notice = match st
+        .service
+        .send_code(&st.host, &settings, &actor, &stored, Channel::Sms)
+        .await
+    {
+        Ok(SendOutcome::Sent) => format!(
+            "A code was sent to your current phone (ending in {}) at {}.",
+            stored.phone.last_two(),
+            format_time(crate::db::now())
+        ),
+        Ok(SendOutcome::Wait { seconds, reason }) => wait_message(seconds, reason),
+        Ok(SendOutcome::Failed(_)) => gateway_message(true).to_string(),
+        Err(e) => return internal_error(&e),
+    };
+    let key = format!("{NOTICE_PREFIX}{}", account.id);
+    if let Err(e) = st
+        .host
+        .db()
+        .run(move |conn| store::set_state(conn, &key, &notice))
+        .await
+    {
+        return internal_error(&e);
+    }
+    see_other(back)
+}
+
+#[derive(Deserialize)]
+struct AuditQuery {
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    page: Option<i64>,
+}
+
+#[derive(Serialize)]
+struct AuditView {
+    rows: Vec<AuditLine>,
+    email: String,
+    page: i64,
+    prev_page: Option<i64>,
+    next_page: Option<i64>,
+}
+
+#[derive(Serialize)]
+struct AuditLine {
+    time: String,
+    account: String,
+    interface: String,
+    ip: String,
+    event: String,
+    outcome: String,
+    detail: String,
+}
+
+async fn audit_page(
+    st: Data,
+    req: HttpRequest,
+    query: Option<web::Query<AuditQuery>>,
+) -> HttpResponse {
+    if let Err(resp) = st.host.require_admin(&req).await {
+        return resp;
+    }
+    let (email, page) = match query {
+        Some(q) => (
+            q.email.chars().take(200).collect::<String>(),
+            q.page.unwrap_or(1).clamp(1, 1_000_000),
+        ),
+        None => (String::new(), 1),
+    };
+    let (rows, more) = match audit::page(st.host.db(), &email, page).await {
+        Ok(r) => r,
+        Err(e) => return internal_error(&e),
+    };
+    let view = AuditView {
+        rows: rows
+            .into_iter()
+            .map(|r| AuditLine {
+                time: format_time(r.created_at),
+                account: match (r.account_email.is_empty(), r.account_id) {
+                    (false, _) => r.account_email,
+                    (true, Some(id)) => format!("account #{id}"),
+                    (true, None) => "—".to_string(),
+                },
+                interface: r.interface,
+                ip: r.ip,
+                event: r.event,
+                outcome: r.outcome,
+                detail: r.detail,
+            })
+            .collect(),
+        email,
+        page,
+        prev_page: (page > 1).then(|| page - 1),
+        next_page: more.then(|| page + 1),
+    };
+    match tera::Context::from_serialize(&view) {
+        Ok(ctx) => {
+            st.host
+                .render(&req, StatusCode::OK, "two_factor/audit.html", ctx)
+                .await
+        }
+        Err(e) => internal_error(&e),
+    }
+}

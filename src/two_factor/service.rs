@@ -1,0 +1,296 @@
+//! Operations shared by the login pages, the profile hooks and the status
+//! box: registering with the gateway, sending a code, checking a code. Each
+//! applies the limits, writes the audit trail and records gateway errors.
+
+use crate::db::{Db, DbError};
+use crate::plugin::{Account, HostHandle, Interface};
+
+use super::audit::{self, AuditEvent};
+use super::config::TwoFactorConfig;
+use super::limits::{self, CodeGate, SendGate, WaitReason};
+use super::otp_code::OtpCode;
+use super::providers::authy::Endpoint;
+use super::providers::{AuthyClient, AuthyId, Channel, GatewayError, TokenCheck};
+use super::settings::TfaSettings;
+use super::store::{self, StoredPhone};
+use super::ADDON_ID;
+
+pub const LAST_ERROR_KEY: &str = "last_gateway_error";
+
+/// The addon's shared state: configuration and the one HTTP client.
+pub struct Service {
+    pub config: TwoFactorConfig,
+    pub client: AuthyClient,
+}
+
+/// Who is asking, for limits and the audit trail.
+#[derive(Clone, Debug)]
+pub struct Actor<'a> {
+    pub account: &'a Account,
+    pub interface: Interface,
+    pub ip: &'a str,
+}
+
+impl Actor<'_> {
+    fn event(&self, event: &'static str, outcome: &'static str) -> AuditEvent {
+        AuditEvent::new(event, outcome)
+            .account(self.account)
+            .interface(self.interface)
+            .ip(self.ip)
+    }
+}
+
+#[derive(Debug)]
+pub enum SendOutcome {
+    Sent,
+    Wait { seconds: i64, reason: WaitReason },
+    Failed(GatewayError),
+}
+
+#[derive(Debug)]
+pub enum CheckOutcome {
+    Valid,
+    Wrong,
+    Locked,
+    /// No code was ever requested for this phone.
+    NoCodeSent,
+    Failed(GatewayError),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    #[error(transparent)]
+    Db(#[from] DbError),
+}
+
+impl Service {
+    pub fn new(config: TwoFactorConfig) -> Service {
+        let client = AuthyClient::new(config.timeout);
+        Service { config, client }
+    }
+
+    pub async fn settings(&self, host: &HostHandle) -> Result<TfaSettings, DbError> {
+        Ok(TfaSettings::from_addon(
+            &host.addon_settings(ADDON_ID).await?,
+        ))
+    }
+
+    pub fn endpoint<'a>(&'a self, settings: &'a TfaSettings) -> Endpoint<'a> {
+        Endpoint {
+            base_url: settings.base_url(&self.config),
+            api_key: &settings.api_key,
+        }
+    }
+
+    /// Keeps the last gateway error for the settings page and logs it
+    /// (the error text holds no key, token or number).
+    pub async fn gateway_failed(&self, db: &Db, what: &str, err: &GatewayError) {
+        tracing::warn!(call = what, error = %err, "two-factor gateway call failed");
+        let text = format!("{what}: {err}");
+        if let Err(e) = db
+            .run(move |conn| store::set_state(conn, LAST_ERROR_KEY, &text))
+            .await
+        {
+            tracing::error!(error = %e, "could not store the gateway error");
+        }
+    }
+
+    /// The stored gateway id, or a fresh registration of the phone.
+    pub async fn authy_id(
+        &self,
+        host: &HostHandle,
+        settings: &TfaSettings,
+        account: &Account,
+        stored: &StoredPhone,
+    ) -> Result<AuthyId, GatewayError> {
+        if let Some(id) = stored.authy_id {
+            return Ok(id);
+        }
+        let id = match self
+            .client
+            .register_user(self.endpoint(settings), &account.email, &stored.phone)
+            .await
+        {
+            Ok(id) => id,
+            Err(e) => {
+                self.gateway_failed(host.db(), "register user", &e).await;
+                return Err(e);
+            }
+        };
+        if let Err(e) =
+            store::set_authy_id(host.db(), account.id, stored.phone.e164().to_string(), id).await
+        {
+            tracing::error!(error = %e, "could not store the gateway user id");
+        }
+        Ok(id)
+    }
+
+    /// Counts the send against the limits, then registers if needed and asks
+    /// the gateway for an SMS or a call. Over a limit nothing is requested.
+    pub async fn send_code(
+        &self,
+        host: &HostHandle,
+        settings: &TfaSettings,
+        actor: &Actor<'_>,
+        stored: &StoredPhone,
+        channel: Channel,
+    ) -> Result<SendOutcome, ServiceError> {
+        let event = match channel {
+            Channel::Sms => "code_sent",
+            Channel::Call => "call",
+        };
+        let db = host.db();
+        if let SendGate::Wait { seconds, reason } =
+            limits::send_attempt(db, actor.account.id, actor.ip).await?
+        {
+            let why = match reason {
+                WaitReason::Cooldown => "cooldown",
+                WaitReason::AccountHourly => "account hourly limit",
+                WaitReason::IpHourly => "IP hourly limit",
+            };
+            audit::record(db, actor.event(event, "rate_limited").detail(why)).await;
+            return Ok(SendOutcome::Wait { seconds, reason });
+        }
+        let mut result = self
+            .deliver(host, settings, actor.account, stored, channel)
+            .await;
+        if result == Err(GatewayError::UnknownUser) {
+            // The gateway forgot the user (new key, reset sandbox): register again once.
+            store::forget_authy_id(db, actor.account.id).await?;
+            let fresh = StoredPhone {
+                authy_id: None,
+                ..stored.clone()
+            };
+            result = self
+                .deliver(host, settings, actor.account, &fresh, channel)
+                .await;
+        }
+        match result {
+            Ok(()) => {
+                let detail = format!("to phone ending {}", stored.phone.last_two());
+                audit::record(db, actor.event(event, "success").detail(detail)).await;
+                Ok(SendOutcome::Sent)
+            }
+            Err(e) => {
+                limits::release_cooldown(db, actor.account.id).await?;
+                audit::record(
+                    db,
+                    actor.event(event, "gateway_error").detail(e.to_string()),
+                )
+                .await;
+                Ok(SendOutcome::Failed(e))
+            }
+        }
+    }
+
+    async fn deliver(
+        &self,
+        host: &HostHandle,
+        settings: &TfaSettings,
+        account: &Account,
+        stored: &StoredPhone,
+        channel: Channel,
+    ) -> Result<(), GatewayError> {
+        let id = self.authy_id(host, settings, account, stored).await?;
+        let result = self
+            .client
+            .send_code(self.endpoint(settings), id, channel)
+            .await;
+        if let Err(e) = &result {
+            if *e != GatewayError::UnknownUser {
+                self.gateway_failed(host.db(), channel.as_str(), e).await;
+            }
+        }
+        result
+    }
+
+    /// Counts the attempt against the account's limit, then asks the gateway.
+    /// A locked account is refused even with a correct code.
+    pub async fn check_code(
+        &self,
+        host: &HostHandle,
+        settings: &TfaSettings,
+        actor: &Actor<'_>,
+        stored: &StoredPhone,
+        code: Option<&OtpCode>,
+    ) -> Result<CheckOutcome, ServiceError> {
+        let db = host.db();
+        match limits::code_attempt(db, actor.account.id).await? {
+            CodeGate::Allowed => {}
+            CodeGate::Locked => {
+                audit::record(db, actor.event("verify", "locked")).await;
+                return Ok(CheckOutcome::Locked);
+            }
+            CodeGate::LockedNow => {
+                let detail = format!(
+                    "{} wrong codes; locked for {} minutes",
+                    limits::MAX_FAILS,
+                    limits::LOCK_SECS / 60
+                );
+                audit::record(db, actor.event("lock", "locked").detail(detail)).await;
+                return Ok(CheckOutcome::Locked);
+            }
+        }
+        // A malformed code never reaches the gateway; it still counted above.
+        let Some(code) = code else {
+            audit::record(
+                db,
+                actor.event("verify", "failure").detail("malformed code"),
+            )
+            .await;
+            return Ok(CheckOutcome::Wrong);
+        };
+        let Some(id) = stored.authy_id else {
+            audit::record(
+                db,
+                actor.event("verify", "failure").detail("no code was sent"),
+            )
+            .await;
+            return Ok(CheckOutcome::NoCodeSent);
+        };
+        match self.client.verify(self.endpoint(settings), id, code).await {
+            Ok(TokenCheck::Valid) => {
+                limits::code_succeeded(db, actor.account.id).await?;
+                Ok(CheckOutcome::Valid)
+            }
+            Ok(TokenCheck::Rejected) => {
+                audit::record(db, actor.event("verify", "failure").detail("wrong code")).await;
+                Ok(CheckOutcome::Wrong)
+            }
+            Err(e) => {
+                if e == GatewayError::UnknownUser {
+                    store::forget_authy_id(db, actor.account.id).await?;
+                }
+                self.gateway_failed(db, "verify", &e).await;
+                audit::record(
+                    db,
+                    actor.event("verify", "gateway_error").detail(e.to_string()),
+                )
+                .await;
+                Ok(CheckOutcome::Failed(e))
+            }
+        }
+    }
+}
+
+/// The text shown when a send is refused by a limit.
+pub fn wait_message(seconds: i64, reason: WaitReason) -> String {
+    let when = limits::human_wait(seconds);
+    match reason {
+        WaitReason::Cooldown => {
+            format!("A code was sent moments ago. You can ask for another one {when}.")
+        }
+        WaitReason::AccountHourly | WaitReason::IpHourly => {
+            format!("Too many codes were requested in the last hour. You can ask for another one {when}.")
+        }
+    }
+}
+
+/// The text shown when the gateway failed; the login is refused.
+pub fn gateway_message(sending: bool) -> &'static str {
+    if sending {
+        "We could not send your code: the verification service is not answering right now. Please try again in a moment."
+    } else {
+        "We could not check your code: the verification service is not answering right now. Please try again in a moment."
+    }
+}

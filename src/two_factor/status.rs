@@ -1,0 +1,91 @@
+//! The box above the settings form (mode, base URL, whether the gateway
+//! answers, the last error) and what happens when settings change.
+
+use crate::plugin::HostHandle;
+
+use super::audit::{self, AuditEvent};
+use super::service::{Service, LAST_ERROR_KEY};
+use super::settings::{self, Mode};
+use super::store;
+
+pub async fn settings_changed(host: &HostHandle, changed: &[String]) {
+    let db = host.db();
+    // Only key names are recorded, never values.
+    audit::record(
+        db,
+        AuditEvent::new("settings_change", "saved").detail(changed.join(", ")),
+    )
+    .await;
+    let gateway_changed = changed
+        .iter()
+        .any(|k| k == settings::API_KEY || k == settings::PRODUCTION_MODE);
+    if gateway_changed {
+        // Gateway ids belong to one application (key) on one gateway (mode).
+        match store::forget_all_authy_ids(db).await {
+            Ok(n) => {
+                audit::record(
+                    db,
+                    AuditEvent::new("settings_change", "gateway_ids_forgotten")
+                        .detail(format!("{n} phones")),
+                )
+                .await
+            }
+            Err(e) => tracing::error!(error = %e, "could not forget gateway ids"),
+        }
+    }
+}
+
+pub async fn render(service: &Service, host: &HostHandle) -> String {
+    let mut ctx = tera::Context::new();
+    let settings = match service.settings(host).await {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::error!(error = %e, "addon settings unreadable");
+            return "<p class=\"error\">The two-factor settings could not be read from the database.</p>".into();
+        }
+    };
+    ctx.insert("production", &(settings.mode == Mode::Production));
+    ctx.insert("base_url", settings.base_url(&service.config));
+    ctx.insert("has_key", &settings.has_api_key());
+    ctx.insert("customer_enabled", &settings.customer_enabled);
+    ctx.insert("admin_enabled", &settings.admin_enabled);
+    if settings.has_api_key() {
+        match service
+            .client
+            .app_details(service.endpoint(&settings))
+            .await
+        {
+            Ok(app) => {
+                ctx.insert("gateway_ok", &true);
+                ctx.insert("app_name", &app.name);
+                ctx.insert("sms_enabled", &app.sms_enabled);
+            }
+            Err(e) => {
+                service.gateway_failed(host.db(), "app details", &e).await;
+                ctx.insert("gateway_ok", &false);
+                ctx.insert("gateway_error", &e.to_string());
+            }
+        }
+    }
+    let last = host
+        .db()
+        .run(|conn| store::get_state(conn, LAST_ERROR_KEY))
+        .await
+        .ok()
+        .flatten();
+    if let Some((text, at)) = last {
+        ctx.insert("last_error", &text);
+        ctx.insert("last_error_at", &format_time(at));
+    }
+    host.render_fragment("two_factor/settings_status.html", &ctx)
+        .unwrap_or_else(|e| {
+            tracing::error!(error = %e, "settings status template failed");
+            "<p class=\"error\">The gateway status could not be shown.</p>".into()
+        })
+}
+
+pub fn format_time(t: i64) -> String {
+    chrono::DateTime::from_timestamp(t, 0)
+        .map(|d| d.format("%Y-%m-%d %H:%M:%S UTC").to_string())
+        .unwrap_or_default()
+}

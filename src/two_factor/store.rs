@@ -1,0 +1,256 @@
+//! The addon's database access: phones, challenges and small state.
+//! Functions take a connection so callers choose the transaction.
+
+use diesel::prelude::*;
+
+use crate::db::schema::{tfa_challenges, tfa_counters, tfa_phones, tfa_state};
+use crate::db::{now, Db, DbConn, DbError};
+
+use super::phone::PhoneNumber;
+use super::providers::AuthyId;
+
+#[derive(Clone, Debug)]
+pub struct StoredPhone {
+    pub account_id: i64,
+    pub phone: PhoneNumber,
+    pub authy_id: Option<AuthyId>,
+}
+
+type PhoneRow = (i64, String, i32, String, String, Option<i64>);
+
+fn from_row((account_id, country, code, national, e164, authy): PhoneRow) -> StoredPhone {
+    StoredPhone {
+        account_id,
+        phone: PhoneNumber::from_stored(country, code as u16, national, e164),
+        authy_id: authy.map(AuthyId),
+    }
+}
+
+pub fn load_phone(conn: &mut DbConn, account_id: i64) -> Result<Option<StoredPhone>, DbError> {
+    Ok(tfa_phones::table
+        .find(account_id)
+        .select((
+            tfa_phones::account_id,
+            tfa_phones::country,
+            tfa_phones::calling_code,
+            tfa_phones::national_number,
+            tfa_phones::e164,
+            tfa_phones::authy_id,
+        ))
+        .first::<PhoneRow>(conn)
+        .optional()?
+        .map(from_row))
+}
+
+pub async fn phone_of(db: &Db, account_id: i64) -> Result<Option<StoredPhone>, DbError> {
+    db.run(move |conn| load_phone(conn, account_id)).await
+}
+
+/// Stores `phone` for the account. A different number forgets the gateway
+/// id (the gateway's user is per phone). Returns true when anything changed.
+pub fn save_phone(
+    conn: &mut DbConn,
+    account_id: i64,
+    phone: &PhoneNumber,
+) -> Result<bool, DbError> {
+    let existing = load_phone(conn, account_id)?;
+    match existing {
+        Some(old) if old.phone == *phone => Ok(false),
+        Some(_) => {
+            diesel::update(tfa_phones::table.find(account_id))
+                .set((
+                    tfa_phones::country.eq(phone.region()),
+                    tfa_phones::calling_code.eq(phone.calling_code() as i32),
+                    tfa_phones::national_number.eq(phone.national()),
+                    tfa_phones::e164.eq(phone.e164()),
+                    tfa_phones::authy_id.eq(None::<i64>),
+                    tfa_phones::updated_at.eq(now()),
+                ))
+                .execute(conn)?;
+            Ok(true)
+        }
+        None => {
+            diesel::insert_into(tfa_phones::table)
+                .values((
+                    tfa_phones::account_id.eq(account_id),
+                    tfa_phones::country.eq(phone.region()),
+                    tfa_phones::calling_code.eq(phone.calling_code() as i32),
+                    tfa_phones::national_number.eq(phone.national()),
+                    tfa_phones::e164.eq(phone.e164()),
+                    tfa_phones::authy_id.eq(None::<i64>),
+                    tfa_phones::updated_at.eq(now()),
+                ))
+                .execute(conn)?;
+            Ok(true)
+        }
+    }
+}
+
+pub fn delete_phone(conn: &mut DbConn, account_id: i64) -> Result<bool, DbError> {
+    Ok(diesel::delete(tfa_phones::table.find(account_id)).execute(conn)? > 0)
+}
+
+/// Remembers the gateway id, unless the phone changed meanwhile.
+pub async fn set_authy_id(
+    db: &Db,
+    account_id: i64,
+    e164: String,
+    id: AuthyId,
+) -> Result<(), DbError> {
+    db.run(move |conn| {
+        diesel::update(
+            tfa_phones::table
+                .find(account_id)
+                .filter(tfa_phones::e164.eq(e164)),
+        )
+        .set(tfa_phones::authy_id.eq(Some(id.0)))
+        .execute(conn)?;
+        Ok(())
+    })
+    .await
+}
+
+pub async fn forget_authy_id(db: &Db, account_id: i64) -> Result<(), DbError> {
+    db.run(move |conn| {
+        diesel::update(tfa_phones::table.find(account_id))
+            .set(tfa_phones::authy_id.eq(None::<i64>))
+            .execute(conn)?;
+        Ok(())
+    })
+    .await
+}
+
+/// After the API key (or the gateway) changed: every user registers again.
+pub async fn forget_all_authy_ids(db: &Db) -> Result<usize, DbError> {
+    db.run(|conn| {
+        Ok(
+            diesel::update(tfa_phones::table.filter(tfa_phones::authy_id.is_not_null()))
+                .set(tfa_phones::authy_id.eq(None::<i64>))
+                .execute(conn)?,
+        )
+    })
+    .await
+}
+
+/// Makes sure the pending login has a challenge row (update-then-insert).
+pub fn ensure_challenge(
+    conn: &mut DbConn,
+    pending_id: &str,
+    account_id: i64,
+) -> Result<(), DbError> {
+    let touched = diesel::update(tfa_challenges::table.find(pending_id))
+        .set(tfa_challenges::account_id.eq(account_id))
+        .execute(conn)?;
+    if touched == 0 {
+        // Challenges and counters outlive their use by at most a day.
+        let day_ago = now() - 86_400;
+        diesel::delete(tfa_challenges::table.filter(tfa_challenges::created_at.lt(day_ago)))
+            .execute(conn)?;
+        diesel::delete(tfa_counters::table.filter(tfa_counters::window_start.lt(day_ago)))
+            .execute(conn)?;
+        diesel::insert_into(tfa_challenges::table)
+            .values((
+                tfa_challenges::pending_id.eq(pending_id),
+                tfa_challenges::account_id.eq(account_id),
+                tfa_challenges::sent_at.eq(None::<i64>),
+                tfa_challenges::completed.eq(false),
+                tfa_challenges::created_at.eq(now()),
+            ))
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
+/// True for exactly one caller: the one that sends the first code.
+pub fn claim_first_send(conn: &mut DbConn, pending_id: &str) -> Result<bool, DbError> {
+    Ok(diesel::update(
+        tfa_challenges::table
+            .find(pending_id)
+            .filter(tfa_challenges::sent_at.is_null()),
+    )
+    .set(tfa_challenges::sent_at.eq(Some(now())))
+    .execute(conn)?
+        == 1)
+}
+
+/// Creates the challenge row if needed; true the first time the code page
+/// is shown for this pending login (that request sends the first code).
+pub async fn first_show(db: &Db, pending_id: String, account_id: i64) -> Result<bool, DbError> {
+    retry_on_conflict(db, move |conn| {
+        ensure_challenge(conn, &pending_id, account_id)?;
+        claim_first_send(conn, &pending_id)
+    })
+    .await
+}
+
+pub fn mark_sent(conn: &mut DbConn, pending_id: &str) -> Result<(), DbError> {
+    diesel::update(tfa_challenges::table.find(pending_id))
+        .set(tfa_challenges::sent_at.eq(Some(now())))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// True for exactly one of any number of concurrent correct submissions.
+pub async fn claim_completion(
+    db: &Db,
+    pending_id: String,
+    account_id: i64,
+) -> Result<bool, DbError> {
+    retry_on_conflict(db, move |conn| {
+        ensure_challenge(conn, &pending_id, account_id)?;
+        Ok(diesel::update(
+            tfa_challenges::table
+                .find(&pending_id)
+                .filter(tfa_challenges::completed.eq(false)),
+        )
+        .set(tfa_challenges::completed.eq(true))
+        .execute(conn)?
+            == 1)
+    })
+    .await
+}
+
+pub fn set_state(conn: &mut DbConn, key: &str, value: &str) -> Result<(), DbError> {
+    let updated = diesel::update(tfa_state::table.find(key))
+        .set((tfa_state::value.eq(value), tfa_state::updated_at.eq(now())))
+        .execute(conn)?;
+    if updated == 0 {
+        diesel::insert_into(tfa_state::table)
+            .values((
+                tfa_state::key.eq(key),
+                tfa_state::value.eq(value),
+                tfa_state::updated_at.eq(now()),
+            ))
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
+/// Value and time of a state entry.
+pub fn get_state(conn: &mut DbConn, key: &str) -> Result<Option<(String, i64)>, DbError> {
+    Ok(tfa_state::table
+        .find(key)
+        .select((tfa_state::value, tfa_state::updated_at))
+        .first(conn)
+        .optional()?)
+}
+
+/// Runs `f` again when a concurrent insert of the same key won the race
+/// (PostgreSQL reports it as a unique violation; the retry then updates).
+pub async fn retry_on_conflict<T, F>(db: &Db, f: F) -> Result<T, DbError>
+where
+    T: Send + 'static,
+    F: Fn(&mut DbConn) -> Result<T, DbError> + Send + Sync + Clone + 'static,
+{
+    let mut tries = 0;
+    loop {
+        let g = f.clone();
+        match db.transaction(move |conn| g(conn)).await {
+            Err(DbError::Query(diesel::result::Error::DatabaseError(
+                diesel::result::DatabaseErrorKind::UniqueViolation,
+                _,
+            ))) if tries < 3 => tries += 1,
+            other => return other,
+        }
+    }
+}
