@@ -1,0 +1,381 @@
+//! The journeys. Each gets a new store and a new browser window, and clicks
+//! and types as a person would. Only the set-up a journey is not about
+//! (the store owner's settings, an account with a phone on file) is done
+//! over HTTP or in the database, and so is letting the 30-second resend
+//! cool-down pass.
+
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use storefront_2fa::plugin::Role;
+use storefront_2fa::two_factor::phone::PhoneNumber;
+use storefront_2fa::two_factor::store;
+
+use crate::driver::Page;
+use crate::helpers::TestApp;
+
+/// The API key the store owner enters; the sandbox outbox is read with it.
+const KEY: &str = "e2e-sandbox-api-key-1";
+/// The owner account `TestApp::login_admin` creates.
+const OWNER: &str = "owner@example.com";
+const OWNER_PASSWORD: &str = "owner-password-1";
+const PASSWORD: &str = "a-good-password-1";
+
+/// Test mode, both interface toggles on, as the store owner journey leaves
+/// it; done over HTTP for the journeys that are about something else.
+async fn configure(app: &TestApp) {
+    app.login_admin().await;
+    app.browser
+        .post_form("/admin/addons/two_factor/enable", &[])
+        .await;
+    let res = app
+        .browser
+        .post_form(
+            "/admin/addons/two_factor/settings",
+            &[
+                ("api_key", KEY),
+                ("customer_enabled", "on"),
+                ("admin_enabled", "on"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), 303, "settings saved");
+}
+
+fn account_with_phone(app: &TestApp, email: &str, role: Role, national: &str) -> i64 {
+    let id = app.create_account(email, PASSWORD, role);
+    let phone = PhoneNumber::parse("US", national).unwrap();
+    store::save_phone(&mut app.db.get().unwrap(), id, &phone).unwrap();
+    id
+}
+
+/// The sandbox outbox for one phone, newest first.
+async fn outbox(app: &TestApp, national: &str) -> Vec<Value> {
+    let res = app
+        .browser
+        .client
+        .get(
+            app.browser
+                .url(&format!("/sandbox/authy/outbox?phone={national}&limit=20")),
+        )
+        .header("X-Authy-API-Key", KEY)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200, "sandbox outbox");
+    res.json::<Value>()
+        .await
+        .unwrap()
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+}
+
+/// Waits for message number `nth` (1 = the first ever) to this phone and
+/// returns the code in it.
+async fn code_number(app: &TestApp, national: &str, nth: usize) -> String {
+    let started = Instant::now();
+    loop {
+        let messages = outbox(app, national).await;
+        if messages.len() >= nth {
+            let text = messages[0]["text"].as_str().expect("message text");
+            let code: String = text.chars().filter(char::is_ascii_digit).collect();
+            assert!((6..=8).contains(&code.len()), "a code in {text:?}");
+            return code;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "no message {nth} to {national} in the sandbox outbox"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Lets the 30-second cool-down between codes to one account pass (the
+/// counters live in the database; this moves their windows back).
+fn let_cooldown_pass(app: &TestApp) {
+    use diesel::prelude::*;
+    use storefront_2fa::db::schema::tfa_counters;
+    diesel::update(tfa_counters::table)
+        .set(tfa_counters::window_start.eq(tfa_counters::window_start - 31))
+        .execute(&mut app.db.get().unwrap())
+        .unwrap();
+}
+
+async fn submit_main_form(page: &Page) {
+    page.click("main form.card button[type=submit]").await;
+}
+
+async fn log_in(page: &Page, email: &str, password: &str) {
+    page.type_into("#f-email", email).await;
+    page.type_into("#f-password", password).await;
+    submit_main_form(page).await;
+}
+
+/// "Cancel and return to sign-in" is not white on the white card.
+async fn assert_cancel_readable(page: &Page) {
+    let color = page
+        .js("const b = [...document.querySelectorAll('main button')]\
+             .find(b => b.textContent.trim() === 'Cancel and return to sign-in');\
+             return b ? getComputedStyle(b).color : 'missing'")
+        .await;
+    let color = color.as_str().unwrap_or_default();
+    assert!(
+        color != "missing" && color != "rgb(255, 255, 255)",
+        "the cancel button is readable ({color})"
+    );
+}
+
+/// On the verification page: the code field has the focus and the right
+/// hints, the page fits a 375 px screen; the code is typed without a click
+/// and sent with Enter.
+async fn enter_code_by_keyboard(page: &Page, verify_path: &str, code: &str, step: &str) {
+    page.wait_path(verify_path).await;
+    assert_eq!(
+        page.focused_id().await,
+        "tfa-code",
+        "focus in the code field"
+    );
+    let field = page.find("#tfa-code").await;
+    assert_eq!(
+        field.attr("inputmode").await.unwrap().as_deref(),
+        Some("numeric")
+    );
+    assert_eq!(
+        field.attr("autocomplete").await.unwrap().as_deref(),
+        Some("one-time-code")
+    );
+    let label = page.text_of("label[for='tfa-code']").await;
+    assert_eq!(label, "Verification code");
+    assert_cancel_readable(page).await;
+    page.assert_fits_375(step).await;
+    page.shot(step).await;
+    page.type_here(code).await;
+    page.press_enter().await;
+}
+
+/// Journey 1: the store owner turns the addon on and configures it.
+pub async fn store_owner(page: &Page, app: &TestApp) {
+    app.create_account(OWNER, OWNER_PASSWORD, Role::Admin);
+    page.goto("/admin/login").await;
+    page.shot("01-login").await;
+    log_in(page, OWNER, OWNER_PASSWORD).await;
+    page.wait_path("/admin").await;
+    page.assert_text("Dashboard").await;
+
+    page.click("header nav a[href='/admin/addons']").await;
+    page.wait_path("/admin/addons").await;
+    page.assert_text("Two Factor Authentication").await;
+    assert_eq!(page.text_of("#addon-two_factor .badge").await, "Disabled");
+    page.shot("02-addons").await;
+    page.click("#addon-two_factor button[type=submit]").await;
+    page.wait_path("/admin/addons").await;
+    assert_eq!(page.text_of("#addon-two_factor .badge").await, "Enabled");
+    page.shot("03-enabled").await;
+
+    page.click("#addon-two_factor a[href$='/settings']").await;
+    page.wait_path("/admin/addons/two_factor/settings").await;
+    page.type_into("#s-api_key", KEY).await;
+    assert!(
+        !page.is_ticked("s-production_mode").await,
+        "Production mode is off by default"
+    );
+    page.tick("s-customer_enabled").await;
+    page.tick("s-admin_enabled").await;
+    page.shot("04-settings").await;
+    submit_main_form(page).await;
+
+    page.wait_path("/admin/addons/two_factor/settings").await;
+    page.assert_text("The settings were saved.").await;
+    assert!(!page.is_ticked("s-production_mode").await);
+    assert!(page.is_ticked("s-customer_enabled").await);
+    assert!(page.is_ticked("s-admin_enabled").await);
+    let placeholder = page.find("#s-api_key").await.attr("placeholder").await;
+    assert!(
+        placeholder.unwrap().unwrap_or_default().contains("stored"),
+        "the key is stored and not shown"
+    );
+    assert!(!page.text().await.contains(KEY), "the key is never shown");
+    page.assert_fits_375("05-saved").await;
+    page.shot("05-saved").await;
+}
+
+/// Journey 2: a shopper registers with a phone, fills the cart, logs out, and
+/// signs in again at checkout with an SMS code.
+pub async fn shopper(page: &Page, app: &TestApp) {
+    const PHONE: &str = "2015550124";
+    configure(app).await;
+    page.goto("/").await;
+    page.click("header nav a[href^='/register']").await;
+    page.wait_path("/register").await;
+    page.type_into("#f-email", "shopper@example.com").await;
+    page.type_into("#f-name", "Sam Shopper").await;
+    page.type_into("#f-password", PASSWORD).await;
+    page.type_into("#f-confirm_password", PASSWORD).await;
+    page.choose("#f-tfa_country", "US").await;
+    page.type_into("#f-tfa_phone", PHONE).await;
+    page.assert_fits_375("01-register").await;
+    page.shot("01-register").await;
+    submit_main_form(page).await;
+
+    // A new account signs in like any other: with a code.
+    let code = code_number(app, PHONE, 1).await;
+    enter_code_by_keyboard(page, "/two-factor/verify", &code, "02-verify-registration").await;
+    page.wait_path("/account").await;
+    page.assert_text("My account").await;
+
+    page.click("header a.brand").await;
+    page.wait_path("/").await;
+    page.shot("03-products").await;
+    let product = page.text_of("ul.products li.product h2").await;
+    page.click("ul.products li.product button[type=submit]")
+        .await;
+    page.wait_path("/cart").await;
+    page.assert_text(&product).await;
+    page.shot("04-cart").await;
+
+    page.click_text("Log out").await;
+    page.wait_path("/").await;
+    page.assert_text("Log in").await;
+
+    let_cooldown_pass(app);
+    page.goto("/checkout").await;
+    page.assert_text("Log in to place your order").await;
+    page.shot("05-checkout-login").await;
+    log_in(page, "shopper@example.com", PASSWORD).await;
+    let code = code_number(app, PHONE, 2).await;
+    enter_code_by_keyboard(page, "/two-factor/verify", &code, "06-verify-checkout").await;
+
+    page.wait_path("/checkout").await;
+    page.assert_text(&product).await;
+    page.shot("07-checkout").await;
+    page.click_text("Place order").await;
+    let started = Instant::now();
+    while !page.path().await.starts_with("/orders/") {
+        assert!(started.elapsed() < Duration::from_secs(15), "order placed");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    page.assert_text("Thank you!").await;
+    page.assert_text(&product).await;
+    page.shot("08-order").await;
+}
+
+/// Journey 3: an admin with a phone signs in with a code; a wrong code is refused;
+/// "Resend SMS with code" sends a new one.
+pub async fn admin_2fa(page: &Page, app: &TestApp) {
+    const PHONE: &str = "2015550125";
+    configure(app).await;
+    account_with_phone(app, "boss@example.com", Role::Admin, PHONE);
+    page.goto("/admin/login").await;
+    log_in(page, "boss@example.com", PASSWORD).await;
+    page.wait_path("/admin/two-factor/verify").await;
+    page.assert_text("ending in 25").await;
+    let first = code_number(app, PHONE, 1).await;
+
+    // A wrong code, typed and sent with Enter.
+    let last = first.chars().last().unwrap();
+    let wrong = format!(
+        "{}{}",
+        &first[..first.len() - 1],
+        if last == '9' {
+            '0'
+        } else {
+            char::from(last as u8 + 1)
+        }
+    );
+    enter_code_by_keyboard(page, "/admin/two-factor/verify", &wrong, "01-verify").await;
+    page.find("#tfa-error").await;
+    page.wait_path("/admin/two-factor/verify").await;
+    let error = page.text_of("#tfa-error").await;
+    assert!(!error.is_empty(), "an error is shown");
+    assert_eq!(
+        page.find("#tfa-code")
+            .await
+            .attr("aria-invalid")
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("true")
+    );
+    assert_eq!(
+        page.focused_id().await,
+        "tfa-code",
+        "focus back in the field"
+    );
+    page.shot("02-wrong-code").await;
+
+    // Resend.
+    let_cooldown_pass(app);
+    page.click_text("Resend SMS with code").await;
+    page.wait_path("/admin/two-factor/send").await;
+    page.find(".card .flash").await;
+    page.shot("03-resent").await;
+    let second = code_number(app, PHONE, 2).await;
+    enter_code_by_keyboard(page, "/admin/two-factor/send", &second, "04-verify-resent").await;
+
+    page.wait_path("/admin").await;
+    page.assert_text("Dashboard").await;
+    page.assert_text("boss@example.com").await;
+    page.shot("05-dashboard").await;
+}
+
+/// Journey 5: the admin requires a password change; the customer changes the
+/// password, adds a phone and verifies it.
+pub async fn forced_password_change(page: &Page, app: &TestApp) {
+    const PHONE: &str = "2015550126";
+    configure(app).await;
+    let id = app.create_account("pat@example.com", PASSWORD, Role::Customer);
+
+    page.goto("/admin/login").await;
+    log_in(page, OWNER, OWNER_PASSWORD).await;
+    page.wait_path("/admin").await;
+    page.click("header nav a[href='/admin/users']").await;
+    page.wait_path("/admin/users").await;
+    page.click_text("pat@example.com").await;
+    let user_page = format!("/admin/users/{id}");
+    page.wait_path(&user_page).await;
+    page.tick("f-must_change_password").await;
+    page.shot("01-admin-ticks").await;
+    page.click_text("Save user").await;
+    page.wait_path(&user_page).await;
+    page.assert_text("The user was saved.").await;
+    assert!(page.is_ticked("f-must_change_password").await);
+    page.click_text("Log out").await;
+    page.wait_path("/admin/login").await;
+
+    page.goto("/login").await;
+    log_in(page, "pat@example.com", PASSWORD).await;
+    page.wait_path("/login/change-password").await;
+    assert_eq!(page.focused_id().await, "f-new_password");
+    page.assert_fits_375("02-change-password").await;
+    page.shot("02-change-password").await;
+    let new_password = "a-brand-new-password-2";
+    page.type_into("#f-new_password", new_password).await;
+    page.type_into("#f-confirm_password", new_password).await;
+    page.click_text("Save and continue").await;
+
+    page.wait_path("/two-factor/phone").await;
+    assert_eq!(page.focused_id().await, "tfa-phone");
+    page.choose("#tfa-country", "US").await;
+    page.type_into("#tfa-phone", PHONE).await;
+    assert_cancel_readable(page).await;
+    page.assert_fits_375("03-phone").await;
+    page.shot("03-phone").await;
+    page.click_text("Save and send the code").await;
+
+    let code = code_number(app, PHONE, 1).await;
+    enter_code_by_keyboard(page, "/two-factor/verify", &code, "04-verify").await;
+    page.wait_path("/").await;
+    page.assert_text("My account").await;
+    page.shot("05-signed-in").await;
+
+    // The new password and the phone are on file: the next login asks for
+    // a code at once.
+    page.click_text("Log out").await;
+    page.wait_path("/").await;
+    let_cooldown_pass(app);
+    page.goto("/login").await;
+    log_in(page, "pat@example.com", new_password).await;
+    page.wait_path("/two-factor/verify").await;
+    page.assert_text("ending in 26").await;
+}

@@ -1,0 +1,135 @@
+//! Real-browser end-to-end tests: headless Chromium driven through
+//! chromedriver (WebDriver) against the real server on port 0, clicking and
+//! typing as the store owner, a shopper, an admin and a customer would.
+//! Each journey saves full-page screenshots under `target/e2e-screenshots/`.
+//!
+//! Own `main` (the test target has `harness = false`) so that the journeys
+//! share one chromedriver, run one after another, and print what ran. A
+//! machine without Chromium or chromedriver prints a notice and skips,
+//! unless `CI` or `E2E_REQUIRED=1` is set: then that is a failure.
+//!
+//! Arguments: words that are not flags select journeys by name
+//! (`cargo test --test e2e -- shopper`); `--list` lists them.
+
+#[path = "../it/helpers.rs"]
+mod helpers;
+
+mod driver;
+mod journeys;
+
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
+use std::time::Instant;
+
+use futures_util::FutureExt;
+
+use driver::{Driver, Page, PACKAGES};
+use helpers::TestApp;
+
+/// A journey: one fresh store (its own database) and one fresh browser.
+type JourneyFn = for<'a> fn(&'a Page, &'a TestApp) -> Pin<Box<dyn Future<Output = ()> + 'a>>;
+
+const JOURNEYS: &[(&str, JourneyFn)] = &[
+    ("store_owner", |p, a| Box::pin(journeys::store_owner(p, a))),
+    ("shopper", |p, a| Box::pin(journeys::shopper(p, a))),
+    ("admin_2fa", |p, a| Box::pin(journeys::admin_2fa(p, a))),
+    ("forced_password_change", |p, a| {
+        Box::pin(journeys::forced_password_change(p, a))
+    }),
+];
+
+/// Runs one journey against a new store in a new browser window; on
+/// failure saves `<journey>-failure.png`. Always closes the window.
+async fn run(driver: &Driver, name: &'static str, journey: JourneyFn) -> bool {
+    let app = helpers::spawn_app().await;
+    let page = driver.session(name, &app.address).await;
+    let outcome = AssertUnwindSafe(journey(&page, &app)).catch_unwind().await;
+    if outcome.is_err() {
+        let _ = AssertUnwindSafe(page.shot("failure")).catch_unwind().await;
+    }
+    page.close().await;
+    outcome.is_ok()
+}
+
+fn required() -> bool {
+    let set = |var: &str| {
+        std::env::var(var)
+            .map(|v| !v.is_empty() && v != "0" && v != "false")
+            .unwrap_or(false)
+    };
+    set("CI") || set("E2E_REQUIRED")
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let filters: Vec<&String> = args.iter().filter(|a| !a.starts_with('-')).collect();
+    let selected: Vec<_> = JOURNEYS
+        .iter()
+        .filter(|(name, _)| filters.is_empty() || filters.iter().any(|f| name.contains(f.as_str())))
+        .collect();
+    if args.iter().any(|a| a == "--list") {
+        for (name, _) in &selected {
+            println!("{name}: test");
+        }
+        return;
+    }
+    if selected.is_empty() {
+        println!("e2e: 0 journeys ran (none matches {filters:?})");
+        return;
+    }
+
+    let (chromium, chromedriver) = match driver::find_programs() {
+        Ok(found) => found,
+        Err(missing) => {
+            let notice = format!(
+                "e2e: browser tests NOT run: {missing}. \
+                 (Debian/Ubuntu packages: {PACKAGES})"
+            );
+            if required() {
+                panic!("{notice} CI or E2E_REQUIRED is set, so a missing browser is a failure.");
+            }
+            println!("{notice}");
+            println!("e2e: 0 journeys ran");
+            return;
+        }
+    };
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let failed = runtime.block_on(async {
+        let driver = Driver::start(&chromium, &chromedriver).await;
+        println!(
+            "e2e: {} journeys in {} (screenshots in {})",
+            selected.len(),
+            chromium.display(),
+            driver::screenshot_dir().display()
+        );
+        let mut failed = Vec::new();
+        for (name, journey) in &selected {
+            let started = Instant::now();
+            let ok = run(&driver, name, *journey).await;
+            let secs = started.elapsed().as_secs_f32();
+            match ok {
+                true => println!("e2e: journey {name} ... ok ({secs:.1} s)"),
+                false => {
+                    println!("e2e: journey {name} ... FAILED ({secs:.1} s)");
+                    failed.push(*name);
+                }
+            }
+        }
+        println!(
+            "e2e: {} journeys ran, {} failed",
+            selected.len(),
+            failed.len()
+        );
+        failed
+    });
+    runtime.shutdown_background();
+    if !failed.is_empty() {
+        eprintln!("e2e: failed journeys: {}", failed.join(", "));
+        std::process::exit(101);
+    }
+}
