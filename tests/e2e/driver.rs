@@ -46,7 +46,11 @@ fn on_path(names: &[&str]) -> Option<PathBuf> {
 /// Chromium and chromedriver, from `E2E_CHROMIUM` / `E2E_CHROMEDRIVER` or
 /// the PATH. Err names what is missing.
 pub fn find_programs() -> Result<(PathBuf, PathBuf), String> {
-    let from_env = |var: &str| std::env::var_os(var).map(PathBuf::from);
+    let from_env = |var: &str| {
+        std::env::var_os(var)
+            .map(PathBuf::from)
+            .filter(|p| p.is_file())
+    };
     let chromium = from_env("E2E_CHROMIUM")
         .or_else(|| on_path(&["chromium", "chromium-browser", "google-chrome"]));
     let driver = from_env("E2E_CHROMEDRIVER").or_else(|| on_path(&["chromedriver"]));
@@ -61,7 +65,7 @@ pub fn find_programs() -> Result<(PathBuf, PathBuf), String> {
                 missing.push("chromedriver (chromedriver)");
             }
             Err(format!(
-                "{} not found. Install them with: apt-get install -y {PACKAGES}",
+                "{} not found; install the Debian/Ubuntu packages: apt-get install -y {PACKAGES}",
                 missing.join(" and ")
             ))
         }
