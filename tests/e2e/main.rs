@@ -39,9 +39,24 @@ const JOURNEYS: &[(&str, JourneyFn)] = &[
     }),
 ];
 
+/// Removes this journey's screenshots from an earlier run.
+fn forget_old_screenshots(name: &str) {
+    let prefix = format!("{name}-");
+    if let Ok(entries) = std::fs::read_dir(driver::screenshot_dir()) {
+        for entry in entries.flatten() {
+            let file = entry.file_name();
+            let file = file.to_string_lossy();
+            if file.starts_with(&prefix) && file.ends_with(".png") {
+                let _ = std::fs::remove_file(entry.path());
+            }
+        }
+    }
+}
+
 /// Runs one journey against a new store in a new browser window; on
 /// failure saves `<journey>-failure.png`. Always closes the window.
 async fn run(driver: &Driver, name: &'static str, journey: JourneyFn) -> bool {
+    forget_old_screenshots(name);
     let app = helpers::spawn_app().await;
     let page = driver.session(name, &app.address).await;
     let outcome = AssertUnwindSafe(journey(&page, &app)).catch_unwind().await;
