@@ -11,6 +11,7 @@ pub mod phone;
 pub mod policy;
 pub mod profile;
 pub mod providers;
+pub mod qr;
 pub mod routes;
 pub mod service;
 pub mod settings;
