@@ -6,3 +6,5 @@ mod example_addon;
 mod helpers;
 mod host;
 mod plugin_api;
+mod two_factor;
+mod two_factor_gateway;

@@ -1,0 +1,598 @@
+//! The two-factor addon end to end: the real server on loopback, HTTP with
+//! a cookie-keeping client, an Authy-compatible gateway on loopback.
+
+use diesel::prelude::*;
+use storefront_2fa::plugin::{Role, GENERIC_AUTH_ERROR};
+use storefront_2fa::startup::default_addons;
+use storefront_2fa::two_factor::phone::PhoneNumber;
+use storefront_2fa::two_factor::store;
+
+use crate::helpers::{extract_csrf, location, spawn_app_with, Browser, TestApp};
+use crate::two_factor_gateway::{FakeGateway, Fault, API_KEY};
+
+const PASSWORD: &str = "a-good-password-1";
+/// National number of the test phone (+1 201-555-0123).
+const NATIONAL: &str = "2015550123";
+
+struct Tfa {
+    app: TestApp,
+    gw: FakeGateway,
+}
+
+/// A server whose addon is enabled in test mode and talks to a fresh gateway.
+async fn setup(customer: bool, admin: bool) -> Tfa {
+    let gw = FakeGateway::start().await;
+    let url = gw.base_url.clone();
+    let app = spawn_app_with(default_addons, move |s| {
+        s.two_factor.sandbox_url = url;
+        s.two_factor.gateway_timeout_ms = 800;
+    })
+    .await;
+    app.login_admin().await;
+    let b = &app.browser;
+    b.post_form("/admin/addons/two_factor/enable", &[]).await;
+    let mut fields = vec![("api_key", API_KEY)];
+    if customer {
+        fields.push(("customer_enabled", "on"));
+    }
+    if admin {
+        fields.push(("admin_enabled", "on"));
+    }
+    let res = b
+        .post_form("/admin/addons/two_factor/settings", &fields)
+        .await;
+    assert_eq!(res.status(), 303, "settings saved");
+    Tfa { app, gw }
+}
+
+impl Tfa {
+    fn account_with_phone(&self, email: &str, role: Role) -> i64 {
+        let id = self.app.create_account(email, PASSWORD, role);
+        let phone = PhoneNumber::parse("US", NATIONAL).unwrap();
+        store::save_phone(&mut self.app.db.get().unwrap(), id, &phone).unwrap();
+        id
+    }
+
+    /// Moves the addon's counter windows back (cooldowns, quotas).
+    fn age_counters(&self, secs: i64) {
+        use storefront_2fa::db::schema::tfa_counters;
+        diesel::update(tfa_counters::table)
+            .set(tfa_counters::window_start.eq(tfa_counters::window_start - secs))
+            .execute(&mut self.app.db.get().unwrap())
+            .unwrap();
+    }
+
+    fn audit_events(&self) -> Vec<(String, String)> {
+        use storefront_2fa::db::schema::tfa_audit;
+        tfa_audit::table
+            .order(tfa_audit::id.asc())
+            .select((tfa_audit::event, tfa_audit::outcome))
+            .load(&mut self.app.db.get().unwrap())
+            .unwrap()
+    }
+}
+
+/// POSTs a form with the CSRF token of `page` (read from that page).
+async fn post_from(
+    b: &Browser,
+    page: &str,
+    path: &str,
+    fields: &[(&str, &str)],
+) -> (u16, String, String) {
+    let (_, body) = b.get_text(page).await;
+    let token = extract_csrf(&body);
+    let mut all = fields.to_vec();
+    all.push(("csrf_token", &token));
+    let res = b.client.post(b.url(path)).form(&all).send().await.unwrap();
+    let status = res.status().as_u16();
+    let loc = location(&res);
+    (status, loc, res.text().await.unwrap())
+}
+
+async fn submit_code(b: &Browser, base: &str, code: &str) -> (u16, String, String) {
+    post_from(b, "/login", &format!("{base}/verify"), &[("code", code)]).await
+}
+
+#[tokio::test]
+async fn customer_admin_and_vendor_sign_in_with_an_sms_code() {
+    let t = setup(true, true).await;
+    let cases = [
+        (
+            "cust@example.com",
+            Role::Customer,
+            "/login",
+            "/two-factor",
+            "/",
+        ),
+        (
+            "boss@example.com",
+            Role::Admin,
+            "/admin/login",
+            "/admin/two-factor",
+            "/admin",
+        ),
+        (
+            "vend@example.com",
+            Role::Vendor,
+            "/admin/login",
+            "/admin/two-factor",
+            "/admin",
+        ),
+    ];
+    for (email, role, form, base, home) in cases {
+        t.account_with_phone(email, role);
+        let b = t.app.new_browser();
+        let res = b.login(form, email, PASSWORD).await;
+        assert_eq!(
+            location(&res),
+            format!("{base}/verify"),
+            "{email} challenged"
+        );
+        // The pending login grants nothing yet.
+        assert_ne!(b.get("/account").await.status(), 200);
+        let (status, page) = b.get_text(&format!("{base}/verify")).await;
+        assert_eq!(status, 200, "{page}");
+        assert!(page.contains("ending in <strong>23</strong>"));
+        assert!(!page.contains("555"), "only the last two digits are shown");
+        assert!(page.contains(r#"inputmode="numeric" autocomplete="one-time-code""#));
+        assert!(page.contains("Resend SMS with code") && page.contains("Call me instead"));
+        // Reloading does not send another SMS.
+        b.get_text(&format!("{base}/verify")).await;
+        let code = t.gw.last_code(NATIONAL).expect("an SMS was sent");
+        let (status, loc, _) = submit_code(&b, base, &code).await;
+        assert_eq!((status, loc.as_str()), (303, home), "{email} signed in");
+        let (status, _) = b.get_text(home).await;
+        assert_eq!(status, 200);
+    }
+    assert_eq!(t.gw.messages_to(NATIONAL), vec!["sms", "sms", "sms"]);
+    let events = t.audit_events();
+    for e in ["challenge", "code_sent", "verify"] {
+        assert!(
+            events.iter().any(|(ev, _)| ev == e),
+            "{e} audited: {events:?}"
+        );
+    }
+    assert_eq!(
+        events
+            .iter()
+            .filter(|(e, o)| e == "verify" && o == "success")
+            .count(),
+        3
+    );
+}
+
+#[tokio::test]
+async fn checkout_login_comes_back_to_checkout_after_the_code() {
+    let t = setup(true, false).await;
+    t.account_with_phone("cust@example.com", Role::Customer);
+    let b = t.app.new_browser();
+    let res = b
+        .post_form(
+            "/checkout/login",
+            &[("email", "cust@example.com"), ("password", PASSWORD)],
+        )
+        .await;
+    assert_eq!(location(&res), "/two-factor/verify");
+    b.get_text("/two-factor/verify").await;
+    let code = t.gw.last_code(NATIONAL).unwrap();
+    let (status, loc, _) = submit_code(&b, "/two-factor", &code).await;
+    assert_eq!((status, loc.as_str()), (303, "/checkout"));
+}
+
+#[tokio::test]
+async fn the_role_decides_not_the_form_and_toggles_off_or_no_phone_mean_no_challenge() {
+    // Customer toggle only: admins are not challenged, customers are.
+    let t = setup(true, false).await;
+    t.account_with_phone("boss@example.com", Role::Admin);
+    t.account_with_phone("cust@example.com", Role::Customer);
+    t.app
+        .create_account("nophone@example.com", PASSWORD, Role::Customer);
+    let b = t.app.new_browser();
+    assert_eq!(
+        location(&b.login("/admin/login", "boss@example.com", PASSWORD).await),
+        "/admin"
+    );
+    let b = t.app.new_browser();
+    assert_eq!(
+        location(&b.login("/login", "cust@example.com", PASSWORD).await),
+        "/two-factor/verify"
+    );
+    let b = t.app.new_browser();
+    assert_eq!(
+        location(&b.login("/login", "nophone@example.com", PASSWORD).await),
+        "/",
+        "no phone: no challenge"
+    );
+
+    // Admin toggle only: the admin is challenged; a customer is not, whichever form.
+    let t = setup(false, true).await;
+    t.account_with_phone("boss@example.com", Role::Admin);
+    t.account_with_phone("cust@example.com", Role::Customer);
+    let b = t.app.new_browser();
+    assert_eq!(
+        location(&b.login("/admin/login", "boss@example.com", PASSWORD).await),
+        "/admin/two-factor/verify"
+    );
+    let b = t.app.new_browser();
+    assert_eq!(
+        location(&b.login("/login", "cust@example.com", PASSWORD).await),
+        "/"
+    );
+    let b = t.app.new_browser();
+    let res = b
+        .post_form(
+            "/checkout/login",
+            &[("email", "cust@example.com"), ("password", PASSWORD)],
+        )
+        .await;
+    assert_eq!(location(&res), "/checkout");
+    assert!(
+        t.gw.requests().iter().all(|r| !r.contains("/sms/")),
+        "no code for unchallenged logins"
+    );
+
+    // Both toggles off.
+    let t = setup(false, false).await;
+    t.account_with_phone("boss@example.com", Role::Admin);
+    let b = t.app.new_browser();
+    assert_eq!(
+        location(&b.login("/admin/login", "boss@example.com", PASSWORD).await),
+        "/admin"
+    );
+}
+
+#[tokio::test]
+async fn wrong_codes_get_the_generic_message_and_the_sixth_voids_the_login() {
+    let t = setup(true, false).await;
+    t.account_with_phone("cust@example.com", Role::Customer);
+    let b = t.app.new_browser();
+    b.login("/login", "cust@example.com", PASSWORD).await;
+    b.get_text("/two-factor/verify").await;
+    let code = t.gw.last_code(NATIONAL).unwrap();
+    let wrong = if code == "1111111" {
+        "2222222"
+    } else {
+        "1111111"
+    };
+    for n in 1..=5 {
+        let (status, _, page) = submit_code(&b, "/two-factor", wrong).await;
+        assert_eq!(status, 401, "attempt {n}");
+        assert!(
+            page.contains(GENERIC_AUTH_ERROR.split(',').next().unwrap()),
+            "{page}"
+        );
+    }
+    // The sixth, even with the right code, voids the pending login.
+    let (status, _, page) = submit_code(&b, "/two-factor", &code).await;
+    assert_eq!(status, 401);
+    assert!(
+        page.contains("Please sign in again") && page.contains("/login"),
+        "{page}"
+    );
+    let res = b.get("/two-factor/verify").await;
+    assert_eq!(location(&res), "/login", "pending login is gone");
+    assert_ne!(b.get("/account").await.status(), 200);
+}
+
+#[tokio::test]
+async fn resend_replaces_the_code_and_is_rate_limited() {
+    let t = setup(true, false).await;
+    t.account_with_phone("cust@example.com", Role::Customer);
+    let b = t.app.new_browser();
+    b.login("/login", "cust@example.com", PASSWORD).await;
+    b.get_text("/two-factor/verify").await;
+    let first = t.gw.last_code(NATIONAL).unwrap();
+    // At once: refused with when to try again, and nothing reaches the gateway.
+    let before = t.gw.requests().len();
+    let (status, _, page) = post_from(&b, "/login", "/two-factor/send", &[("via", "sms")]).await;
+    assert_eq!(status, 429);
+    assert!(page.contains("You can ask for another one in"), "{page}");
+    assert_eq!(t.gw.requests().len(), before);
+    t.age_counters(31);
+    let (status, _, page) = post_from(&b, "/login", "/two-factor/send", &[("via", "sms")]).await;
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("We sent a new code"));
+    let second = t.gw.last_code(NATIONAL).unwrap();
+    if second != first {
+        let (status, _, _) = submit_code(&b, "/two-factor", &first).await;
+        assert_eq!(status, 401, "the replaced code no longer works");
+    }
+    // Call me instead.
+    t.age_counters(31);
+    let (status, _, page) = post_from(&b, "/login", "/two-factor/send", &[("via", "call")]).await;
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("We are calling"));
+    assert_eq!(t.gw.messages_to(NATIONAL), vec!["sms", "sms", "call"]);
+    let third = t.gw.last_code(NATIONAL).unwrap();
+    let (status, loc, _) = submit_code(&b, "/two-factor", &third).await;
+    assert_eq!((status, loc.as_str()), (303, "/"));
+    // Hourly quota: 5 per account (3 used).
+    let b = t.app.new_browser();
+    b.login("/login", "cust@example.com", PASSWORD).await;
+    t.age_counters(31);
+    b.get_text("/two-factor/verify").await; // 4th
+    t.age_counters(31);
+    let (status, _, _) = post_from(&b, "/login", "/two-factor/send", &[("via", "sms")]).await; // 5th
+    assert_eq!(status, 200);
+    t.age_counters(31);
+    let (status, _, page) = post_from(&b, "/login", "/two-factor/send", &[("via", "sms")]).await;
+    assert_eq!(status, 429);
+    assert!(page.contains("Too many codes"), "{page}");
+    assert_eq!(t.gw.messages_to(NATIONAL).len(), 5);
+}
+
+#[tokio::test]
+async fn ten_wrong_codes_lock_the_account_even_for_the_right_code() {
+    let t = setup(true, false).await;
+    t.account_with_phone("cust@example.com", Role::Customer);
+    let mut wrong_total = 0;
+    // Two pending logins of five wrong codes each.
+    for _ in 0..2 {
+        let b = t.app.new_browser();
+        b.login("/login", "cust@example.com", PASSWORD).await;
+        t.age_counters(31);
+        b.get_text("/two-factor/verify").await;
+        for _ in 0..5 {
+            let (status, _, _) = submit_code(&b, "/two-factor", "0000000").await;
+            assert_eq!(status, 401);
+            wrong_total += 1;
+        }
+    }
+    assert_eq!(wrong_total, 10);
+    let b = t.app.new_browser();
+    b.login("/login", "cust@example.com", PASSWORD).await;
+    t.age_counters(31);
+    b.get_text("/two-factor/verify").await;
+    let code = t.gw.last_code(NATIONAL).unwrap();
+    let verifies = t.gw.verify_requests();
+    let (status, _, page) = submit_code(&b, "/two-factor", &code).await;
+    assert_eq!(status, 401);
+    assert!(page.contains(GENERIC_AUTH_ERROR.split(',').next().unwrap()));
+    assert_eq!(
+        t.gw.verify_requests(),
+        verifies,
+        "a locked account's code is not even checked"
+    );
+    let (status, _, _) = submit_code(&b, "/two-factor", &code).await;
+    assert_eq!(status, 401, "still locked");
+    assert!(t
+        .audit_events()
+        .iter()
+        .any(|(e, o)| e == "lock" && o == "locked"));
+}
+
+#[tokio::test]
+async fn concurrent_correct_codes_sign_in_exactly_once() {
+    let t = setup(true, false).await;
+    t.gw.set_reusable_codes(true); // only the addon's own claim stops a second use
+    t.account_with_phone("cust@example.com", Role::Customer);
+    let b = t.app.new_browser();
+    b.login("/login", "cust@example.com", PASSWORD).await;
+    let (_, page) = b.get_text("/two-factor/verify").await;
+    let token = extract_csrf(&page);
+    let code = t.gw.last_code(NATIONAL).unwrap();
+    let mut tasks = Vec::new();
+    // Five: a sixth attempt would void the pending login by itself.
+    for _ in 0..5 {
+        let client = b.client.clone();
+        let url = b.url("/two-factor/verify");
+        let fields = vec![
+            ("code".to_string(), code.clone()),
+            ("csrf_token".to_string(), token.clone()),
+        ];
+        tasks.push(tokio::spawn(async move {
+            let res = client.post(url).form(&fields).send().await.unwrap();
+            (res.status().as_u16(), location(&res))
+        }));
+    }
+    let mut signed_in = 0;
+    for task in tasks {
+        let (status, loc) = task.await.unwrap();
+        if status == 303 && loc == "/" {
+            signed_in += 1;
+        }
+    }
+    assert_eq!(signed_in, 1);
+}
+
+#[tokio::test]
+async fn hostile_codes_never_reach_the_gateway() {
+    let t = setup(true, false).await;
+    t.account_with_phone("cust@example.com", Role::Customer);
+    let b = t.app.new_browser();
+    b.login("/login", "cust@example.com", PASSWORD).await;
+    b.get_text("/two-factor/verify").await;
+    let long = "1".repeat(50 * 1024);
+    for code in [
+        "../sms",
+        "123456/1#",
+        "１２３４５６",
+        "12345",
+        "123456789",
+        long.as_str(),
+    ] {
+        let (status, _, _) = submit_code(&b, "/two-factor", code).await;
+        assert!(status == 401 || status == 413 || status == 400, "{status}");
+    }
+    assert_eq!(t.gw.verify_requests(), 0, "{:?}", t.gw.requests());
+}
+
+#[tokio::test]
+async fn a_failing_gateway_refuses_with_a_clear_message() {
+    for fault in [Fault::Hang, Fault::Status500, Fault::Garbage] {
+        let t = setup(true, false).await;
+        t.account_with_phone("cust@example.com", Role::Customer);
+        let b = t.app.new_browser();
+        b.login("/login", "cust@example.com", PASSWORD).await;
+        // Sending fails: the page says so and offers a retry.
+        t.gw.set_fault(fault);
+        let (status, page) = b.get_text("/two-factor/verify").await;
+        assert_eq!(status, 503, "{fault:?}");
+        assert!(page.contains("We could not send your code"), "{page}");
+        assert!(page.contains("Resend SMS with code"));
+        // The gateway comes back: retry at once (no cooldown after a failure).
+        t.gw.set_fault(Fault::None);
+        let (status, _, _) = post_from(&b, "/login", "/two-factor/send", &[("via", "sms")]).await;
+        assert_eq!(status, 200);
+        let code = t.gw.last_code(NATIONAL).unwrap();
+        // Verifying fails: refused, never let through.
+        t.gw.set_fault(fault);
+        let (status, loc, page) = submit_code(&b, "/two-factor", &code).await;
+        assert_eq!(status, 503, "{fault:?}");
+        assert!(loc.is_empty());
+        assert!(page.contains("We could not check your code"), "{page}");
+        assert_ne!(b.get("/account").await.status(), 200);
+        // The settings page shows the failure.
+        let (_, settings) = t
+            .app
+            .browser
+            .get_text("/admin/addons/two_factor/settings")
+            .await;
+        assert!(settings.contains("not answering"), "{fault:?}");
+    }
+}
+
+#[tokio::test]
+async fn no_phone_and_a_new_password_leads_to_phone_entry() {
+    let t = setup(true, false).await;
+    let id = t
+        .app
+        .create_account("cust@example.com", PASSWORD, Role::Customer);
+    {
+        use storefront_2fa::db::schema::accounts;
+        diesel::update(accounts::table.find(id))
+            .set(accounts::must_change_password.eq(true))
+            .execute(&mut t.app.db.get().unwrap())
+            .unwrap();
+    }
+    let b = t.app.new_browser();
+    let res = b.login("/login", "cust@example.com", PASSWORD).await;
+    let mut loc = location(&res);
+    // The host first asks for the new password.
+    if loc != "/two-factor/phone" {
+        let (_, page) = b.get_text(&loc).await;
+        let token = extract_csrf(&page);
+        let form_action = loc.clone();
+        let res = b
+            .client
+            .post(b.url(&form_action))
+            .form(&[
+                ("new_password", "next-password-2"),
+                ("confirm_password", "next-password-2"),
+                ("csrf_token", token.as_str()),
+            ])
+            .send()
+            .await
+            .unwrap();
+        loc = location(&res);
+    }
+    assert_eq!(loc, "/two-factor/phone");
+    let (status, page) = b.get_text("/two-factor/phone").await;
+    assert_eq!(status, 200);
+    assert!(page.contains("Country phone code") && page.contains("United States of America (+1)"));
+    let (status, _, page) = post_from(
+        &b,
+        "/login",
+        "/two-factor/phone",
+        &[("tfa_country", "US"), ("tfa_phone", "555")],
+    )
+    .await;
+    assert_eq!(status, 422);
+    assert!(
+        page.contains("not a valid phone number for United States"),
+        "{page}"
+    );
+    let (status, loc, _) = post_from(
+        &b,
+        "/login",
+        "/two-factor/phone",
+        &[("tfa_country", "US"), ("tfa_phone", "(201) 555-0123")],
+    )
+    .await;
+    assert_eq!((status, loc.as_str()), (303, "/two-factor/verify"));
+    b.get_text("/two-factor/verify").await;
+    let code = t.gw.last_code(NATIONAL).unwrap();
+    let (status, loc, _) = submit_code(&b, "/two-factor", &code).await;
+    assert_eq!((status, loc.as_str()), (303, "/"));
+    let stored = store::phone_of(&t.app.db, id).await.unwrap().unwrap();
+    assert_eq!(stored.phone.e164(), "+12015550123");
+}
+
+#[tokio::test]
+async fn registration_validates_and_stores_the_phone_in_e164() {
+    let t = setup(true, false).await;
+    let (_, page) = t.app.new_browser().get_text("/register").await;
+    assert!(page.contains("Country phone code") && page.contains("Phone number"));
+    assert!(page.contains("United Kingdom of Great Britain and Northern Ireland (+44)"));
+    let b = t.app.new_browser();
+    let (status, _, page) = post_from(
+        &b,
+        "/register",
+        "/register",
+        &[
+            ("email", "new@example.com"),
+            ("name", "New"),
+            ("password", PASSWORD),
+            ("confirm_password", PASSWORD),
+            ("tfa_country", "GB"),
+            ("tfa_phone", "12345"),
+        ],
+    )
+    .await;
+    assert_ne!(status, 303, "invalid phone refused");
+    assert!(
+        page.contains("not a valid phone number for United Kingdom"),
+        "{page}"
+    );
+    let (status, _, page) = post_from(
+        &b,
+        "/register",
+        "/register",
+        &[
+            ("email", "new@example.com"),
+            ("name", "New"),
+            ("password", PASSWORD),
+            ("confirm_password", PASSWORD),
+            ("tfa_country", "GB"),
+            ("tfa_phone", "07400 123456"),
+        ],
+    )
+    .await;
+    assert_eq!(status, 303, "{page}");
+    let e164: Vec<String> = storefront_2fa::db::schema::tfa_phones::table
+        .select(storefront_2fa::db::schema::tfa_phones::e164)
+        .load(&mut t.app.db.get().unwrap())
+        .unwrap();
+    assert_eq!(e164, vec!["+447400123456".to_string()]);
+}
+
+#[tokio::test]
+async fn audit_page_lists_events_newest_first_for_admins_only() {
+    let t = setup(true, false).await;
+    t.account_with_phone("cust@example.com", Role::Customer);
+    let b = t.app.new_browser();
+    b.login("/login", "cust@example.com", PASSWORD).await;
+    b.get_text("/two-factor/verify").await;
+    submit_code(&b, "/two-factor", "0000000").await;
+    let (status, page) = t
+        .app
+        .browser
+        .get_text("/admin/two-factor/audit?email=cust")
+        .await;
+    assert_eq!(status, 200);
+    assert!(
+        page.contains("cust@example.com") && page.contains("code_sent") && page.contains("failure")
+    );
+    let fail = page.find("failure").unwrap();
+    let sent = page.find("code_sent").unwrap();
+    assert!(fail < sent, "newest first");
+    let code = t.gw.last_code(NATIONAL).unwrap();
+    assert!(!page.contains(&code), "never a code");
+    let (_, none) = t
+        .app
+        .browser
+        .get_text("/admin/two-factor/audit?email=nobody")
+        .await;
+    assert!(!none.contains("cust@example.com"));
+    assert_ne!(b.get("/admin/two-factor/audit").await.status(), 200);
+}
