@@ -2,9 +2,11 @@
 //! sent by SMS or voice call through an Authy-compatible API. Uses the host
 //! only through `crate::plugin`.
 
+pub mod admin_tools;
 pub mod audit;
 pub mod config;
 pub mod countries;
+pub mod factors;
 pub mod limits;
 pub mod otp_code;
 pub mod phone;
