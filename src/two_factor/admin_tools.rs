@@ -53,3 +53,69 @@ pub fn describe(email: &str, f: &Factors) -> String {
     ));
     out
 }
+
+/// The admin's "Reset two-factor authentication" button on `/admin/users/{id}`
+/// (a `formaction` button inside the host's user form).
+pub fn reset_path(account_id: i64) -> String {
+    format!("/admin/two-factor/users/{account_id}/reset")
+}
+
+/// Must be registered before the addon's `/admin/two-factor` scope.
+pub fn configure(cfg: &mut actix_web::web::ServiceConfig, host: crate::plugin::HostHandle) {
+    use actix_web::web;
+    cfg.service(
+        web::resource("/admin/two-factor/users/{id}/reset")
+            .app_data(web::Data::new(host))
+            .route(web::post().to(admin_reset)),
+    );
+}
+
+async fn admin_reset(
+    host: actix_web::web::Data<crate::plugin::HostHandle>,
+    req: actix_web::HttpRequest,
+    path: actix_web::web::Path<String>,
+) -> actix_web::HttpResponse {
+    use actix_web::HttpResponse;
+    let admin = match host.require_admin(&req).await {
+        Ok(a) => a,
+        Err(r) => return r,
+    };
+    let Ok(id) = path.into_inner().parse::<i64>() else {
+        return HttpResponse::NotFound().finish();
+    };
+    let target = match host.find_account(id).await {
+        Ok(Some(a)) => a,
+        Ok(None) => return HttpResponse::NotFound().finish(),
+        Err(e) => {
+            tracing::error!(error = %e, "two-factor reset failed");
+            return HttpResponse::InternalServerError().finish();
+        }
+    };
+    let ip = host.client_ip(&req);
+    let by = format!("admin {}", admin.email);
+    let email = target.email.clone();
+    if let Err(e) = host
+        .db()
+        .run(move |conn| reset(conn, id, &email, &by, &ip))
+        .await
+    {
+        tracing::error!(error = %e, "two-factor reset failed");
+        return HttpResponse::InternalServerError().finish();
+    }
+    HttpResponse::SeeOther()
+        .insert_header(("Location", format!("/admin/users/{id}?tfa_reset=1")))
+        .finish()
+}
+
+/// The status and reset button shown on the admin user page.
+pub async fn admin_user_fragment(
+    host: &crate::plugin::HostHandle,
+    account: &crate::plugin::Account,
+) -> Result<String, crate::plugin::AddonError> {
+    let f = factors::of(host.db(), account.id).await?;
+    let mut ctx = tera::Context::new();
+    ctx.insert("factors", &f);
+    ctx.insert("app_since", &f.app_since.map(format_time));
+    ctx.insert("reset_path", &reset_path(account.id));
+    host.render_fragment("two_factor/admin_user_reset.html", &ctx)
+}

@@ -3,11 +3,14 @@
 //! only through `crate::plugin`.
 
 pub mod admin_tools;
+pub mod api;
 pub mod audit;
+pub mod check;
 pub mod config;
 pub mod countries;
 pub mod factors;
 pub mod limits;
+pub mod login_app;
 pub mod otp_code;
 pub mod phone;
 pub mod policy;
@@ -15,6 +18,7 @@ pub mod profile;
 pub mod providers;
 pub mod qr;
 pub mod routes;
+pub mod security_page;
 pub mod service;
 pub mod settings;
 pub mod status;
@@ -56,6 +60,11 @@ impl Addon for TwoFactorAddon {
     }
 
     fn configure_routes(&self, cfg: &mut web::ServiceConfig, host: HostHandle) {
+        // Before `routes`: its `/two-factor` scopes would answer 404 for these.
+        login_app::configure(cfg, self.service.clone(), host.clone());
+        admin_tools::configure(cfg, host.clone());
+        security_page::configure(cfg, self.service.clone(), host.clone());
+        api::configure(cfg, self.service.clone(), host.clone());
         routes::configure(cfg, self.service.clone(), host.clone());
         // TODO(merge): mount the sandbox outbox page once authy_sandbox exists:
         // crate::authy_sandbox::configure_admin(cfg, host.clone(), host.db().clone());
@@ -66,6 +75,11 @@ impl Addon for TwoFactorAddon {
         host: &HostHandle,
         attempt: &LoginAttempt,
     ) -> Result<LoginDecision, AddonError> {
+        // An account with an authenticator app is always asked for its code
+        // (the user opted in); SMS follows the role's setting.
+        if let Some(decision) = login_app::challenge(host, attempt).await? {
+            return Ok(decision);
+        }
         let settings = self.service.settings(host).await?;
         if !settings.active_for(attempt.account.role) {
             return Ok(LoginDecision::Continue);
@@ -107,7 +121,11 @@ impl Addon for TwoFactorAddon {
         values: Option<&FormValues>,
         errors: &FieldErrors,
     ) -> Result<String, AddonError> {
-        profile::fields(&self.service, host, form, values, errors).await
+        let mut html = profile::fields(&self.service, host, form, values, errors).await?;
+        if let (crate::plugin::ProfileForm::AdminUser, Some(account)) = (form.form, &form.account) {
+            html.push_str(&admin_tools::admin_user_fragment(host, account).await?);
+        }
+        Ok(html)
     }
 
     async fn validate_profile(
