@@ -7,4 +7,6 @@ mod helpers;
 mod host;
 mod plugin_api;
 mod two_factor;
+mod two_factor_api;
+mod two_factor_app;
 mod two_factor_gateway;
