@@ -38,6 +38,14 @@ enum Command {
     /// Manage accounts.
     #[command(subcommand)]
     User(UserCommand),
+    /// Run the Authy-compatible sandbox on its own (for other apps and tests).
+    Sandbox {
+        #[arg(long, default_value = "127.0.0.1:9090")]
+        bind: String,
+        /// The API key clients must send (or STOREFRONT__SANDBOX__API_KEY).
+        #[arg(long)]
+        api_key: Option<String>,
+    },
     /// Two-factor authentication of an account (for a locked-out admin).
     #[command(subcommand)]
     Tfa(TfaCommand),
@@ -90,6 +98,13 @@ async fn main() -> anyhow::Result<()> {
             create_user(&settings, &email, &role, &name)
         }
         Command::User(UserCommand::List) => list_users(&settings),
+        Command::Sandbox { bind, api_key } => {
+            let key = api_key.unwrap_or_else(|| settings.sandbox.api_key.clone());
+            let db = Db::connect(&settings.database_url(), settings.database.pool_size)?;
+            println!("Authy-compatible sandbox on http://{bind}/ (outbox: GET /outbox with X-Authy-API-Key)");
+            storefront_2fa::authy_sandbox::run_standalone(&bind, db, key, settings.sandbox.clone())
+                .await
+        }
         Command::Tfa(cmd) => tfa(&settings, cmd),
     }
 }

@@ -10,13 +10,14 @@ use actix_web::dev::Server;
 use actix_web::middleware::from_fn;
 use actix_web::{web, App, HttpServer};
 
+use crate::authy_sandbox::{self, SandboxPolicy, SandboxState};
 use crate::config::Settings;
 use crate::crypto::SecretKey;
 use crate::db::{migrations, Db};
 use crate::host::{self, catalog, password::PasswordHasher, HostState};
 use crate::plugin::manifest::BUNDLED_MANIFEST;
 use crate::plugin::{gate::addon_gate, Addon, AddonRegistry, HostHandle, Manifest};
-use crate::two_factor::{TwoFactorAddon, TwoFactorConfig};
+use crate::two_factor::{TwoFactorAddon, TwoFactorConfig, ADDON_ID as TWO_FACTOR_ID};
 
 /// What an addon factory may use to construct addons.
 pub struct AddonContext<'a> {
@@ -140,6 +141,49 @@ impl Application {
     }
 }
 
+/// The mounted sandbox accepts the API key the store owner entered for the
+/// addon (test mode sends it there) and the operator's `sandbox.api_key`. It
+/// answers only in test mode, unless the operator mounts it in production.
+struct MountedSandboxPolicy {
+    state: Arc<HostState>,
+}
+
+impl MountedSandboxPolicy {
+    async fn addon_settings(&self) -> Option<crate::plugin::AddonSettings> {
+        self.state
+            .registry
+            .settings(&self.state.db, &self.state.key, TWO_FACTOR_ID)
+            .await
+            .ok()
+    }
+}
+
+#[async_trait::async_trait(?Send)]
+impl SandboxPolicy for MountedSandboxPolicy {
+    async fn accepted_keys(&self) -> Vec<String> {
+        let mut keys = Vec::new();
+        if let Some(settings) = self.addon_settings().await {
+            if settings.is_set("api_key") {
+                keys.push(settings.text("api_key").to_string());
+            }
+        }
+        if !self.state.settings.sandbox.api_key.is_empty() {
+            keys.push(self.state.settings.sandbox.api_key.clone());
+        }
+        keys
+    }
+
+    async fn is_available(&self) -> bool {
+        if self.state.settings.sandbox.mount_in_production {
+            return true;
+        }
+        match self.addon_settings().await {
+            Some(settings) => !settings.bool("production_mode"),
+            None => false,
+        }
+    }
+}
+
 fn build_server(
     listener: TcpListener,
     state: Arc<HostState>,
@@ -155,9 +199,17 @@ fn build_server(
     let registry = web::Data::new(state.registry.clone());
     let handle: HostHandle = state.clone();
     let limit = host::csrf::MAX_BODY_BYTES;
+    let sandbox = SandboxState::new(
+        state.db.clone(),
+        Arc::new(MountedSandboxPolicy {
+            state: state.clone(),
+        }),
+        settings.sandbox.clone(),
+    );
     let mut server = HttpServer::new(move || {
         let registry_for_routes = registry.clone();
         let handle = handle.clone();
+        let sandbox = sandbox.clone();
         App::new()
             .app_data(data.clone())
             .app_data(db.clone())
@@ -169,6 +221,10 @@ fn build_server(
             .wrap(from_fn(host::csrf::session_and_csrf))
             .wrap(from_fn(host::errors::error_pages))
             .service(actix_files::Files::new("/static", static_dir.clone()))
+            .service(
+                web::scope("/sandbox/authy")
+                    .configure(move |c| authy_sandbox::configure(c, sandbox)),
+            )
             .configure(host::configure)
             .configure(move |cfg| {
                 for installed in registry_for_routes.all() {

@@ -1,6 +1,31 @@
 //! The Two Factor Authentication addon: after the password, a one-time code
 //! sent by SMS or voice call through an Authy-compatible API. Uses the host
 //! only through `crate::plugin`.
+//!
+//! Installing it in an actix-web storefront that implements `HostServices`:
+//!
+//! ```text
+//! let addon = TwoFactorAddon::new(TwoFactorConfig {
+//!     gateway_url: "https://api.authy.com".into(),          // production mode
+//!     sandbox_url: format!("{base_url}/sandbox/authy"),     // test mode (absolute)
+//!     timeout: Duration::from_millis(5000),
+//! });
+//! let registry = AddonRegistry::new(vec![(manifest_from_plugin_toml, Arc::new(addon))]);
+//! // in the App factory, for each enabled-or-not installed addon:
+//! app.configure(|cfg| installed.addon.configure_routes(cfg, host_handle.clone()))
+//! ```
+//!
+//! Routes (all under the manifest's prefixes, 404 while the addon is off):
+//! `GET/POST {/two-factor,/admin/two-factor}/verify`, `POST …/send`
+//! (`via=sms|call`), `POST …/cancel`, `GET/POST …/phone`,
+//! `POST /two-factor/account/send-code`, `GET /admin/two-factor/audit`, and
+//! the sandbox outbox page `GET /admin/two-factor/sandbox`.
+//!
+//! Files: `settings` (typed settings), `policy` (who is challenged),
+//! `phone`/`countries`/`otp_code` (domain types), `providers::authy` (the
+//! HTTP client), `limits` (DB counters), `store` (DB access), `audit`,
+//! `service` (send/check with limits and audit), `routes` (pages),
+//! `profile` (profile form fields), `status` (settings page box).
 
 pub mod admin_tools;
 pub mod api;
@@ -66,8 +91,9 @@ impl Addon for TwoFactorAddon {
         security_page::configure(cfg, self.service.clone(), host.clone());
         api::configure(cfg, self.service.clone(), host.clone());
         routes::configure(cfg, self.service.clone(), host.clone());
-        // TODO(merge): mount the sandbox outbox page once authy_sandbox exists:
-        // crate::authy_sandbox::configure_admin(cfg, host.clone(), host.db().clone());
+        // The sandbox's outbox page for the store admin (test mode codes).
+        let db = host.db().clone();
+        crate::authy_sandbox::admin::configure_admin(cfg, host, db);
     }
 
     async fn after_password_verified(

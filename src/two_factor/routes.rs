@@ -33,29 +33,42 @@ type Data = web::Data<State>;
 
 pub fn configure(cfg: &mut web::ServiceConfig, service: Arc<Service>, host: HostHandle) {
     let data = web::Data::new(State { service, host });
+    // Single resources, not scopes: a scope on `/admin/two-factor` would
+    // swallow other pages under that prefix (the sandbox outbox page).
+    for base in ["/two-factor", "/admin/two-factor"] {
+        cfg.service(
+            web::resource(format!("{base}/verify"))
+                .app_data(data.clone())
+                .route(web::get().to(verify_page))
+                .route(web::post().to(verify_submit)),
+        )
+        .service(
+            web::resource(format!("{base}/send"))
+                .app_data(data.clone())
+                .route(web::post().to(send)),
+        )
+        .service(
+            web::resource(format!("{base}/cancel"))
+                .app_data(data.clone())
+                .route(web::post().to(cancel)),
+        )
+        .service(
+            web::resource(format!("{base}/phone"))
+                .app_data(data.clone())
+                .route(web::get().to(phone_page))
+                .route(web::post().to(phone_submit)),
+        );
+    }
     cfg.service(
-        web::scope("/two-factor")
+        web::resource(SEND_CODE_PATH)
             .app_data(data.clone())
-            .route("/verify", web::get().to(verify_page))
-            .route("/verify", web::post().to(verify_submit))
-            .route("/send", web::post().to(send))
-            .route("/cancel", web::post().to(cancel))
-            .route("/phone", web::get().to(phone_page))
-            .route("/phone", web::post().to(phone_submit))
-            .route("/account/send-code", web::post().to(account_send_code)),
-    );
-    cfg.service(
-        web::scope("/admin/two-factor")
+            .route(web::post().to(account_send_code)),
+    )
+    .service(
+        web::resource("/admin/two-factor/audit")
             .app_data(data)
-            .route("/verify", web::get().to(verify_page))
-            .route("/verify", web::post().to(verify_submit))
-            .route("/send", web::post().to(send))
-            .route("/cancel", web::post().to(cancel))
-            .route("/phone", web::get().to(phone_page))
-            .route("/phone", web::post().to(phone_submit))
-            .route("/audit", web::get().to(audit_page)),
+            .route(web::get().to(audit_page)),
     );
-    debug_assert!(SEND_CODE_PATH.starts_with("/two-factor/"));
 }
 
 /// The skin follows the URL the pending login was sent to.

@@ -3,7 +3,7 @@
 
 use diesel::prelude::*;
 
-use crate::db::schema::{tfa_challenges, tfa_phones, tfa_state};
+use crate::db::schema::{tfa_challenges, tfa_counters, tfa_phones, tfa_state};
 use crate::db::{now, Db, DbConn, DbError};
 
 use super::phone::PhoneNumber;
@@ -142,8 +142,11 @@ pub fn ensure_challenge(
         .set(tfa_challenges::account_id.eq(account_id))
         .execute(conn)?;
     if touched == 0 {
-        // Challenges outlive their pending login by at most a day.
-        diesel::delete(tfa_challenges::table.filter(tfa_challenges::created_at.lt(now() - 86_400)))
+        // Challenges and counters outlive their use by at most a day.
+        let day_ago = now() - 86_400;
+        diesel::delete(tfa_challenges::table.filter(tfa_challenges::created_at.lt(day_ago)))
+            .execute(conn)?;
+        diesel::delete(tfa_counters::table.filter(tfa_counters::window_start.lt(day_ago)))
             .execute(conn)?;
         diesel::insert_into(tfa_challenges::table)
             .values((

@@ -596,3 +596,184 @@ async fn audit_page_lists_events_newest_first_for_admins_only() {
     assert!(!none.contains("cust@example.com"));
     assert_ne!(b.get("/admin/two-factor/audit").await.status(), 200);
 }
+
+async fn sign_in_with_code(t: &Tfa, email: &str) -> Browser {
+    let b = t.app.new_browser();
+    let res = b.login("/login", email, PASSWORD).await;
+    assert_eq!(location(&res), "/two-factor/verify");
+    b.get_text("/two-factor/verify").await;
+    let code = t.gw.last_code(NATIONAL).unwrap();
+    let (status, _, _) = submit_code(&b, "/two-factor", &code).await;
+    assert_eq!(status, 303);
+    b
+}
+
+#[tokio::test]
+async fn changing_ones_own_phone_needs_the_password_and_a_code_from_the_current_phone() {
+    let t = setup(true, false).await;
+    let id = t.account_with_phone("cust@example.com", Role::Customer);
+    let b = sign_in_with_code(&t, "cust@example.com").await;
+    let (_, page) = b.get_text("/account").await;
+    assert!(
+        page.contains("Country phone code") && page.contains("Send a code to my current phone")
+    );
+    let base = [
+        ("email", "cust@example.com"),
+        ("name", "Cust"),
+        ("tfa_country", "GB"),
+        ("tfa_phone", "07400 123456"),
+    ];
+    let with = |extra: &[(&'static str, &'static str)]| {
+        let mut f = base.to_vec();
+        f.extend_from_slice(extra);
+        f
+    };
+    let (status, _, page) = post_from(&b, "/account", "/account", &with(&[])).await;
+    assert_ne!(status, 303);
+    assert!(
+        page.contains("Enter your current password to change your phone number"),
+        "{page}"
+    );
+    let (_, _, page) = post_from(
+        &b,
+        "/account",
+        "/account",
+        &with(&[("tfa_current_password", "wrong-one-1")]),
+    )
+    .await;
+    assert!(page.contains("That is not your current password"));
+    let (_, _, page) = post_from(
+        &b,
+        "/account",
+        "/account",
+        &with(&[("tfa_current_password", PASSWORD)]),
+    )
+    .await;
+    assert!(
+        page.contains("Enter the code sent to your current phone (ending in 23)"),
+        "{page}"
+    );
+    // "Send a code to my current phone".
+    t.age_counters(31);
+    let (status, loc, _) =
+        post_from(&b, "/account", "/two-factor/account/send-code", &with(&[])).await;
+    assert_eq!((status, loc.as_str()), (303, "/account"));
+    let (_, page) = b.get_text("/account").await;
+    assert!(
+        page.contains("A code was sent to your current phone (ending in 23)"),
+        "{page}"
+    );
+    let code = t.gw.last_code(NATIONAL).unwrap();
+    let (_, _, page) = post_from(
+        &b,
+        "/account",
+        "/account",
+        &with(&[("tfa_current_password", PASSWORD), ("tfa_code", "0000000")]),
+    )
+    .await;
+    assert!(page.contains("That code is not right"), "{page}");
+    let mut fields = with(&[("tfa_current_password", PASSWORD)]);
+    fields.push(("tfa_code", &code));
+    let (status, _, page) = post_from(&b, "/account", "/account", &fields).await;
+    assert_eq!(status, 303, "{page}");
+    let stored = store::phone_of(&t.app.db, id).await.unwrap().unwrap();
+    assert_eq!(stored.phone.e164(), "+447400123456");
+    assert_eq!(stored.authy_id, None, "a new phone forgets the gateway id");
+    assert!(t
+        .audit_events()
+        .iter()
+        .any(|(e, o)| e == "phone_change" && o == "saved"));
+}
+
+#[tokio::test]
+async fn an_admin_sets_a_users_phone_without_password_or_code_and_a_new_key_forgets_ids() {
+    let t = setup(true, false).await;
+    let id = t.account_with_phone("cust@example.com", Role::Customer);
+    sign_in_with_code(&t, "cust@example.com").await;
+    assert!(store::phone_of(&t.app.db, id)
+        .await
+        .unwrap()
+        .unwrap()
+        .authy_id
+        .is_some());
+    let page = format!("/admin/users/{id}");
+    let (status, form) = t.app.browser.get_text(&page).await;
+    assert_eq!(status, 200);
+    assert!(form.contains("Country phone code") && !form.contains("tfa_current_password"));
+    let fields = [
+        ("email", "cust@example.com"),
+        ("name", "Cust"),
+        ("role", "customer"),
+        ("tfa_country", "US"),
+        ("tfa_phone", "1"),
+    ];
+    let (status, _, body) = post_from(&t.app.browser, &page, &page, &fields).await;
+    assert_ne!(status, 303);
+    assert!(body.contains("not a valid phone number"), "{body}");
+    assert_eq!(
+        store::phone_of(&t.app.db, id)
+            .await
+            .unwrap()
+            .unwrap()
+            .phone
+            .e164(),
+        "+12015550123",
+        "nothing saved"
+    );
+    let mut fields = fields.to_vec();
+    fields[4] = ("tfa_phone", "201-555-0199");
+    let (status, _, body) = post_from(&t.app.browser, &page, &page, &fields).await;
+    assert_eq!(status, 303, "{body}");
+    let stored = store::phone_of(&t.app.db, id).await.unwrap().unwrap();
+    assert_eq!(stored.phone.e164(), "+12015550199");
+    assert_eq!(stored.authy_id, None);
+
+    // A new API key: every stored gateway id is forgotten.
+    let other = t.account_with_phone("two@example.com", Role::Customer);
+    sign_in_with_code(&t, "two@example.com").await;
+    assert!(store::phone_of(&t.app.db, other)
+        .await
+        .unwrap()
+        .unwrap()
+        .authy_id
+        .is_some());
+    let res = t
+        .app
+        .browser
+        .post_form(
+            "/admin/addons/two_factor/settings",
+            &[("api_key", "another-key-456"), ("customer_enabled", "on")],
+        )
+        .await;
+    assert_eq!(res.status(), 303);
+    assert_eq!(
+        store::phone_of(&t.app.db, other)
+            .await
+            .unwrap()
+            .unwrap()
+            .authy_id,
+        None
+    );
+    assert!(t.audit_events().iter().any(|(e, _)| e == "settings_change"));
+}
+
+#[tokio::test]
+async fn settings_page_shows_mode_base_url_and_gateway_health() {
+    let t = setup(true, false).await;
+    let (status, page) = t
+        .app
+        .browser
+        .get_text("/admin/addons/two_factor/settings")
+        .await;
+    assert_eq!(status, 200);
+    assert!(page.contains("Gateway status"), "{page}");
+    let shown = t.gw.base_url.replace('/', "&#x2F;");
+    assert!(page.contains(&shown), "base URL shown");
+    assert!(page.contains("test") && page.contains("answers"), "{page}");
+    assert!(t
+        .gw
+        .requests()
+        .iter()
+        .any(|r| r.contains("/protected/json/app/details")));
+    assert!(!page.contains(API_KEY), "never the key");
+}

@@ -27,6 +27,7 @@ CREATE TABLE tfa_counters (
     window_start BIGINT NOT NULL,
     count INTEGER NOT NULL
 );
+CREATE INDEX tfa_counters_window ON tfa_counters(window_start);
 
 -- Small addon state (gateway's last error).
 CREATE TABLE tfa_state (

@@ -1,0 +1,330 @@
+//! The two-factor addon against the real Authy-compatible sandbox that the
+//! app mounts in test mode: codes are read from the sandbox outbox JSON.
+
+use storefront_2fa::plugin::{Role, GENERIC_AUTH_ERROR};
+use storefront_2fa::startup::default_addons;
+use storefront_2fa::two_factor::phone::PhoneNumber;
+use storefront_2fa::two_factor::store;
+
+use crate::helpers::{extract_csrf, location, spawn_app, spawn_app_with, Browser, TestApp};
+
+const PASSWORD: &str = "a-good-password-1";
+const KEY: &str = "sandbox-owner-key-1";
+const NATIONAL: &str = "2015550123";
+
+async fn configure(app: &TestApp, fields: &[(&str, &str)]) {
+    app.browser
+        .post_form("/admin/addons/two_factor/enable", &[])
+        .await;
+    let res = app
+        .browser
+        .post_form("/admin/addons/two_factor/settings", fields)
+        .await;
+    assert_eq!(res.status(), 303);
+}
+
+/// Test mode, the mounted sandbox, both toggles on.
+async fn app_in_test_mode() -> TestApp {
+    let app = spawn_app().await;
+    app.login_admin().await;
+    configure(
+        &app,
+        &[
+            ("api_key", KEY),
+            ("customer_enabled", "on"),
+            ("admin_enabled", "on"),
+        ],
+    )
+    .await;
+    app
+}
+
+fn with_phone(app: &TestApp, email: &str, role: Role) -> i64 {
+    let id = app.create_account(email, PASSWORD, role);
+    let phone = PhoneNumber::parse("US", NATIONAL).unwrap();
+    store::save_phone(&mut app.db.get().unwrap(), id, &phone).unwrap();
+    id
+}
+
+/// The code in the newest outbox message for the test phone.
+async fn outbox_code(app: &TestApp) -> String {
+    let res = app
+        .browser
+        .client
+        .get(
+            app.browser
+                .url(&format!("/sandbox/authy/outbox?phone={NATIONAL}")),
+        )
+        .header("X-Authy-API-Key", KEY)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let messages: serde_json::Value = res.json().await.unwrap();
+    let text = messages[0]["text"].as_str().expect("a message").to_string();
+    text.chars().filter(char::is_ascii_digit).collect()
+}
+
+async fn outbox_len(app: &TestApp) -> usize {
+    let res = app
+        .browser
+        .client
+        .get(
+            app.browser
+                .url(&format!("/sandbox/authy/outbox?phone={NATIONAL}")),
+        )
+        .header("X-Authy-API-Key", KEY)
+        .send()
+        .await
+        .unwrap();
+    res.json::<serde_json::Value>()
+        .await
+        .unwrap()
+        .as_array()
+        .unwrap()
+        .len()
+}
+
+async fn api_calls(app: &TestApp) -> i64 {
+    let res = app
+        .browser
+        .client
+        .get(app.browser.url("/sandbox/authy/protected/json/app/stats"))
+        .header("X-Authy-API-Key", KEY)
+        .send()
+        .await
+        .unwrap();
+    let body: serde_json::Value = res.json().await.unwrap();
+    body["stats"][0]["api_calls_count"].as_i64().unwrap_or(0)
+}
+
+async fn post_with_csrf(b: &Browser, path: &str, fields: &[(&str, &str)]) -> (u16, String, String) {
+    let (_, page) = b.get_text("/login").await;
+    let token = extract_csrf(&page);
+    let mut all = fields.to_vec();
+    all.push(("csrf_token", &token));
+    let res = b.client.post(b.url(path)).form(&all).send().await.unwrap();
+    let status = res.status().as_u16();
+    let loc = location(&res);
+    (status, loc, res.text().await.unwrap())
+}
+
+fn age_counters(app: &TestApp, secs: i64) {
+    use diesel::prelude::*;
+    use storefront_2fa::db::schema::tfa_counters;
+    diesel::update(tfa_counters::table)
+        .set(tfa_counters::window_start.eq(tfa_counters::window_start - secs))
+        .execute(&mut app.db.get().unwrap())
+        .unwrap();
+}
+
+#[tokio::test]
+async fn every_role_and_checkout_sign_in_with_a_sandbox_code() {
+    let app = app_in_test_mode().await;
+    let cases = [
+        (
+            "cust@example.com",
+            Role::Customer,
+            "/login",
+            "/two-factor",
+            "/",
+        ),
+        (
+            "boss@example.com",
+            Role::Admin,
+            "/admin/login",
+            "/admin/two-factor",
+            "/admin",
+        ),
+        (
+            "vend@example.com",
+            Role::Vendor,
+            "/admin/login",
+            "/admin/two-factor",
+            "/admin",
+        ),
+        (
+            "shop@example.com",
+            Role::Customer,
+            "/checkout/login",
+            "/two-factor",
+            "/checkout",
+        ),
+    ];
+    for (email, role, form, base, target) in cases {
+        with_phone(&app, email, role);
+        let b = app.new_browser();
+        let res = b.login(form, email, PASSWORD).await;
+        assert_eq!(location(&res), format!("{base}/verify"), "{email}");
+        let (status, page) = b.get_text(&format!("{base}/verify")).await;
+        assert_eq!(status, 200, "{page}");
+        let code = outbox_code(&app).await;
+        assert_eq!(code.len(), 7);
+        let (status, loc, _) =
+            post_with_csrf(&b, &format!("{base}/verify"), &[("code", &code)]).await;
+        assert_eq!((status, loc.as_str()), (303, target), "{email}");
+        age_counters(&app, 31);
+    }
+    // The outbox page for the store admin is mounted by the addon.
+    let (status, page) = app.browser.get_text("/admin/two-factor/sandbox").await;
+    assert_eq!(status, 200);
+    assert!(page.contains("verification code"), "{page}");
+}
+
+#[tokio::test]
+async fn resend_replaces_the_code_call_works_and_wrong_codes_are_refused() {
+    let app = app_in_test_mode().await;
+    with_phone(&app, "cust@example.com", Role::Customer);
+    let b = app.new_browser();
+    b.login("/login", "cust@example.com", PASSWORD).await;
+    b.get_text("/two-factor/verify").await;
+    let first = outbox_code(&app).await;
+    age_counters(&app, 31);
+    let (status, _, _) = post_with_csrf(&b, "/two-factor/send", &[("via", "sms")]).await;
+    assert_eq!(status, 200);
+    let second = outbox_code(&app).await;
+    assert_eq!(outbox_len(&app).await, 2);
+    if first != second {
+        let (status, _, page) = post_with_csrf(&b, "/two-factor/verify", &[("code", &first)]).await;
+        assert_eq!(status, 401, "replaced code refused");
+        assert!(page.contains(&GENERIC_AUTH_ERROR[..30]));
+    }
+    age_counters(&app, 31);
+    let (status, _, page) = post_with_csrf(&b, "/two-factor/send", &[("via", "call")]).await;
+    assert_eq!(status, 200, "{page}");
+    let third = outbox_code(&app).await;
+    let (status, loc, _) = post_with_csrf(&b, "/two-factor/verify", &[("code", &third)]).await;
+    assert_eq!((status, loc.as_str()), (303, "/"));
+}
+
+#[tokio::test]
+async fn the_sixth_attempt_voids_and_ten_failures_lock() {
+    let app = app_in_test_mode().await;
+    with_phone(&app, "cust@example.com", Role::Customer);
+    for round in 0..2 {
+        let b = app.new_browser();
+        b.login("/login", "cust@example.com", PASSWORD).await;
+        age_counters(&app, 31);
+        b.get_text("/two-factor/verify").await;
+        for _ in 0..5 {
+            let (status, _, _) =
+                post_with_csrf(&b, "/two-factor/verify", &[("code", "0000000")]).await;
+            assert_eq!(status, 401);
+        }
+        let code = outbox_code(&app).await;
+        let (status, _, page) = post_with_csrf(&b, "/two-factor/verify", &[("code", &code)]).await;
+        assert_eq!(status, 401, "round {round}");
+        assert!(page.contains("Please sign in again"));
+        assert_eq!(location(&b.get("/two-factor/verify").await), "/login");
+    }
+    // Ten wrong codes in 15 minutes: even the right code is refused.
+    let b = app.new_browser();
+    b.login("/login", "cust@example.com", PASSWORD).await;
+    age_counters(&app, 31);
+    b.get_text("/two-factor/verify").await;
+    let code = outbox_code(&app).await;
+    let (status, _, page) = post_with_csrf(&b, "/two-factor/verify", &[("code", &code)]).await;
+    assert_eq!(status, 401);
+    assert!(page.contains(&GENERIC_AUTH_ERROR[..30]));
+}
+
+#[tokio::test]
+async fn concurrent_correct_codes_succeed_once() {
+    let app = app_in_test_mode().await;
+    with_phone(&app, "cust@example.com", Role::Customer);
+    let b = app.new_browser();
+    b.login("/login", "cust@example.com", PASSWORD).await;
+    let (_, page) = b.get_text("/two-factor/verify").await;
+    let token = extract_csrf(&page);
+    let code = outbox_code(&app).await;
+    let mut tasks = Vec::new();
+    for _ in 0..5 {
+        let client = b.client.clone();
+        let url = b.url("/two-factor/verify");
+        let fields = vec![("code", code.clone()), ("csrf_token", token.clone())];
+        tasks.push(tokio::spawn(async move {
+            let res = client.post(url).form(&fields).send().await.unwrap();
+            (res.status().as_u16(), location(&res))
+        }));
+    }
+    let mut ok = 0;
+    for t in tasks {
+        if t.await.unwrap() == (303, "/".to_string()) {
+            ok += 1;
+        }
+    }
+    assert_eq!(ok, 1);
+}
+
+#[tokio::test]
+async fn hostile_codes_never_reach_the_sandbox() {
+    let app = app_in_test_mode().await;
+    with_phone(&app, "cust@example.com", Role::Customer);
+    let b = app.new_browser();
+    b.login("/login", "cust@example.com", PASSWORD).await;
+    b.get_text("/two-factor/verify").await;
+    let idle = {
+        let a = api_calls(&app).await;
+        api_calls(&app).await - a
+    };
+    let before = api_calls(&app).await;
+    let long = "9".repeat(50 * 1024);
+    for code in [
+        "../sms",
+        "123456/1#",
+        "١٢٣٤٥٦٧",
+        "1234567?x=1",
+        long.as_str(),
+    ] {
+        let (status, _, _) = post_with_csrf(&b, "/two-factor/verify", &[("code", code)]).await;
+        assert_ne!(status, 303);
+    }
+    let after = api_calls(&app).await;
+    assert_eq!(after - before, idle, "no gateway call for hostile codes");
+}
+
+#[tokio::test]
+async fn a_gateway_that_is_down_refuses_with_a_message_in_production_mode() {
+    // Production mode pointed at a port nobody listens on.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let app = spawn_app_with(default_addons, move |s| {
+        s.two_factor.gateway_url = format!("http://127.0.0.1:{port}");
+        s.two_factor.gateway_timeout_ms = 500;
+    })
+    .await;
+    app.login_admin().await;
+    configure(
+        &app,
+        &[
+            ("api_key", KEY),
+            ("customer_enabled", "on"),
+            ("production_mode", "on"),
+        ],
+    )
+    .await;
+    with_phone(&app, "cust@example.com", Role::Customer);
+    let b = app.new_browser();
+    assert_eq!(
+        location(&b.login("/login", "cust@example.com", PASSWORD).await),
+        "/two-factor/verify"
+    );
+    let (status, page) = b.get_text("/two-factor/verify").await;
+    assert_eq!(status, 503);
+    assert!(page.contains("We could not send your code"));
+    let (status, loc, page) =
+        post_with_csrf(&b, "/two-factor/verify", &[("code", "1234567")]).await;
+    assert!(loc.is_empty() && status != 303);
+    assert!(
+        page.contains("No code has been sent yet") || page.contains("We could not check your code")
+    );
+    assert_ne!(b.get("/account").await.status(), 200);
+    let (_, settings) = app
+        .browser
+        .get_text("/admin/addons/two_factor/settings")
+        .await;
+    assert!(settings.contains("production") && settings.contains("not answering"));
+}
