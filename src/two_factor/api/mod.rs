@@ -91,16 +91,20 @@ async fn openapi() -> HttpResponse {
         .body(OPENAPI)
 }
 
-/// The body as a JSON object, or the error to answer.
-fn object(body: &[u8]) -> Result<Map<String, Value>, HttpResponse> {
+/// The body as a JSON object (None for anything else).
+fn object(body: &[u8]) -> Option<Map<String, Value>> {
     match serde_json::from_slice::<Value>(body) {
-        Ok(Value::Object(m)) => Ok(m),
-        _ => Err(error(
-            StatusCode::BAD_REQUEST,
-            "invalid_request",
-            "The request body must be a JSON object.",
-        )),
+        Ok(Value::Object(m)) => Some(m),
+        _ => None,
     }
+}
+
+fn not_an_object() -> HttpResponse {
+    error(
+        StatusCode::BAD_REQUEST,
+        "invalid_request",
+        "The request body must be a JSON object.",
+    )
 }
 
 /// A string field (no other JSON type is taken for it).
@@ -191,9 +195,8 @@ fn api_event(
 }
 
 async fn signin(st: Data, req: HttpRequest, body: web::Bytes) -> HttpResponse {
-    let m = match object(&body) {
-        Ok(m) => m,
-        Err(r) => return r,
+    let Some(m) = object(&body) else {
+        return not_an_object();
     };
     let (Some(email), Some(password)) = (string_field(&m, "email"), string_field(&m, "password"))
     else {
@@ -290,9 +293,8 @@ async fn challenge_of(
 }
 
 async fn verify(st: Data, req: HttpRequest, body: web::Bytes) -> HttpResponse {
-    let m = match object(&body) {
-        Ok(m) => m,
-        Err(r) => return r,
+    let Some(m) = object(&body) else {
+        return not_an_object();
     };
     let (id, _ch, account) = match challenge_of(&st, &m).await {
         Ok(x) => x,
@@ -424,9 +426,8 @@ async fn verify(st: Data, req: HttpRequest, body: web::Bytes) -> HttpResponse {
 }
 
 async fn send_sms(st: Data, req: HttpRequest, body: web::Bytes) -> HttpResponse {
-    let m = match object(&body) {
-        Ok(m) => m,
-        Err(r) => return r,
+    let Some(m) = object(&body) else {
+        return not_an_object();
     };
     let (id, _ch, account) = match challenge_of(&st, &m).await {
         Ok(x) => x,
@@ -592,9 +593,8 @@ async fn two_factor_disable(st: Data, req: HttpRequest, body: web::Bytes) -> Htt
         Ok(x) => x,
         Err(r) => return r,
     };
-    let m = match object(&body) {
-        Ok(m) => m,
-        Err(r) => return r,
+    let Some(m) = object(&body) else {
+        return not_an_object();
     };
     let ip = st.host.client_ip(&req);
     let password = string_field(&m, "password").unwrap_or("");

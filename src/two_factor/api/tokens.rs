@@ -147,7 +147,8 @@ pub struct PatRow {
 /// The account's personal access tokens that are not revoked, newest first.
 pub fn list_pats(conn: &mut DbConn, account_id: i64) -> Result<Vec<PatRow>, DbError> {
     let t = now();
-    let rows: Vec<(i64, String, String, i64, Option<i64>, Option<i64>)> = tfa_api_tokens::table
+    type Row = (i64, String, String, i64, Option<i64>, Option<i64>);
+    let rows: Vec<Row> = tfa_api_tokens::table
         .filter(tfa_api_tokens::account_id.eq(account_id))
         .filter(tfa_api_tokens::kind.eq("pat"))
         .filter(tfa_api_tokens::revoked_at.is_null())
