@@ -114,6 +114,13 @@ async fn view_for(
     let f = factors::of(st.host.db(), pending.account.id)
         .await
         .map_err(|e| internal_error(&e))?;
+    // "Send me an SMS instead" only where SMS is switched on for the role.
+    let sms_on = st
+        .service
+        .settings(&st.host)
+        .await
+        .map_err(|e| internal_error(&e))?
+        .active_for(pending.account.role);
     let base = match pending.interface {
         Interface::Admin => "/admin/two-factor",
         Interface::Customer => "/two-factor",
@@ -128,7 +135,7 @@ async fn view_for(
             "app"
         },
         has_app: f.app,
-        has_phone: f.phone_last_two.is_some(),
+        has_phone: sms_on && f.phone_last_two.is_some(),
         ..View::default()
     })
 }
@@ -276,4 +283,15 @@ pub async fn challenge(
         .detail(format!("authenticator app; {redirect}"));
     audit::record(host.db(), ev).await;
     Ok(Some(crate::plugin::LoginDecision::Challenge { redirect }))
+}
+
+/// For the phone-entry step of a sign-in: a redirect to the app page when
+/// the account has an authenticator app (a phone may then only be added
+/// from the profile, after signing in).
+pub async fn refuse_phone_entry(host: &HostHandle, pending: &PendingLogin) -> Option<HttpResponse> {
+    match factors::app_confirmed(host.db(), pending.account.id).await {
+        Ok(false) => None,
+        Ok(true) => Some(see_other(app_path(pending.interface))),
+        Err(e) => Some(internal_error(&e)),
+    }
 }
