@@ -151,6 +151,7 @@ impl Addon for TwoFactorAddon {
         if let (crate::plugin::ProfileForm::AdminUser, Some(account)) = (form.form, &form.account) {
             html.push_str(&admin_tools::admin_user_fragment(host, account).await?);
         }
+        html.push_str(&security_page::profile_link(host, form).await?);
         Ok(html)
     }
 

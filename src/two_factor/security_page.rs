@@ -719,3 +719,164 @@ async fn token_revoke(st: Data, req: HttpRequest, path: web::Path<String>) -> Ht
         Err(e) => internal_error(&e),
     }
 }
+
+/// A link to the Security page (with a recovery-code warning) on the
+/// user's own profile: `/account`, or their own `/admin/users/{id}`.
+pub async fn profile_link(
+    host: &HostHandle,
+    form: &crate::plugin::ProfileContext,
+) -> Result<String, crate::plugin::AddonError> {
+    use crate::plugin::ProfileForm;
+    let (Some(account), Some(actor)) = (&form.account, &form.actor) else {
+        return Ok(String::new());
+    };
+    if account.id != actor.id || form.form == ProfileForm::Registration {
+        return Ok(String::new());
+    }
+    let f = factors::of(host.db(), account.id).await?;
+    let mut ctx = tera::Context::new();
+    ctx.insert("factors", &f);
+    ctx.insert("security_path", base_of(account.role.interface()));
+    host.render_fragment("two_factor/security_link.html", &ctx)
+}
+
+#[cfg(test)]
+mod template_tests {
+    //! The Security page, the app sign-in step and the fragments render in
+    //! both skins with the variables the handlers give them.
+
+    use super::*;
+
+    fn tera() -> tera::Tera {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/templates/**/*.html");
+        let mut tera = tera::Tera::new(dir).expect("templates parse");
+        tera.autoescape_on(vec![".html"]);
+        tera
+    }
+
+    fn ctx_of(v: &impl Serialize) -> tera::Context {
+        let mut ctx = tera::Context::from_serialize(v).unwrap();
+        ctx.insert("csrf_token", "tok");
+        ctx.insert("store_name", "Shop");
+        ctx
+    }
+
+    #[test]
+    fn security_page_modes_render_in_both_skins() {
+        let tera = tera();
+        let account = Account {
+            id: 1,
+            email: "a@example.com".into(),
+            name: "A".into(),
+            role: crate::plugin::Role::Customer,
+        };
+        let secret = totp::generate_secret();
+        for skin in ["customer", "admin"] {
+            let mut views = vec![
+                View {
+                    error: Some("<b>bad</b>".into()),
+                    tokens: vec![TokenLine {
+                        id: 3,
+                        name: "ci <x>".into(),
+                        scope: "read".into(),
+                        created: "c".into(),
+                        expires: "never".into(),
+                        last_used: "never".into(),
+                        expired: false,
+                    }],
+                    ..View::default()
+                },
+                setup_view(&account, &secret),
+                codes_view(vec!["abcd-efgh-jk01".into(); 10], "n".into()),
+                View {
+                    mode: "token",
+                    new_token: Some("sfp_x".into()),
+                    ..View::default()
+                },
+                View {
+                    mode: "recovery",
+                    ..View::default()
+                },
+            ];
+            views[0].factors.app = true;
+            views[0].factors.recovery.total = 10;
+            views[0].factors.recovery.remaining = 1;
+            views[0].low_codes = true;
+            for mut v in views {
+                v.base = CUSTOMER_BASE;
+                if v.mode.is_empty() {
+                    v.mode = "overview";
+                }
+                let html = tera
+                    .render(&format!("two_factor/security_{skin}.html"), &ctx_of(&v))
+                    .unwrap_or_else(|e| panic!("{} {skin}: {e:?}", v.mode));
+                assert!(
+                    html.contains(r#"name="csrf_token" value="tok""#)
+                        || ["token", "codes"].contains(&v.mode)
+                );
+                match v.mode {
+                    "overview" => {
+                        assert!(html.contains("&lt;b&gt;bad"));
+                        assert!(html.contains("ci &lt;x&gt;"));
+                        assert!(html.contains("Disable two-factor authentication"));
+                        assert!(html.contains("1 recovery code left"), "{html}");
+                    }
+                    "setup" => {
+                        assert!(html.contains("<svg"));
+                        assert!(
+                            html.contains(r#"inputmode="numeric" autocomplete="one-time-code""#)
+                        );
+                        assert!(html.contains(r#"autocomplete="current-password""#));
+                    }
+                    "codes" => {
+                        assert_eq!(html.matches("<li><code>").count(), 10);
+                        assert!(html.contains("I have saved these codes"));
+                    }
+                    _ => {}
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn app_step_and_fragments_render() {
+        let tera = tera();
+        for skin in ["customer", "admin"] {
+            for mode in ["app", "recovery"] {
+                let mut ctx = tera::Context::new();
+                ctx.insert("csrf_token", "tok");
+                ctx.insert("store_name", "Shop");
+                ctx.insert("base", "/two-factor");
+                ctx.insert("path", "/two-factor/app");
+                ctx.insert("mode", mode);
+                ctx.insert("has_app", &true);
+                ctx.insert("has_phone", &true);
+                ctx.insert("error", "<i>x</i>");
+                let html = tera
+                    .render(&format!("two_factor/app_verify_{skin}.html"), &ctx)
+                    .unwrap();
+                assert!(html.contains("&lt;i&gt;x"));
+                assert!(html.contains("Send me an SMS instead"));
+                if mode == "app" {
+                    assert!(html.contains(r#"inputmode="numeric" autocomplete="one-time-code""#));
+                    assert!(html.contains("Use a recovery code"));
+                }
+            }
+            let mut ctx = tera::Context::new();
+            ctx.insert("store_name", "Shop");
+            ctx.insert("notice", "left");
+            ctx.insert("continue_to", "/admin");
+            tera.render(&format!("two_factor/recovery_used_{skin}.html"), &ctx)
+                .unwrap();
+        }
+        let mut ctx = tera::Context::new();
+        ctx.insert("factors", &Factors::default());
+        ctx.insert("app_since", &None::<String>);
+        ctx.insert("reset_path", "/admin/two-factor/users/1/reset");
+        ctx.insert("security_path", "/account/security");
+        tera.render("two_factor/admin_user_reset.html", &ctx)
+            .unwrap();
+        let html = tera.render("two_factor/security_link.html", &ctx).unwrap();
+        assert!(html.contains("/account/security"));
+    }
+}
