@@ -164,7 +164,11 @@ impl Addon for TwoFactorAddon {
         profile::validate(&self.service, host, form, values).await
     }
 
-    async fn after_password_change(&self, _host: &HostHandle, _account: &Account) {}
+    async fn after_password_change(&self, host: &HostHandle, account: &Account) {
+        // API sign-ins made with the old password end; personal access
+        // tokens stay (they are revoked on their own, like GitHub's).
+        api::password_changed(host, account).await;
+    }
 
     async fn settings_changed(&self, host: &HostHandle, changed: &[String]) {
         status::settings_changed(host, changed).await;

@@ -429,3 +429,48 @@ async fn the_api_answers_404_while_the_addon_is_disabled() {
         .unwrap();
     assert_eq!(res.status().as_u16(), 404);
 }
+
+#[tokio::test]
+async fn a_password_change_ends_api_sessions_but_not_access_tokens() {
+    let app = app_with_addon().await;
+    let e = enrol(&app, "pw@example.com", Role::Customer).await;
+    let pat = create_pat(&e, "script", "read").await;
+    let id = challenge(&app, &e).await;
+    let (status, body) = post(
+        &app,
+        "/verify-2fa",
+        &json!({"challenge_id": id, "code": e.codes[0]}),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200);
+    let session = body["token"].as_str().unwrap().to_string();
+    let open = challenge(&app, &e).await;
+    let (status, _, page) = post_from(
+        &e.browser,
+        "/account/password",
+        "/account/password",
+        &[
+            ("current_password", PASSWORD),
+            ("new_password", "another-good-password-2"),
+            ("confirm_password", "another-good-password-2"),
+        ],
+    )
+    .await;
+    assert!(status == 303 || status == 200, "{status} {page}");
+    let (status, _) = get(&app, "/me", Some(&session)).await;
+    assert_eq!(status, 401, "API session ended");
+    let (status, _) = get(&app, "/me", Some(&pat)).await;
+    assert_eq!(status, 200, "access token kept");
+    let (status, body) = post(
+        &app,
+        "/verify-2fa",
+        &json!({"challenge_id": open, "code": e.codes[1]}),
+        None,
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (401, Some("invalid_challenge"))
+    );
+}

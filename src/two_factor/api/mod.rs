@@ -644,3 +644,28 @@ async fn two_factor_disable(st: Data, req: HttpRequest, body: web::Bytes) -> Htt
     .await;
     ok(json!({ "two_factor": false }))
 }
+
+/// After a password change: API session tokens and open API sign-in
+/// challenges of the account end.
+pub async fn password_changed(host: &HostHandle, account: &Account) {
+    use crate::db::schema::{tfa_api_challenges, tfa_api_tokens};
+    use diesel::prelude::*;
+    let id = account.id;
+    let result = host
+        .db()
+        .run(move |conn| {
+            diesel::delete(
+                tfa_api_tokens::table
+                    .filter(tfa_api_tokens::account_id.eq(id))
+                    .filter(tfa_api_tokens::kind.eq(Kind::Session.as_str())),
+            )
+            .execute(conn)?;
+            diesel::delete(tfa_api_challenges::table.filter(tfa_api_challenges::account_id.eq(id)))
+                .execute(conn)?;
+            Ok(())
+        })
+        .await;
+    if let Err(e) = result {
+        tracing::error!(error = %e, "could not end API sessions after a password change");
+    }
+}
