@@ -44,6 +44,11 @@ impl SecretKey {
         Ok(SecretKey(key))
     }
 
+    /// The key as configuration takes it (`security.secret_key`).
+    pub fn to_base64(&self) -> String {
+        STANDARD.encode(self.0)
+    }
+
     pub fn generate() -> SecretKey {
         let mut key = [0u8; 32];
         rand::rngs::OsRng.fill_bytes(&mut key);
@@ -67,7 +72,7 @@ impl SecretKey {
                 }
                 use std::io::Write;
                 let mut file = options.open(&path)?;
-                file.write_all(STANDARD.encode(key.0).as_bytes())?;
+                file.write_all(key.to_base64().as_bytes())?;
                 Ok(key)
             }
             Err(e) => Err(e.into()),

@@ -98,6 +98,15 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    login_failures (account_id) {
+        account_id -> BigInt,
+        failures -> Integer,
+        window_start -> BigInt,
+        locked_until -> BigInt,
+    }
+}
+
 diesel::joinable!(cart_items -> products (product_id));
 diesel::allow_tables_to_appear_in_same_query!(cart_items, products);
 

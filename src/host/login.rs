@@ -12,6 +12,7 @@ use super::email::Email;
 use super::password::NewPassword;
 use super::pending::{self, safe_target, PendingRow};
 use super::session::{self, build_cookie, cookie_of, removal_cookie};
+use super::throttle;
 use super::{bad_form, redirect, HostState};
 use crate::crypto::random_token;
 use crate::plugin::manifest::Hook;
@@ -199,7 +200,32 @@ async fn password_login(
         .hasher
         .verify(account.as_ref().map(|a| a.password_hash.clone()), &password)
         .await;
-    let Some(account) = account.filter(|_| verified) else {
+    let locked = match &account {
+        Some(a) => {
+            let (id, failed) = (a.id, !verified);
+            let result = state
+                .db
+                .transaction(move |conn| {
+                    let locked = throttle::is_locked(conn, id)?;
+                    if failed {
+                        throttle::record_failure(conn, id)?;
+                    } else if !locked {
+                        throttle::clear(conn, id)?;
+                    }
+                    Ok(locked)
+                })
+                .await;
+            match result {
+                Ok(locked) => locked,
+                Err(e) => {
+                    tracing::error!(error = %e, "login throttle failed");
+                    return refuse(state, UNAVAILABLE.into()).await;
+                }
+            }
+        }
+        None => false,
+    };
+    let Some(account) = account.filter(|_| verified && !locked) else {
         return refuse(state, GENERIC_AUTH_ERROR.into()).await;
     };
     if form == LoginForm::Admin && account.role() == Role::Customer {

@@ -18,6 +18,7 @@ pub mod register;
 pub mod services;
 pub mod session;
 pub mod templates;
+pub mod throttle;
 
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};

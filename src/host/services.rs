@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use super::accounts::{self, AccountRow};
 use super::login::{login_path, sign_in};
 use super::pending::{self, PendingRow};
-use super::session::{self, cookie_of};
+use super::session;
 use super::{redirect, HostState};
 use crate::crypto::SecretKey;
 use crate::db::{Db, DbError};
@@ -231,7 +231,6 @@ impl HostServices for HostState {
         if !self.db.run(move |conn| pending::take(conn, &id)).await? {
             return Err(HostError::PendingLoginGone);
         }
-        let _ = cookie_of(req);
         Ok(sign_in(self, req, row.account_id, &row.target).await)
     }
 

@@ -28,6 +28,8 @@ pub struct AddonRegistry {
 #[derive(Clone, Default)]
 pub struct AddonSettings {
     values: BTreeMap<String, String>,
+    /// Secrets that are stored but do not decrypt (the secret key changed).
+    unreadable: std::collections::BTreeSet<String>,
 }
 
 impl std::fmt::Debug for AddonSettings {
@@ -45,6 +47,11 @@ impl AddonSettings {
     }
     pub fn is_set(&self, key: &str) -> bool {
         !self.text(key).is_empty()
+    }
+    /// A secret is stored but cannot be decrypted: it reads as empty, and an
+    /// addon must not take that as "not configured" (that would fail open).
+    pub fn is_unreadable(&self, key: &str) -> bool {
+        self.unreadable.contains(key)
     }
 }
 
@@ -140,7 +147,8 @@ impl AddonRegistry {
     }
 
     /// Settings of `id` with defaults applied and secrets decrypted. A secret
-    /// that no longer decrypts (secret key changed) reads as unset.
+    /// that no longer decrypts (secret key changed) reads as empty and is
+    /// listed by `is_unreadable`.
     pub async fn settings(
         &self,
         db: &Db,
@@ -156,17 +164,21 @@ impl AddonRegistry {
         db.run(move |conn| {
             let stored = load_raw(conn, &id)?;
             let mut values = BTreeMap::new();
+            let mut unreadable = std::collections::BTreeSet::new();
             for spec in &manifest.settings {
                 let value = match stored.get(&spec.key) {
-                    Some(v) if spec.kind == SettingKind::Secret => {
-                        key.decrypt(v).unwrap_or_default()
+                    Some(v) if spec.kind == SettingKind::Secret && !v.is_empty() => {
+                        key.decrypt(v).unwrap_or_else(|_| {
+                            unreadable.insert(spec.key.clone());
+                            String::new()
+                        })
                     }
                     Some(v) => v.clone(),
                     None => default_text(spec.default.as_ref()),
                 };
                 values.insert(spec.key.clone(), value);
             }
-            Ok(AddonSettings { values })
+            Ok(AddonSettings { values, unreadable })
         })
         .await
     }

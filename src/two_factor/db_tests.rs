@@ -157,10 +157,15 @@ async fn sends_have_a_cooldown_and_hourly_quotas() {
     let t = fresh();
     let id = account(&t.db, "a@example.com");
     assert_eq!(
-        limits::send_attempt(&t.db, id, "10.0.0.1").await.unwrap(),
+        limits::send_attempt(&t.db, id, "10.0.0.1", false)
+            .await
+            .unwrap(),
         SendGate::Allowed
     );
-    match limits::send_attempt(&t.db, id, "10.0.0.1").await.unwrap() {
+    match limits::send_attempt(&t.db, id, "10.0.0.1", false)
+        .await
+        .unwrap()
+    {
         SendGate::Wait {
             seconds,
             reason: WaitReason::Cooldown,
@@ -170,19 +175,26 @@ async fn sends_have_a_cooldown_and_hourly_quotas() {
     // A failed delivery gives the cooldown back.
     limits::release_cooldown(&t.db, id).await.unwrap();
     assert_eq!(
-        limits::send_attempt(&t.db, id, "10.0.0.1").await.unwrap(),
+        limits::send_attempt(&t.db, id, "10.0.0.1", false)
+            .await
+            .unwrap(),
         SendGate::Allowed
     );
     // Sends 3..5 (each after the cooldown) pass; the 6th in the hour does not.
     for _ in 0..3 {
         age_counters(&t.db, 31);
         assert_eq!(
-            limits::send_attempt(&t.db, id, "10.0.0.1").await.unwrap(),
+            limits::send_attempt(&t.db, id, "10.0.0.1", false)
+                .await
+                .unwrap(),
             SendGate::Allowed
         );
     }
     age_counters(&t.db, 31);
-    match limits::send_attempt(&t.db, id, "10.0.0.1").await.unwrap() {
+    match limits::send_attempt(&t.db, id, "10.0.0.1", false)
+        .await
+        .unwrap()
+    {
         SendGate::Wait {
             seconds,
             reason: WaitReason::AccountHourly,
@@ -193,11 +205,23 @@ async fn sends_have_a_cooldown_and_hourly_quotas() {
     let mut allowed = 0;
     for n in 0..25 {
         let acct = account(&t.db, &format!("ip{n}@example.com"));
-        if limits::send_attempt(&t.db, acct, "10.9.9.9").await.unwrap() == SendGate::Allowed {
+        if limits::send_attempt(&t.db, acct, "10.9.9.9", false)
+            .await
+            .unwrap()
+            == SendGate::Allowed
+        {
             allowed += 1;
         }
     }
     assert_eq!(allowed, limits::SENDS_PER_IP_PER_HOUR);
+    // The first code of a sign-in is not held back by the per-IP quota.
+    let late = account(&t.db, "late@example.com");
+    assert_eq!(
+        limits::send_attempt(&t.db, late, "10.9.9.9", true)
+            .await
+            .unwrap(),
+        SendGate::Allowed
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

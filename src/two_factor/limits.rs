@@ -153,8 +153,15 @@ pub enum WaitReason {
 }
 
 /// Counts one SMS or call before it is requested: 30 s apart, at most 5 per
-/// account and 20 per client IP per hour.
-pub async fn send_attempt(db: &Db, account_id: i64, ip: &str) -> Result<SendGate, DbError> {
+/// account and 20 per client IP per hour. The first code of a sign-in
+/// (`initial`) skips the per-IP quota: it follows a correct password, and
+/// many shoppers can share one address.
+pub async fn send_attempt(
+    db: &Db,
+    account_id: i64,
+    ip: &str,
+    initial: bool,
+) -> Result<SendGate, DbError> {
     let ip = ip.to_string();
     retry_on_conflict(db, move |conn| {
         let t = now();
@@ -172,6 +179,9 @@ pub async fn send_attempt(db: &Db, account_id: i64, ip: &str) -> Result<SendGate
                 seconds: wait(account, HOUR),
                 reason: WaitReason::AccountHourly,
             });
+        }
+        if initial {
+            return Ok(SendGate::Allowed);
         }
         let per_ip = hit(conn, &format!("send:ip:{ip}"), HOUR, t)?;
         if per_ip.count > SENDS_PER_IP_PER_HOUR {

@@ -107,6 +107,17 @@ impl Addon for TwoFactorAddon {
             return Ok(decision);
         }
         let settings = self.service.settings(host).await?;
+        if settings.api_key_unreadable && settings.enabled_for(attempt.account.role) {
+            // Fail closed: an unreadable key must not look like "2FA off".
+            tracing::error!(
+                "two-factor: the stored API key cannot be decrypted; restore the previous \
+                 security.secret_key or enter the API key again on the addon's settings page"
+            );
+            return Err(AddonError::Refused(
+                "Signing in is not possible right now: the store's two-factor settings need attention. Please try again later."
+                    .into(),
+            ));
+        }
         if !settings.active_for(attempt.account.role) {
             return Ok(LoginDecision::Continue);
         }

@@ -51,6 +51,7 @@ mod tests {
     fn settings(key: &str, customer: bool, admin: bool) -> TfaSettings {
         TfaSettings {
             api_key: key.into(),
+            api_key_unreadable: false,
             mode: Mode::Test,
             customer_enabled: customer,
             admin_enabled: admin,

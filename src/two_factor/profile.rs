@@ -12,7 +12,7 @@ use super::audit::{self, AuditEvent};
 use super::countries;
 use super::otp_code::OtpCode;
 use super::phone::{PhoneError, PhoneNumber};
-use super::service::{gateway_message, Actor, CheckOutcome, Service};
+use super::service::{gateway_message, Actor, CheckOutcome, Service, ACCOUNT_PAGE_PURPOSE};
 use super::store;
 
 pub const F_COUNTRY: &str = "tfa_country";
@@ -181,6 +181,8 @@ pub async fn validate(
                 account,
                 interface,
                 ip: &form.ip,
+                purpose: ACCOUNT_PAGE_PURPOSE,
+                initial: false,
             };
             let outcome = service
                 .check_code(host, &settings, &actor, current, code.as_ref())

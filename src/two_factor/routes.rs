@@ -19,7 +19,9 @@ use super::phone::{PhoneError, PhoneNumber};
 use super::policy;
 use super::profile::{NOTICE_PREFIX, SEND_CODE_PATH};
 use super::providers::Channel;
-use super::service::{gateway_message, wait_message, Actor, CheckOutcome, SendOutcome, Service};
+use super::service::{
+    gateway_message, wait_message, Actor, CheckOutcome, SendOutcome, Service, ACCOUNT_PAGE_PURPOSE,
+};
 use super::status::format_time;
 use super::store::{self, StoredPhone};
 use super::ADDON_ID;
@@ -175,6 +177,8 @@ fn actor<'a>(pending: &'a PendingLogin, ip: &'a str) -> Actor<'a> {
         account: &pending.account,
         interface: pending.interface,
         ip,
+        purpose: &pending.id,
+        initial: false,
     }
 }
 
@@ -196,6 +200,7 @@ async fn send_and_describe(
     ip: &str,
     stored: &StoredPhone,
     channel: Channel,
+    initial: bool,
     view: &mut PageView,
 ) -> Result<StatusCode, HttpResponse> {
     let settings = st
@@ -205,7 +210,16 @@ async fn send_and_describe(
         .map_err(|e| internal_error(&e))?;
     let outcome = st
         .service
-        .send_code(&st.host, &settings, &actor(pending, ip), stored, channel)
+        .send_code(
+            &st.host,
+            &settings,
+            &Actor {
+                initial,
+                ..actor(pending, ip)
+            },
+            stored,
+            channel,
+        )
         .await
         .map_err(|e| internal_error(&e))?;
     Ok(match outcome {
@@ -252,7 +266,9 @@ async fn verify_page(st: Data, req: HttpRequest) -> HttpResponse {
     match first {
         Ok(true) => {
             let ip = st.host.client_ip(&req);
-            match send_and_describe(&st, &pending, &ip, &stored, Channel::Sms, &mut view).await {
+            match send_and_describe(&st, &pending, &ip, &stored, Channel::Sms, true, &mut view)
+                .await
+            {
                 Ok(s) => status = s,
                 Err(r) => return r,
             }
@@ -385,10 +401,11 @@ async fn send(st: Data, req: HttpRequest, body: web::Bytes) -> HttpResponse {
     let ip = st.host.client_ip(&req);
     let mut view = PageView::new(&st, pending.interface);
     view.last_two = stored.phone.last_two().to_string();
-    let status = match send_and_describe(&st, &pending, &ip, &stored, channel, &mut view).await {
-        Ok(s) => s,
-        Err(r) => return r,
-    };
+    let status =
+        match send_and_describe(&st, &pending, &ip, &stored, channel, false, &mut view).await {
+            Ok(s) => s,
+            Err(r) => return r,
+        };
     render(&st, &req, status, "verify", &view).await
 }
 
@@ -503,6 +520,8 @@ async fn account_send_code(st: Data, req: HttpRequest) -> HttpResponse {
         account: &account,
         interface: Interface::Customer,
         ip: &ip,
+        purpose: ACCOUNT_PAGE_PURPOSE,
+        initial: false,
     };
     let notice = match st
         .service

@@ -29,6 +29,19 @@ pub struct Actor<'a> {
     pub account: &'a Account,
     pub interface: Interface,
     pub ip: &'a str,
+    /// What the code is for: the pending login's id, or the account page.
+    /// A code is accepted only for the purpose whose request sent it last.
+    pub purpose: &'a str,
+    /// The first code of a sign-in: exempt from the per-IP quota, which is
+    /// for resends (shoppers behind one NAT must still be able to log in).
+    pub initial: bool,
+}
+
+/// The purpose of codes sent from the account page (phone change).
+pub const ACCOUNT_PAGE_PURPOSE: &str = "account-page";
+
+fn holder_key(account_id: i64) -> String {
+    format!("code-holder:acct:{account_id}")
 }
 
 impl Actor<'_> {
@@ -141,7 +154,7 @@ impl Service {
         };
         let db = host.db();
         if let SendGate::Wait { seconds, reason } =
-            limits::send_attempt(db, actor.account.id, actor.ip).await?
+            limits::send_attempt(db, actor.account.id, actor.ip, actor.initial).await?
         {
             let why = match reason {
                 WaitReason::Cooldown => "cooldown",
@@ -167,6 +180,9 @@ impl Service {
         }
         match result {
             Ok(()) => {
+                let (key, purpose) = (holder_key(actor.account.id), actor.purpose.to_string());
+                db.run(move |conn| store::set_state(conn, &key, &purpose))
+                    .await?;
                 let detail = format!("to phone ending {}", stored.phone.last_two());
                 audit::record(db, actor.event(event, "success").detail(detail)).await;
                 Ok(SendOutcome::Sent)
@@ -240,6 +256,20 @@ impl Service {
             .await;
             return Ok(CheckOutcome::Wrong);
         };
+        // The gateway keeps one code per user: accept it only for the sign-in
+        // (or page) that asked for it last, so a code is bound to one pending login.
+        let key = holder_key(actor.account.id);
+        let holder = db.run(move |conn| store::get_state(conn, &key)).await?;
+        if holder.map(|(value, _)| value).as_deref() != Some(actor.purpose) {
+            audit::record(
+                db,
+                actor
+                    .event("verify", "failure")
+                    .detail("code was sent for another sign-in"),
+            )
+            .await;
+            return Ok(CheckOutcome::NoCodeSent);
+        }
         let Some(id) = stored.authy_id else {
             audit::record(
                 db,

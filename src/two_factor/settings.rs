@@ -19,6 +19,9 @@ pub enum Mode {
 #[derive(Clone)]
 pub struct TfaSettings {
     pub api_key: String,
+    /// An API key is stored but cannot be decrypted (the server's secret key
+    /// changed): logins that need 2FA are refused until it is fixed.
+    pub api_key_unreadable: bool,
     pub mode: Mode,
     pub customer_enabled: bool,
     pub admin_enabled: bool,
@@ -39,6 +42,7 @@ impl TfaSettings {
     pub fn from_addon(settings: &AddonSettings) -> TfaSettings {
         TfaSettings {
             api_key: settings.text(API_KEY).trim().to_string(),
+            api_key_unreadable: settings.is_unreadable(API_KEY),
             mode: if settings.bool(PRODUCTION_MODE) {
                 Mode::Production
             } else {

@@ -84,8 +84,8 @@ pub struct TestApp {
     pub db: Db,
     pub settings: Settings,
     pub browser: Browser,
-    _db: TestDb,
-    _data: tempfile::TempDir,
+    _db: Option<TestDb>,
+    _data: Option<tempfile::TempDir>,
 }
 
 /// Settings for a test server: port 0, a fresh database, a temp data dir.
@@ -120,12 +120,12 @@ pub async fn spawn_app_with(
     let data = tempfile::tempdir().unwrap();
     let mut settings = test_settings(&db, data.path());
     tweak(&mut settings);
-    start(db, data, settings, factory).await
+    start(Some(db), Some(data), settings, factory).await
 }
 
 async fn start(
-    db: TestDb,
-    data: tempfile::TempDir,
+    db: Option<TestDb>,
+    data: Option<tempfile::TempDir>,
     settings: Settings,
     factory: impl FnOnce(&AddonContext<'_>) -> AddonList,
 ) -> TestApp {
@@ -148,6 +148,12 @@ async fn start(
 }
 
 impl TestApp {
+    /// Another instance of the store on its own port, sharing this one's
+    /// database and secret key, as behind a load balancer.
+    pub async fn spawn_sibling(&self) -> TestApp {
+        start(None, None, self.settings.clone(), default_addons).await
+    }
+
     /// A second, independent browser (own cookie jar).
     pub fn new_browser(&self) -> Browser {
         Browser::new(&self.address)

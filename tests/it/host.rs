@@ -612,3 +612,44 @@ async fn disabled_addons_do_not_challenge() {
     assert_eq!(location(&res), "/", "addon disabled: no challenge");
     assert_eq!(b.get("/word-check").await.status(), 404);
 }
+
+#[tokio::test]
+async fn password_guessing_locks_the_account_with_the_generic_message() {
+    let app = spawn_app().await;
+    app.create_account("ann@example.com", "right-password-1", Role::Customer);
+    // Ten concurrent wrong guesses fill the window.
+    let mut tasks = Vec::new();
+    for i in 0..10 {
+        let b = app.new_browser();
+        tasks.push(tokio::spawn(async move {
+            b.login("/login", "ann@example.com", &format!("wrong-password-{i}"))
+                .await
+                .status()
+                .as_u16()
+        }));
+    }
+    for t in tasks {
+        assert_eq!(t.await.unwrap(), 401);
+    }
+    let res = app
+        .browser
+        .login("/login", "ann@example.com", "right-password-1")
+        .await;
+    assert_eq!(
+        res.status(),
+        401,
+        "locked: even the right password is refused"
+    );
+    assert!(res.text().await.unwrap().contains(GENERIC));
+    // After the lock runs out the right password works again.
+    diesel::RunQueryDsl::execute(
+        diesel::sql_query("UPDATE login_failures SET locked_until = 0"),
+        &mut *app.db.get().unwrap(),
+    )
+    .unwrap();
+    let res = app
+        .browser
+        .login("/login", "ann@example.com", "right-password-1")
+        .await;
+    assert_eq!(res.status(), 303);
+}

@@ -5,6 +5,7 @@ mod cli;
 mod example_addon;
 mod helpers;
 mod host;
+mod instances;
 mod plugin_api;
 mod sandbox;
 mod sandbox_admin;

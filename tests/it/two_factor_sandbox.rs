@@ -328,3 +328,69 @@ async fn a_gateway_that_is_down_refuses_with_a_message_in_production_mode() {
         .await;
     assert!(settings.contains("production") && settings.contains("not answering"));
 }
+
+#[tokio::test]
+async fn a_code_is_bound_to_the_sign_in_that_asked_for_it() {
+    let app = app_in_test_mode().await;
+    with_phone(&app, "cust@example.com", Role::Customer);
+    let first = app.new_browser();
+    let second = app.new_browser();
+    first.login("/login", "cust@example.com", PASSWORD).await;
+    second.login("/login", "cust@example.com", PASSWORD).await;
+    assert_eq!(first.get("/two-factor/verify").await.status(), 200);
+    let code = outbox_code(&app).await;
+    // The second sign-in comes within the cooldown: it gets no new code and
+    // cannot borrow the first one's.
+    second.get("/two-factor/verify").await;
+    let (status, _, body) = post_with_csrf(&second, "/two-factor/verify", &[("code", &code)]).await;
+    assert_ne!(
+        status, 303,
+        "a code sent for another pending login is refused"
+    );
+    assert!(!body.contains("My account"));
+    let (status, loc, _) = post_with_csrf(&first, "/two-factor/verify", &[("code", &code)]).await;
+    assert_eq!((status, loc.as_str()), (303, "/"));
+}
+
+#[tokio::test]
+async fn many_shoppers_behind_one_address_still_get_their_first_code() {
+    let app = app_in_test_mode().await;
+    for n in 0..22 {
+        let email = format!("nat{n}@example.com");
+        let id = app.create_account(&email, PASSWORD, Role::Customer);
+        let phone = PhoneNumber::parse("US", &format!("20155501{n:02}")).unwrap();
+        store::save_phone(&mut app.db.get().unwrap(), id, &phone).unwrap();
+        let b = app.new_browser();
+        assert_eq!(
+            location(&b.login("/login", &email, PASSWORD).await),
+            "/two-factor/verify"
+        );
+        let (status, page) = b.get_text("/two-factor/verify").await;
+        assert_eq!(status, 200, "shopper {n} got a code: {page}");
+    }
+}
+
+#[tokio::test]
+async fn an_api_key_that_no_longer_decrypts_refuses_logins_instead_of_skipping_2fa() {
+    let app = app_in_test_mode().await;
+    with_phone(&app, "cust@example.com", Role::Customer);
+    {
+        use diesel::prelude::*;
+        use storefront_2fa::db::schema::addon_settings;
+        // As if the server's secret key had changed since the key was saved.
+        let other = storefront_2fa::crypto::SecretKey::generate().encrypt(KEY);
+        diesel::update(addon_settings::table.filter(addon_settings::key.eq("api_key")))
+            .set(addon_settings::value.eq(other))
+            .execute(&mut app.db.get().unwrap())
+            .unwrap();
+    }
+    let b = app.new_browser();
+    let res = b.login("/login", "cust@example.com", PASSWORD).await;
+    assert_eq!(res.status(), 401, "refused, not signed in without a code");
+    assert!(res
+        .text()
+        .await
+        .unwrap()
+        .contains("two-factor settings need attention"));
+    assert!(location(&b.get("/account").await).starts_with("/login"));
+}

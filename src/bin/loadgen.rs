@@ -1,0 +1,708 @@
+//! Load generator: starts the real server (release build of this crate) on
+//! a free loopback port with its own database, seeds users, and drives
+//! complete flows with many concurrent virtual users. Prints flows per
+//! second, p50/p95/p99 per step, errors, the server's peak RSS, and each
+//! figure next to its target from DESIGN.md.
+//!
+//!     cargo run --release --bin loadgen -- --compare-disabled
+
+use std::collections::BTreeMap;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use clap::Parser;
+
+use storefront_2fa::crypto::SecretKey;
+use storefront_2fa::db::{migrations, Db};
+use storefront_2fa::host::{accounts, catalog, email::Email, password::hash_blocking};
+use storefront_2fa::plugin::{AddonRegistry, Manifest, Role};
+use storefront_2fa::two_factor::phone::PhoneNumber;
+use storefront_2fa::two_factor::store as tfa_store;
+
+const PASSWORD: &str = "load-test-password-1";
+const API_KEY: &str = "loadgen-api-key";
+
+#[derive(Parser, Clone)]
+#[command(about = "Drives real login, code and catalog flows against a fresh server")]
+struct Args {
+    /// Seconds each timed phase runs.
+    #[arg(long, default_value_t = 8)]
+    duration: u64,
+    /// Concurrent virtual users in the login phases.
+    #[arg(long, default_value_t = 16)]
+    login_users: usize,
+    /// Concurrent virtual users for the code step alone (budget: 32).
+    #[arg(long, default_value_t = 32)]
+    code_users: usize,
+    /// Code submissions each code-step user makes.
+    #[arg(long, default_value_t = 10)]
+    codes_per_user: usize,
+    /// Concurrent virtual users browsing the catalog.
+    #[arg(long, default_value_t = 32)]
+    catalog_users: usize,
+    /// Also run the catalog with the addon disabled and print the ratio.
+    #[arg(long)]
+    compare_disabled: bool,
+    /// Database for the server (default: SQLite in a temp folder).
+    #[arg(long)]
+    database_url: Option<String>,
+    /// Server binary (default: `storefront-2fa` next to this binary).
+    #[arg(long)]
+    server_bin: Option<std::path::PathBuf>,
+}
+
+#[derive(Default)]
+struct Stats {
+    steps: Mutex<BTreeMap<&'static str, Vec<Duration>>>,
+    errors: AtomicUsize,
+    error_samples: Mutex<Vec<String>>,
+}
+
+impl Stats {
+    fn record(&self, step: &'static str, d: Duration) {
+        self.steps.lock().unwrap().entry(step).or_default().push(d);
+    }
+    fn error(&self, what: String) {
+        self.errors.fetch_add(1, Ordering::Relaxed);
+        let mut s = self.error_samples.lock().unwrap();
+        if s.len() < 5 {
+            s.push(what);
+        }
+    }
+    fn percentile(&self, step: &str, p: f64) -> Option<Duration> {
+        let mut v = self.steps.lock().unwrap().get(step)?.clone();
+        if v.is_empty() {
+            return None;
+        }
+        v.sort();
+        let i = ((p / 100.0) * (v.len() as f64 - 1.0)).round() as usize;
+        Some(v[i])
+    }
+    fn count(&self, step: &str) -> usize {
+        self.steps.lock().unwrap().get(step).map_or(0, Vec::len)
+    }
+    fn print(&self, title: &str) {
+        println!("  {title}");
+        for (step, v) in self.steps.lock().unwrap().iter() {
+            let mut v = v.clone();
+            v.sort();
+            let p = |q: f64| {
+                v[((q / 100.0) * (v.len() as f64 - 1.0)).round() as usize].as_secs_f64() * 1000.0
+            };
+            println!(
+                "    {step:<16} n={:<6} p50={:>7.2} ms  p95={:>7.2} ms  p99={:>7.2} ms",
+                v.len(),
+                p(50.0),
+                p(95.0),
+                p(99.0)
+            );
+        }
+        let errors = self.errors.load(Ordering::Relaxed);
+        println!("    errors: {errors}");
+        for e in self.error_samples.lock().unwrap().iter() {
+            println!("      e.g. {e}");
+        }
+    }
+}
+
+/// One browser-like session: the session cookie is kept by hand so one
+/// HTTP client (one connection pool) serves every virtual user.
+struct Session {
+    base: String,
+    client: reqwest::Client,
+    cookie: Option<String>,
+    ip: String,
+}
+
+impl Session {
+    fn new(base: &str, client: &reqwest::Client, ip: String) -> Session {
+        Session {
+            base: base.to_string(),
+            client: client.clone(),
+            cookie: None,
+            ip,
+        }
+    }
+
+    fn keep_cookie(&mut self, res: &reqwest::Response) {
+        for v in res.headers().get_all("set-cookie") {
+            if let Some(rest) = v.to_str().ok().and_then(|s| s.strip_prefix("sf_session=")) {
+                let value = rest.split(';').next().unwrap_or("");
+                self.cookie = (!value.is_empty()).then(|| value.to_string());
+            }
+        }
+    }
+
+    fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        let mut r = self
+            .client
+            .request(method, format!("{}{}", self.base, path))
+            .header("x-forwarded-for", &self.ip);
+        if let Some(c) = &self.cookie {
+            r = r.header("cookie", format!("sf_session={c}"));
+        }
+        r
+    }
+
+    async fn get(&mut self, path: &str) -> anyhow::Result<(u16, String)> {
+        let res = self.request(reqwest::Method::GET, path).send().await?;
+        self.keep_cookie(&res);
+        let status = res.status().as_u16();
+        Ok((status, res.text().await?))
+    }
+
+    async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> anyhow::Result<(u16, String)> {
+        let res = self
+            .request(reqwest::Method::POST, path)
+            .form(form)
+            .send()
+            .await?;
+        self.keep_cookie(&res);
+        let status = res.status().as_u16();
+        let location = res
+            .headers()
+            .get("location")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string();
+        let _ = res.bytes().await?;
+        Ok((status, location))
+    }
+}
+
+fn csrf_of(page: &str) -> anyhow::Result<String> {
+    let marker = "name=\"csrf_token\" value=\"";
+    let start = page.find(marker).context("no CSRF field")? + marker.len();
+    let end = page[start..].find('"').context("bad CSRF field")? + start;
+    Ok(page[start..end].to_string())
+}
+
+struct Target {
+    base: String,
+    client: reqwest::Client,
+    users: Vec<(String, String)>, // email, national phone digits
+    next_user: AtomicUsize,
+    next_ip: AtomicUsize,
+}
+
+impl Target {
+    fn take_user(&self) -> anyhow::Result<(String, String)> {
+        let i = self.next_user.fetch_add(1, Ordering::Relaxed);
+        self.users
+            .get(i)
+            .cloned()
+            .context("ran out of seeded users; seed more")
+    }
+    fn session(&self) -> Session {
+        let n = self.next_ip.fetch_add(1, Ordering::Relaxed);
+        // Each simulated shopper comes from its own address (documentation ranges).
+        let ip = format!("198.51.{}.{}", (n / 250) % 250, n % 250 + 1);
+        Session::new(&self.base, &self.client, ip)
+    }
+
+    async fn code_from_outbox(&self, phone: &str) -> anyhow::Result<String> {
+        for _ in 0..50 {
+            let res = self
+                .client
+                .get(format!(
+                    "{}/sandbox/authy/outbox?phone={phone}&limit=1",
+                    self.base
+                ))
+                .header("X-Authy-API-Key", API_KEY)
+                .send()
+                .await?;
+            let list: serde_json::Value = res.json().await?;
+            if let Some(text) = list.get(0).and_then(|m| m["text"].as_str()) {
+                if let Some(code) = text
+                    .split(|c: char| !c.is_ascii_digit())
+                    .find(|w| w.len() == 7)
+                {
+                    return Ok(code.to_string());
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        bail!("no code in the outbox for {phone}")
+    }
+}
+
+/// Steps up to the code page: login form, password, verify page (sends the
+/// SMS), outbox. Returns the session, its CSRF token and the code.
+async fn until_code(t: &Target, stats: &Stats) -> anyhow::Result<(Session, String, String)> {
+    let (email, phone) = t.take_user()?;
+    let mut s = t.session();
+    let start = Instant::now();
+    let (status, page) = s.get("/login").await?;
+    anyhow::ensure!(status == 200, "login page {status}");
+    stats.record("login page", start.elapsed());
+    let csrf = csrf_of(&page)?;
+    let start = Instant::now();
+    let (status, location) = s
+        .post(
+            "/login",
+            &[
+                ("email", &email),
+                ("password", PASSWORD),
+                ("next", "/account"),
+                ("csrf_token", &csrf),
+            ],
+        )
+        .await?;
+    anyhow::ensure!(
+        status == 303 && location == "/two-factor/verify",
+        "password step {status} {location}"
+    );
+    stats.record("password", start.elapsed());
+    let start = Instant::now();
+    let (status, _) = s.get("/two-factor/verify").await?;
+    anyhow::ensure!(status == 200, "verify page {status}");
+    stats.record("verify page+sms", start.elapsed());
+    let start = Instant::now();
+    let code = t.code_from_outbox(&phone).await?;
+    stats.record("outbox read", start.elapsed());
+    Ok((s, csrf, code))
+}
+
+async fn submit_code(s: &mut Session, csrf: &str, code: &str, stats: &Stats) -> anyhow::Result<()> {
+    let start = Instant::now();
+    let (status, location) = s
+        .post(
+            "/two-factor/verify",
+            &[("code", code), ("csrf_token", csrf)],
+        )
+        .await?;
+    anyhow::ensure!(
+        status == 303 && location == "/account",
+        "code step {status} {location}"
+    );
+    stats.record("code", start.elapsed());
+    Ok(())
+}
+
+async fn full_login(t: &Target, stats: &Stats) -> anyhow::Result<()> {
+    let flow = Instant::now();
+    let (mut s, csrf, code) = until_code(t, stats).await?;
+    submit_code(&mut s, &csrf, &code, stats).await?;
+    let start = Instant::now();
+    let (status, page) = s.get("/account").await?;
+    anyhow::ensure!(
+        status == 200 && page.contains("My account"),
+        "protected page {status}"
+    );
+    stats.record("protected page", start.elapsed());
+    stats.record("FULL FLOW", flow.elapsed());
+    Ok(())
+}
+
+async fn run_for<F, Fut>(users: usize, duration: Duration, stats: Arc<Stats>, f: F) -> Duration
+where
+    F: Fn(Arc<Stats>) -> Fut + Clone + Send + 'static,
+    Fut: std::future::Future<Output = anyhow::Result<()>> + Send,
+{
+    let started = Instant::now();
+    let deadline = started + duration;
+    let mut tasks = Vec::new();
+    for _ in 0..users {
+        let f = f.clone();
+        let stats = stats.clone();
+        tasks.push(tokio::spawn(async move {
+            while Instant::now() < deadline {
+                if let Err(e) = f(stats.clone()).await {
+                    stats.error(format!("{e:#}"));
+                }
+            }
+        }));
+    }
+    for t in tasks {
+        let _ = t.await;
+    }
+    started.elapsed()
+}
+
+async fn catalog_view(s: &mut Session, stats: &Stats) -> anyhow::Result<()> {
+    let start = Instant::now();
+    let (status, page) = s.get("/").await?;
+    anyhow::ensure!(
+        status == 200 && page.contains("Our products"),
+        "catalog {status}"
+    );
+    stats.record("catalog", start.elapsed());
+    Ok(())
+}
+
+async fn catalog_phase(t: &Arc<Target>, users: usize, duration: Duration) -> (Arc<Stats>, f64) {
+    let stats = Arc::new(Stats::default());
+    let t2 = t.clone();
+    let elapsed = run_for(users, duration, stats.clone(), move |stats| {
+        let t = t2.clone();
+        async move {
+            let mut s = t.session();
+            for _ in 0..20 {
+                catalog_view(&mut s, &stats).await?;
+            }
+            Ok(())
+        }
+    })
+    .await;
+    let rps = stats.count("catalog") as f64 / elapsed.as_secs_f64();
+    (stats, rps)
+}
+
+/// argon2id with the production parameters, on every core, for `secs`.
+fn argon2_per_second(secs: f64) -> f64 {
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(2);
+    let deadline = Instant::now() + Duration::from_secs_f64(secs);
+    let started = Instant::now();
+    let handles: Vec<_> = (0..cores)
+        .map(|_| {
+            std::thread::spawn(move || {
+                let mut n = 0u64;
+                while Instant::now() < deadline {
+                    hash_blocking("benchmark password");
+                    n += 1;
+                }
+                n
+            })
+        })
+        .collect();
+    let total: u64 = handles.into_iter().map(|h| h.join().unwrap()).sum();
+    total as f64 / started.elapsed().as_secs_f64()
+}
+
+fn peak_rss_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()
+}
+
+/// A scratch folder for the server's database and data, removed at the end.
+struct TempDir(std::path::PathBuf);
+
+impl TempDir {
+    fn new() -> std::io::Result<TempDir> {
+        let path = std::env::temp_dir().join(format!(
+            "sf-loadgen-{}",
+            storefront_2fa::crypto::random_token(6)
+        ));
+        std::fs::create_dir_all(&path)?;
+        Ok(TempDir(path))
+    }
+    fn path(&self) -> &std::path::Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+struct Server {
+    child: Child,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Phone numbers that libphonenumber accepts, one per seeded user.
+fn phones(n: usize) -> Vec<PhoneNumber> {
+    let mut out = Vec::with_capacity(n);
+    let mut i = 0u32;
+    while out.len() < n && i < 2_000_000 {
+        let number = format!("201{:07}", 2_000_000 + i);
+        if let Ok(p) = PhoneNumber::parse("US", &number) {
+            out.push(p);
+        }
+        i += 1;
+    }
+    out
+}
+
+fn seed(db: &Db, key: &SecretKey, n: usize) -> anyhow::Result<Vec<(String, String)>> {
+    let mut conn = db.get()?;
+    migrations::run(&mut conn)?;
+    catalog::seed_demo_products(&mut conn)?;
+    // One argon2id hash with the production parameters, shared by all users:
+    // seeding stays fast, logins cost what they cost in production.
+    let hash = hash_blocking(PASSWORD);
+    let phones = phones(n);
+    anyhow::ensure!(
+        phones.len() == n,
+        "could only make {} phone numbers",
+        phones.len()
+    );
+    let mut users = Vec::with_capacity(n);
+    use diesel::Connection;
+    conn.transaction(|c| -> anyhow::Result<()> {
+        for (i, phone) in phones.iter().enumerate() {
+            let email = format!("shopper{i}@load.example");
+            let id = accounts::insert(c, &Email::parse(&email).unwrap(), &hash, Role::Customer, "")
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            tfa_store::save_phone(c, id, phone)?;
+            users.push((email, phone.national().to_string()));
+        }
+        Ok(())
+    })?;
+    drop(conn);
+    let registry = addon_registry();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(async {
+        registry.set_enabled(db, "two_factor", true).await?;
+        let values = [
+            ("api_key", API_KEY),
+            ("production_mode", "false"),
+            ("customer_enabled", "true"),
+            ("admin_enabled", "true"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        registry
+            .save_settings(db, key, "two_factor", values)
+            .await?;
+        anyhow::Ok(())
+    })?;
+    Ok(users)
+}
+
+fn addon_registry() -> AddonRegistry {
+    let settings = storefront_2fa::config::Settings::load(None).expect("default settings");
+    let ctx = storefront_2fa::startup::AddonContext {
+        settings: &settings,
+        base_url: String::new(),
+    };
+    let addons: Vec<(Manifest, _)> = storefront_2fa::startup::default_addons(&ctx);
+    AddonRegistry::new(addons)
+}
+
+fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let dir = TempDir::new()?;
+    let db_url = args
+        .database_url
+        .clone()
+        .unwrap_or_else(|| format!("sqlite://{}/load.db", dir.path().display()));
+    let key = SecretKey::generate();
+    let key_b64 = key.to_base64();
+    let login_budget = (args.duration as usize * 2 + 4) * 150;
+    let code_budget = args.code_users * args.codes_per_user;
+    let db = Db::connect(&db_url, 2)?;
+    let seed_started = Instant::now();
+    let users = seed(&db, &key, login_budget + code_budget)?;
+    println!(
+        "seeded {} users in {:.1} s",
+        users.len(),
+        seed_started.elapsed().as_secs_f64()
+    );
+
+    println!("measuring argon2id (m=19456, t=2, p=1) on this machine …");
+    let hashes_per_sec = argon2_per_second(3.0);
+
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
+    let bin = args.server_bin.clone().unwrap_or_else(|| {
+        std::env::current_exe()
+            .unwrap()
+            .with_file_name("storefront-2fa")
+    });
+    let child = Command::new(&bin)
+        .arg("serve")
+        .env("STOREFRONT__SERVER__BIND", format!("127.0.0.1:{port}"))
+        .env("STOREFRONT__SERVER__TRUST_FORWARDED_FOR", "true")
+        .env("STOREFRONT__DATABASE__URL", &db_url)
+        .env("STOREFRONT__DATABASE__POOL_SIZE", "16")
+        .env("STOREFRONT__SECURITY__SECRET_KEY", &key_b64)
+        .env("STOREFRONT__SANDBOX__RATE_LIMIT_PER_MINUTE", "0")
+        .env("STOREFRONT__DATA_DIR", dir.path())
+        .env("RUST_LOG", "error")
+        .stdout(Stdio::null())
+        .spawn()
+        .with_context(|| {
+            format!(
+                "starting {} (build it with cargo build --release)",
+                bin.display()
+            )
+        })?;
+    let pid = child.id();
+    let server = Server { child };
+    let base = format!("http://127.0.0.1:{port}");
+
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let result = rt.block_on(async {
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .pool_max_idle_per_host(256)
+            .build()?;
+        for _ in 0..100 {
+            if client.get(format!("{base}/healthz")).send().await.is_ok() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let t = Arc::new(Target {
+            base: base.clone(),
+            client,
+            users,
+            next_user: AtomicUsize::new(0),
+            next_ip: AtomicUsize::new(0),
+        });
+        let d = Duration::from_secs(args.duration);
+        let mut figures = Vec::new();
+
+        println!(
+            "\n(a) full customer login with an SMS code, {} users, {} s",
+            args.login_users, args.duration
+        );
+        let a = Arc::new(Stats::default());
+        let t2 = t.clone();
+        let elapsed = run_for(args.login_users, d, a.clone(), move |s| {
+            let t = t2.clone();
+            async move { full_login(&t, &s).await }
+        })
+        .await;
+        let flows = a.count("FULL FLOW") as f64 / elapsed.as_secs_f64();
+        a.print("steps");
+        println!(
+            "  full logins/s: {flows:.1}; argon2id hashes/s on this machine: {hashes_per_sec:.1}"
+        );
+        figures.push((
+            "full login flows/s vs argon2id/s",
+            flows / hashes_per_sec,
+            ">= 0.90",
+            flows / hashes_per_sec >= 0.90,
+        ));
+
+        println!(
+            "\n(b) the code step alone, {} users × {} codes",
+            args.code_users, args.codes_per_user
+        );
+        let prep = Arc::new(Stats::default());
+        let mut prepared = Vec::new();
+        for _ in 0..args.code_users {
+            let mut mine = Vec::new();
+            for _ in 0..args.codes_per_user {
+                mine.push(until_code(&t, &prep).await?);
+            }
+            prepared.push(mine);
+        }
+        let b = Arc::new(Stats::default());
+        let gate = Arc::new(tokio::sync::Barrier::new(args.code_users));
+        let tasks: Vec<_> = prepared
+            .into_iter()
+            .map(|mine| {
+                let b = b.clone();
+                let gate = gate.clone();
+                tokio::spawn(async move {
+                    gate.wait().await;
+                    for (mut s, csrf, code) in mine {
+                        if let Err(e) = submit_code(&mut s, &csrf, &code, &b).await {
+                            b.error(format!("{e:#}"));
+                        }
+                    }
+                })
+            })
+            .collect();
+        for task in tasks {
+            let _ = task.await;
+        }
+        b.print("steps");
+        let code_p99 = b.percentile("code", 99.0).unwrap_or_default().as_secs_f64() * 1000.0;
+        figures.push((
+            "code step p99 (ms) at 32 users",
+            code_p99,
+            "< 5",
+            code_p99 < 5.0,
+        ));
+
+        println!(
+            "\n(c) catalog page views, {} users, {} s",
+            args.catalog_users, args.duration
+        );
+        let (c, rps_enabled) = catalog_phase(&t, args.catalog_users, d).await;
+        c.print("addon enabled");
+        println!("  catalog requests/s (addon enabled): {rps_enabled:.0}");
+        if args.compare_disabled {
+            let registry = addon_registry();
+            registry.set_enabled(&db, "two_factor", false).await?;
+            let (c2, rps_disabled) = catalog_phase(&t, args.catalog_users, d).await;
+            c2.print("addon disabled");
+            registry.set_enabled(&db, "two_factor", true).await?;
+            println!("  catalog requests/s (addon disabled): {rps_disabled:.0}");
+            let ratio = rps_enabled / rps_disabled;
+            figures.push((
+                "catalog rps enabled / disabled",
+                ratio,
+                ">= 0.97",
+                ratio >= 0.97,
+            ));
+        }
+
+        println!(
+            "\n(d) catalog while {} users log in, {} s",
+            args.login_users, args.duration
+        );
+        let storm = Arc::new(Stats::default());
+        let t2 = t.clone();
+        let storm_stats = storm.clone();
+        let logins = tokio::spawn(async move {
+            run_for(args.login_users, d, storm_stats, move |s| {
+                let t = t2.clone();
+                async move { full_login(&t, &s).await }
+            })
+            .await
+        });
+        let (during, _) = catalog_phase(&t, args.catalog_users.min(8), d).await;
+        let _ = logins.await;
+        during.print("catalog during the login storm");
+        storm.print("logins during the storm");
+        let storm_p99 = during
+            .percentile("catalog", 99.0)
+            .unwrap_or_default()
+            .as_secs_f64()
+            * 1000.0;
+        figures.push((
+            "catalog p99 (ms) during login storm",
+            storm_p99,
+            "< 50",
+            storm_p99 < 50.0,
+        ));
+
+        let rss = peak_rss_kib(pid).unwrap_or(0) as f64 / 1024.0;
+        figures.push(("server peak RSS (MiB)", rss, "< 100", rss < 100.0));
+        let errors: usize = [&a, &b, &c, &storm, &during]
+            .iter()
+            .map(|s| s.errors.load(Ordering::Relaxed))
+            .sum();
+        figures.push(("errors", errors as f64, "= 0", errors == 0));
+        println!("\nsummary (one run, this machine)");
+        for (name, value, target, ok) in &figures {
+            println!(
+                "  {name:<38} {value:>9.2}   target {target:<8} {}",
+                if *ok { "ok" } else { "MISSED" }
+            );
+        }
+        anyhow::Ok(())
+    });
+    drop(server);
+    result
+}
