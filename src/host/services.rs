@@ -175,8 +175,29 @@ impl HostServices for HostState {
             .hasher
             .verify(row.as_ref().map(|r| r.password_hash.clone()), password)
             .await;
-        row.filter(|r| verified && !r.must_change_password)
-            .map(|r| r.to_account())
+        // The same per-account password lock as the login forms.
+        let row = row?;
+        let (id, failed) = (row.id, !verified);
+        let locked = self
+            .db
+            .transaction(move |conn| {
+                let locked = super::throttle::is_locked(conn, id)?;
+                if failed {
+                    super::throttle::record_failure(conn, id)?;
+                } else if !locked {
+                    super::throttle::clear(conn, id)?;
+                }
+                Ok(locked)
+            })
+            .await;
+        match locked {
+            Ok(false) if verified && !row.must_change_password => Some(row.to_account()),
+            Ok(_) => None,
+            Err(e) => {
+                tracing::error!(error = %e, "login throttle failed");
+                None
+            }
+        }
     }
 
     async fn end_other_sessions(
@@ -184,7 +205,9 @@ impl HostServices for HostState {
         account_id: i64,
         keep: Option<&HttpRequest>,
     ) -> Result<usize, DbError> {
-        let keep_hash = keep.map(|r| cookie_of(r).id_hash()).unwrap_or_default();
+        let keep_hash = keep
+            .map(|r| super::session::cookie_of(r).id_hash())
+            .unwrap_or_default();
         self.db
             .run(move |conn| session::end_other_sessions(conn, account_id, &keep_hash))
             .await

@@ -203,6 +203,8 @@ async fn submit(st: Data, req: HttpRequest, body: web::Bytes) -> HttpResponse {
         account: &pending.account,
         interface: pending.interface,
         ip: &ip,
+        purpose: &pending.id,
+        initial: false,
     };
     let recovery_mode = values.get("method") == Some("recovery");
     let checked =

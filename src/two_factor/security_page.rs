@@ -26,6 +26,8 @@ use super::store;
 
 pub const CUSTOMER_BASE: &str = "/account/security";
 pub const ADMIN_BASE: &str = "/admin/account/security";
+/// SMS codes sent from the Security page are good only there.
+pub const SECURITY_PAGE_PURPOSE: &str = "security-page";
 
 pub struct State {
     pub service: Arc<Service>,
@@ -497,6 +499,8 @@ async fn disable(st: Data, req: HttpRequest, body: web::Bytes) -> HttpResponse {
         account: &account,
         interface: interface_of(&req),
         ip: &ip,
+        purpose: SECURITY_PAGE_PURPOSE,
+        initial: false,
     };
     let code = values.text("code");
     let checked = match check::check_code(&st.service, &st.host, &actor, code, true).await {
@@ -574,6 +578,8 @@ async fn disable_send_sms(st: Data, req: HttpRequest) -> HttpResponse {
         account: &account,
         interface: interface_of(&req),
         ip: &ip,
+        purpose: SECURITY_PAGE_PURPOSE,
+        initial: false,
     };
     let (status, view) = match st
         .service

@@ -107,6 +107,12 @@ fn not_an_object() -> HttpResponse {
     )
 }
 
+/// The purpose an API challenge's SMS codes are bound to (never the id
+/// itself, which is a bearer secret).
+fn challenge_purpose(challenge_id: &str) -> String {
+    format!("api:{}", crate::crypto::sha256_hex(challenge_id))
+}
+
 /// A string field (no other JSON type is taken for it).
 fn string_field<'a>(m: &'a Map<String, Value>, name: &str) -> Option<&'a str> {
     match m.get(name) {
@@ -340,10 +346,13 @@ async fn verify(st: Data, req: HttpRequest, body: web::Bytes) -> HttpResponse {
         }
         Err(e) => return internal(&e),
     }
+    let purpose = challenge_purpose(&id);
     let actor = Actor {
         account: &account,
         interface: account.role.interface(),
         ip: &ip,
+        purpose: &purpose,
+        initial: false,
     };
     let Some(code) = code_field(&m) else {
         if let Err(e) = check::count_malformed(&st.host, &actor).await {
@@ -429,7 +438,7 @@ async fn send_sms(st: Data, req: HttpRequest, body: web::Bytes) -> HttpResponse 
     let Some(m) = object(&body) else {
         return not_an_object();
     };
-    let (id, _ch, account) = match challenge_of(&st, &m).await {
+    let (id, ch, account) = match challenge_of(&st, &m).await {
         Ok(x) => x,
         Err(r) => return r,
     };
@@ -449,10 +458,13 @@ async fn send_sms(st: Data, req: HttpRequest, body: web::Bytes) -> HttpResponse 
         Err(e) => return internal(&e),
     };
     let ip = st.host.client_ip(&req);
+    let purpose = challenge_purpose(&id);
     let actor = Actor {
         account: &account,
         interface: account.role.interface(),
         ip: &ip,
+        purpose: &purpose,
+        initial: ch.sms_sent_at.is_none(),
     };
     match st
         .service
@@ -609,6 +621,8 @@ async fn two_factor_disable(st: Data, req: HttpRequest, body: web::Bytes) -> Htt
         account: &account,
         interface: account.role.interface(),
         ip: &ip,
+        purpose: "api-disable",
+        initial: false,
     };
     let Some(code) = code_field(&m) else {
         if let Err(e) = check::count_malformed(&st.host, &actor).await {
