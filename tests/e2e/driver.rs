@@ -333,6 +333,17 @@ impl Page {
             .to_string()
     }
 
+    /// Waits until the page shows `needle`.
+    pub async fn wait_text(&self, needle: &str) {
+        let started = Instant::now();
+        while !self.text().await.contains(needle) {
+            if started.elapsed() > WAIT {
+                self.assert_text(needle).await;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     pub async fn text_of(&self, css: &str) -> String {
         self.find(css).await.text().await.unwrap()
     }

@@ -379,3 +379,129 @@ pub async fn forced_password_change(page: &Page, app: &TestApp) {
     page.wait_path("/two-factor/verify").await;
     page.assert_text("ending in 26").await;
 }
+
+/// A TOTP code as an authenticator app computes it from the key the
+/// Security page shows (RFC 6238: HMAC-SHA-1, 6 digits, 30 s).
+fn app_code(shown_key: &str, step: u64) -> String {
+    let key: String = shown_key.chars().filter(|c| !c.is_whitespace()).collect();
+    let secret = totp_rs::Secret::Encoded(key.to_uppercase())
+        .to_bytes()
+        .expect("the shown key is base32");
+    totp_rs::TOTP::new_unchecked(totp_rs::Algorithm::SHA1, 6, 0, 30, secret).generate(step * 30)
+}
+
+fn step_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        / 30
+}
+
+/// Journey 4: a customer sets up an authenticator app from the Security
+/// page by typing the key shown (no QR scan), keeps the recovery codes, then
+/// signs in with an app code and, another time, with a recovery code.
+pub async fn authenticator_app(page: &Page, app: &TestApp) {
+    configure(app).await;
+    app.create_account("alex@example.com", PASSWORD, Role::Customer);
+    page.goto("/login").await;
+    log_in(page, "alex@example.com", PASSWORD).await;
+    page.wait_path("/").await;
+    page.click("header nav a[href='/account']").await;
+    page.wait_path("/account").await;
+    page.click("a[href='/account/security']").await;
+    page.wait_path("/account/security").await;
+    page.assert_text("Authenticator app: off").await;
+    page.shot("01-security").await;
+
+    page.click_text("Set up authenticator app").await;
+    let key = page.text_of("#tfa-secret").await;
+    assert!(
+        page.find(".qr svg").await.is_displayed().await.unwrap(),
+        "a QR code"
+    );
+    assert_eq!(page.focused_id().await, "app-code");
+    page.assert_fits_375("02-set-up").await;
+    page.shot("02-set-up").await;
+    let used = step_now();
+    page.type_here(&app_code(&key, used)).await;
+    page.type_into("#app-password", PASSWORD).await;
+    page.click_text("Confirm and turn on").await;
+
+    page.find("#recovery-codes").await;
+    let codes = page
+        .js("return [...document.querySelectorAll('#recovery-codes code')].map(c => c.textContent.trim())")
+        .await;
+    let codes: Vec<String> = codes
+        .as_array()
+        .expect("recovery codes")
+        .iter()
+        .map(|c| c.as_str().unwrap().to_string())
+        .collect();
+    assert!(codes.len() >= 5, "recovery codes shown: {codes:?}");
+    page.shot("03-recovery-codes").await;
+    // Done needs the checkbox: without it the browser keeps the page.
+    let on_codes = page.path().await;
+    page.click("#codes-done").await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        page.path().await,
+        on_codes,
+        "Done refused without the checkbox"
+    );
+    assert_eq!(
+        page.js("return document.getElementById('codes-saved').validity.valueMissing")
+            .await,
+        Value::Bool(true)
+    );
+    page.find("#recovery-codes").await;
+    page.shot("04-done-needs-checkbox").await;
+    page.tick("codes-saved").await;
+    page.click("#codes-done").await;
+    page.wait_path("/account/security").await;
+    page.assert_text("Authenticator app: on").await;
+    page.shot("05-app-on").await;
+
+    // Sign in with a code from the app.
+    page.click_text("Log out").await;
+    page.find("header nav a[href='/login']").await;
+    page.goto("/login").await;
+    log_in(page, "alex@example.com", PASSWORD).await;
+    page.wait_path("/two-factor/app").await;
+    assert_eq!(page.focused_id().await, "tfa-code");
+    page.assert_fits_375("06-app-code").await;
+    page.shot("06-app-code").await;
+    // The code of the step used to confirm is spent; the next one is
+    // within the one step of drift allowed.
+    let step = step_now().max(used + 1);
+    page.type_here(&app_code(&key, step)).await;
+    page.press_enter().await;
+    page.wait_path("/").await;
+    page.assert_text("My account").await;
+    page.shot("07-signed-in-with-app").await;
+
+    // Sign in with a recovery code.
+    page.click_text("Log out").await;
+    page.find("header nav a[href='/login']").await;
+    page.goto("/login").await;
+    log_in(page, "alex@example.com", PASSWORD).await;
+    page.wait_path("/two-factor/app").await;
+    page.click_text("Use a recovery code").await;
+    page.find("label[for='tfa-code']").await;
+    let started = Instant::now();
+    while page.text_of("label[for='tfa-code']").await != "Recovery code" {
+        assert!(
+            started.elapsed() < Duration::from_secs(15),
+            "recovery code form"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(page.focused_id().await, "tfa-code");
+    page.shot("08-recovery-code").await;
+    page.type_here(&codes[0]).await;
+    page.press_enter().await;
+    page.wait_text("You are signed in").await;
+    page.shot("09-signed-in-with-recovery-code").await;
+    page.click_text("Continue").await;
+    page.find("header nav a[href='/account']").await;
+}

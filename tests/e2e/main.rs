@@ -34,6 +34,9 @@ const JOURNEYS: &[(&str, JourneyFn)] = &[
     ("store_owner", |p, a| Box::pin(journeys::store_owner(p, a))),
     ("shopper", |p, a| Box::pin(journeys::shopper(p, a))),
     ("admin_2fa", |p, a| Box::pin(journeys::admin_2fa(p, a))),
+    ("authenticator_app", |p, a| {
+        Box::pin(journeys::authenticator_app(p, a))
+    }),
     ("forced_password_change", |p, a| {
         Box::pin(journeys::forced_password_change(p, a))
     }),
