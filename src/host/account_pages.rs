@@ -11,7 +11,7 @@ use super::login::run_after_password_change;
 use super::password::NewPassword;
 use super::profile_hooks;
 use super::session::{self, cookie_of};
-use super::{bad_form, redirect, HostState};
+use super::{bad_form, redirect, HostState, SavedQuery};
 use crate::plugin::{FieldErrors, FormValues, Interface, ProfileContext, ProfileForm};
 
 fn context(state: &HostState, req: &HttpRequest, account: &AccountRow) -> ProfileContext {
@@ -51,11 +51,6 @@ async fn show_profile(
     state
         .render_page(req, status, "host/account.html", ctx)
         .await
-}
-
-#[derive(serde::Deserialize)]
-pub struct SavedQuery {
-    saved: Option<String>,
 }
 
 pub async fn profile_page(
@@ -102,13 +97,9 @@ pub async fn profile_submit(
     let email = Email::parse(values.text("email"))
         .map_err(|e| errors.add("email", e))
         .ok();
-    let name = values.text("name").to_string();
-    if name.chars().count() > 100 || name.chars().any(char::is_control) {
-        errors.add(
-            "name",
-            "Use at most 100 characters, without control characters.",
-        );
-    }
+    let name = accounts::parse_name(values.text("name"))
+        .map_err(|e| errors.add("name", e))
+        .unwrap_or_default();
     if let Some(email) = &email {
         if email.as_str() != account.email {
             // Changing the login name needs the password (ASVS V2.1.x / V3).

@@ -48,6 +48,15 @@ impl AccountRow {
     }
 }
 
+/// A display name: at most 100 characters, no control characters, trimmed.
+pub fn parse_name(input: &str) -> Result<String, &'static str> {
+    let name = input.trim();
+    if name.chars().count() > 100 || name.chars().any(char::is_control) {
+        return Err("Use at most 100 characters, without control characters.");
+    }
+    Ok(name.to_string())
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum CreateAccountError {
     #[error("an account with this email already exists")]

@@ -11,7 +11,7 @@ use serde::Serialize;
 use super::accounts::{self, AccountRow};
 use super::email::Email;
 use super::profile_hooks;
-use super::{bad_form, redirect, HostState};
+use super::{bad_form, redirect, HostState, SavedQuery};
 use crate::db::schema::{accounts as accounts_table, orders, products};
 use crate::plugin::settings_form;
 use crate::plugin::{
@@ -176,11 +176,6 @@ async fn show_user(
         .await
 }
 
-#[derive(serde::Deserialize)]
-pub struct SavedQuery {
-    saved: Option<String>,
-}
-
 pub async fn user_page(
     state: web::Data<HostState>,
     req: HttpRequest,
@@ -230,13 +225,9 @@ pub async fn user_submit(
     let email = Email::parse(values.text("email"))
         .map_err(|e| errors.add("email", e))
         .ok();
-    let name = values.text("name").to_string();
-    if name.chars().count() > 100 || name.chars().any(char::is_control) {
-        errors.add(
-            "name",
-            "Use at most 100 characters, without control characters.",
-        );
-    }
+    let name = accounts::parse_name(values.text("name"))
+        .map_err(|e| errors.add("name", e))
+        .unwrap_or_default();
     let role = Role::parse(values.text("role"));
     if role.is_none() {
         errors.add("role", "Choose admin, vendor or customer.");

@@ -13,7 +13,7 @@ use super::password::NewPassword;
 use super::pending::{self, safe_target, PendingRow};
 use super::session::{self, build_cookie, cookie_of, removal_cookie};
 use super::throttle;
-use super::{bad_form, redirect, HostState};
+use super::{bad_form, redirect, HostState, NextQuery};
 use crate::crypto::random_token;
 use crate::plugin::manifest::Hook;
 use crate::plugin::{
@@ -65,11 +65,6 @@ fn change_password_path(interface: Interface) -> &'static str {
         Interface::Customer => "/login/change-password",
         Interface::Admin => "/admin/login/change-password",
     }
-}
-
-#[derive(serde::Deserialize)]
-pub struct NextQuery {
-    next: Option<String>,
 }
 
 pub async fn customer_login_page(

@@ -72,6 +72,18 @@ impl HostState {
     }
 }
 
+/// `?next=` on login and registration pages: where to go afterwards.
+#[derive(serde::Deserialize)]
+pub struct NextQuery {
+    pub next: Option<String>,
+}
+
+/// `?saved=` after a form was saved: the page shows a confirmation.
+#[derive(serde::Deserialize)]
+pub struct SavedQuery {
+    pub saved: Option<String>,
+}
+
 /// 303 See Other to a local path.
 pub fn redirect(to: &str) -> HttpResponse {
     HttpResponse::SeeOther()

@@ -12,16 +12,11 @@ use super::login::continue_login;
 use super::password::NewPassword;
 use super::pending::safe_target;
 use super::profile_hooks;
-use super::{bad_form, HostState};
+use super::{bad_form, HostState, NextQuery};
 use crate::db::DbError;
 use crate::plugin::{
     FieldErrors, FormValues, Interface, LoginAttempt, ProfileContext, ProfileForm, Role,
 };
-
-#[derive(serde::Deserialize)]
-pub struct NextQuery {
-    next: Option<String>,
-}
 
 fn context(req: &HttpRequest, state: &HostState) -> ProfileContext {
     ProfileContext {
@@ -86,13 +81,9 @@ pub async fn submit(
     let email = Email::parse(values.text("email"))
         .map_err(|e| errors.add("email", e))
         .ok();
-    let name = values.text("name").to_string();
-    if name.chars().count() > 100 || name.chars().any(char::is_control) {
-        errors.add(
-            "name",
-            "Use at most 100 characters, without control characters.",
-        );
-    }
+    let name = accounts::parse_name(values.text("name"))
+        .map_err(|e| errors.add("name", e))
+        .unwrap_or_default();
     let password = values.get("password").unwrap_or("");
     let new_password = NewPassword::parse(password, values.text("email"))
         .map_err(|e| errors.add("password", e))
