@@ -487,7 +487,10 @@ async fn api_sign_in_shares_the_login_forms_password_lock() {
             None,
         )
         .await;
-        assert_eq!((status, body["error"].as_str()), (401, Some("invalid_credentials")));
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (401, Some("invalid_credentials"))
+        );
     }
     // Locked: the right password is refused over the API and on the web.
     let (status, body) = signin(&app, "guess@example.com").await;
