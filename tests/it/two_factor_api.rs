@@ -474,3 +474,28 @@ async fn a_password_change_ends_api_sessions_but_not_access_tokens() {
         (401, Some("invalid_challenge"))
     );
 }
+
+#[tokio::test]
+async fn api_sign_in_shares_the_login_forms_password_lock() {
+    let app = app_with_addon().await;
+    app.create_account("guess@example.com", PASSWORD, Role::Customer);
+    for _ in 0..10 {
+        let (status, body) = post(
+            &app,
+            "/signin",
+            &json!({"email": "guess@example.com", "password": "wrong-guess"}),
+            None,
+        )
+        .await;
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (401, Some("invalid_credentials"))
+        );
+    }
+    // Locked: the right password is refused over the API and on the web.
+    let (status, body) = signin(&app, "guess@example.com").await;
+    assert_eq!(status, 401, "{body}");
+    let b = app.new_browser();
+    let res = b.login("/login", "guess@example.com", PASSWORD).await;
+    assert_eq!(res.status().as_u16(), 401);
+}
