@@ -28,7 +28,8 @@ const CHROMIUM_ARGS: &[&str] = &[
     "--window-size=1280,900",
 ];
 
-const WAIT: Duration = Duration::from_secs(15);
+/// How long a step may take to show up (generous: CI machines are busy).
+const WAIT: Duration = Duration::from_secs(30);
 
 fn on_path(names: &[&str]) -> Option<PathBuf> {
     let path = std::env::var_os("PATH")?;

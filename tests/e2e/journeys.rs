@@ -84,7 +84,7 @@ async fn code_number(app: &TestApp, national: &str, nth: usize) -> String {
             return code;
         }
         assert!(
-            started.elapsed() < Duration::from_secs(10),
+            started.elapsed() < Duration::from_secs(30),
             "no message {nth} to {national} in the sandbox outbox"
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -252,7 +252,7 @@ pub async fn shopper(page: &Page, app: &TestApp) {
     page.click_text("Place order").await;
     let started = Instant::now();
     while !page.path().await.starts_with("/orders/") {
-        assert!(started.elapsed() < Duration::from_secs(15), "order placed");
+        assert!(started.elapsed() < Duration::from_secs(30), "order placed");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     page.assert_text("Thank you!").await;
@@ -491,7 +491,7 @@ pub async fn authenticator_app(page: &Page, app: &TestApp) {
     let started = Instant::now();
     while page.text_of("label[for='tfa-code']").await != "Recovery code" {
         assert!(
-            started.elapsed() < Duration::from_secs(15),
+            started.elapsed() < Duration::from_secs(30),
             "recovery code form"
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
