@@ -43,7 +43,8 @@ pub struct DatabaseSettings {
 pub struct SecuritySettings {
     /// Base64 of 32 random bytes. Empty: generated once and kept in `{data_dir}/secret.key`.
     pub secret_key: String,
-    /// How many argon2 hashes may run at once (each takes 19 MiB).
+    /// Threads that hash passwords, i.e. how many argon2 runs at once (each
+    /// takes 19 MiB). Default: one per core.
     pub max_concurrent_hashes: Option<usize>,
 }
 

@@ -106,7 +106,6 @@ impl Application {
             std::thread::available_parallelism()
                 .map(|n| n.get())
                 .unwrap_or(2)
-                * 2
         });
         let state = Arc::new(HostState {
             db: db.clone(),

@@ -27,11 +27,10 @@ pub fn start(
     via: &str,
     code_length: usize,
 ) -> Result<(String, String), DbError> {
-    use diesel::Connection;
     let code = random_digits(code_length);
     let uuid = random_uuid();
     let t = now();
-    conn.transaction(|conn| {
+    crate::db::write_transaction(conn, |conn| {
         diesel::delete(
             pv::table
                 .filter(pv::country_code.eq(phone.country_code))

@@ -122,14 +122,49 @@ impl Db {
         .map_err(|_| DbError::Cancelled)?
     }
 
-    /// `run` inside a transaction: all of `f` lands, or none of it.
+    /// `run` inside a write transaction: all of `f` lands, or none of it.
     pub async fn transaction<T, F>(&self, f: F) -> Result<T, DbError>
     where
         T: Send + 'static,
         F: FnOnce(&mut DbConn) -> Result<T, DbError> + Send + 'static,
     {
-        use diesel::Connection;
-        self.run(move |conn| conn.transaction(|c| f(c))).await
+        self.run(move |conn| write_transaction(conn, f)).await
+    }
+}
+
+/// A transaction that will write. On SQLite it starts with `BEGIN
+/// IMMEDIATE`: a deferred transaction that reads and then writes fails at
+/// once with `database is locked` when another writer got in between (the
+/// busy timeout does not apply to that upgrade), so under concurrency every
+/// write transaction must take the write lock up front.
+pub fn write_transaction<T>(
+    conn: &mut DbConn,
+    f: impl FnOnce(&mut DbConn) -> Result<T, DbError>,
+) -> Result<T, DbError> {
+    use diesel::connection::{AnsiTransactionManager, TransactionManager};
+    use diesel::Connection;
+    fn sqlite(conn: &mut DbConn) -> &mut diesel::SqliteConnection {
+        match conn {
+            DbConn::Sqlite(c) => c,
+            DbConn::Pg(_) => unreachable!("checked by the caller"),
+        }
+    }
+    if conn.is_postgres() {
+        return conn.transaction(f);
+    }
+    AnsiTransactionManager::begin_transaction_sql(sqlite(conn), "BEGIN IMMEDIATE")?;
+    match f(conn) {
+        Ok(value) => match AnsiTransactionManager::commit_transaction(sqlite(conn)) {
+            Ok(()) => Ok(value),
+            Err(e) => {
+                let _ = AnsiTransactionManager::rollback_transaction(sqlite(conn));
+                Err(e.into())
+            }
+        },
+        Err(e) => {
+            AnsiTransactionManager::rollback_transaction(sqlite(conn))?;
+            Err(e)
+        }
     }
 }
 
