@@ -46,6 +46,23 @@ enum Command {
         #[arg(long)]
         api_key: Option<String>,
     },
+    /// Two-factor authentication of an account (for a locked-out admin).
+    #[command(subcommand)]
+    Tfa(TfaCommand),
+}
+
+#[derive(Subcommand)]
+enum TfaCommand {
+    /// Remove every second factor of an account (app, phone, recovery codes).
+    Reset {
+        #[arg(long)]
+        email: String,
+    },
+    /// Show an account's second factors.
+    Status {
+        #[arg(long)]
+        email: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -88,7 +105,43 @@ async fn main() -> anyhow::Result<()> {
             storefront_2fa::authy_sandbox::run_standalone(&bind, db, key, settings.sandbox.clone())
                 .await
         }
+        Command::Tfa(cmd) => tfa(&settings, cmd),
     }
+}
+
+fn tfa(settings: &Settings, cmd: TfaCommand) -> anyhow::Result<()> {
+    use storefront_2fa::two_factor::admin_tools;
+    let email = match &cmd {
+        TfaCommand::Reset { email } | TfaCommand::Status { email } => email,
+    };
+    let email = Email::parse(email).map_err(|e| anyhow::anyhow!(e))?;
+    let db = connect(settings)?;
+    let mut conn = db.get()?;
+    let account = accounts::by_email(&mut conn, email.as_str())?
+        .with_context(|| format!("no account with the email {email}"))?;
+    match cmd {
+        TfaCommand::Reset { .. } => {
+            let removed = admin_tools::reset(
+                &mut conn,
+                account.id,
+                &account.email,
+                "the command line",
+                "",
+            )?;
+            if removed {
+                println!(
+                    "Two-factor authentication reset for {email}: app, phone and recovery codes removed."
+                );
+            } else {
+                println!("{email} had no second factor; nothing to reset.");
+            }
+        }
+        TfaCommand::Status { .. } => {
+            let f = admin_tools::status(&mut conn, account.id)?;
+            print!("{}", admin_tools::describe(account.email.as_str(), &f));
+        }
+    }
+    Ok(())
 }
 
 fn connect(settings: &Settings) -> anyhow::Result<Db> {

@@ -164,6 +164,53 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    tfa_totp (account_id) {
+        account_id -> BigInt,
+        secret -> Text,
+        confirmed -> Bool,
+        last_step -> BigInt,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    tfa_recovery_codes (id) {
+        id -> BigInt,
+        account_id -> BigInt,
+        code_hash -> Text,
+        used_at -> Nullable<BigInt>,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    tfa_api_challenges (id_hash) {
+        id_hash -> Text,
+        account_id -> BigInt,
+        attempts -> Integer,
+        completed -> Bool,
+        sms_sent_at -> Nullable<BigInt>,
+        created_at -> BigInt,
+        expires_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    tfa_api_tokens (id) {
+        id -> BigInt,
+        account_id -> BigInt,
+        token_hash -> Text,
+        kind -> Text,
+        name -> Text,
+        scope -> Text,
+        created_at -> BigInt,
+        expires_at -> Nullable<BigInt>,
+        last_used_at -> Nullable<BigInt>,
+        revoked_at -> Nullable<BigInt>,
+    }
+}
+
 // ---- Authy sandbox ---------------------------------------------------------
 
 diesel::table! {

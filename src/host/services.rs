@@ -158,6 +158,61 @@ impl HostServices for HostState {
             .await
     }
 
+    async fn authenticate(&self, email: &str, password: &str) -> Option<Account> {
+        let row = match super::email::Email::parse(email) {
+            Ok(email) => {
+                let email = email.as_str().to_string();
+                self.db
+                    .run(move |conn| accounts::by_email(conn, &email))
+                    .await
+                    .ok()
+                    .flatten()
+            }
+            Err(_) => None,
+        };
+        // The dummy hash runs when there is no account, so timing does not tell.
+        let verified = self
+            .hasher
+            .verify(row.as_ref().map(|r| r.password_hash.clone()), password)
+            .await;
+        // The same per-account password lock as the login forms.
+        let row = row?;
+        let (id, failed) = (row.id, !verified);
+        let locked = self
+            .db
+            .transaction(move |conn| {
+                let locked = super::throttle::is_locked(conn, id)?;
+                if failed {
+                    super::throttle::record_failure(conn, id)?;
+                } else if !locked {
+                    super::throttle::clear(conn, id)?;
+                }
+                Ok(locked)
+            })
+            .await;
+        match locked {
+            Ok(false) if verified && !row.must_change_password => Some(row.to_account()),
+            Ok(_) => None,
+            Err(e) => {
+                tracing::error!(error = %e, "login throttle failed");
+                None
+            }
+        }
+    }
+
+    async fn end_other_sessions(
+        &self,
+        account_id: i64,
+        keep: Option<&HttpRequest>,
+    ) -> Result<usize, DbError> {
+        let keep_hash = keep
+            .map(|r| super::session::cookie_of(r).id_hash())
+            .unwrap_or_default();
+        self.db
+            .run(move |conn| session::end_other_sessions(conn, account_id, &keep_hash))
+            .await
+    }
+
     async fn pending_login(&self, req: &HttpRequest) -> Option<PendingLogin> {
         let row = self.pending_row(req).await?;
         let account_id = row.account_id;

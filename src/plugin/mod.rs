@@ -126,6 +126,22 @@ pub trait HostServices: Send + Sync + 'static {
     async fn find_account(&self, account_id: i64) -> Result<Option<Account>, DbError>;
     /// Checks a password with the same cost and timing as the login form.
     async fn verify_password(&self, account_id: i64, password: &str) -> bool;
+    /// Checks an email and password with the same cost and timing as the
+    /// login forms (a dummy hash for unknown emails). None for a wrong pair,
+    /// and for an account that must change its password first. The default
+    /// refuses everyone (a host without it offers no API sign-in).
+    async fn authenticate(&self, _email: &str, _password: &str) -> Option<Account> {
+        None
+    }
+    /// Ends every signed-in session of the account except the one `keep`
+    /// carries (all of them when `keep` is None); returns how many ended.
+    async fn end_other_sessions(
+        &self,
+        _account_id: i64,
+        _keep: Option<&HttpRequest>,
+    ) -> Result<usize, DbError> {
+        Ok(0)
+    }
 
     /// The unexpired pending login that this request's session holds.
     async fn pending_login(&self, req: &HttpRequest) -> Option<PendingLogin>;

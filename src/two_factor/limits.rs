@@ -41,9 +41,17 @@ pub fn hit(conn: &mut DbConn, key: &str, window: i64, t: i64) -> Result<Hit, DbE
     .set(tfa_counters::count.eq(tfa_counters::count + 1))
     .execute(conn)?;
     if live == 0 {
-        let expired = diesel::update(tfa_counters::table.find(key))
-            .set((tfa_counters::count.eq(1), tfa_counters::window_start.eq(t)))
-            .execute(conn)?;
+        // Only a window that has really run out restarts: on PostgreSQL a row
+        // committed by a concurrent first hit after the update above must be
+        // counted on (the insert below then conflicts and the caller retries),
+        // not reset to 1.
+        let expired = diesel::update(
+            tfa_counters::table
+                .find(key)
+                .filter(tfa_counters::window_start.le(t - window)),
+        )
+        .set((tfa_counters::count.eq(1), tfa_counters::window_start.eq(t)))
+        .execute(conn)?;
         if expired == 0 {
             diesel::insert_into(tfa_counters::table)
                 .values((

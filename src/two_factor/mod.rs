@@ -27,16 +27,23 @@
 //! `service` (send/check with limits and audit), `routes` (pages),
 //! `profile` (profile form fields), `status` (settings page box).
 
+pub mod admin_tools;
+pub mod api;
 pub mod audit;
+pub mod check;
 pub mod config;
 pub mod countries;
+pub mod factors;
 pub mod limits;
+pub mod login_app;
 pub mod otp_code;
 pub mod phone;
 pub mod policy;
 pub mod profile;
 pub mod providers;
+pub mod qr;
 pub mod routes;
+pub mod security_page;
 pub mod service;
 pub mod settings;
 pub mod status;
@@ -78,6 +85,11 @@ impl Addon for TwoFactorAddon {
     }
 
     fn configure_routes(&self, cfg: &mut web::ServiceConfig, host: HostHandle) {
+        // Before `routes`: its `/two-factor` scopes would answer 404 for these.
+        login_app::configure(cfg, self.service.clone(), host.clone());
+        admin_tools::configure(cfg, host.clone());
+        security_page::configure(cfg, self.service.clone(), host.clone());
+        api::configure(cfg, self.service.clone(), host.clone());
         routes::configure(cfg, self.service.clone(), host.clone());
         // The sandbox's outbox page for the store admin (test mode codes).
         let db = host.db().clone();
@@ -89,6 +101,11 @@ impl Addon for TwoFactorAddon {
         host: &HostHandle,
         attempt: &LoginAttempt,
     ) -> Result<LoginDecision, AddonError> {
+        // An account with an authenticator app is always asked for its code
+        // (the user opted in); SMS follows the role's setting.
+        if let Some(decision) = login_app::challenge(host, attempt).await? {
+            return Ok(decision);
+        }
         let settings = self.service.settings(host).await?;
         if settings.api_key_unreadable && settings.enabled_for(attempt.account.role) {
             // Fail closed: an unreadable key must not look like "2FA off".
@@ -141,7 +158,12 @@ impl Addon for TwoFactorAddon {
         values: Option<&FormValues>,
         errors: &FieldErrors,
     ) -> Result<String, AddonError> {
-        profile::fields(&self.service, host, form, values, errors).await
+        let mut html = profile::fields(&self.service, host, form, values, errors).await?;
+        if let (crate::plugin::ProfileForm::AdminUser, Some(account)) = (form.form, &form.account) {
+            html.push_str(&admin_tools::admin_user_fragment(host, account).await?);
+        }
+        html.push_str(&security_page::profile_link(host, form).await?);
+        Ok(html)
     }
 
     async fn validate_profile(
@@ -153,7 +175,11 @@ impl Addon for TwoFactorAddon {
         profile::validate(&self.service, host, form, values).await
     }
 
-    async fn after_password_change(&self, _host: &HostHandle, _account: &Account) {}
+    async fn after_password_change(&self, host: &HostHandle, account: &Account) {
+        // API sign-ins made with the old password end; personal access
+        // tokens stay (they are revoked on their own, like GitHub's).
+        api::password_changed(host, account).await;
+    }
 
     async fn settings_changed(&self, host: &HostHandle, changed: &[String]) {
         status::settings_changed(host, changed).await;

@@ -427,6 +427,11 @@ async fn cancel(st: Data, req: HttpRequest) -> HttpResponse {
 
 async fn phone_page(st: Data, req: HttpRequest) -> HttpResponse {
     let pending = try_pending!(&st, &req);
+    // A sign-in held for an authenticator app cannot add a phone here (that
+    // would let a password alone choose where a code goes).
+    if let Some(r) = super::login_app::refuse_phone_entry(&st.host, &pending).await {
+        return r;
+    }
     match store::phone_of(st.host.db(), pending.account.id).await {
         Ok(Some(_)) => return see_other(policy::verify_path(pending.interface)),
         Ok(None) => {}
@@ -439,6 +444,11 @@ async fn phone_page(st: Data, req: HttpRequest) -> HttpResponse {
 
 async fn phone_submit(st: Data, req: HttpRequest, body: web::Bytes) -> HttpResponse {
     let pending = try_pending!(&st, &req);
+    // A sign-in held for an authenticator app cannot add a phone here (that
+    // would let a password alone choose where a code goes).
+    if let Some(r) = super::login_app::refuse_phone_entry(&st.host, &pending).await {
+        return r;
+    }
     let values = FormValues::parse(&body).unwrap_or_default();
     // Only a first phone can be set here; changing one needs the profile page.
     match store::phone_of(st.host.db(), pending.account.id).await {

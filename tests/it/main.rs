@@ -12,5 +12,8 @@ mod sandbox_admin;
 mod sandbox_api;
 mod sandbox_mounted;
 mod two_factor;
+mod two_factor_api;
+mod two_factor_app;
+mod two_factor_app_sms;
 mod two_factor_gateway;
 mod two_factor_sandbox;

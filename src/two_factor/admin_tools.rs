@@ -1,0 +1,121 @@
+//! Resetting a user's two-factor authentication from outside the user's own
+//! session: the admin user page and the `storefront-2fa tfa` command (for a
+//! locked-out sole admin). Blocking functions on a connection, so the CLI
+//! can call them without a runtime.
+
+use crate::db::{DbConn, DbError};
+
+use super::audit::{self, AuditEvent};
+use super::factors::{self, Factors};
+use super::status::format_time;
+
+/// Removes every factor of `account_id` and records who did it. Returns
+/// false when there was nothing to remove.
+pub fn reset(
+    conn: &mut DbConn,
+    account_id: i64,
+    account_email: &str,
+    by: &str,
+    ip: &str,
+) -> Result<bool, DbError> {
+    use diesel::Connection;
+    conn.transaction(|conn| {
+        let removed = factors::remove_all(conn, account_id)?;
+        let mut ev = AuditEvent::new("reset", if removed { "success" } else { "nothing" })
+            .ip(ip)
+            .detail(format!("two-factor reset by {by}"));
+        ev.account_id = Some(account_id);
+        ev.account_email = account_email.to_lowercase();
+        audit::insert(conn, &ev)?;
+        Ok(removed)
+    })
+}
+
+pub fn status(conn: &mut DbConn, account_id: i64) -> Result<Factors, DbError> {
+    factors::load(conn, account_id)
+}
+
+/// `tfa status` output, one factor a line.
+pub fn describe(email: &str, f: &Factors) -> String {
+    let mut out = format!("Two-factor authentication for {email}:\n");
+    out.push_str(&match (f.app, f.app_since) {
+        (true, Some(t)) => format!("  authenticator app: on (since {})\n", format_time(t)),
+        (true, None) => "  authenticator app: on\n".to_string(),
+        _ => "  authenticator app: off\n".to_string(),
+    });
+    out.push_str(&match &f.phone_last_two {
+        Some(d) => format!("  SMS / voice: phone ending in {d}\n"),
+        None => "  SMS / voice: no phone\n".to_string(),
+    });
+    out.push_str(&format!(
+        "  recovery codes: {} of {} unused\n",
+        f.recovery.remaining, f.recovery.total
+    ));
+    out
+}
+
+/// The admin's "Reset two-factor authentication" button on `/admin/users/{id}`
+/// (a `formaction` button inside the host's user form).
+pub fn reset_path(account_id: i64) -> String {
+    format!("/admin/two-factor/users/{account_id}/reset")
+}
+
+/// Must be registered before the addon's `/admin/two-factor` scope.
+pub fn configure(cfg: &mut actix_web::web::ServiceConfig, host: crate::plugin::HostHandle) {
+    use actix_web::web;
+    cfg.service(
+        web::resource("/admin/two-factor/users/{id}/reset")
+            .app_data(web::Data::new(host))
+            .route(web::post().to(admin_reset)),
+    );
+}
+
+async fn admin_reset(
+    host: actix_web::web::Data<crate::plugin::HostHandle>,
+    req: actix_web::HttpRequest,
+    path: actix_web::web::Path<String>,
+) -> actix_web::HttpResponse {
+    use actix_web::HttpResponse;
+    let admin = match host.require_admin(&req).await {
+        Ok(a) => a,
+        Err(r) => return r,
+    };
+    let Ok(id) = path.into_inner().parse::<i64>() else {
+        return HttpResponse::NotFound().finish();
+    };
+    let target = match host.find_account(id).await {
+        Ok(Some(a)) => a,
+        Ok(None) => return HttpResponse::NotFound().finish(),
+        Err(e) => {
+            tracing::error!(error = %e, "two-factor reset failed");
+            return HttpResponse::InternalServerError().finish();
+        }
+    };
+    let ip = host.client_ip(&req);
+    let by = format!("admin {}", admin.email);
+    let email = target.email.clone();
+    if let Err(e) = host
+        .db()
+        .run(move |conn| reset(conn, id, &email, &by, &ip))
+        .await
+    {
+        tracing::error!(error = %e, "two-factor reset failed");
+        return HttpResponse::InternalServerError().finish();
+    }
+    HttpResponse::SeeOther()
+        .insert_header(("Location", format!("/admin/users/{id}?tfa_reset=1")))
+        .finish()
+}
+
+/// The status and reset button shown on the admin user page.
+pub async fn admin_user_fragment(
+    host: &crate::plugin::HostHandle,
+    account: &crate::plugin::Account,
+) -> Result<String, crate::plugin::AddonError> {
+    let f = factors::of(host.db(), account.id).await?;
+    let mut ctx = tera::Context::new();
+    ctx.insert("factors", &f);
+    ctx.insert("app_since", &f.app_since.map(format_time));
+    ctx.insert("reset_path", &reset_path(account.id));
+    host.render_fragment("two_factor/admin_user_reset.html", &ctx)
+}

@@ -1,0 +1,207 @@
+//! Checking a second-factor code of any kind (authenticator app, recovery
+//! code, SMS/voice code) for the web verification page, the Security page
+//! and the API. Every check is counted against the account's limit before
+//! anything is compared, with the same counters and lockout as the SMS flow.
+
+use serde::Serialize;
+
+use crate::db::DbError;
+use crate::plugin::HostHandle;
+
+use super::audit::{self, AuditEvent};
+use super::limits::{self, CodeGate};
+use super::otp_code::OtpCode;
+use super::providers::{recovery, totp};
+use super::service::{Actor, CheckOutcome, Service};
+use super::store;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Method {
+    App,
+    Sms,
+    Recovery,
+}
+
+impl Method {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Method::App => "app",
+            Method::Sms => "sms",
+            Method::Recovery => "recovery",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Checked {
+    /// `remaining` recovery codes when one was used.
+    Valid {
+        method: Method,
+        remaining: Option<i64>,
+    },
+    Wrong,
+    Locked,
+    /// An SMS code was given but none was ever sent.
+    NoCodeSent,
+    /// The SMS gateway failed: refuse, never fail open.
+    GatewayFailed,
+}
+
+fn event(actor: &Actor<'_>, outcome: &'static str) -> AuditEvent {
+    AuditEvent::new("verify", outcome)
+        .account(actor.account)
+        .interface(actor.interface)
+        .ip(actor.ip)
+}
+
+/// Counts one attempt; Some(Locked) when the account is locked.
+async fn gate(host: &HostHandle, actor: &Actor<'_>) -> Result<Option<Checked>, DbError> {
+    let db = host.db();
+    match limits::code_attempt(db, actor.account.id).await? {
+        CodeGate::Allowed => Ok(None),
+        CodeGate::Locked => {
+            audit::record(db, event(actor, "locked")).await;
+            Ok(Some(Checked::Locked))
+        }
+        CodeGate::LockedNow => {
+            let detail = format!(
+                "{} wrong codes; locked for {} minutes",
+                limits::MAX_FAILS,
+                limits::LOCK_SECS / 60
+            );
+            let ev = AuditEvent::new("lock", "locked")
+                .account(actor.account)
+                .interface(actor.interface)
+                .ip(actor.ip)
+                .detail(detail);
+            audit::record(db, ev).await;
+            Ok(Some(Checked::Locked))
+        }
+    }
+}
+
+/// Counts a malformed submission as a failed attempt (API type juggling,
+/// empty fields) and records it.
+pub async fn count_malformed(host: &HostHandle, actor: &Actor<'_>) -> Result<Checked, DbError> {
+    if let Some(locked) = gate(host, actor).await? {
+        return Ok(locked);
+    }
+    audit::record(host.db(), event(actor, "failure").detail("malformed code")).await;
+    Ok(Checked::Wrong)
+}
+
+/// Checks `input` as a recovery code when it has that shape, else as an app
+/// code when the account has an app, else (when `sms` allows it and a phone
+/// is on file) as an SMS code through the gateway.
+pub async fn check_code(
+    service: &Service,
+    host: &HostHandle,
+    actor: &Actor<'_>,
+    input: &str,
+    sms: bool,
+) -> Result<Checked, DbError> {
+    let input = input.trim();
+    let db = host.db().clone();
+    let account_id = actor.account.id;
+    if recovery::looks_like_code(input) {
+        if let Some(locked) = gate(host, actor).await? {
+            return Ok(locked);
+        }
+        let key = host.secret_key().clone();
+        let code = input.to_string();
+        let used = db
+            .run(move |conn| {
+                if recovery::consume(conn, &key, account_id, &code)? {
+                    Ok(Some(recovery::remaining(conn, account_id)?))
+                } else {
+                    Ok(None)
+                }
+            })
+            .await?;
+        return Ok(match used {
+            Some(remaining) => {
+                limits::code_succeeded(&db, account_id).await?;
+                let detail = format!("recovery code used; {remaining} left");
+                audit::record(&db, event(actor, "success").detail(detail)).await;
+                Checked::Valid {
+                    method: Method::Recovery,
+                    remaining: Some(remaining),
+                }
+            }
+            None => {
+                audit::record(&db, event(actor, "failure").detail("wrong recovery code")).await;
+                Checked::Wrong
+            }
+        });
+    }
+    let has_app = super::factors::app_confirmed(&db, account_id).await?;
+    let phone = if sms {
+        store::phone_of(&db, account_id).await?
+    } else {
+        None
+    };
+    if has_app && totp::looks_like_code(input) {
+        if let Some(locked) = gate(host, actor).await? {
+            return Ok(locked);
+        }
+        let key = host.secret_key().clone();
+        let code = input.to_string();
+        let ok = db
+            .run(move |conn| totp::verify(conn, &key, account_id, &code, crate::db::now()))
+            .await?;
+        if ok {
+            limits::code_succeeded(&db, account_id).await?;
+            audit::record(&db, event(actor, "success").detail("authenticator app")).await;
+            return Ok(Checked::Valid {
+                method: Method::App,
+                remaining: None,
+            });
+        }
+        audit::record(
+            &db,
+            event(actor, "failure").detail("wrong or reused app code"),
+        )
+        .await;
+        // An SMS code of the same shape may have been meant: try it only
+        // when one was sent (the gateway check counts its own attempt).
+        match &phone {
+            Some(p) if p.authy_id.is_some() => {}
+            _ => return Ok(Checked::Wrong),
+        }
+    }
+    let Some(stored) = phone else {
+        return count_malformed(host, actor).await;
+    };
+    let settings = service.settings(host).await?;
+    let code = OtpCode::parse(input);
+    let outcome = service
+        .check_code(host, &settings, actor, &stored, code.as_ref())
+        .await
+        .map_err(|e| match e {
+            super::service::ServiceError::Db(d) => d,
+        })?;
+    Ok(match outcome {
+        CheckOutcome::Valid => Checked::Valid {
+            method: Method::Sms,
+            remaining: None,
+        },
+        CheckOutcome::Wrong => Checked::Wrong,
+        CheckOutcome::Locked => Checked::Locked,
+        CheckOutcome::NoCodeSent => Checked::NoCodeSent,
+        CheckOutcome::Failed(_) => Checked::GatewayFailed,
+    })
+}
+
+/// The message after a recovery code was used.
+pub fn remaining_message(remaining: i64) -> String {
+    let base = format!(
+        "You used a recovery code. {remaining} recovery code{} left.",
+        if remaining == 1 { " is" } else { "s are" }
+    );
+    if remaining <= recovery::LOW {
+        format!("{base} Generate new codes on your Security page soon, or you may be locked out.")
+    } else {
+        base
+    }
+}

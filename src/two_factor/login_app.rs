@@ -1,0 +1,299 @@
+//! The sign-in step for authenticator-app codes and recovery codes:
+//! `/two-factor/app` (customer skin) and `/admin/two-factor/app` (admin
+//! skin). A user with an app is sent here first; "Send me an SMS instead"
+//! leads to the SMS page when a phone is on file, and "Use a recovery code"
+//! (also linked from the SMS page) shows the recovery code field.
+
+use std::sync::Arc;
+
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde::{Deserialize, Serialize};
+
+use crate::plugin::{FormValues, HostHandle, Interface, PendingLogin, GENERIC_AUTH_ERROR};
+
+use super::audit::{self, AuditEvent};
+use super::check::{self, Checked, Method};
+use super::factors;
+use super::limits::MAX_PENDING_ATTEMPTS;
+use super::policy;
+use super::service::{Actor, Service};
+use super::store;
+use super::ADDON_ID;
+
+pub const CUSTOMER_PATH: &str = "/two-factor/app";
+pub const ADMIN_PATH: &str = "/admin/two-factor/app";
+
+struct State {
+    service: Arc<Service>,
+    host: HostHandle,
+}
+
+type Data = web::Data<State>;
+
+/// Must be registered before the addon's `/two-factor` scopes.
+pub fn configure(cfg: &mut web::ServiceConfig, service: Arc<Service>, host: HostHandle) {
+    let data = web::Data::new(State { service, host });
+    for path in [CUSTOMER_PATH, ADMIN_PATH] {
+        cfg.service(
+            web::resource(path)
+                .app_data(data.clone())
+                .route(web::get().to(page))
+                .route(web::post().to(submit)),
+        );
+    }
+}
+
+pub fn app_path(interface: Interface) -> &'static str {
+    match interface {
+        Interface::Admin => ADMIN_PATH,
+        Interface::Customer => CUSTOMER_PATH,
+    }
+}
+
+fn interface_of(req: &HttpRequest) -> Interface {
+    if req.path().starts_with("/admin/") {
+        Interface::Admin
+    } else {
+        Interface::Customer
+    }
+}
+
+fn see_other(location: &str) -> HttpResponse {
+    HttpResponse::SeeOther()
+        .insert_header(("Location", location))
+        .insert_header(("Cache-Control", "no-store"))
+        .finish()
+}
+
+fn internal_error(e: &dyn std::fmt::Display) -> HttpResponse {
+    tracing::error!(error = %e, "two-factor app page failed");
+    HttpResponse::InternalServerError()
+        .content_type("text/plain; charset=utf-8")
+        .body("Something went wrong on our side. Please try again.")
+}
+
+#[derive(Serialize, Default)]
+struct View {
+    base: &'static str,
+    path: &'static str,
+    login_path: &'static str,
+    /// app | recovery
+    mode: &'static str,
+    has_app: bool,
+    has_phone: bool,
+    notice: Option<String>,
+    error: Option<String>,
+    continue_to: Option<String>,
+}
+
+async fn pending_for(st: &State, req: &HttpRequest) -> Result<PendingLogin, HttpResponse> {
+    let interface = interface_of(req);
+    let Some(pending) = st.host.pending_login(req).await else {
+        return Err(see_other(st.host.login_path(interface)));
+    };
+    if pending.addon_id.as_deref() != Some(ADDON_ID) {
+        return Err(see_other(st.host.login_path(interface)));
+    }
+    if pending.interface != interface {
+        return Err(see_other(app_path(pending.interface)));
+    }
+    Ok(pending)
+}
+
+#[derive(Deserialize)]
+struct Query {
+    method: Option<String>,
+}
+
+async fn view_for(
+    st: &State,
+    pending: &PendingLogin,
+    recovery: bool,
+) -> Result<View, HttpResponse> {
+    let f = factors::of(st.host.db(), pending.account.id)
+        .await
+        .map_err(|e| internal_error(&e))?;
+    // "Send me an SMS instead" only where SMS is switched on for the role.
+    let sms_on = st
+        .service
+        .settings(&st.host)
+        .await
+        .map_err(|e| internal_error(&e))?
+        .active_for(pending.account.role);
+    let base = match pending.interface {
+        Interface::Admin => "/admin/two-factor",
+        Interface::Customer => "/two-factor",
+    };
+    Ok(View {
+        base,
+        path: app_path(pending.interface),
+        login_path: st.host.login_path(pending.interface),
+        mode: if recovery || !f.app {
+            "recovery"
+        } else {
+            "app"
+        },
+        has_app: f.app,
+        has_phone: sms_on && f.phone_last_two.is_some(),
+        ..View::default()
+    })
+}
+
+async fn render(
+    st: &State,
+    req: &HttpRequest,
+    status: StatusCode,
+    template: &str,
+    view: &View,
+) -> HttpResponse {
+    let template = format!("two_factor/{template}_{}.html", interface_of(req).as_str());
+    match tera::Context::from_serialize(view) {
+        Ok(ctx) => st.host.render(req, status, &template, ctx).await,
+        Err(e) => internal_error(&e),
+    }
+}
+
+async fn page(st: Data, req: HttpRequest, query: Option<web::Query<Query>>) -> HttpResponse {
+    let pending = match pending_for(&st, &req).await {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    let recovery = query.is_some_and(|q| q.method.as_deref() == Some("recovery"));
+    let view = match view_for(&st, &pending, recovery).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    render(&st, &req, StatusCode::OK, "app_verify", &view).await
+}
+
+async fn submit(st: Data, req: HttpRequest, body: web::Bytes) -> HttpResponse {
+    let pending = match pending_for(&st, &req).await {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    let values = FormValues::parse(&body).unwrap_or_default();
+    let ip = st.host.client_ip(&req);
+    match st.host.count_pending_attempt(&pending.id).await {
+        Ok(Some(n)) if n <= MAX_PENDING_ATTEMPTS => {}
+        Ok(Some(_)) => {
+            if let Err(e) = st.host.cancel_pending_login(&pending.id).await {
+                return internal_error(&e);
+            }
+            let ev = AuditEvent::new("verify", "voided")
+                .account(&pending.account)
+                .interface(pending.interface)
+                .ip(&ip)
+                .detail(format!(
+                    "more than {MAX_PENDING_ATTEMPTS} wrong codes; sign-in cancelled"
+                ));
+            audit::record(st.host.db(), ev).await;
+            let mut view = View {
+                base: policy::verify_path(pending.interface).trim_end_matches("/verify"),
+                login_path: st.host.login_path(pending.interface),
+                ..View::default()
+            };
+            view.error = Some(GENERIC_AUTH_ERROR.to_string());
+            return render(&st, &req, StatusCode::UNAUTHORIZED, "ended", &view).await;
+        }
+        Ok(None) => return see_other(st.host.login_path(pending.interface)),
+        Err(e) => return internal_error(&e),
+    }
+    let actor = Actor {
+        account: &pending.account,
+        interface: pending.interface,
+        ip: &ip,
+        purpose: &pending.id,
+        initial: false,
+    };
+    let recovery_mode = values.get("method") == Some("recovery");
+    let checked =
+        match check::check_code(&st.service, &st.host, &actor, values.text("code"), false).await {
+            Ok(c) => c,
+            Err(e) => return internal_error(&e),
+        };
+    let remaining = match checked {
+        Checked::Valid { method, remaining } => {
+            debug_assert!(method != Method::Sms);
+            remaining
+        }
+        _ => {
+            let mut view = match view_for(&st, &pending, recovery_mode).await {
+                Ok(v) => v,
+                Err(r) => return r,
+            };
+            view.error = Some(GENERIC_AUTH_ERROR.to_string());
+            return render(&st, &req, StatusCode::UNAUTHORIZED, "app_verify", &view).await;
+        }
+    };
+    match store::claim_completion(st.host.db(), pending.id.clone(), pending.account.id).await {
+        Ok(true) => {}
+        Ok(false) => return see_other(st.host.login_path(pending.interface)),
+        Err(e) => return internal_error(&e),
+    }
+    let done = match st.host.complete_pending_login(&req, &pending.id).await {
+        Ok(resp) => resp,
+        Err(crate::plugin::HostError::PendingLoginGone) => {
+            return see_other(st.host.login_path(pending.interface))
+        }
+        Err(e) => return internal_error(&e),
+    };
+    let Some(remaining) = remaining else {
+        return done;
+    };
+    // A recovery code was used: say how many are left before going on,
+    // keeping the new session cookie of the completed sign-in.
+    let target = done
+        .headers()
+        .get("location")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("/")
+        .to_string();
+    let view = View {
+        notice: Some(check::remaining_message(remaining)),
+        continue_to: Some(target),
+        ..View::default()
+    };
+    let mut page = render(&st, &req, StatusCode::OK, "recovery_used", &view).await;
+    for cookie in done.headers().get_all(actix_web::http::header::SET_COOKIE) {
+        page.headers_mut()
+            .append(actix_web::http::header::SET_COOKIE, cookie.clone());
+    }
+    page
+}
+
+/// The login decision for an account with an authenticator app: a
+/// challenge on the app page. None when the account has no app.
+pub async fn challenge(
+    host: &HostHandle,
+    attempt: &crate::plugin::LoginAttempt,
+) -> Result<Option<crate::plugin::LoginDecision>, crate::plugin::AddonError> {
+    let account_id = attempt.account.id;
+    if !factors::app_confirmed(host.db(), account_id).await? {
+        return Ok(None);
+    }
+    let pending_id = attempt.pending_id.clone();
+    store::retry_on_conflict(host.db(), move |conn| {
+        store::ensure_challenge(conn, &pending_id, account_id)
+    })
+    .await?;
+    let redirect = app_path(attempt.interface).to_string();
+    let ev = AuditEvent::new("challenge", "started")
+        .account(&attempt.account)
+        .interface(attempt.interface)
+        .ip(&attempt.ip)
+        .detail(format!("authenticator app; {redirect}"));
+    audit::record(host.db(), ev).await;
+    Ok(Some(crate::plugin::LoginDecision::Challenge { redirect }))
+}
+
+/// For the phone-entry step of a sign-in: a redirect to the app page when
+/// the account has an authenticator app (a phone may then only be added
+/// from the profile, after signing in).
+pub async fn refuse_phone_entry(host: &HostHandle, pending: &PendingLogin) -> Option<HttpResponse> {
+    match factors::app_confirmed(host.db(), pending.account.id).await {
+        Ok(false) => None,
+        Ok(true) => Some(see_other(app_path(pending.interface))),
+        Err(e) => Some(internal_error(&e)),
+    }
+}

@@ -1,0 +1,888 @@
+//! The account's Security page: `/account/security` (customer skin) and
+//! `/admin/account/security` (admin skin, admins and vendors). Authenticator
+//! app set-up with a server-rendered QR code, recovery codes (view status,
+//! generate new), disabling two-factor authentication, and personal access
+//! tokens for the API. Every change is a POST with the CSRF token and,
+//! except revoking a token, the current password.
+
+use std::sync::Arc;
+
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde::Serialize;
+
+use crate::plugin::{Account, FormValues, HostHandle, Interface};
+
+use super::api::tokens::{self, Kind, PatRow, Scope};
+use super::audit::{self, AuditEvent};
+use super::check::{self, Checked};
+use super::factors::{self, Factors};
+use super::limits::{self, CodeGate};
+use super::providers::{recovery, totp, Channel};
+use super::qr;
+use super::service::{gateway_message, wait_message, Actor, SendOutcome, Service};
+use super::status::format_time;
+use super::store;
+
+pub const CUSTOMER_BASE: &str = "/account/security";
+pub const ADMIN_BASE: &str = "/admin/account/security";
+/// SMS codes sent from the Security page are good only there.
+pub const SECURITY_PAGE_PURPOSE: &str = "security-page";
+
+pub struct State {
+    pub service: Arc<Service>,
+    pub host: HostHandle,
+}
+
+type Data = web::Data<State>;
+
+pub fn configure(cfg: &mut web::ServiceConfig, service: Arc<Service>, host: HostHandle) {
+    let data = web::Data::new(State { service, host });
+    for base in [CUSTOMER_BASE, ADMIN_BASE] {
+        cfg.service(
+            web::scope(base)
+                .app_data(data.clone())
+                .route("", web::get().to(overview))
+                .route("/app/start", web::post().to(app_start))
+                .route("/app/confirm", web::post().to(app_confirm))
+                .route("/recovery/view", web::post().to(recovery_view))
+                .route("/recovery/regenerate", web::post().to(recovery_regenerate))
+                .route("/disable", web::post().to(disable))
+                .route("/disable/send-sms", web::post().to(disable_send_sms))
+                .route("/tokens", web::post().to(token_create))
+                .route("/tokens/{id}/revoke", web::post().to(token_revoke)),
+        );
+    }
+}
+
+fn interface_of(req: &HttpRequest) -> Interface {
+    if req.path().starts_with("/admin/") {
+        Interface::Admin
+    } else {
+        Interface::Customer
+    }
+}
+
+pub fn base_of(interface: Interface) -> &'static str {
+    match interface {
+        Interface::Admin => ADMIN_BASE,
+        Interface::Customer => CUSTOMER_BASE,
+    }
+}
+
+#[derive(Serialize, Default)]
+struct View {
+    base: &'static str,
+    /// overview | setup | codes | recovery | token
+    mode: &'static str,
+    notice: Option<String>,
+    error: Option<String>,
+    factors: Factors,
+    app_since: Option<String>,
+    codes_generated: Option<String>,
+    low_codes: bool,
+    tokens: Vec<TokenLine>,
+    /// Set-up.
+    qr_svg: Option<String>,
+    secret: Option<String>,
+    otpauth: Option<String>,
+    /// New recovery codes, shown once.
+    codes: Vec<String>,
+    codes_text: String,
+    /// A new personal access token, shown once.
+    new_token: Option<String>,
+    new_token_name: String,
+}
+
+#[derive(Serialize)]
+struct TokenLine {
+    id: i64,
+    name: String,
+    scope: String,
+    created: String,
+    expires: String,
+    last_used: String,
+    expired: bool,
+}
+
+impl From<PatRow> for TokenLine {
+    fn from(r: PatRow) -> TokenLine {
+        TokenLine {
+            id: r.id,
+            name: r.name,
+            scope: r.scope,
+            created: format_time(r.created_at),
+            expires: r
+                .expires_at
+                .map(format_time)
+                .unwrap_or_else(|| "never".into()),
+            last_used: r
+                .last_used_at
+                .map(format_time)
+                .unwrap_or_else(|| "never".into()),
+            expired: r.expired,
+        }
+    }
+}
+
+fn internal_error(e: &dyn std::fmt::Display) -> HttpResponse {
+    tracing::error!(error = %e, "security page failed");
+    HttpResponse::InternalServerError()
+        .content_type("text/plain; charset=utf-8")
+        .body("Something went wrong on our side. Please try again.")
+}
+
+async fn account(st: &State, req: &HttpRequest) -> Result<Account, HttpResponse> {
+    let interface = interface_of(req);
+    let account = st.host.require_account(req, interface).await?;
+    // Admins and vendors use the admin skin's page; customers the store's.
+    if interface == Interface::Customer && account.role != crate::plugin::Role::Customer {
+        return Err(HttpResponse::SeeOther()
+            .insert_header(("Location", ADMIN_BASE))
+            .finish());
+    }
+    Ok(account)
+}
+
+macro_rules! try_account {
+    ($st:expr, $req:expr) => {
+        match account($st, $req).await {
+            Ok(a) => a,
+            Err(r) => return r,
+        }
+    };
+}
+
+/// Fills the overview parts of a view (factors, tokens).
+async fn load_view(st: &State, account: &Account, view: &mut View) -> Result<(), HttpResponse> {
+    let id = account.id;
+    let (f, pats) = st
+        .host
+        .db()
+        .run(move |conn| Ok((factors::load(conn, id)?, tokens::list_pats(conn, id)?)))
+        .await
+        .map_err(|e| internal_error(&e))?;
+    view.app_since = f.app_since.map(format_time);
+    view.codes_generated = f.recovery.generated_at.map(format_time);
+    view.low_codes = f.any() && f.recovery.total > 0 && f.recovery.remaining <= recovery::LOW;
+    view.factors = f;
+    view.tokens = pats.into_iter().map(TokenLine::from).collect();
+    Ok(())
+}
+
+async fn render(st: &State, req: &HttpRequest, status: StatusCode, view: &View) -> HttpResponse {
+    let template = format!("two_factor/security_{}.html", interface_of(req).as_str());
+    let mut resp = match tera::Context::from_serialize(view) {
+        Ok(ctx) => st.host.render(req, status, &template, ctx).await,
+        Err(e) => return internal_error(&e),
+    };
+    resp.headers_mut().insert(
+        actix_web::http::header::CACHE_CONTROL,
+        actix_web::http::header::HeaderValue::from_static("no-store"),
+    );
+    resp
+}
+
+async fn page(
+    st: &State,
+    req: &HttpRequest,
+    account: &Account,
+    status: StatusCode,
+    mut view: View,
+) -> HttpResponse {
+    view.base = base_of(interface_of(req));
+    if view.mode.is_empty() {
+        view.mode = "overview";
+    }
+    if let Err(r) = load_view(st, account, &mut view).await {
+        return r;
+    }
+    render(st, req, status, &view).await
+}
+
+fn with_error(message: impl Into<String>) -> View {
+    View {
+        error: Some(message.into()),
+        ..View::default()
+    }
+}
+
+fn with_notice(message: impl Into<String>) -> View {
+    View {
+        notice: Some(message.into()),
+        ..View::default()
+    }
+}
+
+const WRONG_PASSWORD: &str =
+    "That password is not right, or too many attempts were made. Please try again.";
+
+/// Checks the current password, counted against the account's limit.
+async fn password_ok(
+    st: &State,
+    account: &Account,
+    values: &FormValues,
+) -> Result<bool, HttpResponse> {
+    let password = values.get("password").unwrap_or("");
+    if password.is_empty() {
+        return Ok(false);
+    }
+    match limits::code_attempt(st.host.db(), account.id).await {
+        Ok(CodeGate::Allowed) => {}
+        Ok(_) => return Ok(false),
+        Err(e) => return Err(internal_error(&e)),
+    }
+    let ok = st.host.verify_password(account.id, password).await;
+    if ok {
+        if let Err(e) = limits::code_succeeded(st.host.db(), account.id).await {
+            return Err(internal_error(&e));
+        }
+    }
+    Ok(ok)
+}
+
+fn event(
+    account: &Account,
+    req: &HttpRequest,
+    ip: &str,
+    name: &'static str,
+    outcome: &'static str,
+) -> AuditEvent {
+    AuditEvent::new(name, outcome)
+        .account(account)
+        .interface(interface_of(req))
+        .ip(ip)
+}
+
+async fn overview(st: Data, req: HttpRequest) -> HttpResponse {
+    let account = try_account!(&st, &req);
+    page(&st, &req, &account, StatusCode::OK, View::default()).await
+}
+
+/// Shows the set-up view for the pending secret.
+fn setup_view(account: &Account, secret: &[u8]) -> View {
+    let encoded = totp::encode_secret(secret);
+    let uri = totp::otpauth_uri(&account.email, &encoded);
+    View {
+        mode: "setup",
+        qr_svg: qr::svg(&uri),
+        secret: Some(totp::display_secret(&encoded)),
+        otpauth: Some(uri),
+        ..View::default()
+    }
+}
+
+async fn app_start(st: Data, req: HttpRequest) -> HttpResponse {
+    let account = try_account!(&st, &req);
+    let secret = totp::generate_secret();
+    let enc = st.host.secret_key().encrypt(&totp::encode_secret(&secret));
+    let id = account.id;
+    match st
+        .host
+        .db()
+        .run(move |conn| totp::begin_setup(conn, id, &enc))
+        .await
+    {
+        Ok(true) => {}
+        Ok(false) => {
+            let view = with_error("An authenticator app is already set up. Disable two-factor authentication first to move to a new app.");
+            return page(&st, &req, &account, StatusCode::CONFLICT, view).await;
+        }
+        Err(e) => return internal_error(&e),
+    }
+    page(
+        &st,
+        &req,
+        &account,
+        StatusCode::OK,
+        setup_view(&account, &secret),
+    )
+    .await
+}
+
+/// Ten new recovery codes, shown once on the codes view.
+async fn new_codes(st: &State, account: &Account) -> Result<Vec<String>, HttpResponse> {
+    let key = st.host.secret_key().clone();
+    let id = account.id;
+    st.host
+        .db()
+        .transaction(move |conn| recovery::regenerate(conn, &key, id))
+        .await
+        .map_err(|e| internal_error(&e))
+}
+
+fn codes_view(codes: Vec<String>, notice: String) -> View {
+    View {
+        mode: "codes",
+        codes_text: format!(
+            "Storefront recovery codes\nEach code can be used once, in place of a verification code.\n\n{}\n",
+            codes.join("\n")
+        ),
+        codes,
+        notice: Some(notice),
+        ..View::default()
+    }
+}
+
+async fn app_confirm(st: Data, req: HttpRequest, body: web::Bytes) -> HttpResponse {
+    let account = try_account!(&st, &req);
+    let values = FormValues::parse(&body).unwrap_or_default();
+    let ip = st.host.client_ip(&req);
+    let id = account.id;
+    let row = match st.host.db().run(move |conn| totp::load(conn, id)).await {
+        Ok(Some(r)) if !r.confirmed => r,
+        Ok(_) => {
+            let view = with_error("There is no authenticator set-up in progress. Start again with “Set up authenticator app”.");
+            return page(&st, &req, &account, StatusCode::CONFLICT, view).await;
+        }
+        Err(e) => return internal_error(&e),
+    };
+    let Some(secret) = totp::secret_of(st.host.secret_key(), &row) else {
+        return internal_error(&"authenticator secret could not be decrypted");
+    };
+    let again = |message: &str| {
+        let mut view = setup_view(&account, &secret);
+        view.error = Some(message.to_string());
+        view
+    };
+    match password_ok(&st, &account, &values).await {
+        Ok(true) => {}
+        Ok(false) => {
+            audit::record(
+                st.host.db(),
+                event(&account, &req, &ip, "app_setup", "failure").detail("wrong password"),
+            )
+            .await;
+            let view = again(WRONG_PASSWORD);
+            return page(&st, &req, &account, StatusCode::UNAUTHORIZED, view).await;
+        }
+        Err(r) => return r,
+    }
+    let code = values.text("code").replace(' ', "");
+    let step = if totp::looks_like_code(&code) {
+        totp::matching_step(&secret, &code, crate::db::now())
+    } else {
+        None
+    };
+    let Some(step) = step else {
+        audit::record(
+            st.host.db(),
+            event(&account, &req, &ip, "app_setup", "failure").detail("wrong code"),
+        )
+        .await;
+        let view = again("That code is not right. Check the time on your phone and enter the 6-digit code your app shows now.");
+        return page(&st, &req, &account, StatusCode::UNPROCESSABLE_ENTITY, view).await;
+    };
+    match st
+        .host
+        .db()
+        .run(move |conn| totp::confirm(conn, id, step))
+        .await
+    {
+        Ok(true) => {}
+        Ok(false) => {
+            let view = with_error("This set-up was already confirmed or replaced.");
+            return page(&st, &req, &account, StatusCode::CONFLICT, view).await;
+        }
+        Err(e) => return internal_error(&e),
+    }
+    audit::record(
+        st.host.db(),
+        event(&account, &req, &ip, "app_setup", "success"),
+    )
+    .await;
+    let codes = match new_codes(&st, &account).await {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    let view = codes_view(codes, "Your authenticator app is set up. From now on you will be asked for its code when you sign in. Save these recovery codes: each one lets you in once if you lose your phone. Any older codes no longer work.".into());
+    page(&st, &req, &account, StatusCode::OK, view).await
+}
+
+async fn recovery_view(st: Data, req: HttpRequest, body: web::Bytes) -> HttpResponse {
+    let account = try_account!(&st, &req);
+    let values = FormValues::parse(&body).unwrap_or_default();
+    match password_ok(&st, &account, &values).await {
+        Ok(true) => {}
+        Ok(false) => {
+            return page(
+                &st,
+                &req,
+                &account,
+                StatusCode::UNAUTHORIZED,
+                with_error(WRONG_PASSWORD),
+            )
+            .await
+        }
+        Err(r) => return r,
+    }
+    let view = View {
+        mode: "recovery",
+        ..View::default()
+    };
+    page(&st, &req, &account, StatusCode::OK, view).await
+}
+
+async fn recovery_regenerate(st: Data, req: HttpRequest, body: web::Bytes) -> HttpResponse {
+    let account = try_account!(&st, &req);
+    let values = FormValues::parse(&body).unwrap_or_default();
+    let ip = st.host.client_ip(&req);
+    match password_ok(&st, &account, &values).await {
+        Ok(true) => {}
+        Ok(false) => {
+            return page(
+                &st,
+                &req,
+                &account,
+                StatusCode::UNAUTHORIZED,
+                with_error(WRONG_PASSWORD),
+            )
+            .await
+        }
+        Err(r) => return r,
+    }
+    let codes = match new_codes(&st, &account).await {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    audit::record(
+        st.host.db(),
+        event(&account, &req, &ip, "recovery_codes", "regenerated"),
+    )
+    .await;
+    let view = codes_view(
+        codes,
+        "Here are your new recovery codes. Your old codes no longer work.".into(),
+    );
+    page(&st, &req, &account, StatusCode::OK, view).await
+}
+
+async fn disable(st: Data, req: HttpRequest, body: web::Bytes) -> HttpResponse {
+    let account = try_account!(&st, &req);
+    let values = FormValues::parse(&body).unwrap_or_default();
+    let ip = st.host.client_ip(&req);
+    let id = account.id;
+    let f = match factors::of(st.host.db(), id).await {
+        Ok(f) => f,
+        Err(e) => return internal_error(&e),
+    };
+    if !f.any() && f.recovery.total == 0 {
+        return page(
+            &st,
+            &req,
+            &account,
+            StatusCode::OK,
+            with_notice("Two-factor authentication is not set up."),
+        )
+        .await;
+    }
+    match password_ok(&st, &account, &values).await {
+        Ok(true) => {}
+        Ok(false) => {
+            audit::record(
+                st.host.db(),
+                event(&account, &req, &ip, "disable", "failure").detail("wrong password"),
+            )
+            .await;
+            return page(
+                &st,
+                &req,
+                &account,
+                StatusCode::UNAUTHORIZED,
+                with_error(WRONG_PASSWORD),
+            )
+            .await;
+        }
+        Err(r) => return r,
+    }
+    let actor = Actor {
+        account: &account,
+        interface: interface_of(&req),
+        ip: &ip,
+        purpose: SECURITY_PAGE_PURPOSE,
+        initial: false,
+    };
+    let code = values.text("code");
+    let checked = match check::check_code(&st.service, &st.host, &actor, code, true).await {
+        Ok(c) => c,
+        Err(e) => return internal_error(&e),
+    };
+    match checked {
+        Checked::Valid { .. } => {}
+        Checked::GatewayFailed => {
+            return page(
+                &st,
+                &req,
+                &account,
+                StatusCode::SERVICE_UNAVAILABLE,
+                with_error(gateway_message(false)),
+            )
+            .await;
+        }
+        _ => {
+            audit::record(
+                st.host.db(),
+                event(&account, &req, &ip, "disable", "failure").detail("wrong code"),
+            )
+            .await;
+            let view = with_error("That code is not right. Enter a current code from your authenticator app or text message, or one of your recovery codes.");
+            return page(&st, &req, &account, StatusCode::UNAUTHORIZED, view).await;
+        }
+    }
+    if let Err(e) = st
+        .host
+        .db()
+        .transaction(move |conn| factors::remove_all(conn, id))
+        .await
+    {
+        return internal_error(&e);
+    }
+    let ended = st
+        .host
+        .end_other_sessions(id, Some(&req))
+        .await
+        .unwrap_or(0);
+    audit::record(
+        st.host.db(),
+        event(&account, &req, &ip, "disable", "success")
+            .detail(format!("factors removed; {ended} other session(s) ended")),
+    )
+    .await;
+    let view = with_notice("Two-factor authentication is off. Your authenticator app, phone number and recovery codes were removed, and you were signed out everywhere else.");
+    page(&st, &req, &account, StatusCode::OK, view).await
+}
+
+/// Sends an SMS code for the disable form (users without an app).
+async fn disable_send_sms(st: Data, req: HttpRequest) -> HttpResponse {
+    let account = try_account!(&st, &req);
+    let ip = st.host.client_ip(&req);
+    let stored = match store::phone_of(st.host.db(), account.id).await {
+        Ok(Some(s)) => s,
+        Ok(None) => {
+            return page(
+                &st,
+                &req,
+                &account,
+                StatusCode::OK,
+                with_error("There is no phone number on file."),
+            )
+            .await
+        }
+        Err(e) => return internal_error(&e),
+    };
+    let settings = match st.service.settings(&st.host).await {
+        Ok(s) => s,
+        Err(e) => return internal_error(&e),
+    };
+    let actor = Actor {
+        account: &account,
+        interface: interface_of(&req),
+        ip: &ip,
+        purpose: SECURITY_PAGE_PURPOSE,
+        initial: false,
+    };
+    let (status, view) = match st
+        .service
+        .send_code(&st.host, &settings, &actor, &stored, Channel::Sms)
+        .await
+    {
+        Ok(SendOutcome::Sent) => (
+            StatusCode::OK,
+            with_notice(format!(
+                "We sent a code by text message to your phone number ending in {}.",
+                stored.phone.last_two()
+            )),
+        ),
+        Ok(SendOutcome::Wait { seconds, reason }) => (
+            StatusCode::TOO_MANY_REQUESTS,
+            with_error(wait_message(seconds, reason)),
+        ),
+        Ok(SendOutcome::Failed(_)) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            with_error(gateway_message(true)),
+        ),
+        Err(e) => return internal_error(&e),
+    };
+    page(&st, &req, &account, status, view).await
+}
+
+async fn token_create(st: Data, req: HttpRequest, body: web::Bytes) -> HttpResponse {
+    let account = try_account!(&st, &req);
+    let values = FormValues::parse(&body).unwrap_or_default();
+    let ip = st.host.client_ip(&req);
+    let name = values.text("name").to_string();
+    if name.is_empty() || name.chars().count() > tokens::MAX_NAME {
+        return page(
+            &st,
+            &req,
+            &account,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            with_error(
+                "Give the token a name of up to 80 characters, so you can tell it apart later.",
+            ),
+        )
+        .await;
+    }
+    let Some(scope) = Scope::parse(values.text("scope")) else {
+        return page(
+            &st,
+            &req,
+            &account,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            with_error("Choose what the token may do: read only, or full access."),
+        )
+        .await;
+    };
+    let expires_at = match values.text("expires_days") {
+        "" | "never" => None,
+        d => match d.parse::<i64>() {
+            Ok(days) if (1..=3650).contains(&days) => Some(crate::db::now() + days * 86_400),
+            _ => {
+                return page(
+                    &st,
+                    &req,
+                    &account,
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    with_error("Choose when the token expires."),
+                )
+                .await;
+            }
+        },
+    };
+    match password_ok(&st, &account, &values).await {
+        Ok(true) => {}
+        Ok(false) => {
+            return page(
+                &st,
+                &req,
+                &account,
+                StatusCode::UNAUTHORIZED,
+                with_error(WRONG_PASSWORD),
+            )
+            .await
+        }
+        Err(r) => return r,
+    }
+    let id = account.id;
+    let n = name.clone();
+    let token = match st
+        .host
+        .db()
+        .run(move |conn| tokens::create(conn, id, Kind::Pat, &n, scope, expires_at))
+        .await
+    {
+        Ok(t) => t,
+        Err(e) => return internal_error(&e),
+    };
+    audit::record(
+        st.host.db(),
+        event(&account, &req, &ip, "api_token", "created")
+            .detail(format!("“{name}”, {} access", scope.as_str())),
+    )
+    .await;
+    let view = View {
+        mode: "token",
+        new_token: Some(token),
+        new_token_name: name,
+        notice: Some(
+            "Copy your new personal access token now. You will not be able to see it again.".into(),
+        ),
+        ..View::default()
+    };
+    page(&st, &req, &account, StatusCode::OK, view).await
+}
+
+async fn token_revoke(st: Data, req: HttpRequest, path: web::Path<String>) -> HttpResponse {
+    let account = try_account!(&st, &req);
+    let ip = st.host.client_ip(&req);
+    let Ok(token_id) = path.into_inner().parse::<i64>() else {
+        return HttpResponse::NotFound().finish();
+    };
+    let id = account.id;
+    match st
+        .host
+        .db()
+        .run(move |conn| tokens::revoke(conn, id, token_id))
+        .await
+    {
+        Ok(true) => {
+            audit::record(
+                st.host.db(),
+                event(&account, &req, &ip, "api_token", "revoked")
+                    .detail(format!("token #{token_id}")),
+            )
+            .await;
+            page(
+                &st,
+                &req,
+                &account,
+                StatusCode::OK,
+                with_notice("The token was revoked. Requests using it are refused from now on."),
+            )
+            .await
+        }
+        Ok(false) => HttpResponse::NotFound().finish(),
+        Err(e) => internal_error(&e),
+    }
+}
+
+/// A link to the Security page (with a recovery-code warning) on the
+/// user's own profile: `/account`, or their own `/admin/users/{id}`.
+pub async fn profile_link(
+    host: &HostHandle,
+    form: &crate::plugin::ProfileContext,
+) -> Result<String, crate::plugin::AddonError> {
+    use crate::plugin::ProfileForm;
+    let (Some(account), Some(actor)) = (&form.account, &form.actor) else {
+        return Ok(String::new());
+    };
+    if account.id != actor.id || form.form == ProfileForm::Registration {
+        return Ok(String::new());
+    }
+    let f = factors::of(host.db(), account.id).await?;
+    let mut ctx = tera::Context::new();
+    ctx.insert("factors", &f);
+    ctx.insert("security_path", base_of(account.role.interface()));
+    host.render_fragment("two_factor/security_link.html", &ctx)
+}
+
+#[cfg(test)]
+mod template_tests {
+    //! The Security page, the app sign-in step and the fragments render in
+    //! both skins with the variables the handlers give them.
+
+    use super::*;
+
+    fn tera() -> tera::Tera {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/templates/**/*.html");
+        let mut tera = tera::Tera::new(dir).expect("templates parse");
+        tera.autoescape_on(vec![".html"]);
+        tera
+    }
+
+    fn ctx_of(v: &impl Serialize) -> tera::Context {
+        let mut ctx = tera::Context::from_serialize(v).unwrap();
+        ctx.insert("csrf_token", "tok");
+        ctx.insert("store_name", "Shop");
+        ctx
+    }
+
+    #[test]
+    fn security_page_modes_render_in_both_skins() {
+        let tera = tera();
+        let account = Account {
+            id: 1,
+            email: "a@example.com".into(),
+            name: "A".into(),
+            role: crate::plugin::Role::Customer,
+        };
+        let secret = totp::generate_secret();
+        for skin in ["customer", "admin"] {
+            let mut views = vec![
+                View {
+                    error: Some("<b>bad</b>".into()),
+                    tokens: vec![TokenLine {
+                        id: 3,
+                        name: "ci <x>".into(),
+                        scope: "read".into(),
+                        created: "c".into(),
+                        expires: "never".into(),
+                        last_used: "never".into(),
+                        expired: false,
+                    }],
+                    ..View::default()
+                },
+                setup_view(&account, &secret),
+                codes_view(vec!["abcd-efgh-jk01".into(); 10], "n".into()),
+                View {
+                    mode: "token",
+                    new_token: Some("sfp_x".into()),
+                    ..View::default()
+                },
+                View {
+                    mode: "recovery",
+                    ..View::default()
+                },
+            ];
+            views[0].factors.app = true;
+            views[0].factors.recovery.total = 10;
+            views[0].factors.recovery.remaining = 1;
+            views[0].low_codes = true;
+            for mut v in views {
+                v.base = CUSTOMER_BASE;
+                if v.mode.is_empty() {
+                    v.mode = "overview";
+                }
+                let html = tera
+                    .render(&format!("two_factor/security_{skin}.html"), &ctx_of(&v))
+                    .unwrap_or_else(|e| panic!("{} {skin}: {e:?}", v.mode));
+                assert!(
+                    html.contains(r#"name="csrf_token" value="tok""#)
+                        || ["token", "codes"].contains(&v.mode)
+                );
+                match v.mode {
+                    "overview" => {
+                        assert!(html.contains("&lt;b&gt;bad"));
+                        assert!(html.contains("ci &lt;x&gt;"));
+                        assert!(html.contains("Disable two-factor authentication"));
+                        assert!(html.contains("1 recovery code left"), "{html}");
+                    }
+                    "setup" => {
+                        assert!(html.contains("<svg"));
+                        assert!(
+                            html.contains(r#"inputmode="numeric" autocomplete="one-time-code""#)
+                        );
+                        assert!(html.contains(r#"autocomplete="current-password""#));
+                    }
+                    "codes" => {
+                        assert_eq!(html.matches("<li><code>").count(), 10);
+                        assert!(html.contains("I have saved these codes"));
+                    }
+                    _ => {}
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn app_step_and_fragments_render() {
+        let tera = tera();
+        for skin in ["customer", "admin"] {
+            for mode in ["app", "recovery"] {
+                let mut ctx = tera::Context::new();
+                ctx.insert("csrf_token", "tok");
+                ctx.insert("store_name", "Shop");
+                ctx.insert("base", "/two-factor");
+                ctx.insert("path", "/two-factor/app");
+                ctx.insert("mode", mode);
+                ctx.insert("has_app", &true);
+                ctx.insert("has_phone", &true);
+                ctx.insert("error", "<i>x</i>");
+                let html = tera
+                    .render(&format!("two_factor/app_verify_{skin}.html"), &ctx)
+                    .unwrap();
+                assert!(html.contains("&lt;i&gt;x"));
+                assert!(html.contains("Send me an SMS instead"));
+                if mode == "app" {
+                    assert!(html.contains(r#"inputmode="numeric" autocomplete="one-time-code""#));
+                    assert!(html.contains("Use a recovery code"));
+                }
+            }
+            let mut ctx = tera::Context::new();
+            ctx.insert("store_name", "Shop");
+            ctx.insert("notice", "left");
+            ctx.insert("continue_to", "/admin");
+            tera.render(&format!("two_factor/recovery_used_{skin}.html"), &ctx)
+                .unwrap();
+        }
+        let mut ctx = tera::Context::new();
+        ctx.insert("factors", &Factors::default());
+        ctx.insert("app_since", &None::<String>);
+        ctx.insert("reset_path", "/admin/two-factor/users/1/reset");
+        ctx.insert("security_path", "/account/security");
+        tera.render("two_factor/admin_user_reset.html", &ctx)
+            .unwrap();
+        let html = tera.render("two_factor/security_link.html", &ctx).unwrap();
+        assert!(html.contains("/account/security"));
+    }
+}
