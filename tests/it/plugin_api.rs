@@ -105,8 +105,10 @@ async fn concurrent_completions_sign_in_once() {
     let (_, page) = b.get_text("/word-check").await;
     let word = word_on(&page);
     let token = b.csrf().await;
+    // Three at once: the example addon voids the pending login from the
+    // fourth counted attempt on, which would race with the winner.
     let mut tasks = Vec::new();
-    for _ in 0..10 {
+    for _ in 0..3 {
         let client = b.client.clone();
         let url = b.url("/word-check");
         let form = vec![
