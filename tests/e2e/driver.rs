@@ -339,7 +339,7 @@ impl Page {
         let started = Instant::now();
         while !self.text().await.contains(needle) {
             if started.elapsed() > WAIT {
-                self.assert_text(needle).await;
+                self.require_text_now(needle).await;
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
@@ -349,7 +349,13 @@ impl Page {
         self.find(css).await.text().await.unwrap()
     }
 
+    /// Waits (a page may still be loading after a submit on the same path),
+    /// then fails with the page text if `needle` never appears.
     pub async fn assert_text(&self, needle: &str) {
+        self.wait_text(needle).await;
+    }
+
+    async fn require_text_now(&self, needle: &str) {
         let text = self.text().await;
         assert!(
             text.contains(needle),

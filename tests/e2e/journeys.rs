@@ -338,7 +338,7 @@ pub async fn forced_password_change(page: &Page, app: &TestApp) {
     page.shot("01-admin-ticks").await;
     page.click_text("Save user").await;
     page.wait_path(&user_page).await;
-    page.assert_text("The user was saved.").await;
+    page.wait_text("The user was saved.").await;
     assert!(page.is_ticked("f-must_change_password").await);
     page.click_text("Log out").await;
     page.wait_path("/admin/login").await;
