@@ -1,12 +1,12 @@
-// Recovery codes page: Download (a text file) and Copy; either one ticks
-// "I have saved these codes", which the Done button requires.
+// Recovery codes: Download (a text file) and Copy; on the page that shows
+// new codes, either one ticks "I have saved these codes", which Done requires.
 (function () {
   var text = document.getElementById("recovery-codes-text");
   var saved = document.getElementById("codes-saved");
   var status = document.getElementById("codes-status");
-  if (!text || !saved) return;
+  if (!text) return;
   function done(message) {
-    saved.checked = true;
+    if (saved) saved.checked = true;
     if (status) status.textContent = message;
   }
   var download = document.getElementById("codes-download");

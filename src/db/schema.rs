@@ -181,6 +181,7 @@ diesel::table! {
         code_hash -> Text,
         used_at -> Nullable<BigInt>,
         created_at -> BigInt,
+        code_sealed -> Nullable<Text>,
     }
 }
 

@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::plugin::{FormValues, HostHandle, Interface, PendingLogin, GENERIC_AUTH_ERROR};
 
+use super::after_login;
 use super::audit::{self, AuditEvent};
 use super::check::{self, Checked, Method};
 use super::factors;
@@ -243,23 +244,13 @@ async fn submit(st: Data, req: HttpRequest, body: web::Bytes) -> HttpResponse {
     };
     // A recovery code was used: say how many are left before going on,
     // keeping the new session cookie of the completed sign-in.
-    let target = done
-        .headers()
-        .get("location")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("/")
-        .to_string();
     let view = View {
         notice: Some(check::remaining_message(remaining)),
-        continue_to: Some(target),
+        continue_to: Some(after_login::target_of(&done)),
         ..View::default()
     };
-    let mut page = render(&st, &req, StatusCode::OK, "recovery_used", &view).await;
-    for cookie in done.headers().get_all(actix_web::http::header::SET_COOKIE) {
-        page.headers_mut()
-            .append(actix_web::http::header::SET_COOKIE, cookie.clone());
-    }
-    page
+    let page = render(&st, &req, StatusCode::OK, "recovery_used", &view).await;
+    after_login::carrying_session(&done, page)
 }
 
 /// The login decision for an account with an authenticator app: a

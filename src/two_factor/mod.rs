@@ -28,6 +28,7 @@
 //! `profile` (profile form fields), `status` (settings page box).
 
 pub mod admin_tools;
+pub mod after_login;
 pub mod api;
 pub mod audit;
 pub mod check;
@@ -87,6 +88,7 @@ impl Addon for TwoFactorAddon {
     fn configure_routes(&self, cfg: &mut web::ServiceConfig, host: HostHandle) {
         // Before `routes`: its `/two-factor` scopes would answer 404 for these.
         login_app::configure(cfg, self.service.clone(), host.clone());
+        after_login::configure(cfg, host.clone());
         admin_tools::configure(cfg, host.clone());
         security_page::configure(cfg, self.service.clone(), host.clone());
         api::configure(cfg, self.service.clone(), host.clone());

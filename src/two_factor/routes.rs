@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::plugin::{FormValues, HostHandle, Interface, PendingLogin, GENERIC_AUTH_ERROR};
 
+use super::after_login;
 use super::audit::{self, AuditEvent};
 use super::countries;
 use super::limits::MAX_PENDING_ATTEMPTS;
@@ -361,13 +362,14 @@ async fn verify_submit(st: Data, req: HttpRequest, body: web::Bytes) -> HttpResp
                     .ip(&ip),
             )
             .await;
-            return match st.host.complete_pending_login(&req, &pending.id).await {
+            let done = match st.host.complete_pending_login(&req, &pending.id).await {
                 Ok(resp) => resp,
                 Err(crate::plugin::HostError::PendingLoginGone) => {
-                    see_other(st.host.login_path(pending.interface))
+                    return see_other(st.host.login_path(pending.interface))
                 }
-                Err(e) => internal_error(&e),
+                Err(e) => return internal_error(&e),
             };
+            return first_codes_or(&st, &pending, &ip, done).await;
         }
         CheckOutcome::Wrong | CheckOutcome::Locked => {
             view.error = Some(GENERIC_AUTH_ERROR.to_string());
@@ -385,6 +387,30 @@ async fn verify_submit(st: Data, req: HttpRequest, body: web::Bytes) -> HttpResp
         }
     };
     render(&st, &req, status, "verify", &view).await
+}
+
+/// The end of SMS set-up: the first sign-in with a texted code goes on to
+/// ten new recovery codes (when the account has none yet).
+async fn first_codes_or(
+    st: &State,
+    pending: &PendingLogin,
+    ip: &str,
+    done: HttpResponse,
+) -> HttpResponse {
+    let (resp, made) =
+        after_login::to_first_codes_or(&st.host, &pending.account, pending.interface, done).await;
+    if made {
+        audit::record(
+            st.host.db(),
+            AuditEvent::new("recovery_codes", "generated")
+                .account(&pending.account)
+                .interface(pending.interface)
+                .ip(ip)
+                .detail("first sign-in with a text message code"),
+        )
+        .await;
+    }
+    resp
 }
 
 async fn send(st: Data, req: HttpRequest, body: web::Bytes) -> HttpResponse {

@@ -13,6 +13,7 @@ use serde::Serialize;
 
 use crate::plugin::{Account, FormValues, HostHandle, Interface};
 
+use super::after_login::DoneForm;
 use super::api::tokens::{self, Kind, PatRow, Scope};
 use super::audit::{self, AuditEvent};
 use super::check::{self, Checked};
@@ -86,9 +87,12 @@ struct View {
     qr_svg: Option<String>,
     secret: Option<String>,
     otpauth: Option<String>,
-    /// New recovery codes, shown once.
+    /// New recovery codes, with the form Done submits.
     codes: Vec<String>,
     codes_text: String,
+    done: Option<DoneForm>,
+    /// "View recovery codes": every code, used ones marked.
+    shown_codes: Vec<recovery::ShownCode>,
     /// A new personal access token, shown once.
     new_token: Option<String>,
     new_token_name: String,
@@ -193,6 +197,9 @@ async fn page(
     view.base = base_of(interface_of(req));
     if view.mode.is_empty() {
         view.mode = "overview";
+    }
+    if view.mode == "codes" {
+        view.done = Some(DoneForm::to(view.base));
     }
     if let Err(r) = load_view(st, account, &mut view).await {
         return r;
@@ -314,10 +321,7 @@ async fn new_codes(st: &State, account: &Account) -> Result<Vec<String>, HttpRes
 fn codes_view(codes: Vec<String>, notice: String) -> View {
     View {
         mode: "codes",
-        codes_text: format!(
-            "Storefront recovery codes\nEach code can be used once, in place of a verification code.\n\n{}\n",
-            codes.join("\n")
-        ),
+        codes_text: recovery::as_text(&codes),
         codes,
         notice: Some(notice),
         ..View::default()
@@ -416,8 +420,32 @@ async fn recovery_view(st: Data, req: HttpRequest, body: web::Bytes) -> HttpResp
         }
         Err(r) => return r,
     }
+    let key = st.host.secret_key().clone();
+    let id = account.id;
+    let shown = match st
+        .host
+        .db()
+        .run(move |conn| recovery::reveal(conn, &key, id))
+        .await
+    {
+        Ok(shown) => shown.unwrap_or_default(),
+        Err(e) => return internal_error(&e),
+    };
+    let unused: Vec<String> = shown
+        .iter()
+        .filter(|c| !c.used)
+        .map(|c| c.code.clone())
+        .collect();
+    let ip = st.host.client_ip(&req);
+    audit::record(
+        st.host.db(),
+        event(&account, &req, &ip, "recovery_codes", "viewed"),
+    )
+    .await;
     let view = View {
         mode: "recovery",
+        codes_text: recovery::as_text(&unused),
+        shown_codes: shown,
         ..View::default()
     };
     page(&st, &req, &account, StatusCode::OK, view).await
@@ -803,6 +831,20 @@ mod template_tests {
                     mode: "recovery",
                     ..View::default()
                 },
+                View {
+                    mode: "recovery",
+                    shown_codes: vec![
+                        recovery::ShownCode {
+                            code: "used-used-used".into(),
+                            used: true,
+                        },
+                        recovery::ShownCode {
+                            code: "abcd-efgh-jk01".into(),
+                            used: false,
+                        },
+                    ],
+                    ..View::default()
+                },
             ];
             views[0].factors.app = true;
             views[0].factors.recovery.total = 10;
@@ -812,6 +854,9 @@ mod template_tests {
                 v.base = CUSTOMER_BASE;
                 if v.mode.is_empty() {
                     v.mode = "overview";
+                }
+                if v.mode == "codes" {
+                    v.done = Some(DoneForm::to(CUSTOMER_BASE));
                 }
                 let html = tera
                     .render(&format!("two_factor/security_{skin}.html"), &ctx_of(&v))
@@ -837,7 +882,14 @@ mod template_tests {
                     "codes" => {
                         assert_eq!(html.matches("<li><code>").count(), 10);
                         assert!(html.contains("I have saved these codes"));
+                        // Escaped like any value: the browser reads "&#x2F;" as "/".
+                        assert!(html.contains(r#"action="&#x2F;account&#x2F;security""#));
                     }
+                    "recovery" if !v.shown_codes.is_empty() => {
+                        assert!(html.contains("<del><code>used-used-used</code></del>"));
+                        assert!(html.contains("<li><code>abcd-efgh-jk01</code></li>"));
+                    }
+                    "recovery" => assert!(html.contains("You have no recovery codes")),
                     _ => {}
                 }
             }
@@ -874,6 +926,16 @@ mod template_tests {
             ctx.insert("continue_to", "/admin");
             tera.render(&format!("two_factor/recovery_used_{skin}.html"), &ctx)
                 .unwrap();
+            ctx.insert("codes", &vec!["abcd-efgh-jk01"; 10]);
+            ctx.insert("codes_text", "t");
+            ctx.insert("done", &DoneForm::to("/checkout?step=pay"));
+            ctx.insert("security_path", "/account/security");
+            let html = tera
+                .render(&format!("two_factor/recovery_codes_{skin}.html"), &ctx)
+                .unwrap();
+            assert_eq!(html.matches("<li><code>").count(), 10);
+            assert!(html.contains(r#"action="&#x2F;checkout""#));
+            assert!(html.contains(r#"<input type="hidden" name="step" value="pay">"#));
         }
         let mut ctx = tera::Context::new();
         ctx.insert("factors", &Factors::default());

@@ -226,6 +226,11 @@ pub fn set_state(conn: &mut DbConn, key: &str, value: &str) -> Result<(), DbErro
     Ok(())
 }
 
+pub fn delete_state(conn: &mut DbConn, key: &str) -> Result<(), DbError> {
+    diesel::delete(tfa_state::table.find(key)).execute(conn)?;
+    Ok(())
+}
+
 /// Value and time of a state entry.
 pub fn get_state(conn: &mut DbConn, key: &str) -> Result<Option<(String, i64)>, DbError> {
     Ok(tfa_state::table

@@ -8,11 +8,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use storefront_2fa::plugin::Role;
-use storefront_2fa::two_factor::phone::PhoneNumber;
-use storefront_2fa::two_factor::store;
 
 use crate::driver::Page;
-use crate::helpers::TestApp;
+use crate::helpers::{SmsSetUp, TestApp};
 
 /// The API key the store owner enters; the sandbox outbox is read with it.
 const KEY: &str = "e2e-sandbox-api-key-1";
@@ -42,11 +40,34 @@ async fn configure(app: &TestApp) {
     assert_eq!(res.status(), 303, "settings saved");
 }
 
+/// An account whose SMS set-up is complete: a phone and recovery codes.
 fn account_with_phone(app: &TestApp, email: &str, role: Role, national: &str) -> i64 {
     let id = app.create_account(email, PASSWORD, role);
-    let phone = PhoneNumber::parse("US", national).unwrap();
-    store::save_phone(&mut app.db.get().unwrap(), id, &phone).unwrap();
+    app.add_phone(id, national, SmsSetUp::Complete);
     id
+}
+
+/// The end of SMS set-up: the first sign-in with a texted code shows ten
+/// recovery codes; Done needs "I have saved these codes", which Download
+/// ticks.
+async fn save_first_recovery_codes(page: &Page, step: &str) {
+    page.wait_path("/two-factor/recovery-codes").await;
+    page.wait_text("Save your recovery codes").await;
+    page.find("header form[action='/logout']").await; // signed in
+    let count = page
+        .js("return document.querySelectorAll('#recovery-codes code').length")
+        .await;
+    assert_eq!(count, Value::from(10), "ten recovery codes");
+    assert!(!page.is_ticked("codes-saved").await);
+    page.assert_fits_375(step).await;
+    page.shot(step).await;
+    page.click("#codes-download").await;
+    page.wait_text("Downloaded.").await;
+    assert!(
+        page.is_ticked("codes-saved").await,
+        "Download ticks the box"
+    );
+    page.click("#codes-done").await;
 }
 
 /// The sandbox outbox for one phone, newest first.
@@ -221,6 +242,7 @@ pub async fn shopper(page: &Page, app: &TestApp) {
     // A new account signs in like any other: with a code.
     let code = code_number(app, PHONE, 1).await;
     enter_code_by_keyboard(page, "/two-factor/verify", &code, "02-verify-registration").await;
+    save_first_recovery_codes(page, "02b-recovery-codes").await;
     page.wait_path("/account").await;
     page.assert_text("My account").await;
 
@@ -365,6 +387,7 @@ pub async fn forced_password_change(page: &Page, app: &TestApp) {
 
     let code = code_number(app, PHONE, 1).await;
     enter_code_by_keyboard(page, "/two-factor/verify", &code, "04-verify").await;
+    save_first_recovery_codes(page, "04b-recovery-codes").await;
     page.wait_path("/").await;
     page.assert_text("My account").await;
     page.shot("05-signed-in").await;

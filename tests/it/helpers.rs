@@ -154,6 +154,11 @@ impl TestApp {
         start(None, None, self.settings.clone(), default_addons).await
     }
 
+    /// The store's secret key (for rows the addon would have written).
+    pub fn secret_key(&self) -> storefront_2fa::crypto::SecretKey {
+        storefront_2fa::crypto::SecretKey::load_or_create(&self.settings.data_dir).unwrap()
+    }
+
     /// A second, independent browser (own cookie jar).
     pub fn new_browser(&self) -> Browser {
         Browser::new(&self.address)
@@ -173,6 +178,19 @@ impl TestApp {
         .unwrap()
     }
 
+    /// Gives an account a US phone (`national` digits) and, unless
+    /// `first_sign_in` is wanted, recovery codes: SMS set-up complete, so
+    /// its sign-ins go straight on after the code.
+    pub fn add_phone(&self, id: i64, national: &str, set_up: SmsSetUp) {
+        use storefront_2fa::two_factor::{phone::PhoneNumber, providers::recovery, store};
+        let phone = PhoneNumber::parse("US", national).unwrap();
+        let mut conn = self.db.get().unwrap();
+        store::save_phone(&mut conn, id, &phone).unwrap();
+        if set_up == SmsSetUp::Complete {
+            recovery::regenerate(&mut conn, &self.secret_key(), id).unwrap();
+        }
+    }
+
     /// Signs in as a fresh admin in `self.browser`.
     pub async fn login_admin(&self) -> i64 {
         let id = self.create_account("owner@example.com", "owner-password-1", Role::Admin);
@@ -184,6 +202,14 @@ impl TestApp {
         assert_eq!(location(&res), "/admin");
         id
     }
+}
+
+/// Whether an account given a phone has finished SMS set-up (has recovery
+/// codes) or will see them at its first sign-in.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum SmsSetUp {
+    Complete,
+    FirstSignInPending,
 }
 
 pub fn location(res: &reqwest::Response) -> String {

@@ -50,11 +50,8 @@ async fn sessions_and_csrf_tokens_work_across_instances() {
 }
 
 mod two_factor {
+    use crate::helpers::{extract_csrf, location, spawn_app, Browser, SmsSetUp, TestApp};
     use storefront_2fa::plugin::Role;
-    use storefront_2fa::two_factor::phone::PhoneNumber;
-    use storefront_2fa::two_factor::store;
-
-    use crate::helpers::{extract_csrf, location, spawn_app, Browser, TestApp};
 
     const PASSWORD: &str = "a-good-password-1";
     const KEY: &str = "shared-sandbox-key";
@@ -74,8 +71,7 @@ mod two_factor {
             .await;
         let b = a.spawn_sibling().await;
         let id = a.create_account("cust@example.com", PASSWORD, Role::Customer);
-        let phone = PhoneNumber::parse("US", NATIONAL).unwrap();
-        store::save_phone(&mut a.db.get().unwrap(), id, &phone).unwrap();
+        a.add_phone(id, NATIONAL, SmsSetUp::Complete);
         (a, b)
     }
 

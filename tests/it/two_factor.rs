@@ -4,10 +4,9 @@
 use diesel::prelude::*;
 use storefront_2fa::plugin::{Role, GENERIC_AUTH_ERROR};
 use storefront_2fa::startup::default_addons;
-use storefront_2fa::two_factor::phone::PhoneNumber;
 use storefront_2fa::two_factor::store;
 
-use crate::helpers::{extract_csrf, location, spawn_app_with, Browser, TestApp};
+use crate::helpers::{extract_csrf, location, spawn_app_with, Browser, SmsSetUp, TestApp};
 use crate::two_factor_gateway::{FakeGateway, Fault, API_KEY};
 
 const PASSWORD: &str = "a-good-password-1";
@@ -48,8 +47,7 @@ async fn setup(customer: bool, admin: bool) -> Tfa {
 impl Tfa {
     fn account_with_phone(&self, email: &str, role: Role) -> i64 {
         let id = self.app.create_account(email, PASSWORD, role);
-        let phone = PhoneNumber::parse("US", NATIONAL).unwrap();
-        store::save_phone(&mut self.app.db.get().unwrap(), id, &phone).unwrap();
+        self.app.add_phone(id, NATIONAL, SmsSetUp::Complete);
         id
     }
 
@@ -177,6 +175,75 @@ async fn checkout_login_comes_back_to_checkout_after_the_code() {
     let code = t.gw.last_code(NATIONAL).unwrap();
     let (status, loc, _) = submit_code(&b, "/two-factor", &code).await;
     assert_eq!((status, loc.as_str()), (303, "/checkout"));
+}
+
+#[tokio::test]
+async fn the_first_sms_sign_in_ends_on_ten_recovery_codes_then_goes_on() {
+    let t = setup(true, false).await;
+    let id = t
+        .app
+        .create_account("new@example.com", PASSWORD, Role::Customer);
+    t.app.add_phone(id, NATIONAL, SmsSetUp::FirstSignInPending);
+    let b = t.app.new_browser();
+    let res = b
+        .post_form(
+            "/checkout/login",
+            &[("email", "new@example.com"), ("password", PASSWORD)],
+        )
+        .await;
+    assert_eq!(location(&res), "/two-factor/verify");
+    b.get_text("/two-factor/verify").await;
+    let code = t.gw.last_code(NATIONAL).unwrap();
+    let (status, loc, _) = submit_code(&b, "/two-factor", &code).await;
+    assert_eq!((status, loc.as_str()), (303, "/two-factor/recovery-codes"));
+    let (status, page) = b.get_text("/two-factor/recovery-codes").await;
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("Save your recovery codes"), "{page}");
+    assert!(page.contains("Log out"), "the page shows the new session");
+    let codes: Vec<String> = page
+        .split("<li><code>")
+        .skip(1)
+        .map(|s| s[..s.find("</code>").unwrap()].to_string())
+        .collect();
+    assert_eq!(codes.len(), 10, "{page}");
+    assert!(page.contains(r#"<form method="get" action="&#x2F;checkout" id="codes-done-form">"#));
+    assert!(page.contains(r#"<input type="checkbox" id="codes-saved" required>"#));
+    assert!(page.contains("Download") && page.contains("Copy"));
+    // Signed in already: the page's Done leads on to the checkout.
+    assert_eq!(b.get("/checkout").await.status(), 200);
+    assert!(t
+        .audit_events()
+        .contains(&("recovery_codes".to_string(), "generated".to_string())));
+    // Shown once: a reload goes to the Security page (where "View recovery
+    // codes" asks for the password).
+    let res = b.get("/two-factor/recovery-codes").await;
+    assert_eq!(location(&res), "/account/security");
+    // Nobody else's session can open it.
+    let other = t.app.new_browser();
+    assert_eq!(
+        location(&other.get("/two-factor/recovery-codes").await),
+        "/login?next=%2Ftwo%2Dfactor%2Frecovery%2Dcodes"
+    );
+
+    // The next sign-in goes straight on, and the codes work in place of SMS.
+    t.age_counters(3600);
+    let b = t.app.new_browser();
+    b.login("/login", "new@example.com", PASSWORD).await;
+    b.get_text("/two-factor/verify").await;
+    let code = t.gw.last_code(NATIONAL).unwrap();
+    let (status, loc, _) = submit_code(&b, "/two-factor", &code).await;
+    assert_eq!((status, loc.as_str()), (303, "/"));
+    let b = t.app.new_browser();
+    b.login("/login", "new@example.com", PASSWORD).await;
+    let (status, _, page) = post_from(
+        &b,
+        "/two-factor/app?method=recovery",
+        "/two-factor/app",
+        &[("code", &codes[3]), ("method", "recovery")],
+    )
+    .await;
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("9 recovery codes are left"), "{page}");
 }
 
 #[tokio::test]
@@ -512,8 +579,14 @@ async fn no_phone_and_a_new_password_leads_to_phone_entry() {
     assert_eq!((status, loc.as_str()), (303, "/two-factor/verify"));
     b.get_text("/two-factor/verify").await;
     let code = t.gw.last_code(NATIONAL).unwrap();
+    // SMS set-up ends on the recovery codes, signed in, then goes on home.
     let (status, loc, _) = submit_code(&b, "/two-factor", &code).await;
-    assert_eq!((status, loc.as_str()), (303, "/"));
+    assert_eq!((status, loc.as_str()), (303, "/two-factor/recovery-codes"));
+    let (status, page) = b.get_text("/two-factor/recovery-codes").await;
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("Save your recovery codes"), "{page}");
+    assert!(page.contains(r#"action="&#x2F;""#), "{page}");
+    assert_eq!(b.get("/account").await.status(), 200);
     let stored = store::phone_of(&t.app.db, id).await.unwrap().unwrap();
     assert_eq!(stored.phone.e164(), "+12015550123");
 }

@@ -126,7 +126,7 @@ pub async fn enrol(app: &TestApp, email: &str, role: Role) -> Enrolled {
         .collect();
     assert_eq!(codes.len(), 10, "{page}");
     assert!(page.contains("I have saved these codes"));
-    assert!(page.contains(r#"id="codes-saved" name="saved" value="1" required"#));
+    assert!(page.contains(r#"<input type="checkbox" id="codes-saved" required>"#));
     assert!(page.contains("Download") && page.contains("Copy"));
     assert!(page.contains("/static/recovery_codes.js"));
     Enrolled {
@@ -324,7 +324,7 @@ async fn recovery_codes_sign_in_once_warn_when_low_and_regenerating_voids_them()
 
     // View needs the password; generate new needs the password and voids old.
     let sec = "/admin/account/security";
-    let (status, _, _) = post_from(
+    let (status, _, page) = post_from(
         &e.browser,
         sec,
         &format!("{sec}/recovery/view"),
@@ -332,6 +332,7 @@ async fn recovery_codes_sign_in_once_warn_when_low_and_regenerating_voids_them()
     )
     .await;
     assert_eq!(status, 401);
+    assert!(!page.contains(&e.codes[9]), "no codes without the password");
     let (status, _, page) = post_from(
         &e.browser,
         sec,
@@ -341,6 +342,43 @@ async fn recovery_codes_sign_in_once_warn_when_low_and_regenerating_voids_them()
     .await;
     assert_eq!(status, 200);
     assert!(page.contains("2 of 10 recovery codes are unused"), "{page}");
+    // Every code is shown again, the eight used ones struck through.
+    for (i, c) in e.codes.iter().enumerate() {
+        let shown = if i < 8 {
+            format!("<del><code>{c}</code></del> <small>used</small>")
+        } else {
+            format!("<li><code>{c}</code></li>")
+        };
+        assert!(page.contains(&shown), "code {i}: {page}");
+    }
+    let text = between(
+        &page,
+        r#"readonly aria-hidden="true" tabindex="-1">"#,
+        "</textarea>",
+    );
+    assert!(text.contains(&e.codes[8]) && text.contains(&e.codes[9]));
+    assert!(
+        !text.contains(&e.codes[0]),
+        "the download holds unused codes only"
+    );
+    // Stored as a keyed hash (checked at sign-in) and encrypted (shown
+    // here): never in clear.
+    let stored: Vec<(String, Option<String>)> = {
+        use storefront_2fa::db::schema::tfa_recovery_codes as rc;
+        rc::table
+            .filter(rc::account_id.eq(e.id))
+            .select((rc::code_hash, rc::code_sealed))
+            .load(&mut app.db.get().unwrap())
+            .unwrap()
+    };
+    assert_eq!(stored.len(), 10);
+    for (hash, sealed) in stored {
+        let sealed = sealed.expect("kept encrypted");
+        assert!(sealed.starts_with("enc:v1:"));
+        for c in &e.codes {
+            assert!(!sealed.contains(c.as_str()) && !hash.contains(c.as_str()));
+        }
+    }
     let (status, _, _) = post_from(
         &e.browser,
         sec,

@@ -5,10 +5,9 @@
 use serde_json::{json, Value};
 use storefront_2fa::plugin::Role;
 use storefront_2fa::startup::default_addons;
-use storefront_2fa::two_factor::phone::PhoneNumber;
 use storefront_2fa::two_factor::store;
 
-use crate::helpers::{location, spawn_app_with, TestApp};
+use crate::helpers::{location, spawn_app_with, SmsSetUp, TestApp};
 use crate::two_factor_app::{enrol, password_step, post_from, submit, PASSWORD};
 use crate::two_factor_gateway::{FakeGateway, API_KEY};
 
@@ -39,9 +38,9 @@ async fn setup() -> (TestApp, FakeGateway) {
     (app, gw)
 }
 
+/// A phone only (app users already have recovery codes from the app set-up).
 fn add_phone(app: &TestApp, id: i64) {
-    let phone = PhoneNumber::parse("US", NATIONAL).unwrap();
-    store::save_phone(&mut app.db.get().unwrap(), id, &phone).unwrap();
+    app.add_phone(id, NATIONAL, SmsSetUp::FirstSignInPending);
 }
 
 #[tokio::test]

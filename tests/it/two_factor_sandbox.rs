@@ -3,10 +3,10 @@
 
 use storefront_2fa::plugin::{Role, GENERIC_AUTH_ERROR};
 use storefront_2fa::startup::default_addons;
-use storefront_2fa::two_factor::phone::PhoneNumber;
-use storefront_2fa::two_factor::store;
 
-use crate::helpers::{extract_csrf, location, spawn_app, spawn_app_with, Browser, TestApp};
+use crate::helpers::{
+    extract_csrf, location, spawn_app, spawn_app_with, Browser, SmsSetUp, TestApp,
+};
 
 const PASSWORD: &str = "a-good-password-1";
 const KEY: &str = "sandbox-owner-key-1";
@@ -41,8 +41,7 @@ async fn app_in_test_mode() -> TestApp {
 
 fn with_phone(app: &TestApp, email: &str, role: Role) -> i64 {
     let id = app.create_account(email, PASSWORD, role);
-    let phone = PhoneNumber::parse("US", NATIONAL).unwrap();
-    store::save_phone(&mut app.db.get().unwrap(), id, &phone).unwrap();
+    app.add_phone(id, NATIONAL, SmsSetUp::Complete);
     id
 }
 
@@ -358,8 +357,7 @@ async fn many_shoppers_behind_one_address_still_get_their_first_code() {
     for n in 0..22 {
         let email = format!("nat{n}@example.com");
         let id = app.create_account(&email, PASSWORD, Role::Customer);
-        let phone = PhoneNumber::parse("US", &format!("20155501{n:02}")).unwrap();
-        store::save_phone(&mut app.db.get().unwrap(), id, &phone).unwrap();
+        app.add_phone(id, &format!("20155501{n:02}"), SmsSetUp::Complete);
         let b = app.new_browser();
         assert_eq!(
             location(&b.login("/login", &email, PASSWORD).await),

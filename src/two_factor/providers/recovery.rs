@@ -3,6 +3,11 @@
 //! by the store's key and the account id, so a database dump alone cannot
 //! check guesses. Each is used once: an atomic `UPDATE ... WHERE used_at IS
 //! NULL` decides which of two concurrent uses wins.
+//!
+//! Each code is also kept encrypted with the store's key, so "View recovery
+//! codes" can show them again after the password. A database dump alone
+//! still reveals nothing; whoever also holds the key could read them, as
+//! they could read the authenticator-app secret.
 
 use diesel::prelude::*;
 use rand::Rng;
@@ -88,10 +93,19 @@ pub fn regenerate(
                 tfa_recovery_codes::code_hash.eq(hash(key, account_id, &normalized)),
                 tfa_recovery_codes::used_at.eq(None::<i64>),
                 tfa_recovery_codes::created_at.eq(t),
+                tfa_recovery_codes::code_sealed.eq(Some(key.encrypt(code))),
             ))
             .execute(conn)?;
     }
     Ok(codes)
+}
+
+/// The codes as the downloaded text file has them.
+pub fn as_text(codes: &[String]) -> String {
+    format!(
+        "Storefront recovery codes\nEach code can be used once, in place of a verification code.\n\n{}\n",
+        codes.join("\n")
+    )
 }
 
 /// Uses a code: true once per code.
@@ -133,6 +147,38 @@ pub fn summary(conn: &mut DbConn, account_id: i64) -> Result<Summary, DbError> {
         remaining: rows.iter().filter(|(u, _)| u.is_none()).count() as i64,
         generated_at: rows.iter().map(|(_, c)| *c).max(),
     })
+}
+
+/// One code as "View recovery codes" shows it.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct ShownCode {
+    pub code: String,
+    pub used: bool,
+}
+
+/// The account's codes in the order they were made, or None when any of
+/// them cannot be shown (made before codes were kept encrypted, or the
+/// secret key changed): then only new codes help.
+pub fn reveal(
+    conn: &mut DbConn,
+    key: &SecretKey,
+    account_id: i64,
+) -> Result<Option<Vec<ShownCode>>, DbError> {
+    let rows: Vec<(Option<String>, Option<i64>)> = tfa_recovery_codes::table
+        .filter(tfa_recovery_codes::account_id.eq(account_id))
+        .order(tfa_recovery_codes::id.asc())
+        .select((tfa_recovery_codes::code_sealed, tfa_recovery_codes::used_at))
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .map(|(sealed, used_at)| {
+            let code = key.decrypt(sealed.as_deref()?).ok()?;
+            Some(ShownCode {
+                code,
+                used: used_at.is_some(),
+            })
+        })
+        .collect())
 }
 
 pub fn remaining(conn: &mut DbConn, account_id: i64) -> Result<i64, DbError> {

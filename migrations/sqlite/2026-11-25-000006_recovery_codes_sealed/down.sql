@@ -1,0 +1,1 @@
+ALTER TABLE tfa_recovery_codes DROP COLUMN code_sealed;

@@ -1,0 +1,240 @@
+//! Pages between a completed sign-in and where it was going: "you used a
+//! recovery code" and "save your recovery codes" (the end of SMS set-up).
+//! The host's completion response carries the new session cookie and the
+//! target; these pages keep both.
+
+use actix_web::http::header::{HeaderValue, CACHE_CONTROL, LOCATION, SET_COOKIE};
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde::Serialize;
+
+use crate::plugin::{Account, HostHandle, Interface};
+
+use super::providers::recovery;
+use super::{security_page, store};
+
+/// Where the completed sign-in was going.
+pub fn target_of(done: &HttpResponse) -> String {
+    done.headers()
+        .get(LOCATION)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("/")
+        .to_string()
+}
+
+/// `page`, with the session cookie(s) the completed sign-in set.
+pub fn carrying_session(done: &HttpResponse, mut page: HttpResponse) -> HttpResponse {
+    for cookie in done.headers().get_all(SET_COOKIE) {
+        page.headers_mut().append(SET_COOKIE, cookie.clone());
+    }
+    page.headers_mut()
+        .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    page
+}
+
+/// A GET form's action and hidden fields that lead to `target` (a form's
+/// own query string is dropped by browsers, so it goes into fields).
+#[derive(Serialize, Debug, PartialEq)]
+pub struct DoneForm {
+    pub action: String,
+    pub params: Vec<Param>,
+}
+
+#[derive(Serialize, Debug, PartialEq)]
+pub struct Param {
+    pub name: String,
+    pub value: String,
+}
+
+impl DoneForm {
+    pub fn to(target: &str) -> DoneForm {
+        let (path, query) = target.split_once('?').unwrap_or((target, ""));
+        let params = serde_urlencoded::from_str::<Vec<(String, String)>>(query)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(name, value)| Param { name, value })
+            .collect();
+        DoneForm {
+            action: path.to_string(),
+            params,
+        }
+    }
+}
+
+/// Where the end of SMS set-up shows the new recovery codes.
+pub fn first_codes_path(interface: Interface) -> &'static str {
+    match interface {
+        Interface::Admin => "/admin/two-factor/recovery-codes",
+        Interface::Customer => "/two-factor/recovery-codes",
+    }
+}
+
+fn first_codes_key(account_id: i64) -> String {
+    format!("first-codes:{account_id}")
+}
+
+/// The first-codes page can be opened once, within this many seconds.
+const FIRST_CODES_TTL_SECS: i64 = 600;
+
+/// The end of SMS set-up: the first sign-in completed with a texted code,
+/// for an account that has no recovery codes yet, makes ten and sends the
+/// browser to them (POST, redirect, GET: the page shows the new session,
+/// and reloading it never re-sends the code form). `done` is the host's
+/// completion response; it is returned as it is when the account already
+/// has codes (from an app set-up or an earlier sign-in), and when making
+/// them failed (the sign-in stands; the Security page can make codes).
+/// The flag says whether codes were made.
+pub async fn to_first_codes_or(
+    host: &HostHandle,
+    account: &Account,
+    interface: Interface,
+    mut done: HttpResponse,
+) -> (HttpResponse, bool) {
+    match make_first_codes(host, account.id, target_of(&done)).await {
+        Ok(true) => {
+            done.headers_mut().insert(
+                LOCATION,
+                HeaderValue::from_static(first_codes_path(interface)),
+            );
+            (done, true)
+        }
+        Ok(false) => (done, false),
+        Err(e) => {
+            tracing::error!(error = %e, "could not make the first recovery codes");
+            (done, false)
+        }
+    }
+}
+
+async fn make_first_codes(
+    host: &HostHandle,
+    id: i64,
+    target: String,
+) -> Result<bool, crate::db::DbError> {
+    // Most sign-ins: codes exist; find out with a read, not a write lock.
+    if host
+        .db()
+        .run(move |conn| recovery::summary(conn, id))
+        .await?
+        .total
+        > 0
+    {
+        return Ok(false);
+    }
+    let key = host.secret_key().clone();
+    host.db()
+        .transaction(move |conn| {
+            if recovery::summary(conn, id)?.total > 0 {
+                return Ok(false);
+            }
+            recovery::regenerate(conn, &key, id)?;
+            store::set_state(conn, &first_codes_key(id), &target)?;
+            Ok(true)
+        })
+        .await
+}
+
+struct State {
+    host: HostHandle,
+}
+
+pub fn configure(cfg: &mut web::ServiceConfig, host: HostHandle) {
+    let data = web::Data::new(State { host });
+    for interface in [Interface::Customer, Interface::Admin] {
+        cfg.service(
+            web::resource(first_codes_path(interface))
+                .app_data(data.clone())
+                .route(web::get().to(first_codes_page)),
+        );
+    }
+}
+
+/// The new recovery codes, once, right after SMS set-up; afterwards only
+/// "View recovery codes" (with the password) shows them.
+async fn first_codes_page(st: web::Data<State>, req: HttpRequest) -> HttpResponse {
+    let interface = if req.path().starts_with("/admin/") {
+        Interface::Admin
+    } else {
+        Interface::Customer
+    };
+    let account = match st.host.require_account(&req, interface).await {
+        Ok(a) => a,
+        Err(r) => return r,
+    };
+    let key = st.host.secret_key().clone();
+    let id = account.id;
+    let taken = st
+        .host
+        .db()
+        .transaction(move |conn| {
+            let Some((target, at)) = store::get_state(conn, &first_codes_key(id))? else {
+                return Ok(None);
+            };
+            store::delete_state(conn, &first_codes_key(id))?;
+            if at < crate::db::now() - FIRST_CODES_TTL_SECS {
+                return Ok(None);
+            }
+            let codes = recovery::reveal(conn, &key, id)?.unwrap_or_default();
+            Ok(Some((target, codes)))
+        })
+        .await;
+    let (target, codes) = match taken {
+        Ok(Some(t)) => t,
+        Ok(None) => {
+            return HttpResponse::SeeOther()
+                .insert_header((LOCATION, security_page::base_of(account.role.interface())))
+                .finish()
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "first recovery codes page failed");
+            return HttpResponse::InternalServerError()
+                .content_type("text/plain; charset=utf-8")
+                .body("Something went wrong on our side. Please try again.");
+        }
+    };
+    let codes: Vec<String> = codes.into_iter().map(|c| c.code).collect();
+    let mut ctx = tera::Context::new();
+    ctx.insert("codes_text", &recovery::as_text(&codes));
+    ctx.insert("codes", &codes);
+    ctx.insert("done", &DoneForm::to(&target));
+    ctx.insert(
+        "security_path",
+        security_page::base_of(account.role.interface()),
+    );
+    let template = format!("two_factor/recovery_codes_{}.html", interface.as_str());
+    let mut page = st.host.render(&req, StatusCode::OK, &template, ctx).await;
+    page.headers_mut()
+        .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    page
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn done_form_keeps_the_target_query_as_fields() {
+        assert_eq!(
+            DoneForm::to("/checkout"),
+            DoneForm {
+                action: "/checkout".into(),
+                params: vec![]
+            }
+        );
+        let f = DoneForm::to("/account?tab=orders&q=a%20b");
+        assert_eq!(f.action, "/account");
+        assert_eq!(
+            f.params,
+            vec![
+                Param {
+                    name: "tab".into(),
+                    value: "orders".into()
+                },
+                Param {
+                    name: "q".into(),
+                    value: "a b".into()
+                }
+            ]
+        );
+    }
+}
