@@ -651,9 +651,12 @@ fn main() -> anyhow::Result<()> {
         if args.compare_disabled {
             let registry = addon_registry();
             registry.set_enabled(&db, "two_factor", false).await?;
+            // The server sees another process's change within its cache time.
+            tokio::time::sleep(storefront_2fa::plugin::registry::CACHE_TTL * 2).await;
             let (c2, rps_disabled) = catalog_phase(&t, args.catalog_users, d).await;
             c2.print("addon disabled");
             registry.set_enabled(&db, "two_factor", true).await?;
+            tokio::time::sleep(storefront_2fa::plugin::registry::CACHE_TTL * 2).await;
             println!("  catalog requests/s (addon disabled): {rps_disabled:.0}");
             let ratio = rps_enabled / rps_disabled;
             figures.push((

@@ -249,7 +249,15 @@ fn verify_with(scratch: &mut Scratch, stored: &str, password: &str) -> bool {
         let salt = parsed.salt?.decode_b64(&mut salt_bytes).ok()?;
         let argon2 = Argon2::new(algorithm, version, params.clone());
         let mut out = vec![0u8; expected.len()];
-        compute(scratch, &argon2, &params, password.as_bytes(), salt, &mut out).ok()?;
+        compute(
+            scratch,
+            &argon2,
+            &params,
+            password.as_bytes(),
+            salt,
+            &mut out,
+        )
+        .ok()?;
         Some(bool::from(out.as_slice().ct_eq(expected.as_bytes())))
     };
     check().unwrap_or(false)

@@ -1,8 +1,14 @@
 //! The installed addons in their run order, their enabled state and their
 //! settings, all read from the database so every instance agrees.
+//!
+//! Every request asks for them, several times (gate, hooks, the addon's own
+//! pages): a full sign-in asked a dozen times. They are kept in memory for
+//! at most `CACHE_TTL`, and dropped at once when this process changes them,
+//! so a change made on one instance reaches the others within a second.
 
-use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
 use diesel::prelude::*;
 
@@ -17,10 +23,24 @@ pub struct InstalledAddon {
     pub addon: Arc<dyn Addon>,
 }
 
+/// How long another instance's change to the addon tables may go unseen.
+pub const CACHE_TTL: Duration = Duration::from_secs(1);
+
 /// Addons in the explicit order their hooks run.
 #[derive(Clone, Default)]
 pub struct AddonRegistry {
     installed: Arc<Vec<InstalledAddon>>,
+    cache: Arc<Cache>,
+}
+
+#[derive(Default)]
+struct Cache {
+    enabled: Mutex<Option<(Instant, Arc<Vec<String>>)>>,
+    settings: Mutex<HashMap<String, (Instant, AddonSettings)>>,
+}
+
+fn fresh(read_at: &Instant) -> bool {
+    read_at.elapsed() < CACHE_TTL
 }
 
 /// An addon's settings as the addon sees them: secrets decrypted, defaults
@@ -78,6 +98,7 @@ impl AddonRegistry {
             .collect();
         AddonRegistry {
             installed: Arc::new(installed),
+            cache: Arc::default(),
         }
     }
 
@@ -89,18 +110,27 @@ impl AddonRegistry {
         self.installed.iter().find(|a| a.manifest.addon.id == id)
     }
 
-    /// Ids of the addons switched on, read from the database.
-    pub async fn enabled_ids(&self, db: &Db) -> Result<Vec<String>, DbError> {
+    /// Ids of the addons switched on (see `CACHE_TTL`).
+    pub async fn enabled_ids(&self, db: &Db) -> Result<Arc<Vec<String>>, DbError> {
         if self.installed.is_empty() {
-            return Ok(Vec::new());
+            return Ok(Arc::default());
         }
-        db.run(|conn| {
-            Ok(addons::table
-                .filter(addons::enabled.eq(true))
-                .select(addons::id)
-                .load::<String>(conn)?)
-        })
-        .await
+        if let Some((read_at, ids)) = lock(&self.cache.enabled).as_ref() {
+            if fresh(read_at) {
+                return Ok(ids.clone());
+            }
+        }
+        let ids = Arc::new(
+            db.run(|conn| {
+                Ok(addons::table
+                    .filter(addons::enabled.eq(true))
+                    .select(addons::id)
+                    .load::<String>(conn)?)
+            })
+            .await?,
+        );
+        *lock(&self.cache.enabled) = Some((Instant::now(), ids.clone()));
+        Ok(ids)
     }
 
     /// Installed and enabled addons, in run order.
@@ -114,16 +144,7 @@ impl AddonRegistry {
     }
 
     pub async fn is_enabled(&self, db: &Db, id: &str) -> Result<bool, DbError> {
-        let id = id.to_string();
-        db.run(move |conn| {
-            Ok(addons::table
-                .find(id)
-                .select(addons::enabled)
-                .first::<bool>(conn)
-                .optional()?
-                .unwrap_or(false))
-        })
-        .await
+        Ok(self.enabled_ids(db).await?.iter().any(|e| e == id))
     }
 
     pub async fn set_enabled(&self, db: &Db, id: &str, enabled: bool) -> Result<(), DbError> {
@@ -143,7 +164,9 @@ impl AddonRegistry {
             }
             Ok(())
         })
-        .await
+        .await?;
+        *lock(&self.cache.enabled) = None;
+        Ok(())
     }
 
     /// Settings of `id` with defaults applied and secrets decrypted. A secret
@@ -158,29 +181,37 @@ impl AddonRegistry {
         let Some(installed) = self.get(id) else {
             return Ok(AddonSettings::default());
         };
+        if let Some((read_at, settings)) = lock(&self.cache.settings).get(id) {
+            if fresh(read_at) {
+                return Ok(settings.clone());
+            }
+        }
         let manifest = installed.manifest.clone();
         let key = key.clone();
-        let id = id.to_string();
-        db.run(move |conn| {
-            let stored = load_raw(conn, &id)?;
-            let mut values = BTreeMap::new();
-            let mut unreadable = std::collections::BTreeSet::new();
-            for spec in &manifest.settings {
-                let value = match stored.get(&spec.key) {
-                    Some(v) if spec.kind == SettingKind::Secret && !v.is_empty() => {
-                        key.decrypt(v).unwrap_or_else(|_| {
-                            unreadable.insert(spec.key.clone());
-                            String::new()
-                        })
-                    }
-                    Some(v) => v.clone(),
-                    None => default_text(spec.default.as_ref()),
-                };
-                values.insert(spec.key.clone(), value);
-            }
-            Ok(AddonSettings { values, unreadable })
-        })
-        .await
+        let addon_id = id.to_string();
+        let settings = db
+            .run(move |conn| {
+                let stored = load_raw(conn, &addon_id)?;
+                let mut values = BTreeMap::new();
+                let mut unreadable = std::collections::BTreeSet::new();
+                for spec in &manifest.settings {
+                    let value = match stored.get(&spec.key) {
+                        Some(v) if spec.kind == SettingKind::Secret && !v.is_empty() => {
+                            key.decrypt(v).unwrap_or_else(|_| {
+                                unreadable.insert(spec.key.clone());
+                                String::new()
+                            })
+                        }
+                        Some(v) => v.clone(),
+                        None => default_text(spec.default.as_ref()),
+                    };
+                    values.insert(spec.key.clone(), value);
+                }
+                Ok(AddonSettings { values, unreadable })
+            })
+            .await?;
+        lock(&self.cache.settings).insert(id.to_string(), (Instant::now(), settings.clone()));
+        Ok(settings)
     }
 
     /// Stores already validated values (plain text; secrets are encrypted
@@ -197,48 +228,56 @@ impl AddonRegistry {
         };
         let manifest = installed.manifest.clone();
         let key = key.clone();
-        let id = id.to_string();
-        db.transaction(move |conn| {
-            let stored = load_raw(conn, &id)?;
-            let mut changed = Vec::new();
-            for (k, v) in new_values {
-                let Some(spec) = manifest.setting(&k) else {
-                    continue;
-                };
-                let old_plain = match stored.get(&k) {
-                    Some(old) if spec.kind == SettingKind::Secret => {
-                        key.decrypt(old).unwrap_or_default()
+        let addon_id = id.to_string();
+        let changed = db
+            .transaction(move |conn| {
+                let id = addon_id;
+                let stored = load_raw(conn, &id)?;
+                let mut changed = Vec::new();
+                for (k, v) in new_values {
+                    let Some(spec) = manifest.setting(&k) else {
+                        continue;
+                    };
+                    let old_plain = match stored.get(&k) {
+                        Some(old) if spec.kind == SettingKind::Secret => {
+                            key.decrypt(old).unwrap_or_default()
+                        }
+                        Some(old) => old.clone(),
+                        None => default_text(spec.default.as_ref()),
+                    };
+                    if old_plain == v {
+                        continue;
                     }
-                    Some(old) => old.clone(),
-                    None => default_text(spec.default.as_ref()),
-                };
-                if old_plain == v {
-                    continue;
-                }
-                let to_store = if spec.kind == SettingKind::Secret && !v.is_empty() {
-                    key.encrypt(&v)
-                } else {
-                    v
-                };
-                diesel::delete(
-                    addon_settings::table
-                        .filter(addon_settings::addon_id.eq(&id))
-                        .filter(addon_settings::key.eq(&k)),
-                )
-                .execute(conn)?;
-                diesel::insert_into(addon_settings::table)
-                    .values((
-                        addon_settings::addon_id.eq(&id),
-                        addon_settings::key.eq(&k),
-                        addon_settings::value.eq(&to_store),
-                    ))
+                    let to_store = if spec.kind == SettingKind::Secret && !v.is_empty() {
+                        key.encrypt(&v)
+                    } else {
+                        v
+                    };
+                    diesel::delete(
+                        addon_settings::table
+                            .filter(addon_settings::addon_id.eq(&id))
+                            .filter(addon_settings::key.eq(&k)),
+                    )
                     .execute(conn)?;
-                changed.push(k);
-            }
-            Ok(changed)
-        })
-        .await
+                    diesel::insert_into(addon_settings::table)
+                        .values((
+                            addon_settings::addon_id.eq(&id),
+                            addon_settings::key.eq(&k),
+                            addon_settings::value.eq(&to_store),
+                        ))
+                        .execute(conn)?;
+                    changed.push(k);
+                }
+                Ok(changed)
+            })
+            .await?;
+        lock(&self.cache.settings).remove(id);
+        Ok(changed)
     }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 fn load_raw(conn: &mut DbConn, id: &str) -> Result<BTreeMap<String, String>, DbError> {

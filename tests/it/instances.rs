@@ -49,6 +49,30 @@ async fn sessions_and_csrf_tokens_work_across_instances() {
     assert_eq!(on_a.get("/account").await.status(), 303);
 }
 
+#[tokio::test]
+async fn an_addon_switched_off_on_one_instance_is_off_on_the_other_within_a_second() {
+    let a = spawn_app().await;
+    let b = a.spawn_sibling().await;
+    a.login_admin().await;
+    a.browser
+        .post_form("/admin/addons/two_factor/enable", &[])
+        .await;
+    let on_b = Browser::new(&b.address);
+    on_b.set_cookie(&a.browser.cookie().unwrap());
+    // B has read the addon state (and may keep it up to CACHE_TTL).
+    assert_eq!(on_b.get("/admin/two-factor/audit").await.status(), 200);
+    a.browser
+        .post_form("/admin/addons/two_factor/disable", &[])
+        .await;
+    assert_eq!(a.browser.get("/admin/two-factor/audit").await.status(), 404);
+    tokio::time::sleep(storefront_2fa::plugin::registry::CACHE_TTL).await;
+    assert_eq!(
+        on_b.get("/admin/two-factor/audit").await.status(),
+        404,
+        "B follows A's change within the cache time"
+    );
+}
+
 mod two_factor {
     use crate::helpers::{extract_csrf, location, spawn_app, Browser, SmsSetUp, TestApp};
     use storefront_2fa::plugin::Role;
@@ -185,5 +209,34 @@ mod two_factor {
             let res = post(&shopper, "/two-factor/verify", &[("code", &code)]).await;
             assert_ne!(res.status(), 303, "locked on {base}");
         }
+    }
+}
+
+mod authenticator_app {
+    use storefront_2fa::plugin::Role;
+
+    use crate::two_factor_app::{
+        app_with_addon, code, enrol, password_step, reset_last_step, submit,
+    };
+
+    #[tokio::test]
+    async fn an_app_code_used_on_one_instance_is_refused_on_the_other() {
+        let a = app_with_addon().await;
+        let b = a.spawn_sibling().await;
+        let e = enrol(&a, "app@example.com", Role::Customer).await;
+        // Let the set-up's own code sign in once (no wait for the next step).
+        let step = e.confirm_step;
+        reset_last_step(&a, e.id, step - 2);
+        let current = code(&e.secret, step);
+        let on_a = password_step(&a, &e).await;
+        let on_b = password_step(&b, &e).await;
+        let (status, loc, _) = submit(&on_a, Role::Customer, &current, "app").await;
+        assert_eq!((status, loc.as_str()), (303, "/"), "accepted on A");
+        let (status, _, _) = submit(&on_b, Role::Customer, &current, "app").await;
+        assert_eq!(status, 401, "the same code is refused on B");
+        // And a code of an earlier step too (the last used step is shared).
+        let earlier = code(&e.secret, step - 1);
+        let (status, _, _) = submit(&on_b, Role::Customer, &earlier, "app").await;
+        assert_eq!(status, 401);
     }
 }

@@ -165,7 +165,7 @@ pub async fn submit(b: &Browser, role: Role, code: &str, method: &str) -> (u16, 
     .await
 }
 
-fn reset_last_step(app: &TestApp, id: i64, step: i64) {
+pub fn reset_last_step(app: &TestApp, id: i64, step: i64) {
     use storefront_2fa::db::schema::tfa_totp;
     diesel::update(tfa_totp::table.find(id))
         .set(tfa_totp::last_step.eq(step))

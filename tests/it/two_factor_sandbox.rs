@@ -382,6 +382,9 @@ async fn an_api_key_that_no_longer_decrypts_refuses_logins_instead_of_skipping_2
             .execute(&mut app.db.get().unwrap())
             .unwrap();
     }
+    // Written behind the server's back: it sees the row once its cache of
+    // addon settings expires.
+    tokio::time::sleep(storefront_2fa::plugin::registry::CACHE_TTL).await;
     let b = app.new_browser();
     let res = b.login("/login", "cust@example.com", PASSWORD).await;
     assert_eq!(res.status(), 401, "refused, not signed in without a code");
