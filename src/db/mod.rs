@@ -99,6 +99,10 @@ impl Db {
         let pool = Pool::builder()
             .max_size(pool_size.max(1))
             .connection_timeout(Duration::from_secs(10))
+            // r2d2 runs `SELECT 1` on every checkout by default: one query
+            // more per database call. A SQLite file cannot drop the line;
+            // a PostgreSQL server can restart, so its connections are tested.
+            .test_on_check_out(backend == Backend::Postgres)
             .connection_customizer(Box::new(SqlitePragmas))
             .build(manager)?;
         let sqlite_writer = (backend == Backend::Sqlite).then(|| Arc::new(Mutex::new(())));
