@@ -80,7 +80,7 @@ async fn prepare(
     if count_call {
         state
             .db
-            .run(|c| stats::bump(c, Counter::ApiCall))
+            .transaction(|c| stats::bump(c, Counter::ApiCall))
             .await
             .map_err(db_failed)?;
     }
@@ -161,7 +161,7 @@ async fn register_user(req: HttpRequest, payload: web::Payload, state: State) ->
     let install_link = params.flag(&["send_install_link_via_sms"]);
     let result = state
         .db
-        .run(move |c| {
+        .transaction(move |c| {
             let id = users::register(c, &phone, &email)?;
             if install_link {
                 outbox::record(
@@ -189,7 +189,7 @@ async fn remove_user(req: HttpRequest, payload: web::Payload, state: State) -> H
     let Some(id) = path_id(&req) else {
         return responses::user_not_found();
     };
-    match state.db.run(move |c| users::remove(c, id)).await {
+    match state.db.transaction(move |c| users::remove(c, id)).await {
         Ok(true) => ok(&obj([
             ("message", "User was added to remove.".into()),
             ("success", true.into()),
@@ -259,7 +259,7 @@ async fn send_code(
     let phone = user.phone();
     let outcome = state
         .db
-        .run(move |c| {
+        .transaction(move |c| {
             if !ratelimit::hit(c, &ratelimit::user_key(user.id), limit)? {
                 return Ok(Limited::TooMany);
             }
@@ -319,7 +319,7 @@ async fn verify_token(req: HttpRequest, payload: web::Payload, state: State) -> 
     let limit = state.settings.rate_limit_per_minute;
     let outcome = state
         .db
-        .run(move |c| {
+        .transaction(move |c| {
             if !ratelimit::hit(c, &ratelimit::user_key(user.id), limit)? {
                 return Ok(Limited::TooMany);
             }
@@ -420,7 +420,7 @@ async fn create_approval(req: HttpRequest, payload: web::Payload, state: State) 
     let limit = state.settings.rate_limit_per_minute;
     let outcome = state
         .db
-        .run(move |c| {
+        .transaction(move |c| {
             if !ratelimit::hit(c, &ratelimit::user_key(user.id), limit)? {
                 return Ok(Limited::TooMany);
             }
@@ -511,7 +511,7 @@ async fn verification_start(req: HttpRequest, payload: web::Payload, state: Stat
     let to = phone.international.clone();
     let outcome = state
         .db
-        .run(move |c| {
+        .transaction(move |c| {
             let key = ratelimit::phone_key(phone.country_code, &phone.national);
             if !ratelimit::hit(c, &key, limit)? {
                 return Ok(Limited::TooMany);

@@ -56,6 +56,9 @@ pub enum Backend {
 
 /// SQLite connections want a busy timeout instead of immediate `database is
 /// locked` errors, and foreign keys switched on (WAL is set once at connect).
+/// They leave checkpoints to `spawn_checkpointer`: SQLite's automatic one
+/// runs in whichever request's commit fills the log, fsync included, and
+/// was the largest part of the code step's p99.
 #[derive(Debug)]
 struct SqlitePragmas;
 
@@ -63,7 +66,8 @@ impl CustomizeConnection<DbConn, diesel::r2d2::Error> for SqlitePragmas {
     fn on_acquire(&self, conn: &mut DbConn) -> Result<(), diesel::r2d2::Error> {
         if let DbConn::Sqlite(c) = conn {
             c.batch_execute(
-                "PRAGMA busy_timeout = 10000; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
+                "PRAGMA busy_timeout = 10000; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; \
+                 PRAGMA wal_autocheckpoint = 0;",
             )
             .map_err(diesel::r2d2::Error::QueryError)?;
         }
@@ -95,6 +99,7 @@ impl Db {
             }
             (Backend::Sqlite, path.to_string())
         };
+        let conn_url_for_checkpoints = conn_url.clone();
         let manager = ConnectionManager::<DbConn>::new(conn_url);
         let pool = Pool::builder()
             .max_size(pool_size.max(1))
@@ -106,6 +111,9 @@ impl Db {
             .connection_customizer(Box::new(SqlitePragmas))
             .build(manager)?;
         let sqlite_writer = (backend == Backend::Sqlite).then(|| Arc::new(Mutex::new(())));
+        if let Some(writer) = &sqlite_writer {
+            spawn_checkpointer(conn_url_for_checkpoints.clone(), Arc::downgrade(writer));
+        }
         Ok(Db {
             pool,
             backend,
@@ -159,6 +167,31 @@ impl Db {
     }
 }
 
+/// Copies the write-ahead log into the database file a few times a second,
+/// on its own thread and connection, so no request waits for it. PASSIVE
+/// neither waits for nor blocks readers and writers. Ends when the last
+/// handle of the pool (`alive`) is dropped.
+fn spawn_checkpointer(path: String, alive: std::sync::Weak<Mutex<()>>) {
+    let spawned = std::thread::Builder::new()
+        .name("sqlite-checkpoint".into())
+        .spawn(move || {
+            use diesel::Connection;
+            let Ok(mut conn) = diesel::SqliteConnection::establish(&path) else {
+                return;
+            };
+            let _ = conn.batch_execute("PRAGMA busy_timeout = 1000;");
+            while alive.strong_count() > 0 {
+                std::thread::sleep(Duration::from_millis(250));
+                if let Err(e) = conn.batch_execute("PRAGMA wal_checkpoint(PASSIVE);") {
+                    tracing::warn!(error = %e, "SQLite checkpoint failed; will retry");
+                }
+            }
+        });
+    if let Err(e) = spawned {
+        tracing::error!(error = %e, "could not start the SQLite checkpoint thread");
+    }
+}
+
 /// A transaction that will write. On SQLite it starts with `BEGIN
 /// IMMEDIATE`: a deferred transaction that reads and then writes fails at
 /// once with `database is locked` when another writer got in between (the
@@ -177,6 +210,13 @@ pub fn write_transaction<T>(
         }
     }
     if conn.is_postgres() {
+        return conn.transaction(f);
+    }
+    // Inside a transaction already (a helper that writes, called from a
+    // `Db::transaction`): the write lock is held, so a savepoint will do.
+    let depth =
+        AnsiTransactionManager::transaction_manager_status_mut(sqlite(conn)).transaction_depth()?;
+    if depth.is_some() {
         return conn.transaction(f);
     }
     AnsiTransactionManager::begin_transaction_sql(sqlite(conn), "BEGIN IMMEDIATE")?;
@@ -198,4 +238,53 @@ pub fn write_transaction<T>(
 /// Seconds since the Unix epoch: the one time format stored in both backends.
 pub fn now() -> i64 {
     chrono::Utc::now().timestamp()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_write_helper_called_inside_a_transaction_joins_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}/t.db", dir.path().display());
+        let db = Db::connect(&url, 2).unwrap();
+        db.run(|c| Ok(c.batch_execute("CREATE TABLE t (v INTEGER)")?))
+            .await
+            .unwrap();
+        let insert = |c: &mut DbConn, v: i32| -> Result<(), DbError> {
+            write_transaction(c, |c| {
+                Ok(c.batch_execute(&format!("INSERT INTO t VALUES ({v})"))?)
+            })
+        };
+        db.transaction(move |c| {
+            insert(c, 1)?;
+            insert(c, 2)
+        })
+        .await
+        .expect("nested write transactions become savepoints");
+        // A failure after the nested write undoes it with the outer one.
+        let failed = db
+            .transaction(move |c| {
+                insert(c, 3)?;
+                Err::<(), _>(DbError::Cancelled)
+            })
+            .await;
+        assert!(failed.is_err());
+        let count = db
+            .run(|c| {
+                use diesel::prelude::*;
+                #[derive(QueryableByName)]
+                struct N {
+                    #[diesel(sql_type = diesel::sql_types::BigInt)]
+                    n: i64,
+                }
+                Ok(diesel::sql_query("SELECT count(*) AS n FROM t")
+                    .get_result::<N>(c)?
+                    .n)
+            })
+            .await
+            .unwrap();
+        assert_eq!(count, 2);
+    }
 }

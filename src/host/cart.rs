@@ -165,7 +165,7 @@ pub async fn update(
     let owner = owner(&state, &req).await;
     let result = state
         .db
-        .run(move |conn| {
+        .transaction(move |conn| {
             let target = cart_items::table
                 .filter(cart_items::owner.eq(&owner))
                 .filter(cart_items::product_id.eq(product_id));

@@ -491,7 +491,10 @@ pub async fn change_password_submit(
         Ok(None) => {
             let id = row.id.clone();
             if !matches!(
-                state.db.run(move |conn| pending::take(conn, &id)).await,
+                state
+                    .db
+                    .transaction(move |conn| pending::take(conn, &id))
+                    .await,
                 Ok(true)
             ) {
                 return redirect(login_path(row.interface()));
@@ -503,7 +506,7 @@ pub async fn change_password_submit(
             let to = url.clone();
             match state
                 .db
-                .run(move |conn| pending::set_challenge(conn, &id, &addon_id, &to))
+                .transaction(move |conn| pending::set_challenge(conn, &id, &addon_id, &to))
                 .await
             {
                 Ok(()) => redirect(&url),
@@ -559,7 +562,7 @@ pub async fn logout(state: web::Data<HostState>, req: HttpRequest) -> HttpRespon
     let hash = current.id_hash.clone();
     if let Err(e) = state
         .db
-        .run(move |conn| session::delete_session(conn, &hash))
+        .transaction(move |conn| session::delete_session(conn, &hash))
         .await
     {
         tracing::error!(error = %e, "logout failed");

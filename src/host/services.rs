@@ -209,7 +209,7 @@ impl HostServices for HostState {
             .map(|r| super::session::cookie_of(r).id_hash())
             .unwrap_or_default();
         self.db
-            .run(move |conn| session::end_other_sessions(conn, account_id, &keep_hash))
+            .transaction(move |conn| session::end_other_sessions(conn, account_id, &keep_hash))
             .await
     }
 
@@ -251,7 +251,11 @@ impl HostServices for HostState {
         // Taking the row is the claim: of two concurrent completions only one
         // deletes it, and only that one signs in.
         let id = row.id.clone();
-        if !self.db.run(move |conn| pending::take(conn, &id)).await? {
+        if !self
+            .db
+            .transaction(move |conn| pending::take(conn, &id))
+            .await?
+        {
             return Err(HostError::PendingLoginGone);
         }
         Ok(sign_in(self, req, row.account_id, &row.target).await)
@@ -259,7 +263,9 @@ impl HostServices for HostState {
 
     async fn cancel_pending_login(&self, pending_id: &str) -> Result<(), DbError> {
         let id = pending_id.to_string();
-        self.db.run(move |conn| pending::delete(conn, &id)).await
+        self.db
+            .transaction(move |conn| pending::delete(conn, &id))
+            .await
     }
 
     fn login_path(&self, interface: Interface) -> &'static str {

@@ -70,7 +70,7 @@ pub fn insert(conn: &mut DbConn, ev: &AuditEvent) -> Result<(), DbError> {
 /// Records an event; a failure to record is logged, not shown to the user.
 pub async fn record(db: &Db, ev: AuditEvent) {
     let event = ev.event;
-    if let Err(e) = db.run(move |conn| insert(conn, &ev)).await {
+    if let Err(e) = db.transaction(move |conn| insert(conn, &ev)).await {
         tracing::error!(event, error = %e, "two-factor audit record failed");
     }
 }

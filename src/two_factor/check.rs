@@ -111,7 +111,7 @@ pub async fn check_code(
         let key = host.secret_key().clone();
         let code = input.to_string();
         let used = db
-            .run(move |conn| {
+            .transaction(move |conn| {
                 if recovery::consume(conn, &key, account_id, &code)? {
                     Ok(Some(recovery::remaining(conn, account_id)?))
                 } else {

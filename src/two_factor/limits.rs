@@ -130,7 +130,7 @@ pub async fn code_attempt(db: &Db, account_id: i64) -> Result<CodeGate, DbError>
 
 /// A correct code does not count as a failure: give the attempt back.
 pub async fn code_succeeded(db: &Db, account_id: i64) -> Result<(), DbError> {
-    db.run(move |conn| {
+    db.transaction(move |conn| {
         diesel::update(
             tfa_counters::table
                 .find(fail_key(account_id))
@@ -205,7 +205,7 @@ pub async fn send_attempt(
 
 /// The gateway failed: let the user retry at once (quotas stay counted).
 pub async fn release_cooldown(db: &Db, account_id: i64) -> Result<(), DbError> {
-    db.run(move |conn| {
+    db.transaction(move |conn| {
         diesel::delete(tfa_counters::table.find(cooldown_key(account_id))).execute(conn)?;
         Ok(())
     })

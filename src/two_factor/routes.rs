@@ -567,7 +567,7 @@ async fn account_send_code(st: Data, req: HttpRequest) -> HttpResponse {
     if let Err(e) = st
         .host
         .db()
-        .run(move |conn| store::set_state(conn, &key, &notice))
+        .transaction(move |conn| store::set_state(conn, &key, &notice))
         .await
     {
         return internal_error(&e);

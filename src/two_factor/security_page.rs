@@ -696,7 +696,7 @@ async fn token_create(st: Data, req: HttpRequest, body: web::Bytes) -> HttpRespo
     let token = match st
         .host
         .db()
-        .run(move |conn| tokens::create(conn, id, Kind::Pat, &n, scope, expires_at))
+        .transaction(move |conn| tokens::create(conn, id, Kind::Pat, &n, scope, expires_at))
         .await
     {
         Ok(t) => t,
@@ -730,7 +730,7 @@ async fn token_revoke(st: Data, req: HttpRequest, path: web::Path<String>) -> Ht
     match st
         .host
         .db()
-        .run(move |conn| tokens::revoke(conn, id, token_id))
+        .transaction(move |conn| tokens::revoke(conn, id, token_id))
         .await
     {
         Ok(true) => {

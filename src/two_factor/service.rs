@@ -101,7 +101,7 @@ impl Service {
         tracing::warn!(call = what, error = %err, "two-factor gateway call failed");
         let text = format!("{what}: {err}");
         if let Err(e) = db
-            .run(move |conn| store::set_state(conn, LAST_ERROR_KEY, &text))
+            .transaction(move |conn| store::set_state(conn, LAST_ERROR_KEY, &text))
             .await
         {
             tracing::error!(error = %e, "could not store the gateway error");
@@ -181,7 +181,7 @@ impl Service {
         match result {
             Ok(()) => {
                 let (key, purpose) = (holder_key(actor.account.id), actor.purpose.to_string());
-                db.run(move |conn| store::set_state(conn, &key, &purpose))
+                db.transaction(move |conn| store::set_state(conn, &key, &purpose))
                     .await?;
                 let detail = format!("to phone ending {}", stored.phone.last_two());
                 audit::record(db, actor.event(event, "success").detail(detail)).await;

@@ -97,7 +97,7 @@ pub async fn set_authy_id(
     e164: String,
     id: AuthyId,
 ) -> Result<(), DbError> {
-    db.run(move |conn| {
+    db.transaction(move |conn| {
         diesel::update(
             tfa_phones::table
                 .find(account_id)
@@ -111,7 +111,7 @@ pub async fn set_authy_id(
 }
 
 pub async fn forget_authy_id(db: &Db, account_id: i64) -> Result<(), DbError> {
-    db.run(move |conn| {
+    db.transaction(move |conn| {
         diesel::update(tfa_phones::table.find(account_id))
             .set(tfa_phones::authy_id.eq(None::<i64>))
             .execute(conn)?;
@@ -122,7 +122,7 @@ pub async fn forget_authy_id(db: &Db, account_id: i64) -> Result<(), DbError> {
 
 /// After the API key (or the gateway) changed: every user registers again.
 pub async fn forget_all_authy_ids(db: &Db) -> Result<usize, DbError> {
-    db.run(|conn| {
+    db.transaction(|conn| {
         Ok(
             diesel::update(tfa_phones::table.filter(tfa_phones::authy_id.is_not_null()))
                 .set(tfa_phones::authy_id.eq(None::<i64>))

@@ -170,7 +170,7 @@ async fn issue_session_token(st: &State, account_id: i64) -> Result<HttpResponse
     let token = st
         .host
         .db()
-        .run(move |conn| {
+        .transaction(move |conn| {
             tokens::create(
                 conn,
                 account_id,
@@ -236,7 +236,7 @@ async fn signin(st: Data, req: HttpRequest, body: web::Bytes) -> HttpResponse {
             let challenge = match st
                 .host
                 .db()
-                .run(move |conn| challenges::create(conn, id))
+                .transaction(move |conn| challenges::create(conn, id))
                 .await
             {
                 Ok(c) => c,
@@ -322,7 +322,7 @@ async fn verify(st: Data, req: HttpRequest, body: web::Bytes) -> HttpResponse {
             let _ = st
                 .host
                 .db()
-                .run(move |conn| challenges::delete(conn, &id2))
+                .transaction(move |conn| challenges::delete(conn, &id2))
                 .await;
             audit::record(
                 st.host.db(),
@@ -396,7 +396,7 @@ async fn verify(st: Data, req: HttpRequest, body: web::Bytes) -> HttpResponse {
             let token = match st
                 .host
                 .db()
-                .run(move |conn| {
+                .transaction(move |conn| {
                     tokens::create(
                         conn,
                         account_id,
@@ -575,7 +575,7 @@ async fn signout(st: Data, req: HttpRequest) -> HttpResponse {
     match st
         .host
         .db()
-        .run(move |conn| tokens::revoke(conn, account_id, token_id))
+        .transaction(move |conn| tokens::revoke(conn, account_id, token_id))
         .await
     {
         Ok(_) => ok(json!({ "signed_out": true })),
@@ -667,7 +667,7 @@ pub async fn password_changed(host: &HostHandle, account: &Account) {
     let id = account.id;
     let result = host
         .db()
-        .run(move |conn| {
+        .transaction(move |conn| {
             diesel::delete(
                 tfa_api_tokens::table
                     .filter(tfa_api_tokens::account_id.eq(id))
