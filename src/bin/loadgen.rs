@@ -39,8 +39,8 @@ struct Args {
     /// Concurrent virtual users for the code step alone (budget: 32).
     #[arg(long, default_value_t = 32)]
     code_users: usize,
-    /// Code submissions each code-step user makes.
-    #[arg(long, default_value_t = 10)]
+    /// Code submissions each code-step user makes (in each of the two runs).
+    #[arg(long, default_value_t = 20)]
     codes_per_user: usize,
     /// Pause between one code-step user's submissions, in the paced run.
     #[arg(long, default_value_t = 1000)]
