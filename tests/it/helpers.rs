@@ -317,6 +317,14 @@ impl Browser {
     }
 }
 
+/// The recovery codes a page lists (`<li><code>…</code>`).
+pub fn listed_codes(page: &str) -> Vec<String> {
+    page.split("<li><code>")
+        .skip(1)
+        .map(|s| s[..s.find("</code>").unwrap()].to_string())
+        .collect()
+}
+
 pub fn extract_csrf(body: &str) -> String {
     let marker = "name=\"csrf_token\" value=\"";
     let start = body.find(marker).expect("page has a CSRF field") + marker.len();

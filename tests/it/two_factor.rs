@@ -6,7 +6,9 @@ use storefront_2fa::plugin::{Role, GENERIC_AUTH_ERROR};
 use storefront_2fa::startup::default_addons;
 use storefront_2fa::two_factor::store;
 
-use crate::helpers::{extract_csrf, location, spawn_app_with, Browser, SmsSetUp, TestApp};
+use crate::helpers::{
+    extract_csrf, listed_codes, location, spawn_app_with, Browser, SmsSetUp, TestApp,
+};
 use crate::two_factor_gateway::{FakeGateway, Fault, API_KEY};
 
 const PASSWORD: &str = "a-good-password-1";
@@ -163,18 +165,25 @@ async fn customer_admin_and_vendor_sign_in_with_an_sms_code() {
 async fn checkout_login_comes_back_to_checkout_after_the_code() {
     let t = setup(true, false).await;
     t.account_with_phone("cust@example.com", Role::Customer);
+    let (_, status, loc) = checkout_sign_in_with_code(&t, "cust@example.com").await;
+    assert_eq!((status, loc.as_str()), (303, "/checkout"));
+}
+
+/// Signs in at checkout with the texted code; the browser and the answer
+/// to the code.
+async fn checkout_sign_in_with_code(t: &Tfa, email: &str) -> (Browser, u16, String) {
     let b = t.app.new_browser();
     let res = b
         .post_form(
             "/checkout/login",
-            &[("email", "cust@example.com"), ("password", PASSWORD)],
+            &[("email", email), ("password", PASSWORD)],
         )
         .await;
     assert_eq!(location(&res), "/two-factor/verify");
     b.get_text("/two-factor/verify").await;
     let code = t.gw.last_code(NATIONAL).unwrap();
     let (status, loc, _) = submit_code(&b, "/two-factor", &code).await;
-    assert_eq!((status, loc.as_str()), (303, "/checkout"));
+    (b, status, loc)
 }
 
 #[tokio::test]
@@ -184,27 +193,13 @@ async fn the_first_sms_sign_in_ends_on_ten_recovery_codes_then_goes_on() {
         .app
         .create_account("new@example.com", PASSWORD, Role::Customer);
     t.app.add_phone(id, NATIONAL, SmsSetUp::FirstSignInPending);
-    let b = t.app.new_browser();
-    let res = b
-        .post_form(
-            "/checkout/login",
-            &[("email", "new@example.com"), ("password", PASSWORD)],
-        )
-        .await;
-    assert_eq!(location(&res), "/two-factor/verify");
-    b.get_text("/two-factor/verify").await;
-    let code = t.gw.last_code(NATIONAL).unwrap();
-    let (status, loc, _) = submit_code(&b, "/two-factor", &code).await;
+    let (b, status, loc) = checkout_sign_in_with_code(&t, "new@example.com").await;
     assert_eq!((status, loc.as_str()), (303, "/two-factor/recovery-codes"));
     let (status, page) = b.get_text("/two-factor/recovery-codes").await;
     assert_eq!(status, 200, "{page}");
     assert!(page.contains("Save your recovery codes"), "{page}");
     assert!(page.contains("Log out"), "the page shows the new session");
-    let codes: Vec<String> = page
-        .split("<li><code>")
-        .skip(1)
-        .map(|s| s[..s.find("</code>").unwrap()].to_string())
-        .collect();
+    let codes = listed_codes(&page);
     assert_eq!(codes.len(), 10, "{page}");
     assert!(page.contains(r#"<form method="get" action="&#x2F;checkout" id="codes-done-form">"#));
     assert!(page.contains(r#"<input type="checkbox" id="codes-saved" required>"#));

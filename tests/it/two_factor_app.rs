@@ -5,7 +5,7 @@ use diesel::prelude::*;
 use storefront_2fa::plugin::Role;
 use totp_rs::{Algorithm, Secret, TOTP};
 
-use crate::helpers::{extract_csrf, location, spawn_app, Browser, TestApp};
+use crate::helpers::{extract_csrf, listed_codes, location, spawn_app, Browser, TestApp};
 
 pub const PASSWORD: &str = "a-good-password-1";
 
@@ -119,11 +119,7 @@ pub async fn enrol(app: &TestApp, email: &str, role: Role) -> Enrolled {
     )
     .await;
     assert_eq!(status, 200, "{page}");
-    let codes: Vec<String> = page
-        .split("<li><code>")
-        .skip(1)
-        .map(|s| s[..s.find("</code>").unwrap()].to_string())
-        .collect();
+    let codes = listed_codes(&page);
     assert_eq!(codes.len(), 10, "{page}");
     assert!(page.contains("I have saved these codes"));
     assert!(page.contains(r#"<input type="checkbox" id="codes-saved" required>"#));
