@@ -1,6 +1,7 @@
 //! Database access: one connection enum over SQLite and PostgreSQL, an r2d2
-//! pool, embedded migrations per backend, and a helper that keeps blocking
-//! queries off the async executor.
+//! pool, embedded migrations per backend, and `run`/`transaction`, which
+//! send PostgreSQL queries to the blocking pool and run SQLite's in place
+//! (see `Db::run`), with SQLite writers queued on one in-process turn.
 
 pub mod migrations;
 pub mod schema;
@@ -125,7 +126,7 @@ impl Db {
         self.backend
     }
 
-    /// A pooled connection for blocking code (CLI, start-up, inside `run`).
+    /// A pooled connection for blocking code (CLI, start-up, tests).
     pub fn get(&self) -> Result<PooledConn, DbError> {
         Ok(self.pool.get()?)
     }
