@@ -113,7 +113,7 @@ impl Db {
             .build(manager)?;
         let sqlite_writer = (backend == Backend::Sqlite).then(|| Arc::new(Mutex::new(())));
         if let Some(writer) = &sqlite_writer {
-            spawn_checkpointer(conn_url_for_checkpoints.clone(), Arc::downgrade(writer));
+            spawn_checkpointer(conn_url_for_checkpoints, Arc::downgrade(writer));
         }
         Ok(Db {
             pool,
