@@ -1,13 +1,17 @@
 //! Pages between a completed sign-in and where it was going: "you used a
 //! recovery code" and "save your recovery codes" (the end of SMS set-up).
-//! The host's completion response carries the new session cookie and the
-//! target; these pages keep both.
+//! The host's completion response (a redirect that sets the new session
+//! cookie) is sent on with its Location changed to the page in between; its
+//! target waits in a one-time note for that page's Continue or Done. POST,
+//! redirect, GET: the page shows the new session, and a reload never sends
+//! the code again.
 
-use actix_web::http::header::{HeaderValue, CACHE_CONTROL, LOCATION, SET_COOKIE};
+use actix_web::http::header::{HeaderValue, CACHE_CONTROL, LOCATION};
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Serialize;
 
+use crate::db::{DbConn, DbError};
 use crate::plugin::{Account, HostHandle, Interface};
 
 use super::providers::recovery;
@@ -20,16 +24,6 @@ pub fn target_of(done: &HttpResponse) -> String {
         .and_then(|v| v.to_str().ok())
         .unwrap_or("/")
         .to_string()
-}
-
-/// `page`, with the session cookie(s) the completed sign-in set.
-pub fn carrying_session(done: &HttpResponse, mut page: HttpResponse) -> HttpResponse {
-    for cookie in done.headers().get_all(SET_COOKIE) {
-        page.headers_mut().append(SET_COOKIE, cookie.clone());
-    }
-    page.headers_mut()
-        .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    page
 }
 
 /// A GET form's action and hidden fields that lead to `target` (a form's
@@ -69,12 +63,82 @@ pub fn first_codes_path(interface: Interface) -> &'static str {
     }
 }
 
-fn first_codes_key(account_id: i64) -> String {
-    format!("first-codes:{account_id}")
+/// Where a sign-in completed with a recovery code says how many are left.
+pub fn recovery_used_path(interface: Interface) -> &'static str {
+    match interface {
+        Interface::Admin => "/admin/two-factor/recovery-used",
+        Interface::Customer => "/two-factor/recovery-used",
+    }
 }
 
-/// The first-codes page can be opened once, within this many seconds.
-const FIRST_CODES_TTL_SECS: i64 = 600;
+/// The pages in between read where the sign-in was going from a note kept
+/// in the database (any instance can serve the page), once, within this
+/// many seconds.
+const NOTE_TTL_SECS: i64 = 600;
+const FIRST_CODES: &str = "first-codes";
+const RECOVERY_USED: &str = "recovery-used";
+
+fn note_key(page: &str, account_id: i64) -> String {
+    format!("{page}:{account_id}")
+}
+
+fn leave_note(conn: &mut DbConn, page: &str, account_id: i64, target: &str) -> Result<(), DbError> {
+    store::set_state(conn, &note_key(page, account_id), target)
+}
+
+/// The target noted for `page`, removed as it is read; None when there is
+/// none or it is too old.
+fn take_note(conn: &mut DbConn, page: &str, account_id: i64) -> Result<Option<String>, DbError> {
+    let key = note_key(page, account_id);
+    let Some((target, at)) = store::get_state(conn, &key)? else {
+        return Ok(None);
+    };
+    store::delete_state(conn, &key)?;
+    Ok((at >= crate::db::now() - NOTE_TTL_SECS).then_some(target))
+}
+
+/// Sends a sign-in completed with a recovery code to the page that says how
+/// many are left, keeping its target for that page's Continue. When the
+/// note cannot be kept, the sign-in goes straight on.
+pub async fn to_recovery_used(
+    host: &HostHandle,
+    account: &Account,
+    interface: Interface,
+    mut done: HttpResponse,
+) -> HttpResponse {
+    let id = account.id;
+    let target = target_of(&done);
+    match host
+        .db()
+        .transaction(move |conn| leave_note(conn, RECOVERY_USED, id, &target))
+        .await
+    {
+        Ok(()) => {
+            done.headers_mut().insert(
+                LOCATION,
+                HeaderValue::from_static(recovery_used_path(interface)),
+            );
+        }
+        Err(e) => tracing::error!(error = %e, "could not note the recovery-code sign-in"),
+    }
+    done
+}
+
+/// For the recovery-used page: the sign-in's target and the codes left, once.
+pub async fn take_recovery_used(
+    host: &HostHandle,
+    account: &Account,
+) -> Result<Option<(String, i64)>, DbError> {
+    let id = account.id;
+    host.db()
+        .transaction(move |conn| {
+            let Some(target) = take_note(conn, RECOVERY_USED, id)? else {
+                return Ok(None);
+            };
+            Ok(Some((target, recovery::remaining(conn, id)?)))
+        })
+        .await
+}
 
 /// The end of SMS set-up: the first sign-in completed with a texted code,
 /// for an account that has no recovery codes yet, makes ten and sends the
@@ -106,11 +170,7 @@ pub async fn to_first_codes_or(
     }
 }
 
-async fn make_first_codes(
-    host: &HostHandle,
-    id: i64,
-    target: String,
-) -> Result<bool, crate::db::DbError> {
+async fn make_first_codes(host: &HostHandle, id: i64, target: String) -> Result<bool, DbError> {
     // Most sign-ins: codes exist; find out with a read, not a write lock.
     if host
         .db()
@@ -128,7 +188,7 @@ async fn make_first_codes(
                 return Ok(false);
             }
             recovery::regenerate(conn, &key, id)?;
-            store::set_state(conn, &first_codes_key(id), &target)?;
+            leave_note(conn, FIRST_CODES, id, &target)?;
             Ok(true)
         })
         .await
@@ -167,13 +227,9 @@ async fn first_codes_page(st: web::Data<State>, req: HttpRequest) -> HttpRespons
         .host
         .db()
         .transaction(move |conn| {
-            let Some((target, at)) = store::get_state(conn, &first_codes_key(id))? else {
+            let Some(target) = take_note(conn, FIRST_CODES, id)? else {
                 return Ok(None);
             };
-            store::delete_state(conn, &first_codes_key(id))?;
-            if at < crate::db::now() - FIRST_CODES_TTL_SECS {
-                return Ok(None);
-            }
             let codes = recovery::reveal(conn, &key, id)?.unwrap_or_default();
             Ok(Some((target, codes)))
         })

@@ -18,6 +18,7 @@ use super::check::{self, Checked, Method};
 use super::factors;
 use super::limits::MAX_PENDING_ATTEMPTS;
 use super::policy;
+use super::security_page;
 use super::service::{Actor, Service};
 use super::store;
 use super::ADDON_ID;
@@ -35,12 +36,20 @@ type Data = web::Data<State>;
 /// Must be registered before the addon's `/two-factor` scopes.
 pub fn configure(cfg: &mut web::ServiceConfig, service: Arc<Service>, host: HostHandle) {
     let data = web::Data::new(State { service, host });
-    for path in [CUSTOMER_PATH, ADMIN_PATH] {
+    for (path, interface) in [
+        (CUSTOMER_PATH, Interface::Customer),
+        (ADMIN_PATH, Interface::Admin),
+    ] {
         cfg.service(
             web::resource(path)
                 .app_data(data.clone())
                 .route(web::get().to(page))
                 .route(web::post().to(submit)),
+        )
+        .service(
+            web::resource(after_login::recovery_used_path(interface))
+                .app_data(data.clone())
+                .route(web::get().to(recovery_used_page)),
         );
     }
 }
@@ -239,18 +248,33 @@ async fn submit(st: Data, req: HttpRequest, body: web::Bytes) -> HttpResponse {
         }
         Err(e) => return internal_error(&e),
     };
-    let Some(remaining) = remaining else {
+    if remaining.is_none() {
         return done;
+    }
+    // A recovery code was used: the next page says how many are left.
+    after_login::to_recovery_used(&st.host, &pending.account, pending.interface, done).await
+}
+
+/// After a sign-in with a recovery code: how many are left, then Continue
+/// to where the sign-in was going. Shown once; opened again, it leads to
+/// the Security page, where new codes are made.
+async fn recovery_used_page(st: Data, req: HttpRequest) -> HttpResponse {
+    let interface = interface_of(&req);
+    let account = match st.host.require_account(&req, interface).await {
+        Ok(a) => a,
+        Err(r) => return r,
     };
-    // A recovery code was used: say how many are left before going on,
-    // keeping the new session cookie of the completed sign-in.
+    let (target, remaining) = match after_login::take_recovery_used(&st.host, &account).await {
+        Ok(Some(t)) => t,
+        Ok(None) => return see_other(security_page::base_of(account.role.interface())),
+        Err(e) => return internal_error(&e),
+    };
     let view = View {
         notice: Some(check::remaining_message(remaining)),
-        continue_to: Some(after_login::target_of(&done)),
+        continue_to: Some(target),
         ..View::default()
     };
-    let page = render(&st, &req, StatusCode::OK, "recovery_used", &view).await;
-    after_login::carrying_session(&done, page)
+    render(&st, &req, StatusCode::OK, "recovery_used", &view).await
 }
 
 /// The login decision for an account with an authenticator app: a

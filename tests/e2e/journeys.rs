@@ -523,7 +523,10 @@ pub async fn authenticator_app(page: &Page, app: &TestApp) {
     page.shot("08-recovery-code").await;
     page.type_here(&codes[0]).await;
     page.press_enter().await;
+    page.wait_path("/two-factor/recovery-used").await;
     page.wait_text("You are signed in").await;
+    page.wait_text("9 recovery codes are left").await;
+    page.find("header form[action='/logout']").await; // the new session shows
     page.shot("09-signed-in-with-recovery-code").await;
     page.click_text("Continue").await;
     page.find("header nav a[href='/account']").await;

@@ -230,15 +230,21 @@ async fn the_first_sms_sign_in_ends_on_ten_recovery_codes_then_goes_on() {
     assert_eq!((status, loc.as_str()), (303, "/"));
     let b = t.app.new_browser();
     b.login("/login", "new@example.com", PASSWORD).await;
-    let (status, _, page) = post_from(
+    let (status, loc, _) = post_from(
         &b,
         "/two-factor/app?method=recovery",
         "/two-factor/app",
         &[("code", &codes[3]), ("method", "recovery")],
     )
     .await;
+    assert_eq!((status, loc.as_str()), (303, "/two-factor/recovery-used"));
+    let (status, page) = b.get_text(&loc).await;
     assert_eq!(status, 200, "{page}");
     assert!(page.contains("9 recovery codes are left"), "{page}");
+    assert!(
+        page.contains(r#"href="/""#),
+        "Continue goes where the sign-in was going"
+    );
 }
 
 #[tokio::test]

@@ -150,15 +150,23 @@ pub async fn password_step(app: &TestApp, e: &Enrolled) -> Browser {
     b
 }
 
+/// Submits a code on the app step. A recovery code that signs in leads to
+/// the page saying how many are left: that page is returned (with the
+/// redirect's location).
 pub async fn submit(b: &Browser, role: Role, code: &str, method: &str) -> (u16, String, String) {
     let (_, _, challenge, _) = paths(role);
-    post_from(
+    let (status, loc, page) = post_from(
         b,
         challenge,
         challenge,
         &[("code", code), ("method", method)],
     )
-    .await
+    .await;
+    if status == 303 && loc.ends_with("/two-factor/recovery-used") {
+        let (status, page) = b.get_text(&loc).await;
+        return (status, loc, page);
+    }
+    (status, loc, page)
 }
 
 pub fn reset_last_step(app: &TestApp, id: i64, step: i64) {
@@ -297,12 +305,19 @@ async fn recovery_codes_sign_in_once_warn_when_low_and_regenerating_voids_them()
     let (status, page) = b.get_text("/admin/two-factor/app?method=recovery").await;
     assert_eq!(status, 200);
     assert!(page.contains("Recovery code"));
-    let (status, _, page) = submit(&b, Role::Admin, &e.codes[0].to_uppercase(), "recovery").await;
+    let (status, loc, page) = submit(&b, Role::Admin, &e.codes[0].to_uppercase(), "recovery").await;
+    assert_eq!(
+        loc, "/admin/two-factor/recovery-used",
+        "redirected to the count"
+    );
     assert_eq!(status, 200, "{page}");
     assert!(page.contains("9 recovery codes are left"), "{page}");
     assert!(!page.contains("locked out"));
     assert!(page.contains(r#"href="/admin""#));
     assert_eq!(b.get("/admin").await.status(), 200, "signed in");
+    // Shown once: again, it leads to the Security page.
+    let again = b.get("/admin/two-factor/recovery-used").await;
+    assert_eq!(location(&again), "/admin/account/security");
     // Single use.
     let b = password_step(&app, &e).await;
     let (status, _, _) = submit(&b, Role::Admin, &e.codes[0], "recovery").await;
