@@ -6,10 +6,10 @@
 use serde::Serialize;
 
 use crate::db::DbError;
-use crate::plugin::HostHandle;
+use crate::plugin::{HostHandle, PendingLogin};
 
 use super::audit::{self, AuditEvent};
-use super::limits::{self, CodeGate};
+use super::limits::{self, CodeGate, MAX_PENDING_ATTEMPTS};
 use super::otp_code::OtpCode;
 use super::providers::{recovery, totp};
 use super::service::{Actor, CheckOutcome, Service};
@@ -46,6 +46,43 @@ pub enum Checked {
     NoCodeSent,
     /// The SMS gateway failed: refuse, never fail open.
     GatewayFailed,
+}
+
+/// What counting a code attempt on a pending sign-in found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PendingAttempt {
+    /// Counted; go on and check the code.
+    Counted,
+    /// Past `MAX_PENDING_ATTEMPTS`: the sign-in was cancelled and audited.
+    Voided,
+    /// The pending sign-in is gone (expired, completed or cancelled).
+    Gone,
+}
+
+/// Counts one attempt on the pending sign-in before anything is checked,
+/// for the SMS and the app verification pages alike; past the limit the
+/// sign-in is cancelled, so a new password step is needed.
+pub async fn count_pending_attempt(
+    host: &HostHandle,
+    pending: &PendingLogin,
+    ip: &str,
+) -> Result<PendingAttempt, DbError> {
+    match host.count_pending_attempt(&pending.id).await? {
+        Some(n) if n <= MAX_PENDING_ATTEMPTS => Ok(PendingAttempt::Counted),
+        Some(_) => {
+            host.cancel_pending_login(&pending.id).await?;
+            let ev = AuditEvent::new("verify", "voided")
+                .account(&pending.account)
+                .interface(pending.interface)
+                .ip(ip)
+                .detail(format!(
+                    "more than {MAX_PENDING_ATTEMPTS} wrong codes; sign-in cancelled"
+                ));
+            audit::record(host.db(), ev).await;
+            Ok(PendingAttempt::Voided)
+        }
+        None => Ok(PendingAttempt::Gone),
+    }
 }
 
 fn event(actor: &Actor<'_>, outcome: &'static str) -> AuditEvent {

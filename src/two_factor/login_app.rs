@@ -14,9 +14,8 @@ use crate::plugin::{FormValues, HostHandle, Interface, PendingLogin, GENERIC_AUT
 
 use super::after_login;
 use super::audit::{self, AuditEvent};
-use super::check::{self, Checked, Method};
+use super::check::{self, Checked, Method, PendingAttempt};
 use super::factors;
-use super::limits::MAX_PENDING_ATTEMPTS;
 use super::policy;
 use super::security_page;
 use super::service::{Actor, Service};
@@ -184,29 +183,18 @@ async fn submit(st: Data, req: HttpRequest, body: web::Bytes) -> HttpResponse {
     };
     let values = FormValues::parse(&body).unwrap_or_default();
     let ip = st.host.client_ip(&req);
-    match st.host.count_pending_attempt(&pending.id).await {
-        Ok(Some(n)) if n <= MAX_PENDING_ATTEMPTS => {}
-        Ok(Some(_)) => {
-            if let Err(e) = st.host.cancel_pending_login(&pending.id).await {
-                return internal_error(&e);
-            }
-            let ev = AuditEvent::new("verify", "voided")
-                .account(&pending.account)
-                .interface(pending.interface)
-                .ip(&ip)
-                .detail(format!(
-                    "more than {MAX_PENDING_ATTEMPTS} wrong codes; sign-in cancelled"
-                ));
-            audit::record(st.host.db(), ev).await;
-            let mut view = View {
+    match check::count_pending_attempt(&st.host, &pending, &ip).await {
+        Ok(PendingAttempt::Counted) => {}
+        Ok(PendingAttempt::Voided) => {
+            let view = View {
                 base: policy::verify_path(pending.interface).trim_end_matches("/verify"),
                 login_path: st.host.login_path(pending.interface),
+                error: Some(GENERIC_AUTH_ERROR.to_string()),
                 ..View::default()
             };
-            view.error = Some(GENERIC_AUTH_ERROR.to_string());
             return render(&st, &req, StatusCode::UNAUTHORIZED, "ended", &view).await;
         }
-        Ok(None) => return see_other(st.host.login_path(pending.interface)),
+        Ok(PendingAttempt::Gone) => return see_other(st.host.login_path(pending.interface)),
         Err(e) => return internal_error(&e),
     }
     let actor = Actor {

@@ -13,8 +13,8 @@ use crate::plugin::{FormValues, HostHandle, Interface, PendingLogin, GENERIC_AUT
 
 use super::after_login;
 use super::audit::{self, AuditEvent};
+use super::check::{self, PendingAttempt};
 use super::countries;
-use super::limits::MAX_PENDING_ATTEMPTS;
 use super::otp_code::OtpCode;
 use super::phone::{PhoneError, PhoneNumber};
 use super::policy;
@@ -299,23 +299,12 @@ async fn verify_submit(st: Data, req: HttpRequest, body: web::Bytes) -> HttpResp
     let ip = st.host.client_ip(&req);
     let actor = actor(&pending, &ip);
     // Count the attempt on the pending login before anything is checked.
-    match st.host.count_pending_attempt(&pending.id).await {
-        Ok(Some(n)) if n <= MAX_PENDING_ATTEMPTS => {}
-        Ok(Some(_)) => {
-            if let Err(e) = st.host.cancel_pending_login(&pending.id).await {
-                return internal_error(&e);
-            }
-            let ev = AuditEvent::new("verify", "voided")
-                .account(&pending.account)
-                .interface(pending.interface)
-                .ip(&ip)
-                .detail(format!(
-                    "more than {MAX_PENDING_ATTEMPTS} wrong codes; sign-in cancelled"
-                ));
-            audit::record(st.host.db(), ev).await;
-            return ended(&st, &req, StatusCode::UNAUTHORIZED, GENERIC_AUTH_ERROR).await;
+    match check::count_pending_attempt(&st.host, &pending, &ip).await {
+        Ok(PendingAttempt::Counted) => {}
+        Ok(PendingAttempt::Voided) => {
+            return ended(&st, &req, StatusCode::UNAUTHORIZED, GENERIC_AUTH_ERROR).await
         }
-        Ok(None) => return see_other(st.host.login_path(pending.interface)),
+        Ok(PendingAttempt::Gone) => return see_other(st.host.login_path(pending.interface)),
         Err(e) => return internal_error(&e),
     }
     let stored = match stored_phone(&st, &pending).await {
