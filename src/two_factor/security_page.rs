@@ -248,6 +248,31 @@ async fn password_ok(
     Ok(ok)
 }
 
+/// The current password, or the Security page saying it is wrong (401),
+/// after auditing `on_wrong` when given.
+async fn require_password(
+    st: &State,
+    req: &HttpRequest,
+    account: &Account,
+    values: &FormValues,
+    on_wrong: Option<AuditEvent>,
+) -> Result<(), HttpResponse> {
+    if password_ok(st, account, values).await? {
+        return Ok(());
+    }
+    if let Some(ev) = on_wrong {
+        audit::record(st.host.db(), ev).await;
+    }
+    Err(page(
+        st,
+        req,
+        account,
+        StatusCode::UNAUTHORIZED,
+        with_error(WRONG_PASSWORD),
+    )
+    .await)
+}
+
 fn event(
     account: &Account,
     req: &HttpRequest,
@@ -406,19 +431,8 @@ async fn app_confirm(st: Data, req: HttpRequest, body: web::Bytes) -> HttpRespon
 async fn recovery_view(st: Data, req: HttpRequest, body: web::Bytes) -> HttpResponse {
     let account = try_account!(&st, &req);
     let values = FormValues::parse(&body).unwrap_or_default();
-    match password_ok(&st, &account, &values).await {
-        Ok(true) => {}
-        Ok(false) => {
-            return page(
-                &st,
-                &req,
-                &account,
-                StatusCode::UNAUTHORIZED,
-                with_error(WRONG_PASSWORD),
-            )
-            .await
-        }
-        Err(r) => return r,
+    if let Err(r) = require_password(&st, &req, &account, &values, None).await {
+        return r;
     }
     let key = st.host.secret_key().clone();
     let id = account.id;
@@ -455,19 +469,8 @@ async fn recovery_regenerate(st: Data, req: HttpRequest, body: web::Bytes) -> Ht
     let account = try_account!(&st, &req);
     let values = FormValues::parse(&body).unwrap_or_default();
     let ip = st.host.client_ip(&req);
-    match password_ok(&st, &account, &values).await {
-        Ok(true) => {}
-        Ok(false) => {
-            return page(
-                &st,
-                &req,
-                &account,
-                StatusCode::UNAUTHORIZED,
-                with_error(WRONG_PASSWORD),
-            )
-            .await
-        }
-        Err(r) => return r,
+    if let Err(r) = require_password(&st, &req, &account, &values, None).await {
+        return r;
     }
     let codes = match new_codes(&st, &account).await {
         Ok(c) => c,
@@ -504,24 +507,9 @@ async fn disable(st: Data, req: HttpRequest, body: web::Bytes) -> HttpResponse {
         )
         .await;
     }
-    match password_ok(&st, &account, &values).await {
-        Ok(true) => {}
-        Ok(false) => {
-            audit::record(
-                st.host.db(),
-                event(&account, &req, &ip, "disable", "failure").detail("wrong password"),
-            )
-            .await;
-            return page(
-                &st,
-                &req,
-                &account,
-                StatusCode::UNAUTHORIZED,
-                with_error(WRONG_PASSWORD),
-            )
-            .await;
-        }
-        Err(r) => return r,
+    let wrong = event(&account, &req, &ip, "disable", "failure").detail("wrong password");
+    if let Err(r) = require_password(&st, &req, &account, &values, Some(wrong)).await {
+        return r;
     }
     let actor = Actor {
         account: &account,
@@ -677,19 +665,8 @@ async fn token_create(st: Data, req: HttpRequest, body: web::Bytes) -> HttpRespo
             }
         },
     };
-    match password_ok(&st, &account, &values).await {
-        Ok(true) => {}
-        Ok(false) => {
-            return page(
-                &st,
-                &req,
-                &account,
-                StatusCode::UNAUTHORIZED,
-                with_error(WRONG_PASSWORD),
-            )
-            .await
-        }
-        Err(r) => return r,
+    if let Err(r) = require_password(&st, &req, &account, &values, None).await {
+        return r;
     }
     let id = account.id;
     let n = name.clone();
