@@ -165,7 +165,12 @@ async fn needs_second_factor(st: &State, account: &Account) -> Result<bool, crat
     Ok(f.phone_last_two.is_some() && settings.active_for(account.role))
 }
 
-async fn issue_session_token(st: &State, account_id: i64) -> Result<HttpResponse, HttpResponse> {
+/// A new API session token (full scope, `SESSION_TTL_SECS`) and the JSON
+/// that hands it out; the caller may add to the JSON.
+async fn issue_session_token(
+    st: &State,
+    account_id: i64,
+) -> Result<serde_json::Value, HttpResponse> {
     let expires = crate::db::now() + tokens::SESSION_TTL_SECS;
     let token = st
         .host
@@ -182,11 +187,11 @@ async fn issue_session_token(st: &State, account_id: i64) -> Result<HttpResponse
         })
         .await
         .map_err(|e| internal(&e))?;
-    Ok(ok(json!({
+    Ok(json!({
         "token": token,
         "token_type": "Bearer",
         "expires_in": tokens::SESSION_TTL_SECS,
-    })))
+    }))
 }
 
 fn api_event(
@@ -228,7 +233,8 @@ async fn signin(st: Data, req: HttpRequest, body: web::Bytes) -> HttpResponse {
             )
             .await;
             match issue_session_token(&st, account.id).await {
-                Ok(r) | Err(r) => r,
+                Ok(body) => ok(body),
+                Err(r) => r,
             }
         }
         Ok(true) => {
@@ -391,32 +397,11 @@ async fn verify(st: Data, req: HttpRequest, body: web::Bytes) -> HttpResponse {
                 api_event(&account, &ip, "api_signin", "success").detail(method.as_str()),
             )
             .await;
-            let expires = crate::db::now() + tokens::SESSION_TTL_SECS;
-            let account_id = account.id;
-            let token = match st
-                .host
-                .db()
-                .transaction(move |conn| {
-                    tokens::create(
-                        conn,
-                        account_id,
-                        Kind::Session,
-                        "API sign-in",
-                        Scope::Full,
-                        Some(expires),
-                    )
-                })
-                .await
-            {
-                Ok(t) => t,
-                Err(e) => return internal(&e),
+            let mut body = match issue_session_token(&st, account.id).await {
+                Ok(body) => body,
+                Err(r) => return r,
             };
-            let mut body = json!({
-                "token": token,
-                "token_type": "Bearer",
-                "expires_in": tokens::SESSION_TTL_SECS,
-                "method": method.as_str(),
-            });
+            body["method"] = json!(method.as_str());
             if let Some(r) = remaining {
                 body["recovery_codes_remaining"] = json!(r);
                 body["warning"] = json!(check::remaining_message(r));
