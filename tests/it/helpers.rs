@@ -317,6 +317,24 @@ impl Browser {
     }
 }
 
+/// POSTs a form with the CSRF token read from `page`; the status, the
+/// Location and the body.
+pub async fn post_from(
+    b: &Browser,
+    page: &str,
+    path: &str,
+    fields: &[(&str, &str)],
+) -> (u16, String, String) {
+    let (_, body) = b.get_text(page).await;
+    let token = extract_csrf(&body);
+    let mut all = fields.to_vec();
+    all.push(("csrf_token", &token));
+    let res = b.client.post(b.url(path)).form(&all).send().await.unwrap();
+    let status = res.status().as_u16();
+    let loc = location(&res);
+    (status, loc, res.text().await.unwrap())
+}
+
 /// The recovery codes a page lists (`<li><code>…</code>`).
 pub fn listed_codes(page: &str) -> Vec<String> {
     page.split("<li><code>")

@@ -7,7 +7,7 @@ use storefront_2fa::startup::default_addons;
 use storefront_2fa::two_factor::store;
 
 use crate::helpers::{
-    extract_csrf, listed_codes, location, spawn_app_with, Browser, SmsSetUp, TestApp,
+    extract_csrf, listed_codes, location, post_from, spawn_app_with, Browser, SmsSetUp, TestApp,
 };
 use crate::two_factor_gateway::{FakeGateway, Fault, API_KEY};
 
@@ -15,13 +15,13 @@ const PASSWORD: &str = "a-good-password-1";
 /// National number of the test phone (+1 201-555-0123).
 const NATIONAL: &str = "2015550123";
 
-struct Tfa {
-    app: TestApp,
-    gw: FakeGateway,
+pub struct Tfa {
+    pub app: TestApp,
+    pub gw: FakeGateway,
 }
 
 /// A server whose addon is enabled in test mode and talks to a fresh gateway.
-async fn setup(customer: bool, admin: bool) -> Tfa {
+pub async fn setup(customer: bool, admin: bool) -> Tfa {
     let gw = FakeGateway::start().await;
     let url = gw.base_url.clone();
     let app = spawn_app_with(default_addons, move |s| {
@@ -70,23 +70,6 @@ impl Tfa {
             .load(&mut self.app.db.get().unwrap())
             .unwrap()
     }
-}
-
-/// POSTs a form with the CSRF token of `page` (read from that page).
-async fn post_from(
-    b: &Browser,
-    page: &str,
-    path: &str,
-    fields: &[(&str, &str)],
-) -> (u16, String, String) {
-    let (_, body) = b.get_text(page).await;
-    let token = extract_csrf(&body);
-    let mut all = fields.to_vec();
-    all.push(("csrf_token", &token));
-    let res = b.client.post(b.url(path)).form(&all).send().await.unwrap();
-    let status = res.status().as_u16();
-    let loc = location(&res);
-    (status, loc, res.text().await.unwrap())
 }
 
 async fn submit_code(b: &Browser, base: &str, code: &str) -> (u16, String, String) {

@@ -25,6 +25,21 @@ async fn post(app: &TestApp, path: &str, body: &Value, token: Option<&str>) -> (
     )
 }
 
+/// Verify2FACode: `POST /verify-2fa` with a challenge and a code (any JSON).
+async fn verify(
+    app: &TestApp,
+    challenge: &impl serde::Serialize,
+    code: &impl serde::Serialize,
+) -> (u16, Value) {
+    post(
+        app,
+        "/verify-2fa",
+        &json!({"challenge_id": challenge, "code": code}),
+        None,
+    )
+    .await
+}
+
 async fn get(app: &TestApp, path: &str, token: Option<&str>) -> (u16, Value) {
     let mut req = reqwest::Client::new().get(format!("{}/api/v1{path}", app.address));
     if let Some(t) = token {
@@ -113,25 +128,13 @@ async fn api_sign_in_without_and_with_two_factor_and_verify_with_each_method() {
     assert_eq!(status, 200);
     assert_eq!(body["methods"], json!(["app", "recovery"]));
     // The code that confirmed set-up is spent.
-    let (status, body) = post(
-        &app,
-        "/verify-2fa",
-        &json!({"challenge_id": id, "code": code(&e.secret, e.confirm_step)}),
-        None,
-    )
-    .await;
+    let (status, body) = verify(&app, &id, &code(&e.secret, e.confirm_step)).await;
     assert_eq!(
         (status, body["error"].as_str()),
         (401, Some("invalid_code"))
     );
     let s = fresh_step().await;
-    let (status, body) = post(
-        &app,
-        "/verify-2fa",
-        &json!({"challenge_id": id, "code": code(&e.secret, s + 1)}),
-        None,
-    )
-    .await;
+    let (status, body) = verify(&app, &id, &code(&e.secret, s + 1)).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["method"], json!("app"));
     let token = body["token"].as_str().unwrap().to_string();
@@ -141,35 +144,17 @@ async fn api_sign_in_without_and_with_two_factor_and_verify_with_each_method() {
         (200, Some("twofa@example.com"))
     );
     // A completed challenge cannot be used again.
-    let (status, _) = post(
-        &app,
-        "/verify-2fa",
-        &json!({"challenge_id": id, "code": code(&e.secret, s + 1)}),
-        None,
-    )
-    .await;
+    let (status, _) = verify(&app, &id, &code(&e.secret, s + 1)).await;
     assert_eq!(status, 401);
 
     // Recovery code.
     let id = challenge(&app, &e).await;
-    let (status, body) = post(
-        &app,
-        "/verify-2fa",
-        &json!({"challenge_id": id, "code": e.codes[3]}),
-        None,
-    )
-    .await;
+    let (status, body) = verify(&app, &id, &e.codes[3]).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["method"], json!("recovery"));
     assert_eq!(body["recovery_codes_remaining"], json!(9));
     let id = challenge(&app, &e).await;
-    let (status, _) = post(
-        &app,
-        "/verify-2fa",
-        &json!({"challenge_id": id, "code": e.codes[3]}),
-        None,
-    )
-    .await;
+    let (status, _) = verify(&app, &id, &e.codes[3]).await;
     assert_eq!(status, 401, "recovery codes are single use");
 
     // SMS for a challenge when there is no phone / SMS is off.
@@ -216,13 +201,7 @@ async fn api_codes_must_be_json_strings_and_juggling_is_counted() {
         json!({"code": "123456"}),
     ];
     for (i, value) in bad.iter().enumerate() {
-        let (status, body) = post(
-            &app,
-            "/verify-2fa",
-            &json!({"challenge_id": id, "code": value}),
-            None,
-        )
-        .await;
+        let (status, body) = verify(&app, &id, &value).await;
         if i < 5 {
             assert_eq!(
                 (status, body["error"].as_str()),
@@ -234,13 +213,7 @@ async fn api_codes_must_be_json_strings_and_juggling_is_counted() {
     assert_eq!(attempts(&app), vec![5], "each refusal counted");
     // The sixth attempt voids the challenge, even with the right code.
     let s = fresh_step().await;
-    let (status, body) = post(
-        &app,
-        "/verify-2fa",
-        &json!({"challenge_id": id, "code": code(&e.secret, s)}),
-        None,
-    )
-    .await;
+    let (status, body) = verify(&app, &id, &code(&e.secret, s)).await;
     assert_eq!(
         (status, body["error"].as_str()),
         (401, Some("challenge_voided"))
@@ -332,13 +305,7 @@ async fn personal_access_tokens_have_scopes_can_be_revoked_and_cannot_touch_2fa(
 
     // A session token from a 2FA sign-in can read the 2FA status.
     let id = challenge(&app, &e).await;
-    let (status, body) = post(
-        &app,
-        "/verify-2fa",
-        &json!({"challenge_id": id, "code": e.codes[0]}),
-        None,
-    )
-    .await;
+    let (status, body) = verify(&app, &id, &e.codes[0]).await;
     assert_eq!(status, 200, "{body}");
     let session = body["token"].as_str().unwrap().to_string();
     let (status, body) = get(&app, "/two-factor", Some(&session)).await;
@@ -436,13 +403,7 @@ async fn a_password_change_ends_api_sessions_but_not_access_tokens() {
     let e = enrol(&app, "pw@example.com", Role::Customer).await;
     let pat = create_pat(&e, "script", "read").await;
     let id = challenge(&app, &e).await;
-    let (status, body) = post(
-        &app,
-        "/verify-2fa",
-        &json!({"challenge_id": id, "code": e.codes[0]}),
-        None,
-    )
-    .await;
+    let (status, body) = verify(&app, &id, &e.codes[0]).await;
     assert_eq!(status, 200);
     let session = body["token"].as_str().unwrap().to_string();
     let open = challenge(&app, &e).await;
@@ -462,13 +423,7 @@ async fn a_password_change_ends_api_sessions_but_not_access_tokens() {
     assert_eq!(status, 401, "API session ended");
     let (status, _) = get(&app, "/me", Some(&pat)).await;
     assert_eq!(status, 200, "access token kept");
-    let (status, body) = post(
-        &app,
-        "/verify-2fa",
-        &json!({"challenge_id": open, "code": e.codes[1]}),
-        None,
-    )
-    .await;
+    let (status, body) = verify(&app, &open, &e.codes[1]).await;
     assert_eq!(
         (status, body["error"].as_str()),
         (401, Some("invalid_challenge"))

@@ -5,7 +5,8 @@ use diesel::prelude::*;
 use storefront_2fa::plugin::Role;
 use totp_rs::{Algorithm, Secret, TOTP};
 
-use crate::helpers::{extract_csrf, listed_codes, location, spawn_app, Browser, TestApp};
+pub use crate::helpers::post_from;
+use crate::helpers::{listed_codes, location, spawn_app, Browser, TestApp};
 
 pub const PASSWORD: &str = "a-good-password-1";
 
@@ -50,23 +51,6 @@ fn between<'a>(page: &'a str, start: &str, end: &str) -> &'a str {
         .unwrap_or_else(|| panic!("{start} on page: {page}"))
         + start.len();
     &page[i..i + page[i..].find(end).unwrap()]
-}
-
-/// POSTs a form with the CSRF token of `page`.
-pub async fn post_from(
-    b: &Browser,
-    page: &str,
-    path: &str,
-    fields: &[(&str, &str)],
-) -> (u16, String, String) {
-    let (_, body) = b.get_text(page).await;
-    let token = extract_csrf(&body);
-    let mut all = fields.to_vec();
-    all.push(("csrf_token", &token));
-    let res = b.client.post(b.url(path)).form(&all).send().await.unwrap();
-    let status = res.status().as_u16();
-    let loc = location(&res);
-    (status, loc, res.text().await.unwrap())
 }
 
 pub fn paths(role: Role) -> (&'static str, &'static str, &'static str, &'static str) {

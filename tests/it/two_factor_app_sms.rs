@@ -4,38 +4,17 @@
 
 use serde_json::{json, Value};
 use storefront_2fa::plugin::Role;
-use storefront_2fa::startup::default_addons;
 use storefront_2fa::two_factor::store;
 
-use crate::helpers::{location, spawn_app_with, SmsSetUp, TestApp};
+use crate::helpers::{location, SmsSetUp, TestApp};
 use crate::two_factor_app::{enrol, password_step, post_from, submit, PASSWORD};
-use crate::two_factor_gateway::{FakeGateway, API_KEY};
+use crate::two_factor_gateway::FakeGateway;
 
 const NATIONAL: &str = "2015550123";
 
 async fn setup() -> (TestApp, FakeGateway) {
-    let gw = FakeGateway::start().await;
-    let url = gw.base_url.clone();
-    let app = spawn_app_with(default_addons, move |s| {
-        s.two_factor.sandbox_url = url;
-        s.two_factor.gateway_timeout_ms = 800;
-    })
-    .await;
-    app.login_admin().await;
-    let b = &app.browser;
-    b.post_form("/admin/addons/two_factor/enable", &[]).await;
-    let res = b
-        .post_form(
-            "/admin/addons/two_factor/settings",
-            &[
-                ("api_key", API_KEY),
-                ("customer_enabled", "on"),
-                ("admin_enabled", "on"),
-            ],
-        )
-        .await;
-    assert_eq!(res.status(), 303);
-    (app, gw)
+    let t = crate::two_factor::setup(true, true).await;
+    (t.app, t.gw)
 }
 
 /// A phone only (app users already have recovery codes from the app set-up).

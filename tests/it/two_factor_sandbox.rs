@@ -5,7 +5,7 @@ use storefront_2fa::plugin::{Role, GENERIC_AUTH_ERROR};
 use storefront_2fa::startup::default_addons;
 
 use crate::helpers::{
-    extract_csrf, location, spawn_app, spawn_app_with, Browser, SmsSetUp, TestApp,
+    extract_csrf, location, post_from, spawn_app, spawn_app_with, Browser, SmsSetUp, TestApp,
 };
 
 const PASSWORD: &str = "a-good-password-1";
@@ -95,17 +95,6 @@ async fn api_calls(app: &TestApp) -> i64 {
         .unwrap();
     let body: serde_json::Value = res.json().await.unwrap();
     body["stats"][0]["api_calls_count"].as_i64().unwrap_or(0)
-}
-
-async fn post_with_csrf(b: &Browser, path: &str, fields: &[(&str, &str)]) -> (u16, String, String) {
-    let (_, page) = b.get_text("/login").await;
-    let token = extract_csrf(&page);
-    let mut all = fields.to_vec();
-    all.push(("csrf_token", &token));
-    let res = b.client.post(b.url(path)).form(&all).send().await.unwrap();
-    let status = res.status().as_u16();
-    let loc = location(&res);
-    (status, loc, res.text().await.unwrap())
 }
 
 fn age_counters(app: &TestApp, secs: i64) {
@@ -394,4 +383,9 @@ async fn an_api_key_that_no_longer_decrypts_refuses_logins_instead_of_skipping_2
         .unwrap()
         .contains("two-factor settings need attention"));
     assert!(location(&b.get("/account").await).starts_with("/login"));
+}
+
+/// POSTs a form with the CSRF token of the login page.
+async fn post_with_csrf(b: &Browser, path: &str, fields: &[(&str, &str)]) -> (u16, String, String) {
+    post_from(b, "/login", path, fields).await
 }
