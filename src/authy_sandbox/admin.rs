@@ -85,7 +85,10 @@ async fn decide(req: HttpRequest, host: HostHandle, db: Db, approve: bool) -> Ht
         return resp;
     }
     let uuid = req.match_info().get("uuid").unwrap_or_default().to_string();
-    let decided = match db.run(move |c| approvals::decide(c, &uuid, approve)).await {
+    let decided = match db
+        .transaction(move |c| approvals::decide(c, &uuid, approve))
+        .await
+    {
         Ok(true) if approve => "approved",
         Ok(true) => "denied",
         Ok(false) => "gone",

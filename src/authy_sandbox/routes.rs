@@ -562,7 +562,7 @@ async fn verification_check(req: HttpRequest, payload: web::Payload, state: Stat
     let to = phone.international.clone();
     let outcome = state
         .db
-        .run(move |c| {
+        .transaction(move |c| {
             let key = ratelimit::phone_key(phone.country_code, &phone.national);
             if !ratelimit::hit(c, &key, limit)? {
                 return Ok(Limited::TooMany);

@@ -18,8 +18,7 @@ pub fn reset(
     by: &str,
     ip: &str,
 ) -> Result<bool, DbError> {
-    use diesel::Connection;
-    conn.transaction(|conn| {
+    crate::db::write_transaction(conn, |conn| {
         let removed = factors::remove_all(conn, account_id)?;
         let mut ev = AuditEvent::new("reset", if removed { "success" } else { "nothing" })
             .ip(ip)
@@ -96,7 +95,7 @@ async fn admin_reset(
     let email = target.email.clone();
     if let Err(e) = host
         .db()
-        .run(move |conn| reset(conn, id, &email, &by, &ip))
+        .transaction(move |conn| reset(conn, id, &email, &by, &ip))
         .await
     {
         tracing::error!(error = %e, "two-factor reset failed");

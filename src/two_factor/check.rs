@@ -185,7 +185,7 @@ pub async fn check_code(
         let key = host.secret_key().clone();
         let code = input.to_string();
         let ok = db
-            .run(move |conn| totp::verify(conn, &key, account_id, &code, crate::db::now()))
+            .transaction(move |conn| totp::verify(conn, &key, account_id, &code, crate::db::now()))
             .await?;
         if ok {
             limits::code_succeeded(&db, account_id).await?;

@@ -228,7 +228,7 @@ async fn send_and_describe(
             let id = pending.id.clone();
             st.host
                 .db()
-                .run(move |conn| store::mark_sent(conn, &id))
+                .transaction(move |conn| store::mark_sent(conn, &id))
                 .await
                 .map_err(|e| internal_error(&e))?;
             view.notice = Some(sent_notice(channel, stored.phone.last_two()));

@@ -312,7 +312,7 @@ async fn app_start(st: Data, req: HttpRequest) -> HttpResponse {
     match st
         .host
         .db()
-        .run(move |conn| totp::begin_setup(conn, id, &enc))
+        .transaction(move |conn| totp::begin_setup(conn, id, &enc))
         .await
     {
         Ok(true) => {}
@@ -405,7 +405,7 @@ async fn app_confirm(st: Data, req: HttpRequest, body: web::Bytes) -> HttpRespon
     match st
         .host
         .db()
-        .run(move |conn| totp::confirm(conn, id, step))
+        .transaction(move |conn| totp::confirm(conn, id, step))
         .await
     {
         Ok(true) => {}

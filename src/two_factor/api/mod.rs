@@ -318,7 +318,7 @@ async fn verify(st: Data, req: HttpRequest, body: web::Bytes) -> HttpResponse {
         let id = id.clone();
         st.host
             .db()
-            .run(move |conn| challenges::count_attempt(conn, &id))
+            .transaction(move |conn| challenges::count_attempt(conn, &id))
             .await
     };
     match counted {
@@ -379,7 +379,7 @@ async fn verify(st: Data, req: HttpRequest, body: web::Bytes) -> HttpResponse {
             let done = match st
                 .host
                 .db()
-                .run(move |conn| challenges::complete(conn, &id))
+                .transaction(move |conn| challenges::complete(conn, &id))
                 .await
             {
                 Ok(d) => d,
@@ -460,7 +460,7 @@ async fn send_sms(st: Data, req: HttpRequest, body: web::Bytes) -> HttpResponse 
             let _ = st
                 .host
                 .db()
-                .run(move |conn| challenges::mark_sms_sent(conn, &id))
+                .transaction(move |conn| challenges::mark_sms_sent(conn, &id))
                 .await;
             ok(json!({ "sent": true, "phone_last_two": stored.phone.last_two() }))
         }
@@ -516,7 +516,7 @@ async fn bearer(
     let grant = st
         .host
         .db()
-        .run(move |conn| tokens::authenticate(conn, &token))
+        .transaction(move |conn| tokens::authenticate(conn, &token))
         .await
         .map_err(|e| internal(&e))?
         .ok_or_else(unauthorized)?;
