@@ -39,14 +39,18 @@ pub fn record_failure(conn: &mut DbConn, account_id: i64) -> Result<(), DbError>
         .set(login_failures::failures.eq(login_failures::failures + 1))
         .execute(conn)?;
     if updated == 0 {
-        let inserted = diesel::insert_into(login_failures::table)
-            .values((
-                login_failures::account_id.eq(account_id),
-                login_failures::failures.eq(1),
-                login_failures::window_start.eq(t),
-                login_failures::locked_until.eq(0),
-            ))
-            .execute(conn);
+        // In a savepoint: on PostgreSQL a failed statement aborts the whole
+        // transaction, so the fallback below could not run without one.
+        let inserted = crate::db::write_transaction(conn, |conn| {
+            Ok(diesel::insert_into(login_failures::table)
+                .values((
+                    login_failures::account_id.eq(account_id),
+                    login_failures::failures.eq(1),
+                    login_failures::window_start.eq(t),
+                    login_failures::locked_until.eq(0),
+                ))
+                .execute(conn)?)
+        });
         if inserted.is_err() {
             // Another request inserted the row first: count on it.
             diesel::update(login_failures::table.find(account_id))
