@@ -220,8 +220,7 @@ mod template_tests {
                 ctx.insert("login_path", "/login");
                 ctx.insert("last_two", "34");
                 ctx.insert("error", "<b>bad</b>");
-                ctx.insert("countries", super::countries::all());
-                ctx.insert("country", "GB");
+                ctx.insert("country_options", &super::countries::options_html("GB"));
                 ctx.insert("phone", "");
                 let html = tera
                     .render(&format!("two_factor/{page}_{skin}.html"), &ctx)
@@ -250,8 +249,7 @@ mod template_tests {
         let tera = tera();
         let mut ctx = tera::Context::new();
         ctx.insert("form", "account");
-        ctx.insert("countries", super::countries::all());
-        ctx.insert("country", "US");
+        ctx.insert("country_options", &super::countries::options_html("US"));
         ctx.insert("phone", "+12015550123");
         ctx.insert("stored_last_two", "23");
         ctx.insert("needs_code", &true);

@@ -27,8 +27,8 @@ pub const NOTICE_PREFIX: &str = "notice:acct:";
 #[derive(Serialize)]
 struct FieldsView<'a> {
     form: ProfileForm,
-    countries: &'static [countries::Country],
-    country: String,
+    /// Pre-rendered, escaped `<option>`s (see `countries::options_html`).
+    country_options: String,
     phone: String,
     stored_last_two: Option<String>,
     /// Changing the phone needs a code from the current phone.
@@ -78,8 +78,7 @@ pub async fn fields(
     };
     let view = FieldsView {
         form: form.form,
-        countries: countries::all(),
-        country,
+        country_options: countries::options_html(&country),
         phone,
         stored_last_two: stored.as_ref().map(|s| s.phone.last_two().to_string()),
         needs_code,

@@ -105,8 +105,8 @@ struct PageView {
     notice: Option<String>,
     error: Option<String>,
     /// Phone entry form.
-    countries: Vec<countries::Country>,
-    country: String,
+    /// Pre-rendered, escaped `<option>`s (see `countries::options_html`).
+    country_options: String,
     phone: String,
     country_error: Option<String>,
     phone_error: Option<String>,
@@ -453,7 +453,7 @@ async fn phone_page(st: Data, req: HttpRequest) -> HttpResponse {
         Err(e) => return internal_error(&e),
     }
     let mut view = PageView::new(&st, pending.interface);
-    view.countries = countries::all().to_vec();
+    view.country_options = countries::options_html("");
     render(&st, &req, StatusCode::OK, "phone", &view).await
 }
 
@@ -502,8 +502,7 @@ async fn phone_submit(st: Data, req: HttpRequest, body: web::Bytes) -> HttpRespo
         }
         Err(e) => {
             let mut view = PageView::new(&st, pending.interface);
-            view.countries = countries::all().to_vec();
-            view.country = country.to_string();
+            view.country_options = countries::options_html(country);
             view.phone = number.chars().take(40).collect();
             match e {
                 PhoneError::UnknownCountry => view.country_error = Some(e.to_string()),
