@@ -149,12 +149,20 @@ impl PasswordHasher {
         let job: Job = Box::new(move |scratch| {
             let _ = tx.send(work(scratch));
         });
-        let jobs = self.jobs.clone();
-        // The queue is bounded; waiting for room must not block the executor.
-        tokio::task::spawn_blocking(move || jobs.send(job))
-            .await
-            .ok()?
-            .ok()?;
+        // The queue is bounded. It has room but for a flood, so the job goes
+        // straight in; only a full queue costs a blocking thread to wait for
+        // room, which must not block the executor.
+        match self.jobs.try_send(job) {
+            Ok(()) => {}
+            Err(std::sync::mpsc::TrySendError::Full(job)) => {
+                let jobs = self.jobs.clone();
+                tokio::task::spawn_blocking(move || jobs.send(job))
+                    .await
+                    .ok()?
+                    .ok()?;
+            }
+            Err(std::sync::mpsc::TrySendError::Disconnected(_)) => return None,
+        }
         rx.await.ok()
     }
 
