@@ -64,11 +64,14 @@ pub struct SandboxState {
     pub db: Db,
     pub policy: Arc<dyn SandboxPolicy>,
     pub settings: SandboxSettings,
+    /// The monthly API call count, written down in batches.
+    pub api_calls: Arc<stats::ApiCalls>,
 }
 
 impl SandboxState {
     pub fn new(db: Db, policy: Arc<dyn SandboxPolicy>, settings: SandboxSettings) -> SandboxState {
         SandboxState {
+            api_calls: stats::ApiCalls::start(db.clone()),
             db,
             policy,
             settings,

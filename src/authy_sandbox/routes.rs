@@ -78,11 +78,7 @@ async fn prepare(
     let params = params::read(req, payload).await?;
     auth::check_key(req, &params, state).await?;
     if count_call {
-        state
-            .db
-            .transaction(|c| stats::bump(c, Counter::ApiCall))
-            .await
-            .map_err(db_failed)?;
+        state.api_calls.count_one();
     }
     Ok(params)
 }
@@ -374,6 +370,10 @@ async fn app_details(req: HttpRequest, payload: web::Payload, state: State) -> H
 
 async fn app_stats(req: HttpRequest, payload: web::Payload, state: State) -> HttpResponse {
     let _params = prepared!(req, payload, state);
+    // This call and those before it, written down before they are read.
+    if let Err(e) = state.api_calls.flush_now().await {
+        return db_failed(e);
+    }
     match state.db.run(stats::report).await {
         Ok(body) => ok(&body),
         Err(e) => db_failed(e),

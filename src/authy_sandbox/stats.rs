@@ -1,13 +1,17 @@
 //! Monthly counters (API calls, successful authentications, SMS, calls, new
 //! users) kept in the database, and the `app/stats` report.
 
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+
 use chrono::Datelike;
 use diesel::prelude::*;
 
 use super::responses::{obj, J};
 use super::{is_unique_violation, APP_ID};
 use crate::db::schema::{sandbox_stats as st, sandbox_users};
-use crate::db::{DbConn, DbError};
+use crate::db::{Backend, Db, DbConn, DbError};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Counter {
@@ -23,30 +27,41 @@ fn this_month() -> (i32, i32) {
     (now.year(), now.month() as i32)
 }
 
-fn increment(conn: &mut DbConn, year: i32, month: i32, counter: Counter) -> QueryResult<usize> {
+fn increment(
+    conn: &mut DbConn,
+    year: i32,
+    month: i32,
+    counter: Counter,
+    n: i64,
+) -> QueryResult<usize> {
     let row = st::table
         .filter(st::year.eq(year))
         .filter(st::month.eq(month));
     let update = diesel::update(row);
     match counter {
         Counter::ApiCall => update
-            .set(st::api_calls.eq(st::api_calls + 1))
+            .set(st::api_calls.eq(st::api_calls + n))
             .execute(conn),
-        Counter::Auth => update.set(st::auths.eq(st::auths + 1)).execute(conn),
-        Counter::Sms => update.set(st::sms.eq(st::sms + 1)).execute(conn),
-        Counter::Call => update.set(st::calls.eq(st::calls + 1)).execute(conn),
-        Counter::User => update.set(st::users.eq(st::users + 1)).execute(conn),
+        Counter::Auth => update.set(st::auths.eq(st::auths + n)).execute(conn),
+        Counter::Sms => update.set(st::sms.eq(st::sms + n)).execute(conn),
+        Counter::Call => update.set(st::calls.eq(st::calls + n)).execute(conn),
+        Counter::User => update.set(st::users.eq(st::users + n)).execute(conn),
     }
 }
 
 /// Adds one to a counter of the current month.
 pub fn bump(conn: &mut DbConn, counter: Counter) -> Result<(), DbError> {
+    add(conn, counter, 1)
+}
+
+/// Adds `n` to a counter of the current month.
+fn add(conn: &mut DbConn, counter: Counter, n: i64) -> Result<(), DbError> {
     let (year, month) = this_month();
     for _ in 0..3 {
-        if increment(conn, year, month, counter)? > 0 {
+        if increment(conn, year, month, counter, n)? > 0 {
             return Ok(());
         }
-        let one = |c: Counter| i64::from(c == counter);
+        let one = |c: Counter| if c == counter { n } else { 0 };
         let inserted = diesel::insert_into(st::table)
             .values((
                 st::year.eq(year),
@@ -65,6 +80,79 @@ pub fn bump(conn: &mut DbConn, counter: Counter) -> Result<(), DbError> {
         }
     }
     Ok(())
+}
+
+/// API calls counted in memory and added to the month's row at most a
+/// second later, and before `app/stats` reads it. Every sandbox call counts,
+/// and a write transaction of its own per call was three of the write
+/// transactions of each sign-in. A crash loses at most a second of this
+/// count (the sandbox's own statistics, nothing a login depends on).
+pub struct ApiCalls {
+    pending: AtomicI64,
+    db: Db,
+}
+
+impl ApiCalls {
+    /// The counter, and a thread that writes it down every second for as
+    /// long as the counter lives.
+    pub fn start(db: Db) -> Arc<ApiCalls> {
+        let calls = Arc::new(ApiCalls {
+            pending: AtomicI64::new(0),
+            db,
+        });
+        let weak: Weak<ApiCalls> = Arc::downgrade(&calls);
+        let spawned = std::thread::Builder::new()
+            .name("sandbox-stats".into())
+            .spawn(move || loop {
+                std::thread::sleep(Duration::from_secs(1));
+                let Some(calls) = weak.upgrade() else { return };
+                if let Err(e) = calls.flush() {
+                    tracing::warn!(target: "authy_sandbox", error = %e, "API call count not saved; will retry");
+                }
+            });
+        if let Err(e) = spawned {
+            tracing::error!(target: "authy_sandbox", error = %e, "could not start the stats thread");
+        }
+        calls
+    }
+
+    pub fn count_one(&self) {
+        self.pending.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Adds the calls counted so far to the database.
+    pub async fn flush_now(self: &Arc<Self>) -> Result<(), DbError> {
+        let calls = self.clone();
+        if self.db.backend() == Backend::Sqlite {
+            // SQLite runs on the calling thread anyway (see `Db::run`).
+            return calls.flush();
+        }
+        tokio::task::spawn_blocking(move || calls.flush())
+            .await
+            .unwrap_or(Err(DbError::Cancelled))
+    }
+
+    /// Adds the calls counted so far to the database (blocking).
+    pub fn flush(&self) -> Result<(), DbError> {
+        let n = self.pending.swap(0, Ordering::AcqRel);
+        if n == 0 {
+            return Ok(());
+        }
+        let saved = self
+            .db
+            .transaction_blocking(|c| add(c, Counter::ApiCall, n));
+        if saved.is_err() {
+            // Counted again at the next flush.
+            self.pending.fetch_add(n, Ordering::AcqRel);
+        }
+        saved
+    }
+}
+
+impl Drop for ApiCalls {
+    fn drop(&mut self) {
+        let _ = self.flush();
+    }
 }
 
 const MONTHS: [&str; 12] = [

@@ -164,23 +164,29 @@ impl Db {
         T: Send + 'static,
         F: FnOnce(&mut DbConn) -> Result<T, DbError> + Send + 'static,
     {
-        let pool = self.pool.clone();
-        let writer = self.sqlite_writer.clone();
-        let work = move || {
-            // The turn first, then a connection: a writer waiting for its
-            // turn holds no connection that readers could use.
-            let _turn = writer
-                .as_deref()
-                .map(|m| m.lock().unwrap_or_else(PoisonError::into_inner));
-            let mut conn = pool.get()?;
-            write_transaction(&mut conn, f)
-        };
         if self.inline() {
-            return work();
+            return self.transaction_blocking(f);
         }
-        tokio::task::spawn_blocking(work)
+        let db = self.clone();
+        tokio::task::spawn_blocking(move || db.transaction_blocking(f))
             .await
             .map_err(|_| DbError::Cancelled)?
+    }
+
+    /// `transaction` for a thread that may block (start-up, background
+    /// threads): it waits for this process's SQLite write turn the same way.
+    pub fn transaction_blocking<T>(
+        &self,
+        f: impl FnOnce(&mut DbConn) -> Result<T, DbError>,
+    ) -> Result<T, DbError> {
+        // The turn first, then a connection: a writer waiting for its turn
+        // holds no connection that readers could use.
+        let _turn = self
+            .sqlite_writer
+            .as_deref()
+            .map(|m| m.lock().unwrap_or_else(PoisonError::into_inner));
+        let mut conn = self.pool.get()?;
+        write_transaction(&mut conn, f)
     }
 }
 
