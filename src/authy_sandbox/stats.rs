@@ -215,3 +215,47 @@ pub fn report(conn: &mut DbConn) -> Result<J, DbError> {
         ("success", true.into()),
     ]))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn api_calls(db: &Db) -> i64 {
+        let (year, month) = this_month();
+        st::table
+            .filter(st::year.eq(year))
+            .filter(st::month.eq(month))
+            .select(st::api_calls)
+            .first(&mut db.get().unwrap())
+            .optional()
+            .unwrap()
+            .unwrap_or(0)
+    }
+
+    #[test]
+    fn counted_calls_reach_the_database_within_seconds_and_on_drop() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::connect(&format!("sqlite://{}/s.db", dir.path().display()), 2).unwrap();
+        crate::db::migrations::run(&mut db.get().unwrap()).unwrap();
+        let calls = ApiCalls::start(db.clone());
+        for _ in 0..3 {
+            calls.count_one();
+        }
+        // Nobody reads the stats: the thread writes them down by itself.
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while api_calls(&db) < 3 && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        assert_eq!(api_calls(&db), 3);
+        // Counted after the last flush: written when the counter goes away
+        // (or by the thread just before, if it holds the counter right now).
+        calls.count_one();
+        calls.count_one();
+        drop(calls);
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while api_calls(&db) < 5 && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert_eq!(api_calls(&db), 5);
+    }
+}
