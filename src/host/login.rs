@@ -15,6 +15,7 @@ use super::session::{self, build_cookie, cookie_of, removal_cookie};
 use super::throttle;
 use super::{bad_form, redirect, HostState, NextQuery};
 use crate::crypto::random_token;
+use crate::db::DbError;
 use crate::plugin::manifest::Hook;
 use crate::plugin::{
     AddonError, FormValues, Interface, LoginAttempt, LoginDecision, Role, GENERIC_AUTH_ERROR,
@@ -144,6 +145,31 @@ pub async fn checkout_login(
     password_login(state.into_inner(), &req, &body, LoginForm::Checkout).await
 }
 
+/// Counts a wrong password, or clears the account's failures after the
+/// right one; says whether the account is locked. The right password for
+/// an account with no failures on record (nearly every sign-in) only reads.
+async fn throttle_after_password(
+    state: &HostState,
+    id: i64,
+    verified: bool,
+) -> Result<bool, DbError> {
+    if verified && !state.db.run(move |c| throttle::has_record(c, id)).await? {
+        return Ok(false);
+    }
+    state
+        .db
+        .transaction(move |conn| {
+            let locked = throttle::is_locked(conn, id)?;
+            if !verified {
+                throttle::record_failure(conn, id)?;
+            } else if !locked {
+                throttle::clear(conn, id)?;
+            }
+            Ok(locked)
+        })
+        .await
+}
+
 async fn password_login(
     state: Arc<HostState>,
     req: &HttpRequest,
@@ -196,28 +222,13 @@ async fn password_login(
         .verify(account.as_ref().map(|a| a.password_hash.clone()), &password)
         .await;
     let locked = match &account {
-        Some(a) => {
-            let (id, failed) = (a.id, !verified);
-            let result = state
-                .db
-                .transaction(move |conn| {
-                    let locked = throttle::is_locked(conn, id)?;
-                    if failed {
-                        throttle::record_failure(conn, id)?;
-                    } else if !locked {
-                        throttle::clear(conn, id)?;
-                    }
-                    Ok(locked)
-                })
-                .await;
-            match result {
-                Ok(locked) => locked,
-                Err(e) => {
-                    tracing::error!(error = %e, "login throttle failed");
-                    return refuse(state, UNAVAILABLE.into()).await;
-                }
+        Some(a) => match throttle_after_password(&state, a.id, verified).await {
+            Ok(locked) => locked,
+            Err(e) => {
+                tracing::error!(error = %e, "login throttle failed");
+                return refuse(state, UNAVAILABLE.into()).await;
             }
-        }
+        },
         None => false,
     };
     let Some(account) = account.filter(|_| verified && !locked) else {
@@ -359,16 +370,19 @@ pub async fn sign_in(
         .transaction(move |conn| session::start_signed_in(conn, &old_hash, account_id))
         .await
     {
-        Ok(new_id) => {
-            let mut res = redirect(target);
-            let _ = res.add_cookie(&build_cookie(new_id, state.settings.server.secure_cookies));
-            res
-        }
+        Ok(new_id) => signed_in(state, new_id, target),
         Err(e) => {
             tracing::error!(error = %e, "could not start session");
             HttpResponse::InternalServerError().finish()
         }
     }
+}
+
+/// The redirect to `target` that sets the new session's cookie.
+pub fn signed_in(state: &HostState, new_id: String, target: &str) -> HttpResponse {
+    let mut res = redirect(target);
+    let _ = res.add_cookie(&build_cookie(new_id, state.settings.server.secure_cookies));
+    res
 }
 
 /// The pending login of this request at the password-change stage.

@@ -5,7 +5,7 @@ use actix_web::{HttpRequest, HttpResponse};
 use async_trait::async_trait;
 
 use super::accounts::{self, AccountRow};
-use super::login::{login_path, sign_in};
+use super::login::{login_path, signed_in};
 use super::pending::{self, PendingRow};
 use super::session;
 use super::{redirect, HostState};
@@ -249,16 +249,22 @@ impl HostServices for HostState {
             return Err(HostError::PendingLoginGone);
         };
         // Taking the row is the claim: of two concurrent completions only one
-        // deletes it, and only that one signs in.
-        let id = row.id.clone();
-        if !self
+        // deletes it, and only that one signs in, in the same transaction.
+        let (id, account_id) = (row.id.clone(), row.account_id);
+        let old_hash = session::cookie_of(req).id_hash();
+        let started = self
             .db
-            .transaction(move |conn| pending::take(conn, &id))
-            .await?
-        {
-            return Err(HostError::PendingLoginGone);
+            .transaction(move |conn| {
+                if !pending::take(conn, &id)? {
+                    return Ok(None);
+                }
+                session::start_signed_in(conn, &old_hash, account_id).map(Some)
+            })
+            .await?;
+        match started {
+            Some(new_id) => Ok(signed_in(self, new_id, &row.target)),
+            None => Err(HostError::PendingLoginGone),
         }
-        Ok(sign_in(self, req, row.account_id, &row.target).await)
     }
 
     async fn cancel_pending_login(&self, pending_id: &str) -> Result<(), DbError> {

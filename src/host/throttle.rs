@@ -21,6 +21,14 @@ pub fn is_locked(conn: &mut DbConn, account_id: i64) -> Result<bool, DbError> {
     Ok(until.is_some_and(|u| u > now()))
 }
 
+/// True when the account has failures (or a lock) on record.
+pub fn has_record(conn: &mut DbConn, account_id: i64) -> Result<bool, DbError> {
+    Ok(
+        diesel::select(diesel::dsl::exists(login_failures::table.find(account_id)))
+            .get_result(conn)?,
+    )
+}
+
 /// Counts a wrong password; locks the account when the window is full.
 pub fn record_failure(conn: &mut DbConn, account_id: i64) -> Result<(), DbError> {
     let t = now();

@@ -133,11 +133,6 @@ impl Addon for TwoFactorAddon {
             attempt.password_just_changed,
         );
         if let LoginDecision::Challenge { redirect } = &decision {
-            let pending_id = attempt.pending_id.clone();
-            store::retry_on_conflict(host.db(), move |conn| {
-                store::ensure_challenge(conn, &pending_id, account_id)
-            })
-            .await?;
             let detail = if has_phone {
                 "code required"
             } else {
@@ -148,7 +143,13 @@ impl Addon for TwoFactorAddon {
                 .interface(attempt.interface)
                 .ip(&attempt.ip)
                 .detail(format!("{detail}; {redirect}"));
-            audit::record(host.db(), ev).await;
+            // The challenge and its audit entry land together.
+            let pending_id = attempt.pending_id.clone();
+            store::retry_on_conflict(host.db(), move |conn| {
+                store::ensure_challenge(conn, &pending_id, account_id)?;
+                audit::insert(conn, &ev)
+            })
+            .await?;
         }
         Ok(decision)
     }

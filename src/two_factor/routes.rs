@@ -328,9 +328,22 @@ async fn verify_submit(st: Data, req: HttpRequest, body: web::Bytes) -> HttpResp
     view.last_two = stored.phone.last_two().to_string();
     let status = match outcome {
         CheckOutcome::Valid => {
-            match store::claim_completion(st.host.db(), pending.id.clone(), pending.account.id)
-                .await
-            {
+            let ev = AuditEvent::new("verify", "success")
+                .account(&pending.account)
+                .interface(pending.interface)
+                .ip(&ip);
+            let (id, account_id) = (pending.id.clone(), pending.account.id);
+            // Exactly one of concurrent correct submissions wins, and its
+            // audit entry lands with the claim.
+            let claimed = store::retry_on_conflict(st.host.db(), move |conn| {
+                let won = store::claim_completion_in(conn, &id, account_id)?;
+                if won {
+                    audit::insert(conn, &ev)?;
+                }
+                Ok(won)
+            })
+            .await;
+            match claimed {
                 Ok(true) => {}
                 Ok(false) => {
                     return ended(
@@ -343,14 +356,6 @@ async fn verify_submit(st: Data, req: HttpRequest, body: web::Bytes) -> HttpResp
                 }
                 Err(e) => return internal_error(&e),
             }
-            audit::record(
-                st.host.db(),
-                AuditEvent::new("verify", "success")
-                    .account(&pending.account)
-                    .interface(pending.interface)
-                    .ip(&ip),
-            )
-            .await;
             let done = match st.host.complete_pending_login(&req, &pending.id).await {
                 Ok(resp) => resp,
                 Err(crate::plugin::HostError::PendingLoginGone) => {

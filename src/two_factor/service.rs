@@ -181,10 +181,14 @@ impl Service {
         match result {
             Ok(()) => {
                 let (key, purpose) = (holder_key(actor.account.id), actor.purpose.to_string());
-                db.transaction(move |conn| store::set_state(conn, &key, &purpose))
-                    .await?;
                 let detail = format!("to phone ending {}", stored.phone.last_two());
-                audit::record(db, actor.event(event, "success").detail(detail)).await;
+                let ev = actor.event(event, "success").detail(detail);
+                // Who holds the code, and the audit entry, in one write.
+                db.transaction(move |conn| {
+                    store::set_state(conn, &key, &purpose)?;
+                    audit::insert(conn, &ev)
+                })
+                .await?;
                 Ok(SendOutcome::Sent)
             }
             Err(e) => {

@@ -197,17 +197,27 @@ pub async fn claim_completion(
     account_id: i64,
 ) -> Result<bool, DbError> {
     retry_on_conflict(db, move |conn| {
-        ensure_challenge(conn, &pending_id, account_id)?;
-        Ok(diesel::update(
-            tfa_challenges::table
-                .find(&pending_id)
-                .filter(tfa_challenges::completed.eq(false)),
-        )
-        .set(tfa_challenges::completed.eq(true))
-        .execute(conn)?
-            == 1)
+        claim_completion_in(conn, &pending_id, account_id)
     })
     .await
+}
+
+/// `claim_completion` inside the caller's transaction (run it with
+/// `retry_on_conflict`).
+pub fn claim_completion_in(
+    conn: &mut DbConn,
+    pending_id: &str,
+    account_id: i64,
+) -> Result<bool, DbError> {
+    ensure_challenge(conn, pending_id, account_id)?;
+    Ok(diesel::update(
+        tfa_challenges::table
+            .find(pending_id)
+            .filter(tfa_challenges::completed.eq(false)),
+    )
+    .set(tfa_challenges::completed.eq(true))
+    .execute(conn)?
+        == 1)
 }
 
 pub fn set_state(conn: &mut DbConn, key: &str, value: &str) -> Result<(), DbError> {
