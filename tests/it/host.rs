@@ -3,7 +3,7 @@
 
 use storefront_2fa::plugin::Role;
 
-use crate::helpers::{location, session_cookie, spawn_app, spawn_app_with, Browser};
+use crate::helpers::{location, session_cookie, spawn_app, spawn_app_with, Browser, TestApp};
 
 const GENERIC: &str = "Those sign-in details are not right, or the account is temporarily locked.";
 
@@ -611,6 +611,43 @@ async fn disabled_addons_do_not_challenge() {
         .await;
     assert_eq!(location(&res), "/", "addon disabled: no challenge");
     assert_eq!(b.get("/word-check").await.status(), 404);
+}
+
+#[tokio::test]
+async fn the_right_password_clears_earlier_wrong_ones() {
+    let app = spawn_app().await;
+    app.create_account("ann@example.com", "right-password-1", Role::Customer);
+    let failures = |app: &TestApp| -> i64 {
+        #[derive(diesel::QueryableByName)]
+        struct N {
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            n: i64,
+        }
+        diesel::RunQueryDsl::get_result::<N>(
+            diesel::sql_query("SELECT count(*) AS n FROM login_failures"),
+            &mut *app.db.get().unwrap(),
+        )
+        .unwrap()
+        .n
+    };
+    // Nine wrong, the right one, nine wrong again: 18 wrong in the window,
+    // but never ten in a row, so the account is never locked.
+    for round in 0..2 {
+        for i in 0..9 {
+            let res = app
+                .new_browser()
+                .login("/login", "ann@example.com", &format!("wrong-{round}-{i}"))
+                .await;
+            assert_eq!(res.status(), 401);
+        }
+        assert_eq!(failures(&app), 1, "the failures are on record");
+        let res = app
+            .new_browser()
+            .login("/login", "ann@example.com", "right-password-1")
+            .await;
+        assert_eq!(res.status(), 303, "round {round}: not locked");
+        assert_eq!(failures(&app), 0, "the right password cleared them");
+    }
 }
 
 #[tokio::test]
