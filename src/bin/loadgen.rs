@@ -15,12 +15,14 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context};
 use clap::Parser;
 
+use storefront_2fa::authy_sandbox::{phone as sandbox_phone, users as sandbox_users};
 use storefront_2fa::crypto::SecretKey;
 use storefront_2fa::db::{migrations, Db};
 use storefront_2fa::host::password::{hash_blocking, hash_with, Scratch};
 use storefront_2fa::host::{accounts, catalog, email::Email};
 use storefront_2fa::plugin::{AddonRegistry, Manifest, Role};
 use storefront_2fa::two_factor::phone::PhoneNumber;
+use storefront_2fa::two_factor::providers::authy::AuthyId;
 use storefront_2fa::two_factor::providers::recovery;
 use storefront_2fa::two_factor::store as tfa_store;
 
@@ -54,6 +56,9 @@ struct Args {
     /// Database for the server (default: SQLite in a temp folder).
     #[arg(long)]
     database_url: Option<String>,
+    /// Which phases to run, e.g. `a` or `bc` (default: all four).
+    #[arg(long, default_value = "abcd")]
+    phases: String,
     /// Server binary (default: `storefront-2fa` next to this binary).
     #[arg(long)]
     server_bin: Option<std::path::PathBuf>,
@@ -64,6 +69,8 @@ struct Stats {
     steps: Mutex<BTreeMap<&'static str, Vec<Duration>>>,
     errors: AtomicUsize,
     error_samples: Mutex<Vec<String>>,
+    /// When each full flow finished, for throughput over a steady window.
+    finished: Mutex<Vec<Instant>>,
 }
 
 impl Stats {
@@ -299,6 +306,7 @@ async fn full_login(t: &Target, stats: &Stats) -> anyhow::Result<()> {
     );
     stats.record("protected page", start.elapsed());
     stats.record("FULL FLOW", flow.elapsed());
+    stats.finished.lock().unwrap().push(Instant::now());
     Ok(())
 }
 
@@ -391,6 +399,57 @@ fn argon2_per_second(secs: f64) -> f64 {
     total as f64 / started.elapsed().as_secs_f64()
 }
 
+/// CPU seconds (user + system) in a `/proc/.../stat` line.
+fn stat_cpu_secs(stat: &str) -> Option<f64> {
+    // Fields after the command name, which is in parentheses and may hold spaces.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    // SAFETY: sysconf only reads a constant of the system.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
+    Some(ticks as f64 / hz)
+}
+
+/// CPU seconds the server process has used so far: in all, and in its
+/// password hashing threads (named `argon2-N`).
+fn server_cpu_secs(pid: u32) -> Option<(f64, f64)> {
+    let total = stat_cpu_secs(&std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?)?;
+    let mut hashing = 0.0;
+    for task in std::fs::read_dir(format!("/proc/{pid}/task"))
+        .ok()?
+        .flatten()
+    {
+        let stat = std::fs::read_to_string(task.path().join("stat")).unwrap_or_default();
+        if stat.contains("(argon2-") {
+            hashing += stat_cpu_secs(&stat).unwrap_or(0.0);
+        }
+    }
+    Some((total, hashing))
+}
+
+/// CPU seconds (user + system) this load generator has used so far.
+fn own_cpu_secs() -> f64 {
+    // SAFETY: getrusage writes into the zeroed struct it is given.
+    let usage = unsafe {
+        let mut u: libc::rusage = std::mem::zeroed();
+        libc::getrusage(libc::RUSAGE_SELF, &mut u);
+        u
+    };
+    let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    secs(usage.ru_utime) + secs(usage.ru_stime)
+}
+
+/// Idle seconds of the whole machine (all cores) so far, from /proc/stat.
+fn machine_idle_secs() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/stat").ok()?;
+    let cpu = stat.lines().next()?.split_whitespace().collect::<Vec<_>>();
+    // cpu user nice system idle iowait ...
+    let ticks: u64 = cpu.get(4)?.parse::<u64>().ok()? + cpu.get(5)?.parse::<u64>().ok()?;
+    // SAFETY: sysconf only reads a constant of the system.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
+    Some(ticks as f64 / hz)
+}
+
 fn peak_rss_kib(pid: u32) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     status
@@ -471,8 +530,15 @@ fn seed(db: &Db, key: &SecretKey, n: usize) -> anyhow::Result<Vec<(String, Strin
             let id = accounts::insert(c, &Email::parse(&email).unwrap(), &hash, Role::Customer, "")
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
             tfa_store::save_phone(c, id, phone)?;
-            // SMS set-up complete (it ends with recovery codes), so each
-            // sign-in goes straight on after the code.
+            // SMS set-up complete, as for a returning shopper: the phone is
+            // registered with the gateway (the first code sent did that)
+            // and the first sign-in made recovery codes, so each sign-in
+            // goes straight on after the code.
+            let gateway_phone =
+                sandbox_phone::validate(phone.calling_code() as i32, phone.national())
+                    .context("the sandbox refused a seeded phone")?;
+            let authy_id = sandbox_users::register(c, &gateway_phone, &email)?;
+            tfa_store::save_authy_id(c, id, phone.e164(), AuthyId(authy_id))?;
             recovery::regenerate(c, key, id)?;
             users.push((email, phone.national().to_string()));
         }
@@ -512,6 +578,314 @@ fn addon_registry() -> AddonRegistry {
     AddonRegistry::new(addons)
 }
 
+/// Figures for the summary, and errors over all phases.
+#[derive(Default)]
+struct Report {
+    figures: Vec<(&'static str, f64, &'static str, bool)>,
+    errors: usize,
+}
+
+impl Report {
+    fn figure(&mut self, name: &'static str, value: f64, target: &'static str, ok: bool) {
+        self.figures.push((name, value, target, ok));
+    }
+    fn count_errors(&mut self, stats: &Stats) {
+        self.errors += stats.errors.load(Ordering::Relaxed);
+    }
+}
+
+/// What every phase needs: the server, its users, the phase length.
+struct Run {
+    t: Arc<Target>,
+    d: Duration,
+    args: Args,
+    pid: u32,
+    db: Db,
+}
+
+/// CPU counters read at one instant: the server's, the load generator's,
+/// and the machine's idle time.
+#[derive(Clone, Copy)]
+struct CpuSample {
+    server: f64,
+    hashing: f64,
+    own: f64,
+    idle: f64,
+}
+
+impl CpuSample {
+    fn take(pid: u32) -> Option<CpuSample> {
+        let (server, hashing) = server_cpu_secs(pid)?;
+        Some(CpuSample {
+            server,
+            hashing,
+            own: own_cpu_secs(),
+            idle: machine_idle_secs()?,
+        })
+    }
+}
+
+impl Run {
+    /// (a) Full sign-ins for the phase length. Flows per second count the
+    /// flows finished in a steady window (after the first second, before
+    /// the deadline), so neither the ramp-up nor the drain of the last
+    /// flows counts. argon2id alone is measured right before and right
+    /// after, and the mean is the reference, so a drift of the machine
+    /// during the phase hits both sides.
+    async fn full_logins(&self, report: &mut Report) {
+        let args = &self.args;
+        println!("\nmeasuring argon2id (m=19456, t=2, p=1) on this machine …");
+        let before = argon2_per_second(2.0);
+        println!(
+            "\n(a) full customer login with an SMS code, {} users, {} s",
+            args.login_users, args.duration
+        );
+        let a = Arc::new(Stats::default());
+        let t = self.t.clone();
+        let started = Instant::now();
+        let warmup = (self.d / 4).min(Duration::from_secs(1));
+        let (window_start, deadline) = (started + warmup, started + self.d);
+        let pid = self.pid;
+        let sampler = tokio::spawn(async move {
+            tokio::time::sleep_until(window_start.into()).await;
+            let first = CpuSample::take(pid);
+            tokio::time::sleep_until(deadline.into()).await;
+            (first, CpuSample::take(pid))
+        });
+        run_for(args.login_users, self.d, a.clone(), move |s| {
+            let t = t.clone();
+            async move { full_login(&t, &s).await }
+        })
+        .await;
+        let after = argon2_per_second(2.0);
+        let hashes_per_sec = (before + after) / 2.0;
+        let n_flows = a
+            .finished
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|at| (window_start..deadline).contains(*at))
+            .count();
+        let window = (deadline - window_start).as_secs_f64();
+        let flows = n_flows as f64 / window;
+        a.print("steps");
+        println!("  full logins/s: {flows:.1} ({n_flows} finished in the {window:.1} s window)");
+        println!(
+            "  argon2id hashes/s on this machine: {hashes_per_sec:.1} (before {before:.1}, after {after:.1})"
+        );
+        // Where the CPU goes, per flow: the server's hashing threads, the
+        // rest of the server, this load generator, and idle cores.
+        if let Ok((Some(c0), Some(c1))) = sampler.await {
+            let per_flow = |secs: f64| secs / n_flows.max(1) as f64 * 1000.0;
+            let cores = std::thread::available_parallelism().map_or(2, |n| n.get()) as f64;
+            let hashing = per_flow(c1.hashing - c0.hashing);
+            let rest = per_flow((c1.server - c1.hashing) - (c0.server - c0.hashing));
+            println!(
+                "  CPU per flow: server hashing {hashing:.2} ms + server rest {rest:.2} ms; \
+                 load generator {:.2} ms; idle {:.2} ms (argon2id alone: {:.2} ms a hash)",
+                per_flow(c1.own - c0.own),
+                per_flow(c1.idle - c0.idle),
+                cores / hashes_per_sec * 1000.0
+            );
+            report.figure(
+                "server CPU besides hashing / hashing",
+                rest / hashing,
+                "-",
+                true,
+            );
+        }
+        let ratio = flows / hashes_per_sec;
+        report.figure(
+            "full login flows/s vs argon2id/s",
+            ratio,
+            ">= 0.90",
+            ratio >= 0.90,
+        );
+        report.count_errors(&a);
+    }
+
+    /// (b) The code step alone: 32 users at a person's pace, then back to back.
+    async fn code_step(&self, report: &mut Report) -> anyhow::Result<()> {
+        let (args, t) = (&self.args, &self.t);
+        println!(
+            "\n(b) the code step alone, {} users × {} codes",
+            args.code_users, args.codes_per_user
+        );
+        let prep = Arc::new(Stats::default());
+        let prepare = || async {
+            let mut prepared = Vec::new();
+            for _ in 0..args.code_users {
+                let mut mine = Vec::new();
+                for _ in 0..args.codes_per_user {
+                    mine.push(until_code(t, &prep).await?);
+                }
+                prepared.push(mine);
+            }
+            anyhow::Ok(prepared)
+        };
+        let paced_sessions = prepare().await?;
+        let burst_sessions = prepare().await?;
+
+        // 32 users in the code step together, each at a person's pace: one
+        // code a second each (a person types a code in several seconds, so
+        // this is already a crowd), starting at random offsets.
+        let interval = Duration::from_millis(args.code_interval_ms);
+        let b = Arc::new(Stats::default());
+        let tasks: Vec<_> = paced_sessions
+            .into_iter()
+            .map(|mine| {
+                let b = b.clone();
+                let offset = interval.mul_f64(rand::random::<f64>());
+                tokio::spawn(async move {
+                    let start = tokio::time::Instant::now() + offset;
+                    for (k, (mut s, csrf, code)) in mine.into_iter().enumerate() {
+                        tokio::time::sleep_until(start + interval * k as u32).await;
+                        if let Err(e) = submit_code(&mut s, &csrf, &code, &b).await {
+                            b.error(format!("{e:#}"));
+                        }
+                    }
+                })
+            })
+            .collect();
+        for task in tasks {
+            let _ = task.await;
+        }
+        b.print(&format!(
+            "{} users, one code every {} ms each",
+            args.code_users, args.code_interval_ms
+        ));
+        let code_p99 = b.percentile("code", 99.0).unwrap_or_default().as_secs_f64() * 1000.0;
+        report.figure(
+            "code step p99 (ms), 32 users at 1 code/s",
+            code_p99,
+            "< 5",
+            code_p99 < 5.0,
+        );
+
+        // The same users with no pause at all: the server's capacity for the
+        // code step. With 32 requests always in flight, p99 cannot be below
+        // 32 ÷ (codes per second), so it is printed, not held to the target.
+        let burst = Arc::new(Stats::default());
+        let gate = Arc::new(tokio::sync::Barrier::new(args.code_users));
+        let started = Instant::now();
+        let tasks: Vec<_> = burst_sessions
+            .into_iter()
+            .map(|mine| {
+                let burst = burst.clone();
+                let gate = gate.clone();
+                tokio::spawn(async move {
+                    gate.wait().await;
+                    for (mut s, csrf, code) in mine {
+                        if let Err(e) = submit_code(&mut s, &csrf, &code, &burst).await {
+                            burst.error(format!("{e:#}"));
+                        }
+                    }
+                })
+            })
+            .collect();
+        for task in tasks {
+            let _ = task.await;
+        }
+        let capacity = burst.count("code") as f64 / started.elapsed().as_secs_f64();
+        burst.print(&format!(
+            "{} users back to back (saturation)",
+            args.code_users
+        ));
+        println!("  code steps/s at saturation: {capacity:.0}");
+        report.figure("code steps/s at saturation", capacity, "-", true);
+
+        report.count_errors(&b);
+        report.count_errors(&burst);
+        report.count_errors(&prep);
+        Ok(())
+    }
+
+    /// (c) Catalog views, with the addon enabled (and disabled, compared).
+    async fn catalog(&self, report: &mut Report) -> anyhow::Result<()> {
+        let (args, t, d, db) = (&self.args, &self.t, self.d, &self.db);
+        println!(
+            "\n(c) catalog page views, {} users, {} s",
+            args.catalog_users, args.duration
+        );
+        let c = if args.compare_disabled {
+            // Enabled and disabled in turns (four rounds each, same total
+            // time), so a drift of the machine during the run hits both.
+            let registry = addon_registry();
+            let enabled = Arc::new(Stats::default());
+            let disabled = Arc::new(Stats::default());
+            let (mut on_time, mut off_time) = (Duration::ZERO, Duration::ZERO);
+            for _ in 0..4 {
+                on_time += catalog_into(t, args.catalog_users, d / 4, &enabled).await;
+                registry.set_enabled(db, "two_factor", false).await?;
+                // The server sees another process's change within its cache time.
+                tokio::time::sleep(storefront_2fa::plugin::registry::CACHE_TTL * 2).await;
+                off_time += catalog_into(t, args.catalog_users, d / 4, &disabled).await;
+                registry.set_enabled(db, "two_factor", true).await?;
+                tokio::time::sleep(storefront_2fa::plugin::registry::CACHE_TTL * 2).await;
+            }
+            let rps_enabled = enabled.count("catalog") as f64 / on_time.as_secs_f64();
+            let rps_disabled = disabled.count("catalog") as f64 / off_time.as_secs_f64();
+            enabled.print("addon enabled");
+            println!("  catalog requests/s (addon enabled): {rps_enabled:.0}");
+            disabled.print("addon disabled");
+            println!("  catalog requests/s (addon disabled): {rps_disabled:.0}");
+            let ratio = rps_enabled / rps_disabled;
+            report.figure(
+                "catalog rps enabled / disabled",
+                ratio,
+                ">= 0.97",
+                ratio >= 0.97,
+            );
+            enabled
+        } else {
+            let (c, rps) = catalog_phase(t, args.catalog_users, d).await;
+            c.print("addon enabled");
+            println!("  catalog requests/s (addon enabled): {rps:.0}");
+            c
+        };
+
+        report.count_errors(&c);
+        Ok(())
+    }
+
+    /// (d) Catalog views while full sign-ins saturate the CPU.
+    async fn catalog_during_storm(&self, report: &mut Report) {
+        let (args, t, d) = (self.args.clone(), &self.t, self.d);
+        println!(
+            "\n(d) catalog while {} users log in, {} s",
+            args.login_users, args.duration
+        );
+        let storm = Arc::new(Stats::default());
+        let t2 = t.clone();
+        let storm_stats = storm.clone();
+        let logins = tokio::spawn(async move {
+            run_for(args.login_users, d, storm_stats, move |s| {
+                let t = t2.clone();
+                async move { full_login(&t, &s).await }
+            })
+            .await
+        });
+        let (during, _) = catalog_phase(t, args.catalog_users.min(8), d).await;
+        let _ = logins.await;
+        during.print("catalog during the login storm");
+        storm.print("logins during the storm");
+        let storm_p99 = during
+            .percentile("catalog", 99.0)
+            .unwrap_or_default()
+            .as_secs_f64()
+            * 1000.0;
+        report.figure(
+            "catalog p99 (ms) during login storm",
+            storm_p99,
+            "< 50",
+            storm_p99 < 50.0,
+        );
+
+        report.count_errors(&storm);
+        report.count_errors(&during);
+    }
+}
+
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let dir = TempDir::new()?;
@@ -531,9 +905,6 @@ fn main() -> anyhow::Result<()> {
         users.len(),
         seed_started.elapsed().as_secs_f64()
     );
-
-    println!("measuring argon2id (m=19456, t=2, p=1) on this machine …");
-    let hashes_per_sec = argon2_per_second(3.0);
 
     let port = std::net::TcpListener::bind("127.0.0.1:0")?
         .local_addr()?
@@ -579,206 +950,38 @@ fn main() -> anyhow::Result<()> {
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        let t = Arc::new(Target {
-            base: base.clone(),
-            client,
-            users,
-            next_user: AtomicUsize::new(0),
-            next_ip: AtomicUsize::new(0),
-        });
-        let d = Duration::from_secs(args.duration);
-        let mut figures = Vec::new();
-
-        println!(
-            "\n(a) full customer login with an SMS code, {} users, {} s",
-            args.login_users, args.duration
-        );
-        let a = Arc::new(Stats::default());
-        let t2 = t.clone();
-        let elapsed = run_for(args.login_users, d, a.clone(), move |s| {
-            let t = t2.clone();
-            async move { full_login(&t, &s).await }
-        })
-        .await;
-        let flows = a.count("FULL FLOW") as f64 / elapsed.as_secs_f64();
-        a.print("steps");
-        println!(
-            "  full logins/s: {flows:.1}; argon2id hashes/s on this machine: {hashes_per_sec:.1}"
-        );
-        figures.push((
-            "full login flows/s vs argon2id/s",
-            flows / hashes_per_sec,
-            ">= 0.90",
-            flows / hashes_per_sec >= 0.90,
-        ));
-
-        println!(
-            "\n(b) the code step alone, {} users × {} codes",
-            args.code_users, args.codes_per_user
-        );
-        let prep = Arc::new(Stats::default());
-        let prepare = || async {
-            let mut prepared = Vec::new();
-            for _ in 0..args.code_users {
-                let mut mine = Vec::new();
-                for _ in 0..args.codes_per_user {
-                    mine.push(until_code(&t, &prep).await?);
-                }
-                prepared.push(mine);
-            }
-            anyhow::Ok(prepared)
+        let run = Run {
+            t: Arc::new(Target {
+                base: base.clone(),
+                client,
+                users,
+                next_user: AtomicUsize::new(0),
+                next_ip: AtomicUsize::new(0),
+            }),
+            d: Duration::from_secs(args.duration),
+            args: args.clone(),
+            pid,
+            db: db.clone(),
         };
-        let paced_sessions = prepare().await?;
-        let burst_sessions = prepare().await?;
-
-        // 32 users in the code step together, each at a person's pace: one
-        // code a second each (a person types a code in several seconds, so
-        // this is already a crowd), starting at random offsets.
-        let interval = Duration::from_millis(args.code_interval_ms);
-        let b = Arc::new(Stats::default());
-        let tasks: Vec<_> = paced_sessions
-            .into_iter()
-            .map(|mine| {
-                let b = b.clone();
-                let offset = interval.mul_f64(rand::random::<f64>());
-                tokio::spawn(async move {
-                    let start = tokio::time::Instant::now() + offset;
-                    for (k, (mut s, csrf, code)) in mine.into_iter().enumerate() {
-                        tokio::time::sleep_until(start + interval * k as u32).await;
-                        if let Err(e) = submit_code(&mut s, &csrf, &code, &b).await {
-                            b.error(format!("{e:#}"));
-                        }
-                    }
-                })
-            })
-            .collect();
-        for task in tasks {
-            let _ = task.await;
+        let mut report = Report::default();
+        if args.phases.contains('a') {
+            run.full_logins(&mut report).await;
         }
-        b.print(&format!(
-            "{} users, one code every {} ms each",
-            args.code_users, args.code_interval_ms
-        ));
-        let code_p99 = b.percentile("code", 99.0).unwrap_or_default().as_secs_f64() * 1000.0;
-        figures.push((
-            "code step p99 (ms), 32 users at 1 code/s",
-            code_p99,
-            "< 5",
-            code_p99 < 5.0,
-        ));
-
-        // The same users with no pause at all: the server's capacity for the
-        // code step. With 32 requests always in flight, p99 cannot be below
-        // 32 ÷ (codes per second), so it is printed, not held to the target.
-        let burst = Arc::new(Stats::default());
-        let gate = Arc::new(tokio::sync::Barrier::new(args.code_users));
-        let started = Instant::now();
-        let tasks: Vec<_> = burst_sessions
-            .into_iter()
-            .map(|mine| {
-                let burst = burst.clone();
-                let gate = gate.clone();
-                tokio::spawn(async move {
-                    gate.wait().await;
-                    for (mut s, csrf, code) in mine {
-                        if let Err(e) = submit_code(&mut s, &csrf, &code, &burst).await {
-                            burst.error(format!("{e:#}"));
-                        }
-                    }
-                })
-            })
-            .collect();
-        for task in tasks {
-            let _ = task.await;
+        if args.phases.contains('b') {
+            run.code_step(&mut report).await?;
         }
-        let capacity = burst.count("code") as f64 / started.elapsed().as_secs_f64();
-        burst.print(&format!(
-            "{} users back to back (saturation)",
-            args.code_users
-        ));
-        println!("  code steps/s at saturation: {capacity:.0}");
-        figures.push(("code steps/s at saturation", capacity, "-", true));
-
-        println!(
-            "\n(c) catalog page views, {} users, {} s",
-            args.catalog_users, args.duration
-        );
-        let c = if args.compare_disabled {
-            // Enabled and disabled in turns (four rounds each, same total
-            // time), so a drift of the machine during the run hits both.
-            let registry = addon_registry();
-            let enabled = Arc::new(Stats::default());
-            let disabled = Arc::new(Stats::default());
-            let (mut on_time, mut off_time) = (Duration::ZERO, Duration::ZERO);
-            for _ in 0..4 {
-                on_time += catalog_into(&t, args.catalog_users, d / 4, &enabled).await;
-                registry.set_enabled(&db, "two_factor", false).await?;
-                // The server sees another process's change within its cache time.
-                tokio::time::sleep(storefront_2fa::plugin::registry::CACHE_TTL * 2).await;
-                off_time += catalog_into(&t, args.catalog_users, d / 4, &disabled).await;
-                registry.set_enabled(&db, "two_factor", true).await?;
-                tokio::time::sleep(storefront_2fa::plugin::registry::CACHE_TTL * 2).await;
-            }
-            let rps_enabled = enabled.count("catalog") as f64 / on_time.as_secs_f64();
-            let rps_disabled = disabled.count("catalog") as f64 / off_time.as_secs_f64();
-            enabled.print("addon enabled");
-            println!("  catalog requests/s (addon enabled): {rps_enabled:.0}");
-            disabled.print("addon disabled");
-            println!("  catalog requests/s (addon disabled): {rps_disabled:.0}");
-            let ratio = rps_enabled / rps_disabled;
-            figures.push((
-                "catalog rps enabled / disabled",
-                ratio,
-                ">= 0.97",
-                ratio >= 0.97,
-            ));
-            enabled
-        } else {
-            let (c, rps) = catalog_phase(&t, args.catalog_users, d).await;
-            c.print("addon enabled");
-            println!("  catalog requests/s (addon enabled): {rps:.0}");
-            c
-        };
-
-        println!(
-            "\n(d) catalog while {} users log in, {} s",
-            args.login_users, args.duration
-        );
-        let storm = Arc::new(Stats::default());
-        let t2 = t.clone();
-        let storm_stats = storm.clone();
-        let logins = tokio::spawn(async move {
-            run_for(args.login_users, d, storm_stats, move |s| {
-                let t = t2.clone();
-                async move { full_login(&t, &s).await }
-            })
-            .await
-        });
-        let (during, _) = catalog_phase(&t, args.catalog_users.min(8), d).await;
-        let _ = logins.await;
-        during.print("catalog during the login storm");
-        storm.print("logins during the storm");
-        let storm_p99 = during
-            .percentile("catalog", 99.0)
-            .unwrap_or_default()
-            .as_secs_f64()
-            * 1000.0;
-        figures.push((
-            "catalog p99 (ms) during login storm",
-            storm_p99,
-            "< 50",
-            storm_p99 < 50.0,
-        ));
-
+        if args.phases.contains('c') {
+            run.catalog(&mut report).await?;
+        }
+        if args.phases.contains('d') {
+            run.catalog_during_storm(&mut report).await;
+        }
         let rss = peak_rss_kib(pid).unwrap_or(0) as f64 / 1024.0;
-        figures.push(("server peak RSS (MiB)", rss, "< 100", rss < 100.0));
-        let errors: usize = [&a, &b, &burst, &c, &storm, &during]
-            .iter()
-            .map(|s| s.errors.load(Ordering::Relaxed))
-            .sum();
-        figures.push(("errors", errors as f64, "= 0", errors == 0));
+        report.figure("server peak RSS (MiB)", rss, "< 100", rss < 100.0);
+        let errors = report.errors as f64;
+        report.figure("errors", errors, "= 0", report.errors == 0);
         println!("\nsummary (one run, this machine)");
-        for (name, value, target, ok) in &figures {
+        for (name, value, target, ok) in &report.figures {
             let verdict = match (*target, *ok) {
                 ("-", _) => "",
                 (_, true) => "ok",

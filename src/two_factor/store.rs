@@ -97,17 +97,26 @@ pub async fn set_authy_id(
     e164: String,
     id: AuthyId,
 ) -> Result<(), DbError> {
-    db.transaction(move |conn| {
-        diesel::update(
-            tfa_phones::table
-                .find(account_id)
-                .filter(tfa_phones::e164.eq(e164)),
-        )
-        .set(tfa_phones::authy_id.eq(Some(id.0)))
-        .execute(conn)?;
-        Ok(())
-    })
-    .await
+    db.transaction(move |conn| save_authy_id(conn, account_id, &e164, id))
+        .await
+}
+
+/// Records the gateway's user id for the phone `e164`, if it is still the
+/// account's phone.
+pub fn save_authy_id(
+    conn: &mut DbConn,
+    account_id: i64,
+    e164: &str,
+    id: AuthyId,
+) -> Result<(), DbError> {
+    diesel::update(
+        tfa_phones::table
+            .find(account_id)
+            .filter(tfa_phones::e164.eq(e164)),
+    )
+    .set(tfa_phones::authy_id.eq(Some(id.0)))
+    .execute(conn)?;
+    Ok(())
 }
 
 pub async fn forget_authy_id(db: &Db, account_id: i64) -> Result<(), DbError> {
