@@ -225,12 +225,15 @@ async fn send_and_describe(
         .map_err(|e| internal_error(&e))?;
     Ok(match outcome {
         SendOutcome::Sent => {
-            let id = pending.id.clone();
-            st.host
-                .db()
-                .transaction(move |conn| store::mark_sent(conn, &id))
-                .await
-                .map_err(|e| internal_error(&e))?;
+            // The first code's claim (`first_show`) already stamped the time.
+            if !initial {
+                let id = pending.id.clone();
+                st.host
+                    .db()
+                    .transaction(move |conn| store::mark_sent(conn, &id))
+                    .await
+                    .map_err(|e| internal_error(&e))?;
+            }
             view.notice = Some(sent_notice(channel, stored.phone.last_two()));
             StatusCode::OK
         }

@@ -141,16 +141,18 @@ pub async fn forget_all_authy_ids(db: &Db) -> Result<usize, DbError> {
     .await
 }
 
-/// Makes sure the pending login has a challenge row (update-then-insert).
+/// Makes sure the pending login has a challenge row (inserted when missing;
+/// a concurrent insert makes the caller's `retry_on_conflict` run again).
 pub fn ensure_challenge(
     conn: &mut DbConn,
     pending_id: &str,
     account_id: i64,
 ) -> Result<(), DbError> {
-    let touched = diesel::update(tfa_challenges::table.find(pending_id))
-        .set(tfa_challenges::account_id.eq(account_id))
-        .execute(conn)?;
-    if touched == 0 {
+    // A read, not an update of the row to itself: diesel compiles every
+    // UPDATE afresh, and this runs on each code page and each completion.
+    let exists: bool = diesel::select(diesel::dsl::exists(tfa_challenges::table.find(pending_id)))
+        .get_result(conn)?;
+    if !exists {
         // Challenges and counters outlive their use by at most a day.
         let day_ago = now() - 86_400;
         diesel::delete(tfa_challenges::table.filter(tfa_challenges::created_at.lt(day_ago)))
