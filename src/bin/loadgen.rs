@@ -374,29 +374,30 @@ async fn catalog_into(
     .await
 }
 
-/// argon2id with the production parameters, on every core, for `secs`.
+/// argon2id with the production parameters, on every core, for `secs`:
+/// hashes per second. Each thread first makes one uncounted hash, so its
+/// kept memory is already mapped, as in the server's hashing threads.
 fn argon2_per_second(secs: f64) -> f64 {
     let cores = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(2);
-    let deadline = Instant::now() + Duration::from_secs_f64(secs);
-    let started = Instant::now();
     let handles: Vec<_> = (0..cores)
         .map(|_| {
             std::thread::spawn(move || {
-                // Like the server's hashing threads: one kept scratch each.
                 let mut scratch = Scratch::default();
+                hash_with(&mut scratch, "warm-up");
+                let started = Instant::now();
+                let deadline = started + Duration::from_secs_f64(secs);
                 let mut n = 0u64;
                 while Instant::now() < deadline {
                     hash_with(&mut scratch, "benchmark password");
                     n += 1;
                 }
-                n
+                n as f64 / started.elapsed().as_secs_f64()
             })
         })
         .collect();
-    let total: u64 = handles.into_iter().map(|h| h.join().unwrap()).sum();
-    total as f64 / started.elapsed().as_secs_f64()
+    handles.into_iter().map(|h| h.join().unwrap()).sum()
 }
 
 /// CPU seconds (user + system) in a `/proc/.../stat` line.
@@ -603,9 +604,10 @@ struct Run {
     db: Db,
 }
 
-/// CPU counters read at one instant: the server's, the load generator's,
-/// and the machine's idle time.
-#[derive(Clone, Copy)]
+/// CPU counters read at one instant (or summed differences of such):
+/// the server's, its hashing threads', the load generator's, and the
+/// machine's idle time, in seconds.
+#[derive(Clone, Copy, Default)]
 struct CpuSample {
     server: f64,
     hashing: f64,
@@ -614,6 +616,22 @@ struct CpuSample {
 }
 
 impl CpuSample {
+    fn minus(self, o: CpuSample) -> CpuSample {
+        CpuSample {
+            server: self.server - o.server,
+            hashing: self.hashing - o.hashing,
+            own: self.own - o.own,
+            idle: self.idle - o.idle,
+        }
+    }
+    fn plus(self, o: CpuSample) -> CpuSample {
+        CpuSample {
+            server: self.server + o.server,
+            hashing: self.hashing + o.hashing,
+            own: self.own + o.own,
+            idle: self.idle + o.idle,
+        }
+    }
     fn take(pid: u32) -> Option<CpuSample> {
         let (server, hashing) = server_cpu_secs(pid)?;
         Some(CpuSample {
@@ -626,74 +644,96 @@ impl CpuSample {
 }
 
 impl Run {
-    /// (a) Full sign-ins for the phase length. Flows per second count the
-    /// flows finished in a steady window (after the first second, before
-    /// the deadline), so neither the ramp-up nor the drain of the last
-    /// flows counts. argon2id alone is measured right before and right
-    /// after, and the mean is the reference, so a drift of the machine
-    /// during the phase hits both sides.
+    /// (a) Full sign-ins, in four rounds, each right after a measurement of
+    /// argon2id alone; the reference is the mean of those. On this shared
+    /// host argon2id's speed moves by a quarter between runs minutes apart,
+    /// so both sides are measured in turns, as (c) does. Flows per second
+    /// count the flows finished in each round's steady window (after its
+    /// ramp-up, before its deadline), so neither ramp-up nor drain counts.
     async fn full_logins(&self, report: &mut Report) {
+        const ROUNDS: u32 = 4;
         let args = &self.args;
-        println!("\nmeasuring argon2id (m=19456, t=2, p=1) on this machine …");
-        let before = argon2_per_second(2.0);
         println!(
-            "\n(a) full customer login with an SMS code, {} users, {} s",
-            args.login_users, args.duration
+            "\n(a) full customer login with an SMS code, {} users, {} s in {ROUNDS} rounds, \
+             each after {:.1} s of argon2id (m=19456, t=2, p=1) alone",
+            args.login_users,
+            args.duration,
+            (self.d / (2 * ROUNDS)).as_secs_f64()
         );
         let a = Arc::new(Stats::default());
-        let t = self.t.clone();
-        let started = Instant::now();
-        let warmup = (self.d / 4).min(Duration::from_secs(1));
-        let (window_start, deadline) = (started + warmup, started + self.d);
-        let pid = self.pid;
-        let sampler = tokio::spawn(async move {
-            tokio::time::sleep_until(window_start.into()).await;
-            let first = CpuSample::take(pid);
-            tokio::time::sleep_until(deadline.into()).await;
-            (first, CpuSample::take(pid))
-        });
-        run_for(args.login_users, self.d, a.clone(), move |s| {
-            let t = t.clone();
-            async move { full_login(&t, &s).await }
-        })
-        .await;
-        let after = argon2_per_second(2.0);
-        let hashes_per_sec = (before + after) / 2.0;
-        let n_flows = a
-            .finished
-            .lock()
-            .unwrap()
-            .iter()
-            .filter(|at| (window_start..deadline).contains(*at))
-            .count();
-        let window = (deadline - window_start).as_secs_f64();
+        let round = self.d / ROUNDS;
+        let warmup = (round / 4).min(Duration::from_millis(500));
+        let (mut hash_rates, mut flow_rates) = (Vec::new(), Vec::new());
+        let (mut n_flows, mut window) = (0usize, 0.0f64);
+        let mut cpu = CpuSample::default();
+        for _ in 0..ROUNDS {
+            hash_rates.push(argon2_per_second((self.d / (2 * ROUNDS)).as_secs_f64()));
+            let started = Instant::now();
+            let (window_start, deadline) = (started + warmup, started + round);
+            let pid = self.pid;
+            let sampler = tokio::spawn(async move {
+                tokio::time::sleep_until(window_start.into()).await;
+                let first = CpuSample::take(pid);
+                tokio::time::sleep_until(deadline.into()).await;
+                (first, CpuSample::take(pid))
+            });
+            let t = self.t.clone();
+            run_for(args.login_users, round, a.clone(), move |s| {
+                let t = t.clone();
+                async move { full_login(&t, &s).await }
+            })
+            .await;
+            let finished = a
+                .finished
+                .lock()
+                .unwrap()
+                .iter()
+                .filter(|at| (window_start..deadline).contains(*at))
+                .count();
+            let secs = (deadline - window_start).as_secs_f64();
+            flow_rates.push(finished as f64 / secs);
+            n_flows += finished;
+            window += secs;
+            if let Ok((Some(c0), Some(c1))) = sampler.await {
+                cpu = cpu.plus(c1.minus(c0));
+            }
+        }
+        let hashes_per_sec = hash_rates.iter().sum::<f64>() / hash_rates.len() as f64;
         let flows = n_flows as f64 / window;
+        let list = |v: &[f64]| {
+            v.iter()
+                .map(|x| format!("{x:.1}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
         a.print("steps");
-        println!("  full logins/s: {flows:.1} ({n_flows} finished in the {window:.1} s window)");
         println!(
-            "  argon2id hashes/s on this machine: {hashes_per_sec:.1} (before {before:.1}, after {after:.1})"
+            "  full logins/s: {flows:.1} ({n_flows} finished in {window:.1} s of steady windows; rounds: {})",
+            list(&flow_rates)
+        );
+        println!(
+            "  argon2id hashes/s on this machine: {hashes_per_sec:.1} (rounds: {})",
+            list(&hash_rates)
         );
         // Where the CPU goes, per flow: the server's hashing threads, the
         // rest of the server, this load generator, and idle cores.
-        if let Ok((Some(c0), Some(c1))) = sampler.await {
-            let per_flow = |secs: f64| secs / n_flows.max(1) as f64 * 1000.0;
-            let cores = std::thread::available_parallelism().map_or(2, |n| n.get()) as f64;
-            let hashing = per_flow(c1.hashing - c0.hashing);
-            let rest = per_flow((c1.server - c1.hashing) - (c0.server - c0.hashing));
-            println!(
-                "  CPU per flow: server hashing {hashing:.2} ms + server rest {rest:.2} ms; \
-                 load generator {:.2} ms; idle {:.2} ms (argon2id alone: {:.2} ms a hash)",
-                per_flow(c1.own - c0.own),
-                per_flow(c1.idle - c0.idle),
-                cores / hashes_per_sec * 1000.0
-            );
-            report.figure(
-                "server CPU besides hashing / hashing",
-                rest / hashing,
-                "-",
-                true,
-            );
-        }
+        let per_flow = |secs: f64| secs / n_flows.max(1) as f64 * 1000.0;
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get()) as f64;
+        let hashing = per_flow(cpu.hashing);
+        let rest = per_flow(cpu.server - cpu.hashing);
+        println!(
+            "  CPU per flow: server hashing {hashing:.2} ms + server rest {rest:.2} ms; \
+             load generator {:.2} ms; idle {:.2} ms (argon2id alone: {:.2} ms a hash)",
+            per_flow(cpu.own),
+            per_flow(cpu.idle),
+            cores / hashes_per_sec * 1000.0
+        );
+        report.figure(
+            "server CPU besides hashing / hashing",
+            rest / hashing.max(f64::MIN_POSITIVE),
+            "-",
+            true,
+        );
         let ratio = flows / hashes_per_sec;
         report.figure(
             "full login flows/s vs argon2id/s",
