@@ -11,7 +11,7 @@ use diesel::prelude::*;
 use super::responses::{obj, J};
 use super::{is_unique_violation, APP_ID};
 use crate::db::schema::{sandbox_stats as st, sandbox_users};
-use crate::db::{Backend, Db, DbConn, DbError};
+use crate::db::{Db, DbConn, DbError};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Counter {
@@ -121,15 +121,16 @@ impl ApiCalls {
     }
 
     /// Adds the calls counted so far to the database.
-    pub async fn flush_now(self: &Arc<Self>) -> Result<(), DbError> {
-        let calls = self.clone();
-        if self.db.backend() == Backend::Sqlite {
-            // SQLite runs on the calling thread anyway (see `Db::run`).
-            return calls.flush();
+    pub async fn flush_now(&self) -> Result<(), DbError> {
+        let n = self.pending.swap(0, Ordering::AcqRel);
+        if n == 0 {
+            return Ok(());
         }
-        tokio::task::spawn_blocking(move || calls.flush())
-            .await
-            .unwrap_or(Err(DbError::Cancelled))
+        let saved = self
+            .db
+            .transaction(move |c| add(c, Counter::ApiCall, n))
+            .await;
+        self.keep_if_unsaved(n, saved)
     }
 
     /// Adds the calls counted so far to the database (blocking).
@@ -141,8 +142,12 @@ impl ApiCalls {
         let saved = self
             .db
             .transaction_blocking(|c| add(c, Counter::ApiCall, n));
+        self.keep_if_unsaved(n, saved)
+    }
+
+    /// `n` calls taken for a write that failed are counted again at the next flush.
+    fn keep_if_unsaved(&self, n: i64, saved: Result<(), DbError>) -> Result<(), DbError> {
         if saved.is_err() {
-            // Counted again at the next flush.
             self.pending.fetch_add(n, Ordering::AcqRel);
         }
         saved
