@@ -9,10 +9,10 @@ use crate::db::DbError;
 use crate::plugin::{HostHandle, PendingLogin};
 
 use super::audit::{self, AuditEvent};
-use super::limits::{self, CodeGate, MAX_PENDING_ATTEMPTS};
+use super::limits::{self, MAX_PENDING_ATTEMPTS};
 use super::otp_code::OtpCode;
 use super::providers::{recovery, totp};
-use super::service::{Actor, CheckOutcome, Service};
+use super::service::{count_code_attempt, Actor, CheckOutcome, Service};
 use super::store;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -94,28 +94,9 @@ fn event(actor: &Actor<'_>, outcome: &'static str) -> AuditEvent {
 
 /// Counts one attempt; Some(Locked) when the account is locked.
 async fn gate(host: &HostHandle, actor: &Actor<'_>) -> Result<Option<Checked>, DbError> {
-    let db = host.db();
-    match limits::code_attempt(db, actor.account.id).await? {
-        CodeGate::Allowed => Ok(None),
-        CodeGate::Locked => {
-            audit::record(db, event(actor, "locked")).await;
-            Ok(Some(Checked::Locked))
-        }
-        CodeGate::LockedNow => {
-            let detail = format!(
-                "{} wrong codes; locked for {} minutes",
-                limits::MAX_FAILS,
-                limits::LOCK_SECS / 60
-            );
-            let ev = AuditEvent::new("lock", "locked")
-                .account(actor.account)
-                .interface(actor.interface)
-                .ip(actor.ip)
-                .detail(detail);
-            audit::record(db, ev).await;
-            Ok(Some(Checked::Locked))
-        }
-    }
+    Ok(count_code_attempt(host.db(), actor)
+        .await?
+        .then_some(Checked::Locked))
 }
 
 /// Counts a malformed submission as a failed attempt (API type juggling,

@@ -235,21 +235,8 @@ impl Service {
         code: Option<&OtpCode>,
     ) -> Result<CheckOutcome, ServiceError> {
         let db = host.db();
-        match limits::code_attempt(db, actor.account.id).await? {
-            CodeGate::Allowed => {}
-            CodeGate::Locked => {
-                audit::record(db, actor.event("verify", "locked")).await;
-                return Ok(CheckOutcome::Locked);
-            }
-            CodeGate::LockedNow => {
-                let detail = format!(
-                    "{} wrong codes; locked for {} minutes",
-                    limits::MAX_FAILS,
-                    limits::LOCK_SECS / 60
-                );
-                audit::record(db, actor.event("lock", "locked").detail(detail)).await;
-                return Ok(CheckOutcome::Locked);
-            }
+        if count_code_attempt(db, actor).await? {
+            return Ok(CheckOutcome::Locked);
         }
         // A malformed code never reaches the gateway; it still counted above.
         let Some(code) = code else {
@@ -303,6 +290,27 @@ impl Service {
                 .await;
                 Ok(CheckOutcome::Failed(e))
             }
+        }
+    }
+}
+
+/// Counts one code attempt against the account's limit, for every kind of
+/// code; true (and audited) when the account is locked, now or already.
+pub async fn count_code_attempt(db: &Db, actor: &Actor<'_>) -> Result<bool, DbError> {
+    match limits::code_attempt(db, actor.account.id).await? {
+        CodeGate::Allowed => Ok(false),
+        CodeGate::Locked => {
+            audit::record(db, actor.event("verify", "locked")).await;
+            Ok(true)
+        }
+        CodeGate::LockedNow => {
+            let detail = format!(
+                "{} wrong codes; locked for {} minutes",
+                limits::MAX_FAILS,
+                limits::LOCK_SECS / 60
+            );
+            audit::record(db, actor.event("lock", "locked").detail(detail)).await;
+            Ok(true)
         }
     }
 }
