@@ -161,7 +161,8 @@ pub async fn send_attempt(
     initial: bool,
 ) -> Result<SendGate, DbError> {
     let ip = ip.to_string();
-    retry_on_conflict(db, move |conn| {
+    // Only upserts: no insert here can conflict, so nothing to retry.
+    db.transaction(move |conn| {
         let t = now();
         let wait = |hit: Hit, window: i64| (hit.window_start + window - t).max(1);
         let cooldown = hit(conn, &cooldown_key(account_id), SEND_COOLDOWN_SECS, t)?;
