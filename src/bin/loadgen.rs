@@ -400,15 +400,20 @@ fn argon2_per_second(secs: f64) -> f64 {
     handles.into_iter().map(|h| h.join().unwrap()).sum()
 }
 
+/// Seconds in `ticks` of the kernel's clock (the unit of `/proc` CPU times).
+fn ticks_to_secs(ticks: u64) -> f64 {
+    // SAFETY: sysconf only reads a constant of the system.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
+    ticks as f64 / hz
+}
+
 /// CPU seconds (user + system) in a `/proc/.../stat` line.
 fn stat_cpu_secs(stat: &str) -> Option<f64> {
     // Fields after the command name, which is in parentheses and may hold spaces.
     let rest = &stat[stat.rfind(')')? + 2..];
     let fields: Vec<&str> = rest.split_whitespace().collect();
     let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
-    // SAFETY: sysconf only reads a constant of the system.
-    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
-    Some(ticks as f64 / hz)
+    Some(ticks_to_secs(ticks))
 }
 
 /// CPU seconds the server process has used so far: in all, and in its
@@ -446,9 +451,7 @@ fn machine_idle_secs() -> Option<f64> {
     let cpu = stat.lines().next()?.split_whitespace().collect::<Vec<_>>();
     // cpu user nice system idle iowait ...
     let ticks: u64 = cpu.get(4)?.parse::<u64>().ok()? + cpu.get(5)?.parse::<u64>().ok()?;
-    // SAFETY: sysconf only reads a constant of the system.
-    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
-    Some(ticks as f64 / hz)
+    Some(ticks_to_secs(ticks))
 }
 
 fn peak_rss_kib(pid: u32) -> Option<u64> {
