@@ -253,6 +253,41 @@ async fn a_pending_login_completes_once() {
 }
 
 #[tokio::test]
+async fn the_sweep_drops_challenges_and_counters_older_than_a_day_only() {
+    use crate::db::schema::{tfa_challenges, tfa_counters};
+    let t = fresh();
+    let id = account(&t.db, "a@example.com");
+    store::first_show(&t.db, "old".into(), id).await.unwrap();
+    store::first_show(&t.db, "new".into(), id).await.unwrap();
+    limits::code_attempt(&t.db, id).await.unwrap();
+    let mut conn = t.db.get().unwrap();
+    let day_and_a_bit = now() - 86_400 - 60;
+    diesel::update(tfa_challenges::table.find("old"))
+        .set(tfa_challenges::created_at.eq(day_and_a_bit))
+        .execute(&mut conn)
+        .unwrap();
+    diesel::insert_into(tfa_counters::table)
+        .values((
+            tfa_counters::key.eq("send:acct:stale"),
+            tfa_counters::window_start.eq(day_and_a_bit),
+            tfa_counters::count.eq(3),
+        ))
+        .execute(&mut conn)
+        .unwrap();
+    store::sweep_expired(&mut conn, now()).unwrap();
+    let challenges: Vec<String> = tfa_challenges::table
+        .select(tfa_challenges::pending_id)
+        .load(&mut conn)
+        .unwrap();
+    assert_eq!(challenges, ["new"]);
+    let counters: Vec<String> = tfa_counters::table
+        .select(tfa_counters::key)
+        .load(&mut conn)
+        .unwrap();
+    assert_eq!(counters, [format!("fail:acct:{id}")]);
+}
+
+#[tokio::test]
 async fn changing_the_phone_or_the_key_forgets_the_gateway_id() {
     let t = fresh();
     let id = account(&t.db, "a@example.com");

@@ -8,8 +8,6 @@ use diesel::prelude::*;
 use crate::db::schema::tfa_counters;
 use crate::db::{now, Db, DbConn, DbError};
 
-use super::store::retry_on_conflict;
-
 /// Wrong codes an account may enter per window before it is locked.
 pub const MAX_FAILS: i32 = 10;
 pub const FAIL_WINDOW_SECS: i64 = 15 * 60;
@@ -62,6 +60,19 @@ pub fn hit(conn: &mut DbConn, key: &str, window: i64, t: i64) -> Result<Hit, DbE
     })
 }
 
+/// Starts a new window of one for `key` at `t`, whether or not it had one.
+fn restart(conn: &mut DbConn, key: &str, t: i64) -> Result<(), DbError> {
+    use diesel::sql_types::{BigInt, Text};
+    diesel::sql_query(
+        "INSERT INTO tfa_counters (key, window_start, count) VALUES ($1, $2, 1) \
+         ON CONFLICT (key) DO UPDATE SET window_start = $2, count = 1",
+    )
+    .bind::<Text, _>(key)
+    .bind::<BigInt, _>(t)
+    .execute(conn)?;
+    Ok(())
+}
+
 fn fail_key(account_id: i64) -> String {
     format!("fail:acct:{account_id}")
 }
@@ -84,7 +95,8 @@ pub enum CodeGate {
 
 /// Counts one code attempt for the account before the code is checked.
 pub async fn code_attempt(db: &Db, account_id: i64) -> Result<CodeGate, DbError> {
-    retry_on_conflict(db, move |conn| {
+    // Only upserts and reads: nothing here can conflict, so nothing to retry.
+    db.transaction(move |conn| {
         let t = now();
         let fails = hit(conn, &fail_key(account_id), FAIL_WINDOW_SECS, t)?;
         let locked_since = tfa_counters::table
@@ -97,19 +109,7 @@ pub async fn code_attempt(db: &Db, account_id: i64) -> Result<CodeGate, DbError>
         }
         if fails.count > MAX_FAILS {
             // Start the lock; the next window of failures starts after it.
-            let key = lock_key(account_id);
-            let updated = diesel::update(tfa_counters::table.find(&key))
-                .set((tfa_counters::window_start.eq(t), tfa_counters::count.eq(1)))
-                .execute(conn)?;
-            if updated == 0 {
-                diesel::insert_into(tfa_counters::table)
-                    .values((
-                        tfa_counters::key.eq(&key),
-                        tfa_counters::window_start.eq(t),
-                        tfa_counters::count.eq(1),
-                    ))
-                    .execute(conn)?;
-            }
+            restart(conn, &lock_key(account_id), t)?;
             diesel::delete(tfa_counters::table.find(fail_key(account_id))).execute(conn)?;
             return Ok(CodeGate::LockedNow);
         }

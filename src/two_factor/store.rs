@@ -1,6 +1,8 @@
 //! The addon's database access: phones, challenges and small state.
 //! Functions take a connection so callers choose the transaction.
 
+use std::sync::atomic::{AtomicI64, Ordering};
+
 use diesel::prelude::*;
 
 use crate::db::schema::{tfa_challenges, tfa_counters, tfa_phones, tfa_state};
@@ -153,12 +155,10 @@ pub fn ensure_challenge(
     let exists: bool = diesel::select(diesel::dsl::exists(tfa_challenges::table.find(pending_id)))
         .get_result(conn)?;
     if !exists {
-        // Challenges and counters outlive their use by at most a day.
-        let day_ago = now() - 86_400;
-        diesel::delete(tfa_challenges::table.filter(tfa_challenges::created_at.lt(day_ago)))
-            .execute(conn)?;
-        diesel::delete(tfa_counters::table.filter(tfa_counters::window_start.lt(day_ago)))
-            .execute(conn)?;
+        let t = now();
+        if sweep_due(&LAST_SWEEP, t) {
+            sweep_expired(conn, t)?;
+        }
         diesel::insert_into(tfa_challenges::table)
             .values((
                 tfa_challenges::pending_id.eq(pending_id),
@@ -169,6 +169,30 @@ pub fn ensure_challenge(
             ))
             .execute(conn)?;
     }
+    Ok(())
+}
+
+/// When this process last swept; see `sweep_due`.
+static LAST_SWEEP: AtomicI64 = AtomicI64::new(0);
+const SWEEP_EVERY_SECS: i64 = 60;
+
+/// True at most once a minute per process: a sweep of rows kept for a day
+/// need not run with every challenge (two deletes on each sign-in).
+fn sweep_due(last: &AtomicI64, t: i64) -> bool {
+    let prev = last.load(Ordering::Relaxed);
+    t - prev >= SWEEP_EVERY_SECS
+        && last
+            .compare_exchange(prev, t, Ordering::Relaxed, Ordering::Relaxed)
+            .is_ok()
+}
+
+/// Challenges and counters outlive their use by at most a day.
+pub fn sweep_expired(conn: &mut DbConn, t: i64) -> Result<(), DbError> {
+    let day_ago = t - 86_400;
+    diesel::delete(tfa_challenges::table.filter(tfa_challenges::created_at.lt(day_ago)))
+        .execute(conn)?;
+    diesel::delete(tfa_counters::table.filter(tfa_counters::window_start.lt(day_ago)))
+        .execute(conn)?;
     Ok(())
 }
 
@@ -232,18 +256,16 @@ pub fn claim_completion_in(
 }
 
 pub fn set_state(conn: &mut DbConn, key: &str, value: &str) -> Result<(), DbError> {
-    let updated = diesel::update(tfa_state::table.find(key))
-        .set((tfa_state::value.eq(value), tfa_state::updated_at.eq(now())))
-        .execute(conn)?;
-    if updated == 0 {
-        diesel::insert_into(tfa_state::table)
-            .values((
-                tfa_state::key.eq(key),
-                tfa_state::value.eq(value),
-                tfa_state::updated_at.eq(now()),
-            ))
-            .execute(conn)?;
-    }
+    use diesel::sql_types::{BigInt, Text};
+    // One upsert (diesel's multi-backend connection has no ON CONFLICT).
+    diesel::sql_query(
+        "INSERT INTO tfa_state (key, value, updated_at) VALUES ($1, $2, $3) \
+         ON CONFLICT (key) DO UPDATE SET value = $2, updated_at = $3",
+    )
+    .bind::<Text, _>(key)
+    .bind::<Text, _>(value)
+    .bind::<BigInt, _>(now())
+    .execute(conn)?;
     Ok(())
 }
 
@@ -278,5 +300,20 @@ where
             ))) if tries < 3 => tries += 1,
             other => return other,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_sweep_is_due_at_most_once_a_minute() {
+        let last = AtomicI64::new(0);
+        assert!(sweep_due(&last, 1_000));
+        assert!(!sweep_due(&last, 1_000));
+        assert!(!sweep_due(&last, 1_000 + SWEEP_EVERY_SECS - 1));
+        assert!(sweep_due(&last, 1_000 + SWEEP_EVERY_SECS));
+        assert!(!sweep_due(&last, 1_000 + SWEEP_EVERY_SECS));
     }
 }
