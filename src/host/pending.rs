@@ -93,21 +93,15 @@ pub fn set_challenge(
 
 /// Adds one attempt atomically; None when the pending login is gone.
 pub fn count_attempt(conn: &mut DbConn, id: &str) -> Result<Option<i32>, DbError> {
-    let updated = diesel::update(
+    Ok(diesel::update(
         pending_logins::table
             .find(id)
             .filter(pending_logins::expires_at.gt(now())),
     )
     .set(pending_logins::attempts.eq(pending_logins::attempts + 1))
-    .execute(conn)?;
-    if updated == 0 {
-        return Ok(None);
-    }
-    Ok(pending_logins::table
-        .find(id)
-        .select(pending_logins::attempts)
-        .first(conn)
-        .optional()?)
+    .returning(pending_logins::attempts)
+    .get_result(conn)
+    .optional()?)
 }
 
 /// Deletes the pending login; true when this call removed a live one (so

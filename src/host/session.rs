@@ -157,15 +157,13 @@ fn load(
 
 /// Deletes a session row and any pending login it holds.
 pub fn delete_session(conn: &mut DbConn, id_hash: &str) -> Result<(), DbError> {
-    let pending: Option<Option<String>> = sessions::table
-        .find(id_hash)
-        .select(sessions::pending_login_id)
-        .first(conn)
+    let pending: Option<Option<String>> = diesel::delete(sessions::table.find(id_hash))
+        .returning(sessions::pending_login_id)
+        .get_result(conn)
         .optional()?;
     if let Some(Some(pending_id)) = pending {
         diesel::delete(pending_logins::table.find(pending_id)).execute(conn)?;
     }
-    diesel::delete(sessions::table.find(id_hash)).execute(conn)?;
     Ok(())
 }
 
