@@ -9,7 +9,7 @@ use chrono::Datelike;
 use diesel::prelude::*;
 
 use super::responses::{obj, J};
-use super::{is_unique_violation, APP_ID};
+use super::APP_ID;
 use crate::db::schema::{sandbox_stats as st, sandbox_users};
 use crate::db::{Db, DbConn, DbError};
 
@@ -27,25 +27,15 @@ fn this_month() -> (i32, i32) {
     (now.year(), now.month() as i32)
 }
 
-fn increment(
-    conn: &mut DbConn,
-    year: i32,
-    month: i32,
-    counter: Counter,
-    n: i64,
-) -> QueryResult<usize> {
-    let row = st::table
-        .filter(st::year.eq(year))
-        .filter(st::month.eq(month));
-    let update = diesel::update(row);
-    match counter {
-        Counter::ApiCall => update
-            .set(st::api_calls.eq(st::api_calls + n))
-            .execute(conn),
-        Counter::Auth => update.set(st::auths.eq(st::auths + n)).execute(conn),
-        Counter::Sms => update.set(st::sms.eq(st::sms + n)).execute(conn),
-        Counter::Call => update.set(st::calls.eq(st::calls + n)).execute(conn),
-        Counter::User => update.set(st::users.eq(st::users + n)).execute(conn),
+impl Counter {
+    fn column(self) -> &'static str {
+        match self {
+            Counter::ApiCall => "api_calls",
+            Counter::Auth => "auths",
+            Counter::Sms => "sms",
+            Counter::Call => "calls",
+            Counter::User => "users",
+        }
     }
 }
 
@@ -54,31 +44,22 @@ pub fn bump(conn: &mut DbConn, counter: Counter) -> Result<(), DbError> {
     add(conn, counter, 1)
 }
 
-/// Adds `n` to a counter of the current month.
+/// Adds `n` to a counter of the current month, in one upsert: an
+/// update-else-insert racing another at a month's start would meet a unique
+/// violation, which on PostgreSQL aborts the caller's transaction.
 fn add(conn: &mut DbConn, counter: Counter, n: i64) -> Result<(), DbError> {
+    use diesel::sql_types::{BigInt, Integer};
     let (year, month) = this_month();
-    for _ in 0..3 {
-        if increment(conn, year, month, counter, n)? > 0 {
-            return Ok(());
-        }
-        let one = |c: Counter| if c == counter { n } else { 0 };
-        let inserted = diesel::insert_into(st::table)
-            .values((
-                st::year.eq(year),
-                st::month.eq(month),
-                st::api_calls.eq(one(Counter::ApiCall)),
-                st::auths.eq(one(Counter::Auth)),
-                st::sms.eq(one(Counter::Sms)),
-                st::calls.eq(one(Counter::Call)),
-                st::users.eq(one(Counter::User)),
-            ))
-            .execute(conn);
-        match inserted {
-            Ok(_) => return Ok(()),
-            Err(e) if is_unique_violation(&e) => continue,
-            Err(e) => return Err(e.into()),
-        }
-    }
+    // The column name comes from `Counter`, never from input.
+    let col = counter.column();
+    diesel::sql_query(format!(
+        "INSERT INTO sandbox_stats (year, month, {col}) VALUES ($1, $2, $3) \
+         ON CONFLICT (year, month) DO UPDATE SET {col} = sandbox_stats.{col} + $3"
+    ))
+    .bind::<Integer, _>(year)
+    .bind::<Integer, _>(month)
+    .bind::<BigInt, _>(n)
+    .execute(conn)?;
     Ok(())
 }
 

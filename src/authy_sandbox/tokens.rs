@@ -4,7 +4,7 @@
 
 use diesel::prelude::*;
 
-use super::{is_unique_violation, random_digits};
+use super::random_digits;
 use crate::crypto::sha256_hex;
 use crate::db::schema::sandbox_tokens as tk;
 use crate::db::{now, DbConn, DbError};
@@ -21,35 +21,22 @@ pub fn issue(conn: &mut DbConn, user_id: i64, channel: &str) -> Result<String, D
     let code = random_digits(TOKEN_LENGTH);
     let code_hash = hash(user_id, &code);
     let t = now();
-    for _ in 0..3 {
-        let updated = diesel::update(tk::table.filter(tk::user_id.eq(user_id)))
-            .set((
-                tk::code_hash.eq(&code_hash),
-                tk::channel.eq(channel),
-                tk::created_at.eq(t),
-                tk::expires_at.eq(t + TOKEN_TTL_SECONDS),
-                tk::used_at.eq(None::<i64>),
-            ))
-            .execute(conn)?;
-        if updated > 0 {
-            return Ok(code);
-        }
-        let inserted = diesel::insert_into(tk::table)
-            .values((
-                tk::user_id.eq(user_id),
-                tk::code_hash.eq(&code_hash),
-                tk::channel.eq(channel),
-                tk::created_at.eq(t),
-                tk::expires_at.eq(t + TOKEN_TTL_SECONDS),
-            ))
-            .execute(conn);
-        match inserted {
-            Ok(_) => return Ok(code),
-            Err(e) if is_unique_violation(&e) => continue,
-            Err(e) => return Err(e.into()),
-        }
-    }
-    Err(DbError::Query(diesel::result::Error::RollbackTransaction))
+    // One upsert: an update-else-insert racing another first token would
+    // meet a unique violation, which on PostgreSQL aborts the transaction.
+    use diesel::sql_types::{BigInt, Text};
+    diesel::sql_query(
+        "INSERT INTO sandbox_tokens (user_id, code_hash, channel, created_at, expires_at, used_at) \
+         VALUES ($1, $2, $3, $4, $5, NULL) \
+         ON CONFLICT (user_id) DO UPDATE SET code_hash = $2, channel = $3, \
+           created_at = $4, expires_at = $5, used_at = NULL",
+    )
+    .bind::<BigInt, _>(user_id)
+    .bind::<Text, _>(&code_hash)
+    .bind::<Text, _>(channel)
+    .bind::<BigInt, _>(t)
+    .bind::<BigInt, _>(t + TOKEN_TTL_SECONDS)
+    .execute(conn)?;
+    Ok(code)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
