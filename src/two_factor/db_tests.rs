@@ -250,6 +250,14 @@ async fn a_pending_login_completes_once() {
         .await
         .unwrap();
     assert!(first && !again);
+    // A challenge row that exists (the usual case) is completed once too.
+    let won = store::claim_completion(&t.db, "pending-2".into(), id)
+        .await
+        .unwrap();
+    let again = store::claim_completion(&t.db, "pending-2".into(), id)
+        .await
+        .unwrap();
+    assert!(won && !again);
 }
 
 #[tokio::test]

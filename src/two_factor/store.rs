@@ -151,25 +151,59 @@ pub fn ensure_challenge(
     account_id: i64,
 ) -> Result<(), DbError> {
     // A read, not an update of the row to itself: diesel compiles every
-    // UPDATE afresh, and this runs on each code page and each completion.
+    // UPDATE afresh.
     let exists: bool = diesel::select(diesel::dsl::exists(tfa_challenges::table.find(pending_id)))
         .get_result(conn)?;
     if !exists {
-        let t = now();
-        if sweep_due(&LAST_SWEEP, t) {
-            sweep_expired(conn, t)?;
-        }
-        diesel::insert_into(tfa_challenges::table)
-            .values((
-                tfa_challenges::pending_id.eq(pending_id),
-                tfa_challenges::account_id.eq(account_id),
-                tfa_challenges::sent_at.eq(None::<i64>),
-                tfa_challenges::completed.eq(false),
-                tfa_challenges::created_at.eq(now()),
-            ))
-            .execute(conn)?;
+        insert_challenge(conn, pending_id, account_id, None, false)?;
     }
     Ok(())
+}
+
+fn insert_challenge(
+    conn: &mut DbConn,
+    pending_id: &str,
+    account_id: i64,
+    sent_at: Option<i64>,
+    completed: bool,
+) -> Result<(), DbError> {
+    let t = now();
+    if sweep_due(&LAST_SWEEP, t) {
+        sweep_expired(conn, t)?;
+    }
+    diesel::insert_into(tfa_challenges::table)
+        .values((
+            tfa_challenges::pending_id.eq(pending_id),
+            tfa_challenges::account_id.eq(account_id),
+            tfa_challenges::sent_at.eq(sent_at),
+            tfa_challenges::completed.eq(completed),
+            tfa_challenges::created_at.eq(t),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Claims a step of the challenge with a conditional update (`claim`, true
+/// when it changed the row); when it changed nothing, the row is either
+/// missing, and then inserted as claimed (`insert`), or already claimed.
+/// The update comes first: the row nearly always exists, so the common
+/// case is one statement.
+fn claim_step(
+    conn: &mut DbConn,
+    pending_id: &str,
+    claim: impl FnOnce(&mut DbConn) -> Result<bool, DbError>,
+    insert: impl FnOnce(&mut DbConn) -> Result<(), DbError>,
+) -> Result<bool, DbError> {
+    if claim(conn)? {
+        return Ok(true);
+    }
+    let exists: bool = diesel::select(diesel::dsl::exists(tfa_challenges::table.find(pending_id)))
+        .get_result(conn)?;
+    if exists {
+        return Ok(false);
+    }
+    insert(conn)?;
+    Ok(true)
 }
 
 /// When this process last swept; see `sweep_due`.
@@ -196,24 +230,25 @@ pub fn sweep_expired(conn: &mut DbConn, t: i64) -> Result<(), DbError> {
     Ok(())
 }
 
-/// True for exactly one caller: the one that sends the first code.
-pub fn claim_first_send(conn: &mut DbConn, pending_id: &str) -> Result<bool, DbError> {
-    Ok(diesel::update(
-        tfa_challenges::table
-            .find(pending_id)
-            .filter(tfa_challenges::sent_at.is_null()),
-    )
-    .set(tfa_challenges::sent_at.eq(Some(now())))
-    .execute(conn)?
-        == 1)
-}
-
 /// Creates the challenge row if needed; true the first time the code page
 /// is shown for this pending login (that request sends the first code).
 pub async fn first_show(db: &Db, pending_id: String, account_id: i64) -> Result<bool, DbError> {
     retry_on_conflict(db, move |conn| {
-        ensure_challenge(conn, &pending_id, account_id)?;
-        claim_first_send(conn, &pending_id)
+        claim_step(
+            conn,
+            &pending_id,
+            |conn| {
+                Ok(diesel::update(
+                    tfa_challenges::table
+                        .find(&pending_id)
+                        .filter(tfa_challenges::sent_at.is_null()),
+                )
+                .set(tfa_challenges::sent_at.eq(Some(now())))
+                .execute(conn)?
+                    == 1)
+            },
+            |conn| insert_challenge(conn, &pending_id, account_id, Some(now()), false),
+        )
     })
     .await
 }
@@ -244,15 +279,21 @@ pub fn claim_completion_in(
     pending_id: &str,
     account_id: i64,
 ) -> Result<bool, DbError> {
-    ensure_challenge(conn, pending_id, account_id)?;
-    Ok(diesel::update(
-        tfa_challenges::table
-            .find(pending_id)
-            .filter(tfa_challenges::completed.eq(false)),
+    claim_step(
+        conn,
+        pending_id,
+        |conn| {
+            Ok(diesel::update(
+                tfa_challenges::table
+                    .find(pending_id)
+                    .filter(tfa_challenges::completed.eq(false)),
+            )
+            .set(tfa_challenges::completed.eq(true))
+            .execute(conn)?
+                == 1)
+        },
+        |conn| insert_challenge(conn, pending_id, account_id, None, true),
     )
-    .set(tfa_challenges::completed.eq(true))
-    .execute(conn)?
-        == 1)
 }
 
 pub fn set_state(conn: &mut DbConn, key: &str, value: &str) -> Result<(), DbError> {
