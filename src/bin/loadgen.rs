@@ -17,6 +17,7 @@ use clap::Parser;
 
 use storefront_2fa::authy_sandbox::{phone as sandbox_phone, users as sandbox_users};
 use storefront_2fa::crypto::SecretKey;
+use storefront_2fa::db::scratch::ScratchDatabase;
 use storefront_2fa::db::{migrations, Db};
 use storefront_2fa::host::password::{hash_blocking, hash_with, Scratch};
 use storefront_2fa::host::{accounts, catalog, email::Email};
@@ -53,7 +54,9 @@ struct Args {
     /// Also run the catalog with the addon disabled and print the ratio.
     #[arg(long)]
     compare_disabled: bool,
-    /// Database for the server (default: SQLite in a temp folder).
+    /// Database server for the run (default: SQLite in a temp folder). A
+    /// `postgres://` URL names a server: the run makes a new database on it
+    /// and drops it at the end.
     #[arg(long)]
     database_url: Option<String>,
     /// Which phases to run, e.g. `a` or `bc` (default: all four).
@@ -934,10 +937,21 @@ impl Run {
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let dir = TempDir::new()?;
-    let db_url = args
-        .database_url
-        .clone()
-        .unwrap_or_else(|| format!("sqlite://{}/load.db", dir.path().display()));
+    // Declared before the server, so it is dropped after the server stops.
+    let scratch = match &args.database_url {
+        Some(url) if url.starts_with("postgres") => {
+            let scratch = ScratchDatabase::create(url, "loadgen")
+                .with_context(|| format!("creating a database on {url}"))?;
+            println!("database: {} (new, dropped at the end)", scratch.name());
+            Some(scratch)
+        }
+        _ => None,
+    };
+    let db_url = match (&scratch, &args.database_url) {
+        (Some(scratch), _) => scratch.url().to_string(),
+        (None, Some(url)) => url.clone(),
+        (None, None) => format!("sqlite://{}/load.db", dir.path().display()),
+    };
     let key = SecretKey::generate();
     let key_b64 = key.to_base64();
     let login_budget = (args.duration as usize * 2 + 4) * 150;

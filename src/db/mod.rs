@@ -5,6 +5,7 @@
 
 pub mod migrations;
 pub mod schema;
+pub mod scratch;
 
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;

@@ -4,6 +4,7 @@
 use diesel::prelude::*;
 
 use crate::db::schema::accounts;
+use crate::db::scratch::ScratchDatabase;
 use crate::db::{now, Db};
 
 use super::limits::{self, CodeGate, SendGate, WaitReason};
@@ -14,46 +15,14 @@ use super::store;
 struct TestDb {
     db: Db,
     _dir: Option<tempfile::TempDir>,
-    pg: Option<(String, String)>,
-}
-
-impl Drop for TestDb {
-    fn drop(&mut self) {
-        if let Some((base, name)) = &self.pg {
-            if let Ok(mut admin) = diesel::PgConnection::establish(base) {
-                let _ = diesel::connection::SimpleConnection::batch_execute(
-                    &mut admin,
-                    &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
-                );
-            }
-        }
-    }
+    _pg: Option<ScratchDatabase>,
 }
 
 fn fresh() -> TestDb {
     let (url, dir, pg) = match std::env::var("TEST_DATABASE_URL") {
         Ok(base) if !base.is_empty() => {
-            let name = format!(
-                "tfa_unit_{}",
-                crate::crypto::random_token(9)
-                    .to_lowercase()
-                    .replace(['-', '_'], "x")
-            );
-            let mut admin =
-                diesel::PgConnection::establish(&base).expect("connect to TEST_DATABASE_URL");
-            diesel::connection::SimpleConnection::batch_execute(
-                &mut admin,
-                &format!("CREATE DATABASE {name}"),
-            )
-            .expect("create database");
-            let cut = base
-                .rfind('/')
-                .filter(|&i| i > base.find("//").map_or(0, |j| j + 1));
-            let url = match cut {
-                Some(i) => format!("{}/{name}", &base[..i]),
-                None => format!("{}/{name}", base.trim_end_matches('/')),
-            };
-            (url, None, Some((base, name)))
+            let pg = ScratchDatabase::create(&base, "tfa_unit").expect("create a test database");
+            (pg.url().to_string(), None, Some(pg))
         }
         _ => {
             let dir = tempfile::tempdir().unwrap();
@@ -66,7 +35,11 @@ fn fresh() -> TestDb {
     };
     let db = Db::connect(&url, 8).unwrap();
     crate::db::migrations::run(&mut db.get().unwrap()).unwrap();
-    TestDb { db, _dir: dir, pg }
+    TestDb {
+        db,
+        _dir: dir,
+        _pg: pg,
+    }
 }
 
 fn account(db: &Db, email: &str) -> i64 {

@@ -3,41 +3,23 @@
 
 #![allow(dead_code)]
 
-use diesel::Connection;
+use storefront_2fa::db::scratch::ScratchDatabase;
 
 pub struct TestDb {
     pub url: String,
     _dir: Option<tempfile::TempDir>,
-    pg: Option<(String, String)>,
+    _pg: Option<ScratchDatabase>,
 }
 
 impl TestDb {
     pub fn fresh() -> TestDb {
         match std::env::var("TEST_DATABASE_URL") {
             Ok(base) if !base.is_empty() => {
-                let name = format!(
-                    "sf_test_{}",
-                    storefront_2fa::crypto::random_token(9)
-                        .to_lowercase()
-                        .replace(['-', '_'], "x")
-                );
-                let mut admin =
-                    diesel::PgConnection::establish(&base).expect("connect to TEST_DATABASE_URL");
-                diesel::connection::SimpleConnection::batch_execute(
-                    &mut admin,
-                    &format!("CREATE DATABASE {name}"),
-                )
-                .expect("create test database");
-                let url = match base.rfind('/') {
-                    Some(i) if base[..i].contains("//") && i > base.find("//").unwrap() + 1 => {
-                        format!("{}/{}", &base[..i], name)
-                    }
-                    _ => format!("{}/{}", base.trim_end_matches('/'), name),
-                };
+                let pg = ScratchDatabase::create(&base, "sf_test").expect("create a test database");
                 TestDb {
-                    url,
+                    url: pg.url().to_string(),
                     _dir: None,
-                    pg: Some((base, name)),
+                    _pg: Some(pg),
                 }
             }
             _ => {
@@ -46,7 +28,7 @@ impl TestDb {
                 TestDb {
                     url,
                     _dir: Some(dir),
-                    pg: None,
+                    _pg: None,
                 }
             }
         }
@@ -54,19 +36,6 @@ impl TestDb {
 
     pub fn dir(&self) -> Option<&std::path::Path> {
         self._dir.as_ref().map(|d| d.path())
-    }
-}
-
-impl Drop for TestDb {
-    fn drop(&mut self) {
-        if let Some((base, name)) = &self.pg {
-            if let Ok(mut admin) = diesel::PgConnection::establish(base) {
-                let _ = diesel::connection::SimpleConnection::batch_execute(
-                    &mut admin,
-                    &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
-                );
-            }
-        }
     }
 }
 
