@@ -2,8 +2,8 @@
 //! one-minute windows so that several instances share them.
 
 use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Text};
 
-use super::is_unique_violation;
 use crate::db::schema::sandbox_rate_limits as rl;
 use crate::db::{now, DbConn, DbError};
 
@@ -13,42 +13,33 @@ pub fn hit(conn: &mut DbConn, key: &str, limit: u32) -> Result<bool, DbError> {
     if limit == 0 {
         return Ok(true);
     }
-    let window = now() - now().rem_euclid(60);
-    let row = || {
-        rl::table
-            .filter(rl::key.eq(key))
-            .filter(rl::window_start.eq(window))
-    };
-    for _ in 0..3 {
-        let updated = diesel::update(row())
-            .set(rl::hits.eq(rl::hits + 1))
-            .execute(conn)?;
-        if updated == 0 {
-            let inserted = diesel::insert_into(rl::table)
-                .values((
-                    rl::key.eq(key),
-                    rl::window_start.eq(window),
-                    rl::hits.eq(1i64),
-                ))
-                .execute(conn);
-            match inserted {
-                Ok(_) => {
-                    // A new window: forget this key's old ones.
-                    diesel::delete(
-                        rl::table
-                            .filter(rl::key.eq(key))
-                            .filter(rl::window_start.lt(window)),
-                    )
-                    .execute(conn)?;
-                }
-                Err(e) if is_unique_violation(&e) => continue,
-                Err(e) => return Err(e.into()),
-            }
-        }
-        let hits: i64 = row().select(rl::hits).first(conn)?;
-        return Ok(hits <= i64::from(limit));
+    let t = now();
+    let window = t - t.rem_euclid(60);
+    #[derive(QueryableByName)]
+    struct Row {
+        #[diesel(sql_type = BigInt)]
+        hits: i64,
     }
-    Ok(false)
+    // One upsert: concurrent first hits of a window both land (an insert
+    // that met a unique violation would abort a PostgreSQL transaction).
+    let row: Row = diesel::sql_query(
+        "INSERT INTO sandbox_rate_limits (key, window_start, hits) VALUES ($1, $2, 1) \
+         ON CONFLICT (key, window_start) DO UPDATE SET hits = sandbox_rate_limits.hits + 1 \
+         RETURNING hits",
+    )
+    .bind::<Text, _>(key)
+    .bind::<BigInt, _>(window)
+    .get_result(conn)?;
+    if row.hits == 1 {
+        // A new window: forget this key's old ones.
+        diesel::delete(
+            rl::table
+                .filter(rl::key.eq(key))
+                .filter(rl::window_start.lt(window)),
+        )
+        .execute(conn)?;
+    }
+    Ok(row.hits <= i64::from(limit))
 }
 
 pub fn user_key(user_id: i64) -> String {

@@ -35,15 +35,21 @@ pub fn register(conn: &mut DbConn, phone: &Phone, email: &str) -> Result<i64, Db
             ))
             .execute(conn)?;
         if updated == 0 {
-            let inserted = diesel::insert_into(u::table)
-                .values((
-                    u::country_code.eq(phone.country_code),
-                    u::cellphone.eq(&phone.national),
-                    u::email.eq(email),
-                    u::created_at.eq(t),
-                    u::updated_at.eq(t),
-                ))
-                .execute(conn);
+            // In a savepoint: a concurrent registration of the same number
+            // makes this insert fail, and on PostgreSQL that would abort the
+            // caller's whole transaction; rolled back to the savepoint, the
+            // next round finds the other's row.
+            let inserted = conn.transaction(|conn| {
+                diesel::insert_into(u::table)
+                    .values((
+                        u::country_code.eq(phone.country_code),
+                        u::cellphone.eq(&phone.national),
+                        u::email.eq(email),
+                        u::created_at.eq(t),
+                        u::updated_at.eq(t),
+                    ))
+                    .execute(conn)
+            });
             match inserted {
                 Ok(_) => stats::bump(conn, Counter::User)?,
                 Err(e) if is_unique_violation(&e) => continue,

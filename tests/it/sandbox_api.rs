@@ -855,3 +855,24 @@ async fn outbox_queries_walk_an_index_without_sorting() {
     }
     sb.stop().await;
 }
+
+// ---- concurrency ------------------------------------------------------------------
+
+/// The first registration of a phone, its first rate-limit window and its
+/// first token are each created by whichever of several concurrent calls
+/// comes first; the others must find the row, not fail (on PostgreSQL a
+/// unique violation aborts the whole transaction).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_first_calls_for_one_phone_all_succeed() {
+    let db = TestDb::fresh();
+    let sb = Sandbox::start(&db.url, 1000).await;
+    let registrations = (0..8).map(|_| sb.register(PHONE));
+    let ids = futures_util::future::join_all(registrations).await;
+    assert!(ids.iter().all(|id| *id == ids[0]), "{ids:?}");
+    let path = format!("/protected/json/sms/{}?force=true", ids[0]);
+    let sends = (0..8).map(|_| async { read(sb.get(&path).await).await });
+    for (status, body) in futures_util::future::join_all(sends).await {
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+    sb.stop().await;
+}
