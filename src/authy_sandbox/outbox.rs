@@ -40,24 +40,26 @@ impl OutboxMessage {
 
 /// Stores a message and logs it.
 pub fn record(conn: &mut DbConn, channel: &str, phone: &Phone, text: &str) -> Result<(), DbError> {
-    diesel::insert_into(ob::table)
-        .values((
-            ob::sent_at.eq(now()),
-            ob::channel.eq(channel),
-            ob::country_code.eq(phone.country_code),
-            ob::phone.eq(&phone.national),
-            ob::full_phone.eq(phone.full_digits()),
-            ob::text.eq(text),
-        ))
-        .execute(conn)?;
-    tracing::info!(
-        target: "authy_sandbox",
-        channel,
-        to = %phone.international,
-        text,
-        "sandbox outbox message"
-    );
-    Ok(())
+    crate::on_backend!(conn, |conn| {
+        diesel::insert_into(ob::table)
+            .values((
+                ob::sent_at.eq(now()),
+                ob::channel.eq(channel),
+                ob::country_code.eq(phone.country_code),
+                ob::phone.eq(&phone.national),
+                ob::full_phone.eq(phone.full_digits()),
+                ob::text.eq(text),
+            ))
+            .execute(conn)?;
+        tracing::info!(
+            target: "authy_sandbox",
+            channel,
+            to = %phone.international,
+            text,
+            "sandbox outbox message"
+        );
+        Ok(())
+    })
 }
 
 type Row = (i64, i64, String, i32, String, String);
@@ -82,45 +84,47 @@ pub fn list(
     phone_filter: Option<&str>,
     limit: i64,
 ) -> Result<Vec<OutboxMessage>, DbError> {
-    let limit = limit.clamp(1, MAX_LIMIT);
-    let columns = (
-        ob::id,
-        ob::sent_at,
-        ob::channel,
-        ob::country_code,
-        ob::phone,
-        ob::text,
-    );
-    let filter = phone_filter.map(str::trim).filter(|f| !f.is_empty());
-    let rows: Vec<Row> = match filter {
-        None => ob::table
-            .select(columns)
-            .order(ob::id.desc())
-            .limit(limit)
-            .load(conn)?,
-        Some(f) => {
-            let digits: String = f.chars().filter(char::is_ascii_digit).collect();
-            if digits.is_empty() {
-                return Ok(Vec::new());
+    crate::on_backend!(conn, |conn| {
+        let limit = limit.clamp(1, MAX_LIMIT);
+        let columns = (
+            ob::id,
+            ob::sent_at,
+            ob::channel,
+            ob::country_code,
+            ob::phone,
+            ob::text,
+        );
+        let filter = phone_filter.map(str::trim).filter(|f| !f.is_empty());
+        let rows: Vec<Row> = match filter {
+            None => ob::table
+                .select(columns)
+                .order(ob::id.desc())
+                .limit(limit)
+                .load(conn)?,
+            Some(f) => {
+                let digits: String = f.chars().filter(char::is_ascii_digit).collect();
+                if digits.is_empty() {
+                    return Ok(Vec::new());
+                }
+                let mut rows: Vec<Row> = ob::table
+                    .filter(ob::phone.eq(&digits))
+                    .select(columns)
+                    .order(ob::id.desc())
+                    .limit(limit)
+                    .load(conn)?;
+                let full: Vec<Row> = ob::table
+                    .filter(ob::full_phone.eq(&digits))
+                    .select(columns)
+                    .order(ob::id.desc())
+                    .limit(limit)
+                    .load(conn)?;
+                rows.extend(full);
+                rows.sort_by_key(|r| std::cmp::Reverse(r.0));
+                rows.dedup_by_key(|r| r.0);
+                rows.truncate(limit as usize);
+                rows
             }
-            let mut rows: Vec<Row> = ob::table
-                .filter(ob::phone.eq(&digits))
-                .select(columns)
-                .order(ob::id.desc())
-                .limit(limit)
-                .load(conn)?;
-            let full: Vec<Row> = ob::table
-                .filter(ob::full_phone.eq(&digits))
-                .select(columns)
-                .order(ob::id.desc())
-                .limit(limit)
-                .load(conn)?;
-            rows.extend(full);
-            rows.sort_by_key(|r| std::cmp::Reverse(r.0));
-            rows.dedup_by_key(|r| r.0);
-            rows.truncate(limit as usize);
-            rows
-        }
-    };
-    Ok(rows.into_iter().map(to_message).collect())
+        };
+        Ok(rows.into_iter().map(to_message).collect())
+    })
 }

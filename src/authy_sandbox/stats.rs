@@ -48,19 +48,21 @@ pub fn bump(conn: &mut DbConn, counter: Counter) -> Result<(), DbError> {
 /// update-else-insert racing another at a month's start would meet a unique
 /// violation, which on PostgreSQL aborts the caller's transaction.
 fn add(conn: &mut DbConn, counter: Counter, n: i64) -> Result<(), DbError> {
-    use diesel::sql_types::{BigInt, Integer};
-    let (year, month) = this_month();
-    // The column name comes from `Counter`, never from input.
-    let col = counter.column();
-    diesel::sql_query(format!(
-        "INSERT INTO sandbox_stats (year, month, {col}) VALUES ($1, $2, $3) \
-         ON CONFLICT (year, month) DO UPDATE SET {col} = sandbox_stats.{col} + $3"
-    ))
-    .bind::<Integer, _>(year)
-    .bind::<Integer, _>(month)
-    .bind::<BigInt, _>(n)
-    .execute(conn)?;
-    Ok(())
+    crate::on_backend!(conn, |conn| {
+        use diesel::sql_types::{BigInt, Integer};
+        let (year, month) = this_month();
+        // The column name comes from `Counter`, never from input.
+        let col = counter.column();
+        diesel::sql_query(format!(
+            "INSERT INTO sandbox_stats (year, month, {col}) VALUES ($1, $2, $3) \
+             ON CONFLICT (year, month) DO UPDATE SET {col} = sandbox_stats.{col} + $3"
+        ))
+        .bind::<Integer, _>(year)
+        .bind::<Integer, _>(month)
+        .bind::<BigInt, _>(n)
+        .execute(conn)?;
+        Ok(())
+    })
 }
 
 /// API calls counted in memory and added to the month's row at most a

@@ -63,29 +63,33 @@ pub fn register(conn: &mut DbConn, phone: &Phone, email: &str) -> Result<i64, Db
 
 /// A registered, not removed user.
 pub fn find(conn: &mut DbConn, id: i64) -> Result<Option<SandboxUser>, DbError> {
-    Ok(u::table
-        .filter(u::id.eq(id))
-        .filter(u::removed_at.is_null())
-        .select((u::id, u::country_code, u::cellphone, u::email))
-        .first(conn)
-        .optional()?)
+    crate::on_backend!(conn, |conn| {
+        Ok(u::table
+            .filter(u::id.eq(id))
+            .filter(u::removed_at.is_null())
+            .select((u::id, u::country_code, u::cellphone, u::email))
+            .first(conn)
+            .optional()?)
+    })
 }
 
 /// Removes a user (and its pending token); false when there was none.
 pub fn remove(conn: &mut DbConn, id: i64) -> Result<bool, DbError> {
-    let t = now();
-    let removed = diesel::update(
-        u::table
-            .filter(u::id.eq(id))
-            .filter(u::removed_at.is_null()),
-    )
-    .set((u::removed_at.eq(Some(t)), u::updated_at.eq(t)))
-    .execute(conn)?;
-    if removed > 0 {
-        diesel::delete(sandbox_tokens::table.filter(sandbox_tokens::user_id.eq(id)))
-            .execute(conn)?;
-    }
-    Ok(removed > 0)
+    crate::on_backend!(conn, |conn| {
+        let t = now();
+        let removed = diesel::update(
+            u::table
+                .filter(u::id.eq(id))
+                .filter(u::removed_at.is_null()),
+        )
+        .set((u::removed_at.eq(Some(t)), u::updated_at.eq(t)))
+        .execute(conn)?;
+        if removed > 0 {
+            diesel::delete(sandbox_tokens::table.filter(sandbox_tokens::user_id.eq(id)))
+                .execute(conn)?;
+        }
+        Ok(removed > 0)
+    })
 }
 
 impl SandboxUser {

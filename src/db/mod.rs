@@ -28,6 +28,22 @@ impl DbConn {
 
 pub type PooledConn = PooledConnection<ConnectionManager<DbConn>>;
 
+/// Runs a diesel query on the concrete connection inside a `DbConn`: the
+/// body is compiled once per backend. Through `DbConn` itself, diesel's
+/// multi-backend wrapper renders the query's whole SQL text each time it
+/// walks the query (for the statement cache's check and for the binds), on
+/// every run; on the concrete connection a cached statement is only bound
+/// and stepped. For the queries that run on every request.
+#[macro_export]
+macro_rules! on_backend {
+    ($conn:expr, |$c:ident| $body:expr) => {
+        match $conn {
+            $crate::db::DbConn::Sqlite($c) => $body,
+            $crate::db::DbConn::Pg($c) => $body,
+        }
+    };
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum DbError {
     #[error("database query failed: {0}")]

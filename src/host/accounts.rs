@@ -101,19 +101,19 @@ pub fn insert(
 }
 
 pub fn by_email(conn: &mut DbConn, email: &str) -> Result<Option<AccountRow>, DbError> {
-    Ok(accounts::table
+    Ok(crate::on_backend!(conn, |c| accounts::table
         .filter(accounts::email.eq(email))
         .select(AccountRow::as_select())
-        .first(conn)
-        .optional()?)
+        .first(c)
+        .optional())?)
 }
 
 pub fn by_id(conn: &mut DbConn, id: i64) -> Result<Option<AccountRow>, DbError> {
-    Ok(accounts::table
+    Ok(crate::on_backend!(conn, |c| accounts::table
         .find(id)
         .select(AccountRow::as_select())
-        .first(conn)
-        .optional()?)
+        .first(c)
+        .optional())?)
 }
 
 pub fn email_taken(

@@ -114,11 +114,11 @@ pub async fn home(state: web::Data<HostState>, req: HttpRequest) -> HttpResponse
     let list = state
         .db
         .run(|conn| {
-            Ok(products::table
+            Ok(crate::on_backend!(conn, |c| products::table
                 .order(products::id.asc())
                 .limit(100)
                 .select(Product::as_select())
-                .load(conn)?)
+                .load(c))?)
         })
         .await;
     let Ok(list) = list else {
@@ -140,11 +140,11 @@ pub async fn product(
     let found = state
         .db
         .run(move |conn| {
-            Ok(products::table
+            Ok(crate::on_backend!(conn, |c| products::table
                 .filter(products::slug.eq(slug))
                 .select(Product::as_select())
-                .first(conn)
-                .optional()?)
+                .first(c)
+                .optional())?)
         })
         .await;
     match found {

@@ -59,20 +59,22 @@ impl PendingRow {
 }
 
 pub fn insert(conn: &mut DbConn, row: &PendingRow) -> Result<(), DbError> {
-    diesel::insert_into(pending_logins::table)
-        .values(row)
-        .execute(conn)?;
-    Ok(())
+    crate::on_backend!(conn, |conn| {
+        diesel::insert_into(pending_logins::table)
+            .values(row)
+            .execute(conn)?;
+        Ok(())
+    })
 }
 
 /// The pending login if it exists and has not expired.
 pub fn load_valid(conn: &mut DbConn, id: &str) -> Result<Option<PendingRow>, DbError> {
-    Ok(pending_logins::table
+    Ok(crate::on_backend!(conn, |c| pending_logins::table
         .find(id)
         .filter(pending_logins::expires_at.gt(now()))
         .select(PendingRow::as_select())
-        .first(conn)
-        .optional()?)
+        .first(c)
+        .optional())?)
 }
 
 pub fn set_challenge(
@@ -81,44 +83,52 @@ pub fn set_challenge(
     addon_id: &str,
     url: &str,
 ) -> Result<(), DbError> {
-    diesel::update(pending_logins::table.find(id))
-        .set((
-            pending_logins::stage.eq(STAGE_CHALLENGE),
-            pending_logins::addon_id.eq(Some(addon_id)),
-            pending_logins::challenge_url.eq(url),
-        ))
-        .execute(conn)?;
-    Ok(())
+    crate::on_backend!(conn, |conn| {
+        diesel::update(pending_logins::table.find(id))
+            .set((
+                pending_logins::stage.eq(STAGE_CHALLENGE),
+                pending_logins::addon_id.eq(Some(addon_id)),
+                pending_logins::challenge_url.eq(url),
+            ))
+            .execute(conn)?;
+        Ok(())
+    })
 }
 
 /// Adds one attempt atomically; None when the pending login is gone.
 pub fn count_attempt(conn: &mut DbConn, id: &str) -> Result<Option<i32>, DbError> {
-    Ok(diesel::update(
-        pending_logins::table
-            .find(id)
-            .filter(pending_logins::expires_at.gt(now())),
-    )
-    .set(pending_logins::attempts.eq(pending_logins::attempts + 1))
-    .returning(pending_logins::attempts)
-    .get_result(conn)
-    .optional()?)
+    crate::on_backend!(conn, |conn| {
+        Ok(diesel::update(
+            pending_logins::table
+                .find(id)
+                .filter(pending_logins::expires_at.gt(now())),
+        )
+        .set(pending_logins::attempts.eq(pending_logins::attempts + 1))
+        .returning(pending_logins::attempts)
+        .get_result(conn)
+        .optional()?)
+    })
 }
 
 /// Deletes the pending login; true when this call removed a live one (so
 /// of two concurrent completions exactly one sees true).
 pub fn take(conn: &mut DbConn, id: &str) -> Result<bool, DbError> {
-    Ok(diesel::delete(
-        pending_logins::table
-            .find(id)
-            .filter(pending_logins::expires_at.gt(now())),
-    )
-    .execute(conn)?
-        == 1)
+    crate::on_backend!(conn, |conn| {
+        Ok(diesel::delete(
+            pending_logins::table
+                .find(id)
+                .filter(pending_logins::expires_at.gt(now())),
+        )
+        .execute(conn)?
+            == 1)
+    })
 }
 
 pub fn delete(conn: &mut DbConn, id: &str) -> Result<(), DbError> {
-    diesel::delete(pending_logins::table.find(id)).execute(conn)?;
-    Ok(())
+    crate::on_backend!(conn, |conn| {
+        diesel::delete(pending_logins::table.find(id)).execute(conn)?;
+        Ok(())
+    })
 }
 
 /// A local path that is safe to redirect to after login: starts with one

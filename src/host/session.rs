@@ -120,11 +120,11 @@ fn load(
     idle: i64,
     absolute: i64,
 ) -> Result<CurrentSession, DbError> {
-    let row: Option<SessionRow> = sessions::table
+    let row: Option<SessionRow> = crate::on_backend!(conn, |c| sessions::table
         .find(&id_hash)
         .select(SessionRow::as_select())
-        .first(conn)
-        .optional()?;
+        .first(c)
+        .optional())?;
     let t = now();
     let Some(row) = row else {
         return Ok(CurrentSession {
@@ -140,9 +140,9 @@ fn load(
         });
     }
     if t - row.last_seen_at >= TOUCH_EVERY_SECS {
-        diesel::update(sessions::table.find(&id_hash))
+        crate::on_backend!(conn, |c| diesel::update(sessions::table.find(&id_hash))
             .set(sessions::last_seen_at.eq(t))
-            .execute(conn)?;
+            .execute(c))?;
     }
     let account = match row.account_id {
         Some(id) => accounts::by_id(conn, id)?,
@@ -157,50 +157,54 @@ fn load(
 
 /// Deletes a session row and any pending login it holds.
 pub fn delete_session(conn: &mut DbConn, id_hash: &str) -> Result<(), DbError> {
-    let pending: Option<Option<String>> = diesel::delete(sessions::table.find(id_hash))
-        .returning(sessions::pending_login_id)
-        .get_result(conn)
-        .optional()?;
-    if let Some(Some(pending_id)) = pending {
-        diesel::delete(pending_logins::table.find(pending_id)).execute(conn)?;
-    }
-    Ok(())
+    crate::on_backend!(conn, |conn| {
+        let pending: Option<Option<String>> = diesel::delete(sessions::table.find(id_hash))
+            .returning(sessions::pending_login_id)
+            .get_result(conn)
+            .optional()?;
+        if let Some(Some(pending_id)) = pending {
+            diesel::delete(pending_logins::table.find(pending_id)).execute(conn)?;
+        }
+        Ok(())
+    })
 }
 
 /// Records `pending_id` in this request's session (creating the row). The
 /// previous pending login of the session, if any, is dropped.
 pub fn attach_pending(conn: &mut DbConn, id_hash: &str, pending_id: &str) -> Result<(), DbError> {
-    let t = now();
-    let old: Option<Option<String>> = sessions::table
-        .find(id_hash)
-        .select(sessions::pending_login_id)
-        .first(conn)
-        .optional()?;
-    match old {
-        Some(old_pending) => {
-            if let Some(old_id) = old_pending.filter(|o| o != pending_id) {
-                diesel::delete(pending_logins::table.find(old_id)).execute(conn)?;
+    crate::on_backend!(conn, |conn| {
+        let t = now();
+        let old: Option<Option<String>> = sessions::table
+            .find(id_hash)
+            .select(sessions::pending_login_id)
+            .first(conn)
+            .optional()?;
+        match old {
+            Some(old_pending) => {
+                if let Some(old_id) = old_pending.filter(|o| o != pending_id) {
+                    diesel::delete(pending_logins::table.find(old_id)).execute(conn)?;
+                }
+                diesel::update(sessions::table.find(id_hash))
+                    .set((
+                        sessions::pending_login_id.eq(pending_id),
+                        sessions::last_seen_at.eq(t),
+                    ))
+                    .execute(conn)?;
             }
-            diesel::update(sessions::table.find(id_hash))
-                .set((
-                    sessions::pending_login_id.eq(pending_id),
-                    sessions::last_seen_at.eq(t),
-                ))
-                .execute(conn)?;
+            None => {
+                diesel::insert_into(sessions::table)
+                    .values((
+                        sessions::id_hash.eq(id_hash),
+                        sessions::account_id.eq(None::<i64>),
+                        sessions::pending_login_id.eq(pending_id),
+                        sessions::created_at.eq(t),
+                        sessions::last_seen_at.eq(t),
+                    ))
+                    .execute(conn)?;
+            }
         }
-        None => {
-            diesel::insert_into(sessions::table)
-                .values((
-                    sessions::id_hash.eq(id_hash),
-                    sessions::account_id.eq(None::<i64>),
-                    sessions::pending_login_id.eq(pending_id),
-                    sessions::created_at.eq(t),
-                    sessions::last_seen_at.eq(t),
-                ))
-                .execute(conn)?;
-        }
-    }
-    Ok(())
+        Ok(())
+    })
 }
 
 /// Signs `account_id` in under a brand-new session id: the old session row
@@ -214,7 +218,7 @@ pub fn start_signed_in(
     let new_id = SessionCookie::new_id();
     let t = now();
     delete_session(conn, old_hash)?;
-    diesel::insert_into(sessions::table)
+    crate::on_backend!(conn, |c| diesel::insert_into(sessions::table)
         .values((
             sessions::id_hash.eq(sha256_hex(&new_id)),
             sessions::account_id.eq(Some(account_id)),
@@ -222,7 +226,7 @@ pub fn start_signed_in(
             sessions::created_at.eq(t),
             sessions::last_seen_at.eq(t),
         ))
-        .execute(conn)?;
+        .execute(c))?;
     merge_cart(
         conn,
         &anonymous_cart_owner(old_hash),
@@ -254,32 +258,34 @@ pub fn account_cart_owner(account_id: i64) -> String {
 }
 
 fn merge_cart(conn: &mut DbConn, from: &str, to: &str) -> Result<(), DbError> {
-    let items: Vec<(i64, i64, i32)> = cart_items::table
-        .filter(cart_items::owner.eq(from))
-        .select((cart_items::id, cart_items::product_id, cart_items::quantity))
-        .load(conn)?;
-    for (id, product_id, quantity) in items {
-        let existing: Option<(i64, i32)> = cart_items::table
-            .filter(cart_items::owner.eq(to))
-            .filter(cart_items::product_id.eq(product_id))
-            .select((cart_items::id, cart_items::quantity))
-            .first(conn)
-            .optional()?;
-        match existing {
-            Some((existing_id, q)) => {
-                diesel::update(cart_items::table.find(existing_id))
-                    .set(cart_items::quantity.eq((q + quantity).min(super::cart::MAX_QUANTITY)))
-                    .execute(conn)?;
-                diesel::delete(cart_items::table.find(id)).execute(conn)?;
-            }
-            None => {
-                diesel::update(cart_items::table.find(id))
-                    .set(cart_items::owner.eq(to))
-                    .execute(conn)?;
+    crate::on_backend!(conn, |conn| {
+        let items: Vec<(i64, i64, i32)> = cart_items::table
+            .filter(cart_items::owner.eq(from))
+            .select((cart_items::id, cart_items::product_id, cart_items::quantity))
+            .load(conn)?;
+        for (id, product_id, quantity) in items {
+            let existing: Option<(i64, i32)> = cart_items::table
+                .filter(cart_items::owner.eq(to))
+                .filter(cart_items::product_id.eq(product_id))
+                .select((cart_items::id, cart_items::quantity))
+                .first(conn)
+                .optional()?;
+            match existing {
+                Some((existing_id, q)) => {
+                    diesel::update(cart_items::table.find(existing_id))
+                        .set(cart_items::quantity.eq((q + quantity).min(super::cart::MAX_QUANTITY)))
+                        .execute(conn)?;
+                    diesel::delete(cart_items::table.find(id)).execute(conn)?;
+                }
+                None => {
+                    diesel::update(cart_items::table.find(id))
+                        .set(cart_items::owner.eq(to))
+                        .execute(conn)?;
+                }
             }
         }
-    }
-    Ok(())
+        Ok(())
+    })
 }
 
 /// The `Set-Cookie` for a session id.

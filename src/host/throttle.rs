@@ -13,20 +13,24 @@ pub const WINDOW_SECS: i64 = 15 * 60;
 pub const LOCK_SECS: i64 = 15 * 60;
 
 pub fn is_locked(conn: &mut DbConn, account_id: i64) -> Result<bool, DbError> {
-    let until: Option<i64> = login_failures::table
-        .find(account_id)
-        .select(login_failures::locked_until)
-        .first(conn)
-        .optional()?;
-    Ok(until.is_some_and(|u| u > now()))
+    crate::on_backend!(conn, |conn| {
+        let until: Option<i64> = login_failures::table
+            .find(account_id)
+            .select(login_failures::locked_until)
+            .first(conn)
+            .optional()?;
+        Ok(until.is_some_and(|u| u > now()))
+    })
 }
 
 /// True when the account has failures (or a lock) on record.
 pub fn has_record(conn: &mut DbConn, account_id: i64) -> Result<bool, DbError> {
-    Ok(
-        diesel::select(diesel::dsl::exists(login_failures::table.find(account_id)))
-            .get_result(conn)?,
-    )
+    crate::on_backend!(conn, |conn| {
+        Ok(
+            diesel::select(diesel::dsl::exists(login_failures::table.find(account_id)))
+                .get_result(conn)?,
+        )
+    })
 }
 
 /// Counts a wrong password; locks the account when the window is full.
@@ -81,6 +85,8 @@ pub fn record_failure(conn: &mut DbConn, account_id: i64) -> Result<(), DbError>
 }
 
 pub fn clear(conn: &mut DbConn, account_id: i64) -> Result<(), DbError> {
-    diesel::delete(login_failures::table.find(account_id)).execute(conn)?;
-    Ok(())
+    crate::on_backend!(conn, |conn| {
+        diesel::delete(login_failures::table.find(account_id)).execute(conn)?;
+        Ok(())
+    })
 }

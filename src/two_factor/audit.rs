@@ -52,19 +52,21 @@ impl AuditEvent {
 }
 
 pub fn insert(conn: &mut DbConn, ev: &AuditEvent) -> Result<(), DbError> {
-    diesel::insert_into(tfa_audit::table)
-        .values((
-            tfa_audit::created_at.eq(now()),
-            tfa_audit::account_id.eq(ev.account_id),
-            tfa_audit::account_email.eq(&ev.account_email),
-            tfa_audit::interface.eq(&ev.interface),
-            tfa_audit::ip.eq(&ev.ip),
-            tfa_audit::event.eq(ev.event),
-            tfa_audit::outcome.eq(ev.outcome),
-            tfa_audit::detail.eq(&ev.detail),
-        ))
-        .execute(conn)?;
-    Ok(())
+    crate::on_backend!(conn, |conn| {
+        diesel::insert_into(tfa_audit::table)
+            .values((
+                tfa_audit::created_at.eq(now()),
+                tfa_audit::account_id.eq(ev.account_id),
+                tfa_audit::account_email.eq(&ev.account_email),
+                tfa_audit::interface.eq(&ev.interface),
+                tfa_audit::ip.eq(&ev.ip),
+                tfa_audit::event.eq(ev.event),
+                tfa_audit::outcome.eq(ev.outcome),
+                tfa_audit::detail.eq(&ev.detail),
+            ))
+            .execute(conn)?;
+        Ok(())
+    })
 }
 
 /// Records an event; a failure to record is logged, not shown to the user.

@@ -34,43 +34,47 @@ pub struct Hit {
 /// an update, an insert and a select: diesel compiles every UPDATE afresh,
 /// and three counters are hit on each sign-in.)
 pub fn hit(conn: &mut DbConn, key: &str, window: i64, t: i64) -> Result<Hit, DbError> {
-    use diesel::sql_types::{BigInt, Text};
-    #[derive(QueryableByName)]
-    struct Row {
-        #[diesel(sql_type = diesel::sql_types::Integer)]
-        count: i32,
-        #[diesel(sql_type = BigInt)]
-        window_start: i64,
-    }
-    // `$n` parameters are understood by PostgreSQL and SQLite alike.
-    let row: Row = diesel::sql_query(
-        "INSERT INTO tfa_counters (key, window_start, count) VALUES ($1, $2, 1) \
-         ON CONFLICT (key) DO UPDATE SET \
-           count = CASE WHEN tfa_counters.window_start > $3 THEN tfa_counters.count + 1 ELSE 1 END, \
-           window_start = CASE WHEN tfa_counters.window_start > $3 THEN tfa_counters.window_start ELSE $2 END \
-         RETURNING count, window_start",
-    )
-    .bind::<Text, _>(key)
-    .bind::<BigInt, _>(t)
-    .bind::<BigInt, _>(t - window)
-    .get_result(conn)?;
-    Ok(Hit {
-        count: row.count,
-        window_start: row.window_start,
+    crate::on_backend!(conn, |conn| {
+        use diesel::sql_types::{BigInt, Text};
+        #[derive(QueryableByName)]
+        struct Row {
+            #[diesel(sql_type = diesel::sql_types::Integer)]
+            count: i32,
+            #[diesel(sql_type = BigInt)]
+            window_start: i64,
+        }
+        // `$n` parameters are understood by PostgreSQL and SQLite alike.
+        let row: Row = diesel::sql_query(
+            "INSERT INTO tfa_counters (key, window_start, count) VALUES ($1, $2, 1) \
+             ON CONFLICT (key) DO UPDATE SET \
+               count = CASE WHEN tfa_counters.window_start > $3 THEN tfa_counters.count + 1 ELSE 1 END, \
+               window_start = CASE WHEN tfa_counters.window_start > $3 THEN tfa_counters.window_start ELSE $2 END \
+             RETURNING count, window_start",
+        )
+        .bind::<Text, _>(key)
+        .bind::<BigInt, _>(t)
+        .bind::<BigInt, _>(t - window)
+        .get_result(conn)?;
+        Ok(Hit {
+            count: row.count,
+            window_start: row.window_start,
+        })
     })
 }
 
 /// Starts a new window of one for `key` at `t`, whether or not it had one.
 fn restart(conn: &mut DbConn, key: &str, t: i64) -> Result<(), DbError> {
-    use diesel::sql_types::{BigInt, Text};
-    diesel::sql_query(
-        "INSERT INTO tfa_counters (key, window_start, count) VALUES ($1, $2, 1) \
-         ON CONFLICT (key) DO UPDATE SET window_start = $2, count = 1",
-    )
-    .bind::<Text, _>(key)
-    .bind::<BigInt, _>(t)
-    .execute(conn)?;
-    Ok(())
+    crate::on_backend!(conn, |conn| {
+        use diesel::sql_types::{BigInt, Text};
+        diesel::sql_query(
+            "INSERT INTO tfa_counters (key, window_start, count) VALUES ($1, $2, 1) \
+             ON CONFLICT (key) DO UPDATE SET window_start = $2, count = 1",
+        )
+        .bind::<Text, _>(key)
+        .bind::<BigInt, _>(t)
+        .execute(conn)?;
+        Ok(())
+    })
 }
 
 fn fail_key(account_id: i64) -> String {
@@ -99,18 +103,21 @@ pub async fn code_attempt(db: &Db, account_id: i64) -> Result<CodeGate, DbError>
     db.transaction(move |conn| {
         let t = now();
         let fails = hit(conn, &fail_key(account_id), FAIL_WINDOW_SECS, t)?;
-        let locked_since = tfa_counters::table
+        let locked_since = crate::on_backend!(conn, |c| tfa_counters::table
             .find(lock_key(account_id))
             .select(tfa_counters::window_start)
-            .first::<i64>(conn)
-            .optional()?;
+            .first::<i64>(c)
+            .optional())?;
         if locked_since.is_some_and(|since| since > t - LOCK_SECS) {
             return Ok(CodeGate::Locked);
         }
         if fails.count > MAX_FAILS {
             // Start the lock; the next window of failures starts after it.
             restart(conn, &lock_key(account_id), t)?;
-            diesel::delete(tfa_counters::table.find(fail_key(account_id))).execute(conn)?;
+            crate::on_backend!(conn, |c| diesel::delete(
+                tfa_counters::table.find(fail_key(account_id))
+            )
+            .execute(c))?;
             return Ok(CodeGate::LockedNow);
         }
         Ok(CodeGate::Allowed)
@@ -121,13 +128,13 @@ pub async fn code_attempt(db: &Db, account_id: i64) -> Result<CodeGate, DbError>
 /// A correct code does not count as a failure: give the attempt back.
 pub async fn code_succeeded(db: &Db, account_id: i64) -> Result<(), DbError> {
     db.transaction(move |conn| {
-        diesel::update(
+        crate::on_backend!(conn, |c| diesel::update(
             tfa_counters::table
                 .find(fail_key(account_id))
                 .filter(tfa_counters::count.gt(0)),
         )
         .set(tfa_counters::count.eq(tfa_counters::count - 1))
-        .execute(conn)?;
+        .execute(c))?;
         Ok(())
     })
     .await

@@ -29,7 +29,7 @@ fn from_row((account_id, country, code, national, e164, authy): PhoneRow) -> Sto
 }
 
 pub fn load_phone(conn: &mut DbConn, account_id: i64) -> Result<Option<StoredPhone>, DbError> {
-    Ok(tfa_phones::table
+    let row = crate::on_backend!(conn, |c| tfa_phones::table
         .find(account_id)
         .select((
             tfa_phones::account_id,
@@ -39,9 +39,9 @@ pub fn load_phone(conn: &mut DbConn, account_id: i64) -> Result<Option<StoredPho
             tfa_phones::e164,
             tfa_phones::authy_id,
         ))
-        .first::<PhoneRow>(conn)
-        .optional()?
-        .map(from_row))
+        .first::<PhoneRow>(c)
+        .optional())?;
+    Ok(row.map(from_row))
 }
 
 pub async fn phone_of(db: &Db, account_id: i64) -> Result<Option<StoredPhone>, DbError> {
@@ -89,7 +89,9 @@ pub fn save_phone(
 }
 
 pub fn delete_phone(conn: &mut DbConn, account_id: i64) -> Result<bool, DbError> {
-    Ok(diesel::delete(tfa_phones::table.find(account_id)).execute(conn)? > 0)
+    crate::on_backend!(conn, |conn| {
+        Ok(diesel::delete(tfa_phones::table.find(account_id)).execute(conn)? > 0)
+    })
 }
 
 /// Remembers the gateway id, unless the phone changed meanwhile.
@@ -111,14 +113,16 @@ pub fn save_authy_id(
     e164: &str,
     id: AuthyId,
 ) -> Result<(), DbError> {
-    diesel::update(
-        tfa_phones::table
-            .find(account_id)
-            .filter(tfa_phones::e164.eq(e164)),
-    )
-    .set(tfa_phones::authy_id.eq(Some(id.0)))
-    .execute(conn)?;
-    Ok(())
+    crate::on_backend!(conn, |conn| {
+        diesel::update(
+            tfa_phones::table
+                .find(account_id)
+                .filter(tfa_phones::e164.eq(e164)),
+        )
+        .set(tfa_phones::authy_id.eq(Some(id.0)))
+        .execute(conn)?;
+        Ok(())
+    })
 }
 
 pub async fn forget_authy_id(db: &Db, account_id: i64) -> Result<(), DbError> {
@@ -152,8 +156,10 @@ pub fn ensure_challenge(
 ) -> Result<(), DbError> {
     // A read, not an update of the row to itself: diesel compiles every
     // UPDATE afresh.
-    let exists: bool = diesel::select(diesel::dsl::exists(tfa_challenges::table.find(pending_id)))
-        .get_result(conn)?;
+    let exists: bool = crate::on_backend!(conn, |c| diesel::select(diesel::dsl::exists(
+        tfa_challenges::table.find(pending_id)
+    ))
+    .get_result(c))?;
     if !exists {
         insert_challenge(conn, pending_id, account_id, None, false)?;
     }
@@ -171,7 +177,7 @@ fn insert_challenge(
     if sweep_due(&LAST_SWEEP, t) {
         sweep_expired(conn, t)?;
     }
-    diesel::insert_into(tfa_challenges::table)
+    crate::on_backend!(conn, |c| diesel::insert_into(tfa_challenges::table)
         .values((
             tfa_challenges::pending_id.eq(pending_id),
             tfa_challenges::account_id.eq(account_id),
@@ -179,7 +185,7 @@ fn insert_challenge(
             tfa_challenges::completed.eq(completed),
             tfa_challenges::created_at.eq(t),
         ))
-        .execute(conn)?;
+        .execute(c))?;
     Ok(())
 }
 
@@ -197,8 +203,10 @@ fn claim_step(
     if claim(conn)? {
         return Ok(true);
     }
-    let exists: bool = diesel::select(diesel::dsl::exists(tfa_challenges::table.find(pending_id)))
-        .get_result(conn)?;
+    let exists: bool = crate::on_backend!(conn, |c| diesel::select(diesel::dsl::exists(
+        tfa_challenges::table.find(pending_id)
+    ))
+    .get_result(c))?;
     if exists {
         return Ok(false);
     }
@@ -222,12 +230,14 @@ fn sweep_due(last: &AtomicI64, t: i64) -> bool {
 
 /// Challenges and counters outlive their use by at most a day.
 pub fn sweep_expired(conn: &mut DbConn, t: i64) -> Result<(), DbError> {
-    let day_ago = t - 86_400;
-    diesel::delete(tfa_challenges::table.filter(tfa_challenges::created_at.lt(day_ago)))
-        .execute(conn)?;
-    diesel::delete(tfa_counters::table.filter(tfa_counters::window_start.lt(day_ago)))
-        .execute(conn)?;
-    Ok(())
+    crate::on_backend!(conn, |conn| {
+        let day_ago = t - 86_400;
+        diesel::delete(tfa_challenges::table.filter(tfa_challenges::created_at.lt(day_ago)))
+            .execute(conn)?;
+        diesel::delete(tfa_counters::table.filter(tfa_counters::window_start.lt(day_ago)))
+            .execute(conn)?;
+        Ok(())
+    })
 }
 
 /// Creates the challenge row if needed; true the first time the code page
@@ -238,14 +248,14 @@ pub async fn first_show(db: &Db, pending_id: String, account_id: i64) -> Result<
             conn,
             &pending_id,
             |conn| {
-                Ok(diesel::update(
+                let claimed = crate::on_backend!(conn, |c| diesel::update(
                     tfa_challenges::table
                         .find(&pending_id)
                         .filter(tfa_challenges::sent_at.is_null()),
                 )
                 .set(tfa_challenges::sent_at.eq(Some(now())))
-                .execute(conn)?
-                    == 1)
+                .execute(c))?;
+                Ok(claimed == 1)
             },
             |conn| insert_challenge(conn, &pending_id, account_id, Some(now()), false),
         )
@@ -254,10 +264,12 @@ pub async fn first_show(db: &Db, pending_id: String, account_id: i64) -> Result<
 }
 
 pub fn mark_sent(conn: &mut DbConn, pending_id: &str) -> Result<(), DbError> {
-    diesel::update(tfa_challenges::table.find(pending_id))
-        .set(tfa_challenges::sent_at.eq(Some(now())))
-        .execute(conn)?;
-    Ok(())
+    crate::on_backend!(conn, |conn| {
+        diesel::update(tfa_challenges::table.find(pending_id))
+            .set(tfa_challenges::sent_at.eq(Some(now())))
+            .execute(conn)?;
+        Ok(())
+    })
 }
 
 /// True for exactly one of any number of concurrent correct submissions.
@@ -283,45 +295,51 @@ pub fn claim_completion_in(
         conn,
         pending_id,
         |conn| {
-            Ok(diesel::update(
+            let claimed = crate::on_backend!(conn, |c| diesel::update(
                 tfa_challenges::table
                     .find(pending_id)
                     .filter(tfa_challenges::completed.eq(false)),
             )
             .set(tfa_challenges::completed.eq(true))
-            .execute(conn)?
-                == 1)
+            .execute(c))?;
+            Ok(claimed == 1)
         },
         |conn| insert_challenge(conn, pending_id, account_id, None, true),
     )
 }
 
 pub fn set_state(conn: &mut DbConn, key: &str, value: &str) -> Result<(), DbError> {
-    use diesel::sql_types::{BigInt, Text};
-    // One upsert (diesel's multi-backend connection has no ON CONFLICT).
-    diesel::sql_query(
-        "INSERT INTO tfa_state (key, value, updated_at) VALUES ($1, $2, $3) \
-         ON CONFLICT (key) DO UPDATE SET value = $2, updated_at = $3",
-    )
-    .bind::<Text, _>(key)
-    .bind::<Text, _>(value)
-    .bind::<BigInt, _>(now())
-    .execute(conn)?;
-    Ok(())
+    crate::on_backend!(conn, |conn| {
+        use diesel::sql_types::{BigInt, Text};
+        // One upsert (diesel's multi-backend connection has no ON CONFLICT).
+        diesel::sql_query(
+            "INSERT INTO tfa_state (key, value, updated_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (key) DO UPDATE SET value = $2, updated_at = $3",
+        )
+        .bind::<Text, _>(key)
+        .bind::<Text, _>(value)
+        .bind::<BigInt, _>(now())
+        .execute(conn)?;
+        Ok(())
+    })
 }
 
 pub fn delete_state(conn: &mut DbConn, key: &str) -> Result<(), DbError> {
-    diesel::delete(tfa_state::table.find(key)).execute(conn)?;
-    Ok(())
+    crate::on_backend!(conn, |conn| {
+        diesel::delete(tfa_state::table.find(key)).execute(conn)?;
+        Ok(())
+    })
 }
 
 /// Value and time of a state entry.
 pub fn get_state(conn: &mut DbConn, key: &str) -> Result<Option<(String, i64)>, DbError> {
-    Ok(tfa_state::table
-        .find(key)
-        .select((tfa_state::value, tfa_state::updated_at))
-        .first(conn)
-        .optional()?)
+    crate::on_backend!(conn, |conn| {
+        Ok(tfa_state::table
+            .find(key)
+            .select((tfa_state::value, tfa_state::updated_at))
+            .first(conn)
+            .optional()?)
+    })
 }
 
 /// Runs `f` again when a concurrent insert of the same key won the race

@@ -138,14 +138,16 @@ pub struct Summary {
 }
 
 pub fn summary(conn: &mut DbConn, account_id: i64) -> Result<Summary, DbError> {
-    let rows: Vec<(Option<i64>, i64)> = tfa_recovery_codes::table
-        .filter(tfa_recovery_codes::account_id.eq(account_id))
-        .select((tfa_recovery_codes::used_at, tfa_recovery_codes::created_at))
-        .load(conn)?;
-    Ok(Summary {
-        total: rows.len() as i64,
-        remaining: rows.iter().filter(|(u, _)| u.is_none()).count() as i64,
-        generated_at: rows.iter().map(|(_, c)| *c).max(),
+    crate::on_backend!(conn, |conn| {
+        let rows: Vec<(Option<i64>, i64)> = tfa_recovery_codes::table
+            .filter(tfa_recovery_codes::account_id.eq(account_id))
+            .select((tfa_recovery_codes::used_at, tfa_recovery_codes::created_at))
+            .load(conn)?;
+        Ok(Summary {
+            total: rows.len() as i64,
+            remaining: rows.iter().filter(|(u, _)| u.is_none()).count() as i64,
+            generated_at: rows.iter().map(|(_, c)| *c).max(),
+        })
     })
 }
 
@@ -186,10 +188,12 @@ pub fn remaining(conn: &mut DbConn, account_id: i64) -> Result<i64, DbError> {
 }
 
 pub fn remove_all(conn: &mut DbConn, account_id: i64) -> Result<usize, DbError> {
-    Ok(diesel::delete(
-        tfa_recovery_codes::table.filter(tfa_recovery_codes::account_id.eq(account_id)),
-    )
-    .execute(conn)?)
+    crate::on_backend!(conn, |conn| {
+        Ok(diesel::delete(
+            tfa_recovery_codes::table.filter(tfa_recovery_codes::account_id.eq(account_id)),
+        )
+        .execute(conn)?)
+    })
 }
 
 #[cfg(test)]

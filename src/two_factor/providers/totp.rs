@@ -110,23 +110,25 @@ pub struct AppRow {
 }
 
 pub fn load(conn: &mut DbConn, account_id: i64) -> Result<Option<AppRow>, DbError> {
-    Ok(tfa_totp::table
-        .find(account_id)
-        .select((
-            tfa_totp::secret,
-            tfa_totp::confirmed,
-            tfa_totp::last_step,
-            tfa_totp::created_at,
-        ))
-        .first::<(String, bool, i64, i64)>(conn)
-        .optional()?
-        .map(|(secret_enc, confirmed, last_step, created_at)| AppRow {
-            account_id,
-            secret_enc,
-            confirmed,
-            last_step,
-            created_at,
-        }))
+    crate::on_backend!(conn, |conn| {
+        Ok(tfa_totp::table
+            .find(account_id)
+            .select((
+                tfa_totp::secret,
+                tfa_totp::confirmed,
+                tfa_totp::last_step,
+                tfa_totp::created_at,
+            ))
+            .first::<(String, bool, i64, i64)>(conn)
+            .optional()?
+            .map(|(secret_enc, confirmed, last_step, created_at)| AppRow {
+                account_id,
+                secret_enc,
+                confirmed,
+                last_step,
+                created_at,
+            }))
+    })
 }
 
 pub fn has_confirmed(conn: &mut DbConn, account_id: i64) -> Result<bool, DbError> {
@@ -155,32 +157,38 @@ pub fn begin_setup(conn: &mut DbConn, account_id: i64, secret_enc: &str) -> Resu
 /// Marks the pending set-up confirmed, recording `step` as used so the code
 /// that confirmed cannot sign in. Exactly one of concurrent confirmations wins.
 pub fn confirm(conn: &mut DbConn, account_id: i64, step: i64) -> Result<bool, DbError> {
-    Ok(diesel::update(
-        tfa_totp::table
-            .find(account_id)
-            .filter(tfa_totp::confirmed.eq(false)),
-    )
-    .set((tfa_totp::confirmed.eq(true), tfa_totp::last_step.eq(step)))
-    .execute(conn)?
-        == 1)
+    crate::on_backend!(conn, |conn| {
+        Ok(diesel::update(
+            tfa_totp::table
+                .find(account_id)
+                .filter(tfa_totp::confirmed.eq(false)),
+        )
+        .set((tfa_totp::confirmed.eq(true), tfa_totp::last_step.eq(step)))
+        .execute(conn)?
+            == 1)
+    })
 }
 
 /// Claims `step` for a confirmed app: succeeds once, and only for a step
 /// later than every step claimed before.
 pub fn claim_step(conn: &mut DbConn, account_id: i64, step: i64) -> Result<bool, DbError> {
-    Ok(diesel::update(
-        tfa_totp::table
-            .find(account_id)
-            .filter(tfa_totp::confirmed.eq(true))
-            .filter(tfa_totp::last_step.lt(step)),
-    )
-    .set(tfa_totp::last_step.eq(step))
-    .execute(conn)?
-        == 1)
+    crate::on_backend!(conn, |conn| {
+        Ok(diesel::update(
+            tfa_totp::table
+                .find(account_id)
+                .filter(tfa_totp::confirmed.eq(true))
+                .filter(tfa_totp::last_step.lt(step)),
+        )
+        .set(tfa_totp::last_step.eq(step))
+        .execute(conn)?
+            == 1)
+    })
 }
 
 pub fn remove(conn: &mut DbConn, account_id: i64) -> Result<bool, DbError> {
-    Ok(diesel::delete(tfa_totp::table.find(account_id)).execute(conn)? > 0)
+    crate::on_backend!(conn, |conn| {
+        Ok(diesel::delete(tfa_totp::table.find(account_id)).execute(conn)? > 0)
+    })
 }
 
 /// The decrypted secret of a row.
