@@ -34,6 +34,9 @@ pub type PooledConn = PooledConnection<ConnectionManager<DbConn>>;
 /// walks the query (for the statement cache's check and for the binds), on
 /// every run; on the concrete connection a cached statement is only bound
 /// and stepped. For the queries that run on every request.
+///
+/// `|c|` only names the concrete connection: the body is not a closure, so
+/// `?` and `return` in it leave the enclosing function.
 #[macro_export]
 macro_rules! on_backend {
     ($conn:expr, |$c:ident| $body:expr) => {
