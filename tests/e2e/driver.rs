@@ -349,6 +349,35 @@ impl Page {
         self.find(css).await.text().await.unwrap()
     }
 
+    /// Waits until the element `css` shows exactly `expected`. It reads the
+    /// text by script each time: after a form posts back to its own path,
+    /// an element found a moment earlier may belong to the page being
+    /// replaced, and using it fails with a stale element reference.
+    pub async fn wait_text_of(&self, css: &str, expected: &str) {
+        let started = Instant::now();
+        loop {
+            let shown = self
+                .client
+                .execute(
+                    "const e = document.querySelector(arguments[0]); return e ? e.innerText : null;",
+                    vec![json!(css)],
+                )
+                .await
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string));
+            if shown.as_deref() == Some(expected) {
+                return;
+            }
+            if started.elapsed() > WAIT {
+                panic!(
+                    "expected {expected:?} in {css} on {}, found {shown:?}",
+                    self.path_now().await
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     /// Waits (a page may still be loading after a submit on the same path),
     /// then fails with the page text if `needle` never appears.
     pub async fn assert_text(&self, needle: &str) {

@@ -187,11 +187,13 @@ pub async fn store_owner(page: &Page, app: &TestApp) {
     page.click("header nav a[href='/admin/addons']").await;
     page.wait_path("/admin/addons").await;
     page.assert_text("Two Factor Authentication").await;
-    assert_eq!(page.text_of("#addon-two_factor .badge").await, "Disabled");
+    page.wait_text_of("#addon-two_factor .badge", "Disabled")
+        .await;
     page.shot("02-addons").await;
     page.click("#addon-two_factor button[type=submit]").await;
-    page.wait_path("/admin/addons").await;
-    assert_eq!(page.text_of("#addon-two_factor .badge").await, "Enabled");
+    // The form posts back to /admin/addons: wait for the new page's badge.
+    page.wait_text_of("#addon-two_factor .badge", "Enabled")
+        .await;
     page.shot("03-enabled").await;
 
     page.click("#addon-two_factor a[href$='/settings']").await;
@@ -510,15 +512,8 @@ pub async fn authenticator_app(page: &Page, app: &TestApp) {
     log_in(page, "alex@example.com", PASSWORD).await;
     page.wait_path("/two-factor/app").await;
     page.click_text("Use a recovery code").await;
-    page.find("label[for='tfa-code']").await;
-    let started = Instant::now();
-    while page.text_of("label[for='tfa-code']").await != "Recovery code" {
-        assert!(
-            started.elapsed() < Duration::from_secs(30),
-            "recovery code form"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    page.wait_text_of("label[for='tfa-code']", "Recovery code")
+        .await;
     assert_eq!(page.focused_id().await, "tfa-code");
     page.shot("08-recovery-code").await;
     page.type_here(&codes[0]).await;
