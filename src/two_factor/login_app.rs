@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use crate::plugin::{FormValues, HostHandle, Interface, PendingLogin, GENERIC_AUTH_ERROR};
 
 use super::after_login;
-use super::audit::{self, AuditEvent};
+use super::audit::AuditEvent;
 use super::check::{self, Checked, Method, PendingAttempt};
 use super::factors;
 use super::policy;
@@ -275,18 +275,13 @@ pub async fn challenge(
     if !factors::app_confirmed(host.db(), account_id).await? {
         return Ok(None);
     }
-    let pending_id = attempt.pending_id.clone();
-    store::retry_on_conflict(host.db(), move |conn| {
-        store::ensure_challenge(conn, &pending_id, account_id)
-    })
-    .await?;
     let redirect = app_path(attempt.interface).to_string();
     let ev = AuditEvent::new("challenge", "started")
         .account(&attempt.account)
         .interface(attempt.interface)
         .ip(&attempt.ip)
         .detail(format!("authenticator app; {redirect}"));
-    audit::record(host.db(), ev).await;
+    store::start_challenge(host.db(), attempt.pending_id.clone(), account_id, ev).await?;
     Ok(Some(crate::plugin::LoginDecision::Challenge { redirect }))
 }
 

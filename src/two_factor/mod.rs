@@ -143,13 +143,7 @@ impl Addon for TwoFactorAddon {
                 .interface(attempt.interface)
                 .ip(&attempt.ip)
                 .detail(format!("{detail}; {redirect}"));
-            // The challenge and its audit entry land together.
-            let pending_id = attempt.pending_id.clone();
-            store::retry_on_conflict(host.db(), move |conn| {
-                store::ensure_challenge(conn, &pending_id, account_id)?;
-                audit::insert(conn, &ev)
-            })
-            .await?;
+            store::start_challenge(host.db(), attempt.pending_id.clone(), account_id, ev).await?;
         }
         Ok(decision)
     }

@@ -8,6 +8,7 @@ use diesel::prelude::*;
 use crate::db::schema::{tfa_challenges, tfa_counters, tfa_phones, tfa_state};
 use crate::db::{now, Db, DbConn, DbError};
 
+use super::audit::{self, AuditEvent};
 use super::phone::PhoneNumber;
 use super::providers::AuthyId;
 
@@ -147,23 +148,31 @@ pub async fn forget_all_authy_ids(db: &Db) -> Result<usize, DbError> {
     .await
 }
 
-/// Makes sure the pending login has a challenge row (inserted when missing;
-/// a concurrent insert makes the caller's `retry_on_conflict` run again).
-pub fn ensure_challenge(
-    conn: &mut DbConn,
-    pending_id: &str,
+/// Starts the challenge of a pending login: its row (when missing) and its
+/// audit entry land together. A concurrent insert of the row makes
+/// `retry_on_conflict` run it again.
+pub async fn start_challenge(
+    db: &Db,
+    pending_id: String,
     account_id: i64,
+    ev: AuditEvent,
 ) -> Result<(), DbError> {
-    // A read, not an update of the row to itself: diesel compiles every
-    // UPDATE afresh.
-    let exists: bool = crate::on_backend!(conn, |c| diesel::select(diesel::dsl::exists(
-        tfa_challenges::table.find(pending_id)
-    ))
-    .get_result(c))?;
-    if !exists {
-        insert_challenge(conn, pending_id, account_id, None, false)?;
-    }
-    Ok(())
+    retry_on_conflict(db, move |conn| {
+        // A read, not an update of the row to itself: diesel compiles every
+        // UPDATE afresh.
+        if !challenge_exists(conn, &pending_id)? {
+            insert_challenge(conn, &pending_id, account_id, None, false)?;
+        }
+        audit::insert(conn, &ev)
+    })
+    .await
+}
+
+fn challenge_exists(conn: &mut DbConn, pending_id: &str) -> Result<bool, DbError> {
+    Ok(crate::on_backend!(conn, |c| diesel::select(
+        diesel::dsl::exists(tfa_challenges::table.find(pending_id))
+    )
+    .get_result(c))?)
 }
 
 fn insert_challenge(
@@ -203,11 +212,7 @@ fn claim_step(
     if claim(conn)? {
         return Ok(true);
     }
-    let exists: bool = crate::on_backend!(conn, |c| diesel::select(diesel::dsl::exists(
-        tfa_challenges::table.find(pending_id)
-    ))
-    .get_result(c))?;
-    if exists {
+    if challenge_exists(conn, pending_id)? {
         return Ok(false);
     }
     insert(conn)?;
