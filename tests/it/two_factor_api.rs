@@ -241,7 +241,7 @@ async fn api_codes_must_be_json_strings_and_juggling_is_counted() {
     assert_eq!(res.status().as_u16(), 413);
 }
 
-async fn create_pat(e: &Enrolled, name: &str, scope: &str) -> String {
+pub async fn create_pat(e: &Enrolled, name: &str, scope: &str) -> String {
     let sec = "/account/security";
     let (status, _, page) = post_from(
         &e.browser,

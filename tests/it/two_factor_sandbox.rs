@@ -8,11 +8,11 @@ use crate::helpers::{
     extract_csrf, location, post_from, spawn_app, spawn_app_with, Browser, SmsSetUp, TestApp,
 };
 
-const PASSWORD: &str = "a-good-password-1";
-const KEY: &str = "sandbox-owner-key-1";
-const NATIONAL: &str = "2015550123";
+pub const PASSWORD: &str = "a-good-password-1";
+pub const KEY: &str = "sandbox-owner-key-1";
+pub const NATIONAL: &str = "2015550123";
 
-async fn configure(app: &TestApp, fields: &[(&str, &str)]) {
+pub async fn configure(app: &TestApp, fields: &[(&str, &str)]) {
     app.browser
         .post_form("/admin/addons/two_factor/enable", &[])
         .await;
@@ -24,7 +24,7 @@ async fn configure(app: &TestApp, fields: &[(&str, &str)]) {
 }
 
 /// Test mode, the mounted sandbox, both toggles on.
-async fn app_in_test_mode() -> TestApp {
+pub async fn app_in_test_mode() -> TestApp {
     let app = spawn_app().await;
     app.login_admin().await;
     configure(
@@ -39,14 +39,14 @@ async fn app_in_test_mode() -> TestApp {
     app
 }
 
-fn with_phone(app: &TestApp, email: &str, role: Role) -> i64 {
+pub fn with_phone(app: &TestApp, email: &str, role: Role) -> i64 {
     let id = app.create_account(email, PASSWORD, role);
     app.add_phone(id, NATIONAL, SmsSetUp::Complete);
     id
 }
 
 /// The code in the newest outbox message for the test phone.
-async fn outbox_code(app: &TestApp) -> String {
+pub async fn outbox_code(app: &TestApp) -> String {
     let res = app
         .browser
         .client
@@ -64,7 +64,7 @@ async fn outbox_code(app: &TestApp) -> String {
     text.chars().filter(char::is_ascii_digit).collect()
 }
 
-async fn outbox_len(app: &TestApp) -> usize {
+pub async fn outbox_len(app: &TestApp) -> usize {
     let res = app
         .browser
         .client
@@ -97,7 +97,7 @@ async fn api_calls(app: &TestApp) -> i64 {
     body["stats"][0]["api_calls_count"].as_i64().unwrap_or(0)
 }
 
-fn age_counters(app: &TestApp, secs: i64) {
+pub fn age_counters(app: &TestApp, secs: i64) {
     use diesel::prelude::*;
     use storefront_2fa::db::schema::tfa_counters;
     diesel::update(tfa_counters::table)
