@@ -97,6 +97,10 @@ pub struct TwoFactorSettings {
     /// Base URL of the sandbox in test mode; empty means this server's own `/sandbox/authy`.
     pub sandbox_url: String,
     pub gateway_timeout_ms: u64,
+    /// Texts and calls the whole store may ask the gateway for in an hour.
+    /// Past it, codes by SMS pause and the settings page says why: a cap on
+    /// what an SMS-pumping wave can cost the store.
+    pub sms_hourly_ceiling: u32,
 }
 
 impl Settings {
@@ -117,6 +121,7 @@ impl Settings {
             .set_default("two_factor.gateway_url", "https://api.authy.com")?
             .set_default("two_factor.sandbox_url", "")?
             .set_default("two_factor.gateway_timeout_ms", 5000)?
+            .set_default("two_factor.sms_hourly_ceiling", 300)?
             .set_default("data_dir", "data")?
             .set_default("demo_data", true)?;
         match config_file {

@@ -121,8 +121,14 @@ fn tfa(settings: &Settings, cmd: TfaCommand) -> anyhow::Result<()> {
         .with_context(|| format!("no account with the email {email}"))?;
     match cmd {
         TfaCommand::Reset { .. } => {
+            // The account's sign-ins under way and its sessions end too.
+            let void = |c: &mut storefront_2fa::db::DbConn, id: i64| {
+                accounts::void_pending_sign_ins(c, id)?;
+                storefront_2fa::host::session::end_other_sessions(c, id, "").map(|_| ())
+            };
             let removed = admin_tools::reset(
                 &mut conn,
+                &void,
                 account.id,
                 &account.email,
                 "the command line",

@@ -41,6 +41,7 @@ pub fn default_addons(ctx: &AddonContext<'_>) -> AddonList {
         gateway_url: tf.gateway_url.trim_end_matches('/').to_string(),
         sandbox_url,
         timeout: std::time::Duration::from_millis(tf.gateway_timeout_ms),
+        sms_hourly_ceiling: tf.sms_hourly_ceiling,
     });
     vec![(manifest, Arc::new(addon))]
 }
@@ -172,14 +173,27 @@ impl SandboxPolicy for MountedSandboxPolicy {
         keys
     }
 
+    /// In test mode while the addon is enabled; in production mode only
+    /// when the operator mounts it there. A disabled addon's sandbox
+    /// answers nothing, like the addon's own routes.
     async fn is_available(&self) -> bool {
         if self.state.settings.sandbox.mount_in_production {
             return true;
         }
+        let enabled = self
+            .state
+            .registry
+            .is_enabled(&self.state.db, TWO_FACTOR_ID)
+            .await
+            .unwrap_or(false);
         match self.addon_settings().await {
-            Some(settings) => !settings.bool("production_mode"),
+            Some(settings) => enabled && !settings.bool("production_mode"),
             None => false,
         }
+    }
+
+    fn key_in_header_only(&self) -> bool {
+        true
     }
 }
 

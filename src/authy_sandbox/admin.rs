@@ -5,7 +5,9 @@
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
 
-use super::{approvals, outbox};
+use std::sync::Arc;
+
+use super::{approvals, outbox, SandboxPolicy};
 use crate::db::Db;
 use crate::plugin::HostHandle;
 
@@ -15,30 +17,73 @@ pub const PAGE_LIMIT: i64 = 200;
 
 /// GET `/admin/two-factor/sandbox`; POST `…/approvals/{uuid}/approve` and `…/deny`.
 pub fn configure_admin(cfg: &mut web::ServiceConfig, host: HostHandle, db: Db) {
-    let (page_host, page_db) = (host.clone(), db.clone());
-    let (approve_host, approve_db) = (host.clone(), db.clone());
-    let (deny_host, deny_db) = (host, db);
+    configure_admin_when(cfg, host, db, Arc::new(Always));
+}
+
+/// The same pages, answering 404 whenever `policy` says the sandbox is not
+/// available (in production mode the outbox page is gone).
+pub fn configure_admin_when(
+    cfg: &mut web::ServiceConfig,
+    host: HostHandle,
+    db: Db,
+    policy: Arc<dyn SandboxPolicy>,
+) {
+    let (page_host, page_db, page_policy) = (host.clone(), db.clone(), policy.clone());
+    let (approve_host, approve_db, approve_policy) = (host.clone(), db.clone(), policy.clone());
+    let (deny_host, deny_db, deny_policy) = (host, db, policy);
     cfg.route(
         PAGE_PATH,
         web::get().to(move |req: HttpRequest| {
-            let (host, db) = (page_host.clone(), page_db.clone());
-            async move { outbox_page(req, host, db).await }
+            let (host, db, policy) = (page_host.clone(), page_db.clone(), page_policy.clone());
+            async move {
+                if !policy.is_available().await {
+                    return HttpResponse::NotFound().finish();
+                }
+                outbox_page(req, host, db).await
+            }
         }),
     )
     .route(
         "/admin/two-factor/sandbox/approvals/{uuid}/approve",
         web::post().to(move |req: HttpRequest| {
-            let (host, db) = (approve_host.clone(), approve_db.clone());
-            async move { decide(req, host, db, true).await }
+            let (host, db, policy) = (
+                approve_host.clone(),
+                approve_db.clone(),
+                approve_policy.clone(),
+            );
+            async move {
+                if !policy.is_available().await {
+                    return HttpResponse::NotFound().finish();
+                }
+                decide(req, host, db, true).await
+            }
         }),
     )
     .route(
         "/admin/two-factor/sandbox/approvals/{uuid}/deny",
         web::post().to(move |req: HttpRequest| {
-            let (host, db) = (deny_host.clone(), deny_db.clone());
-            async move { decide(req, host, db, false).await }
+            let (host, db, policy) = (deny_host.clone(), deny_db.clone(), deny_policy.clone());
+            async move {
+                if !policy.is_available().await {
+                    return HttpResponse::NotFound().finish();
+                }
+                decide(req, host, db, false).await
+            }
         }),
     );
+}
+
+/// The pages of `configure_admin`: always there.
+struct Always;
+
+#[async_trait::async_trait(?Send)]
+impl SandboxPolicy for Always {
+    async fn accepted_keys(&self) -> Vec<String> {
+        Vec::new()
+    }
+    async fn is_available(&self) -> bool {
+        true
+    }
 }
 
 async fn outbox_page(req: HttpRequest, host: HostHandle, db: Db) -> HttpResponse {

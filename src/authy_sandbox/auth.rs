@@ -10,10 +10,14 @@ use crate::crypto::constant_time_eq;
 
 pub const HEADER: &str = "X-Authy-API-Key";
 
-/// The key the request presents, header first.
-pub fn presented_key(req: &HttpRequest, params: &Params) -> Option<String> {
+/// The key the request presents, header first (header only when
+/// `header_only`).
+pub fn presented_key(req: &HttpRequest, params: &Params, header_only: bool) -> Option<String> {
     if let Some(value) = req.headers().get(HEADER) {
         return value.to_str().ok().map(|s| s.trim().to_string());
+    }
+    if header_only {
+        return None;
     }
     params.text(&["api_key"])
 }
@@ -45,7 +49,7 @@ pub async fn check_key(
     params: &Params,
     state: &SandboxState,
 ) -> Result<(), HttpResponse> {
-    let Some(key) = presented_key(req, params) else {
+    let Some(key) = presented_key(req, params, state.policy.key_in_header_only()) else {
         return Err(responses::invalid_api_key());
     };
     let accepted = state.policy.accepted_keys().await;

@@ -52,6 +52,12 @@ pub use standalone::{build_standalone, run_standalone, StaticKeys};
 pub trait SandboxPolicy: Send + Sync + 'static {
     async fn accepted_keys(&self) -> Vec<String>;
     async fn is_available(&self) -> bool;
+    /// True to take the key from the `X-Authy-API-Key` header only, not
+    /// from the query string or the body (the wire reference allows those
+    /// for old clients, but a key in a URL ends up in access logs).
+    fn key_in_header_only(&self) -> bool {
+        false
+    }
 }
 
 /// The application id and name the sandbox reports.

@@ -13,6 +13,7 @@ diesel::table! {
         must_change_password -> Bool,
         created_at -> BigInt,
         updated_at -> BigInt,
+        credential_generation -> BigInt,
     }
 }
 
@@ -39,6 +40,7 @@ diesel::table! {
         attempts -> Integer,
         created_at -> BigInt,
         expires_at -> BigInt,
+        credential_generation -> BigInt,
     }
 }
 
@@ -193,6 +195,15 @@ diesel::table! {
         completed -> Bool,
         sms_sent_at -> Nullable<BigInt>,
         created_at -> BigInt,
+        expires_at -> BigInt,
+        credential_generation -> BigInt,
+    }
+}
+
+diesel::table! {
+    tfa_confirmed_access (session_key) {
+        session_key -> Text,
+        account_id -> BigInt,
         expires_at -> BigInt,
     }
 }

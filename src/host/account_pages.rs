@@ -20,6 +20,7 @@ fn context(state: &HostState, req: &HttpRequest, account: &AccountRow) -> Profil
         account: Some(account.to_account()),
         actor: Some(account.to_account()),
         ip: state.client_ip_of(req),
+        session_key: state.session_key_of(req),
     }
 }
 

@@ -18,6 +18,7 @@ pub struct AccountRow {
     pub must_change_password: bool,
     pub created_at: i64,
     pub updated_at: i64,
+    pub credential_generation: i64,
 }
 
 /// Debug leaves the password hash out.
@@ -44,6 +45,7 @@ impl AccountRow {
             email: self.email.clone(),
             name: self.name.clone(),
             role: self.role(),
+            credential_generation: self.credential_generation,
         }
     }
 }
@@ -133,6 +135,8 @@ pub fn email_taken(
         .is_some())
 }
 
+/// Sets a new password. Every sign-in of the account that is under way
+/// (started with the old password) is voided with it.
 pub fn set_password(conn: &mut DbConn, id: i64, hash: &str) -> Result<(), DbError> {
     diesel::update(accounts::table.find(id))
         .set((
@@ -141,7 +145,27 @@ pub fn set_password(conn: &mut DbConn, id: i64, hash: &str) -> Result<(), DbErro
             accounts::updated_at.eq(now()),
         ))
         .execute(conn)?;
+    void_pending_sign_ins(conn, id)?;
     Ok(())
+}
+
+/// Moves the account's credential generation on and deletes its pending
+/// logins, whatever their stage: after a password change, a two-factor
+/// reset or disable, or "sign out everywhere", no sign-in that started
+/// before can go on. A pending login inserted concurrently (its password
+/// step read the old generation) is refused at its next step, since every
+/// step compares generations. Returns the new generation.
+pub fn void_pending_sign_ins(conn: &mut DbConn, id: i64) -> Result<i64, DbError> {
+    use crate::db::schema::pending_logins;
+    let generation = diesel::update(accounts::table.find(id))
+        .set(accounts::credential_generation.eq(accounts::credential_generation + 1))
+        .returning(accounts::credential_generation)
+        .get_result::<i64>(conn)
+        .optional()?
+        .unwrap_or_default();
+    diesel::delete(pending_logins::table.filter(pending_logins::account_id.eq(id)))
+        .execute(conn)?;
+    Ok(generation)
 }
 
 pub fn update_profile(

@@ -126,6 +126,7 @@ fn profile_context(
         account: Some(target.to_account()),
         actor: Some(actor.to_account()),
         ip: state.client_ip_of(req),
+        session_key: state.session_key_of(req),
     }
 }
 

@@ -61,7 +61,7 @@ pub fn login_path(interface: Interface) -> &'static str {
     }
 }
 
-fn change_password_path(interface: Interface) -> &'static str {
+pub fn change_password_path(interface: Interface) -> &'static str {
     match interface {
         Interface::Customer => "/login/change-password",
         Interface::Admin => "/admin/login/change-password",
@@ -247,22 +247,20 @@ async fn password_login(
         password_just_changed: false,
     };
     if account.must_change_password {
-        let mut row = PendingRow::new(
-            attempt.pending_id.clone(),
-            account.id,
-            attempt.interface,
-            attempt.target.clone(),
-            attempt.ip.clone(),
-        );
-        row.stage = pending::STAGE_PASSWORD_CHANGE.into();
-        row.challenge_url = change_password_path(attempt.interface).into();
-        let url = row.challenge_url.clone();
-        return match keep_pending(&state, req, row).await {
-            Ok(()) => redirect(&url),
-            Err(e) => {
-                tracing::error!(error = %e, "could not keep pending login");
-                refuse(state, UNAVAILABLE.into()).await
+        // An admin asked for a new password, perhaps because the old one
+        // leaked: an account with a second factor meets it first, so that
+        // the password alone cannot choose the new one (the host moves on
+        // to the change when the addon completes the sign-in).
+        let held = match decide(&state, &attempt).await {
+            Ok(Some((addon_id, url))) => {
+                hold_for_challenge(&state, req, &attempt, addon_id, url).await
             }
+            Ok(None) => hold_for_password_change(&state, req, &attempt).await,
+            Err(message) => Err(message),
+        };
+        return match held {
+            Ok(res) => res,
+            Err(message) => refuse(state, message).await,
         };
     }
     match continue_login(&state, req, &attempt).await {
@@ -280,24 +278,59 @@ pub async fn continue_login(
 ) -> Result<HttpResponse, String> {
     match decide(state, attempt).await? {
         None => Ok(sign_in(state, req, attempt.account.id, &attempt.target).await),
-        Some((addon_id, url)) => {
-            let mut row = PendingRow::new(
-                attempt.pending_id.clone(),
-                attempt.account.id,
-                attempt.interface,
-                attempt.target.clone(),
-                attempt.ip.clone(),
-            );
-            row.stage = pending::STAGE_CHALLENGE.into();
-            row.addon_id = Some(addon_id);
-            row.challenge_url = url.clone();
-            keep_pending(state, req, row).await.map_err(|e| {
-                tracing::error!(error = %e, "could not keep pending login");
-                UNAVAILABLE.to_string()
-            })?;
-            Ok(redirect(&url))
-        }
+        Some((addon_id, url)) => hold_for_challenge(state, req, attempt, addon_id, url).await,
     }
+}
+
+/// Keeps a pending login at the addon's challenge and redirects there.
+async fn hold_for_challenge(
+    state: &HostState,
+    req: &HttpRequest,
+    attempt: &LoginAttempt,
+    addon_id: String,
+    url: String,
+) -> Result<HttpResponse, String> {
+    let mut row = pending_row_of(attempt);
+    row.stage = pending::STAGE_CHALLENGE.into();
+    row.addon_id = Some(addon_id);
+    row.challenge_url = url;
+    hold(state, req, row).await
+}
+
+/// Keeps a pending login at the password change an admin required (for an
+/// account with no second factor) and redirects there.
+async fn hold_for_password_change(
+    state: &HostState,
+    req: &HttpRequest,
+    attempt: &LoginAttempt,
+) -> Result<HttpResponse, String> {
+    let mut row = pending_row_of(attempt);
+    row.stage = pending::STAGE_PASSWORD_CHANGE.into();
+    row.challenge_url = change_password_path(attempt.interface).into();
+    hold(state, req, row).await
+}
+
+fn pending_row_of(attempt: &LoginAttempt) -> PendingRow {
+    PendingRow::new(
+        attempt.pending_id.clone(),
+        &attempt.account,
+        attempt.interface,
+        attempt.target.clone(),
+        attempt.ip.clone(),
+    )
+}
+
+async fn hold(
+    state: &HostState,
+    req: &HttpRequest,
+    row: PendingRow,
+) -> Result<HttpResponse, String> {
+    let url = row.challenge_url.clone();
+    keep_pending(state, req, row).await.map_err(|e| {
+        tracing::error!(error = %e, "could not keep pending login");
+        UNAVAILABLE.to_string()
+    })?;
+    Ok(redirect(&url))
 }
 
 /// Runs the enabled addons' `after_password_verified` hooks in order. The
@@ -385,16 +418,16 @@ pub fn signed_in(state: &HostState, new_id: String, target: &str) -> HttpRespons
     res
 }
 
-/// The pending login of this request at the password-change stage.
-async fn pending_password_change(state: &HostState, req: &HttpRequest) -> Option<PendingRow> {
-    let current = session::current(state, req).await.ok()?;
-    let id = current.pending_login_id()?.to_string();
-    let row = state
-        .db
-        .run(move |conn| pending::load_valid(conn, &id))
+/// The pending login of this request at the password-change stage, with
+/// its account (see `HostState::pending_with_account`).
+async fn pending_password_change(
+    state: &HostState,
+    req: &HttpRequest,
+) -> Option<(PendingRow, AccountRow)> {
+    state
+        .pending_with_account(req)
         .await
-        .ok()??;
-    (row.stage == pending::STAGE_PASSWORD_CHANGE).then_some(row)
+        .filter(|(row, _)| row.changes_password())
 }
 
 fn change_template(interface: Interface) -> &'static str {
@@ -405,7 +438,7 @@ fn change_template(interface: Interface) -> &'static str {
 }
 
 pub async fn change_password_page(state: web::Data<HostState>, req: HttpRequest) -> HttpResponse {
-    let Some(row) = pending_password_change(&state, &req).await else {
+    let Some((row, _)) = pending_password_change(&state, &req).await else {
         return redirect(login_path(interface_of_path(&req)));
     };
     let ctx = tera::Context::new();
@@ -428,20 +461,13 @@ pub async fn change_password_submit(
     body: web::Bytes,
 ) -> HttpResponse {
     let state = state.into_inner();
-    let Some(row) = pending_password_change(&state, &req).await else {
+    let Some((row, account)) = pending_password_change(&state, &req).await else {
         return redirect(login_path(interface_of_path(&req)));
     };
     let Ok(values) = FormValues::parse(&body) else {
         return bad_form(&state, &req, "The form could not be read.").await;
     };
-    let account_id = row.account_id;
-    let Ok(Some(account)) = state
-        .db
-        .run(move |conn| accounts::by_id(conn, account_id))
-        .await
-    else {
-        return redirect(login_path(row.interface()));
-    };
+    let account_id = account.id;
     let new = values.get("new_password").unwrap_or("");
     let confirm = values.get("confirm_password").unwrap_or("");
     let mut errors = crate::plugin::FieldErrors::default();
@@ -480,53 +506,39 @@ pub async fn change_password_submit(
     };
     let hash = state.hasher.hash(&new_password).await;
     let keep = cookie_of(&req).id_hash();
-    if let Err(e) = state
+    // The new password voids every sign-in under way, this one included.
+    let changed = state
         .db
         .transaction(move |conn| {
             accounts::set_password(conn, account_id, &hash)?;
-            session::end_other_sessions(conn, account_id, &keep).map(|_| ())
+            session::end_other_sessions(conn, account_id, &keep)?;
+            accounts::by_id(conn, account_id)
         })
-        .await
-    {
-        tracing::error!(error = %e, "password change failed");
-        return HttpResponse::InternalServerError().finish();
-    }
+        .await;
+    let account = match changed {
+        Ok(Some(a)) => a,
+        Ok(None) => return redirect(login_path(row.interface())),
+        Err(e) => {
+            tracing::error!(error = %e, "password change failed");
+            return HttpResponse::InternalServerError().finish();
+        }
+    };
     run_after_password_change(&state, &account.to_account()).await;
-
+    if row.stage == pending::STAGE_PASSWORD_CHANGE_VERIFIED {
+        // The second factor was met before the password step.
+        return sign_in(&state, &req, account_id, &row.target).await;
+    }
+    // No second factor yet: an addon may insist on enrolment now.
     let attempt = LoginAttempt {
-        pending_id: row.id.clone(),
+        pending_id: random_token(32),
         account: account.to_account(),
         interface: row.interface(),
         target: row.target.clone(),
         ip: state.client_ip_of(&req),
         password_just_changed: true,
     };
-    match decide(&state, &attempt).await {
-        Ok(None) => {
-            let id = row.id.clone();
-            if !matches!(
-                state
-                    .db
-                    .transaction(move |conn| pending::take(conn, &id))
-                    .await,
-                Ok(true)
-            ) {
-                return redirect(login_path(row.interface()));
-            }
-            sign_in(&state, &req, account_id, &row.target).await
-        }
-        Ok(Some((addon_id, url))) => {
-            let id = row.id.clone();
-            let to = url.clone();
-            match state
-                .db
-                .transaction(move |conn| pending::set_challenge(conn, &id, &addon_id, &to))
-                .await
-            {
-                Ok(()) => redirect(&url),
-                Err(_) => HttpResponse::InternalServerError().finish(),
-            }
-        }
+    match continue_login(&state, &req, &attempt).await {
+        Ok(res) => res,
         Err(message) => {
             let mut ctx = tera::Context::new();
             ctx.insert("next", &row.target);

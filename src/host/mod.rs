@@ -51,6 +51,13 @@ impl HostState {
         templates::render(self, req, status, template, ctx).await
     }
 
+    /// The key addons bind per-session state to: the session id's hash,
+    /// for a session the browser already had (not one issued just now).
+    pub fn session_key_of(&self, req: &HttpRequest) -> Option<String> {
+        let cookie = session::cookie_of(req);
+        (!cookie.value.is_empty() && !cookie.issued_now).then(|| cookie.id_hash())
+    }
+
     /// The client's address: the first `X-Forwarded-For` hop when the
     /// operator trusts a load balancer, else the peer address.
     pub fn client_ip_of(&self, req: &HttpRequest) -> String {

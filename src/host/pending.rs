@@ -11,6 +11,9 @@ use crate::plugin::Interface;
 pub const TTL_SECS: i64 = 10 * 60;
 
 pub const STAGE_PASSWORD_CHANGE: &str = "password_change";
+/// The second factor was met; a password change the admin required comes
+/// next, then the session (the factor first: the password may have leaked).
+pub const STAGE_PASSWORD_CHANGE_VERIFIED: &str = "password_change_verified";
 pub const STAGE_CHALLENGE: &str = "challenge";
 
 #[derive(Clone, Debug, Queryable, Selectable, Insertable)]
@@ -27,12 +30,14 @@ pub struct PendingRow {
     pub attempts: i32,
     pub created_at: i64,
     pub expires_at: i64,
+    /// The account's credential generation when the password was verified.
+    pub credential_generation: i64,
 }
 
 impl PendingRow {
     pub fn new(
         id: String,
-        account_id: i64,
+        account: &crate::plugin::Account,
         interface: Interface,
         target: String,
         ip: String,
@@ -40,7 +45,7 @@ impl PendingRow {
         let t = now();
         PendingRow {
             id,
-            account_id,
+            account_id: account.id,
             interface: interface.as_str().to_string(),
             target,
             stage: String::new(),
@@ -50,7 +55,13 @@ impl PendingRow {
             attempts: 0,
             created_at: t,
             expires_at: t + TTL_SECS,
+            credential_generation: account.credential_generation,
         }
+    }
+
+    /// At the password-change step (with or without the second factor met).
+    pub fn changes_password(&self) -> bool {
+        self.stage == STAGE_PASSWORD_CHANGE || self.stage == STAGE_PASSWORD_CHANGE_VERIFIED
     }
 
     pub fn interface(&self) -> Interface {
@@ -92,6 +103,25 @@ pub fn set_challenge(
             ))
             .execute(conn)?;
         Ok(())
+    })
+}
+
+/// Moves the pending login to the password-change step after its second
+/// factor was met (see `STAGE_PASSWORD_CHANGE_VERIFIED`); false when it is
+/// gone.
+pub fn to_password_change(conn: &mut DbConn, id: &str, url: &str) -> Result<bool, DbError> {
+    crate::on_backend!(conn, |conn| {
+        Ok(diesel::update(
+            pending_logins::table
+                .find(id)
+                .filter(pending_logins::expires_at.gt(now())),
+        )
+        .set((
+            pending_logins::stage.eq(STAGE_PASSWORD_CHANGE_VERIFIED),
+            pending_logins::challenge_url.eq(url),
+        ))
+        .execute(conn)?
+            == 1)
     })
 }
 

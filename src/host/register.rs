@@ -24,6 +24,7 @@ fn context(req: &HttpRequest, state: &HostState) -> ProfileContext {
         account: None,
         actor: None,
         ip: state.client_ip_of(req),
+        session_key: state.session_key_of(req),
     }
 }
 

@@ -5,14 +5,15 @@ use actix_web::{HttpRequest, HttpResponse};
 use async_trait::async_trait;
 
 use super::accounts::{self, AccountRow};
-use super::login::{login_path, signed_in};
+use super::login::{change_password_path, login_path, signed_in};
 use super::pending::{self, PendingRow};
 use super::session;
 use super::{redirect, HostState};
 use crate::crypto::SecretKey;
 use crate::db::{Db, DbError};
 use crate::plugin::{
-    Account, AddonError, AddonSettings, HostError, HostServices, Interface, PendingLogin, Role,
+    Account, AddonError, AddonSettings, Completion, HostError, HostServices, Interface,
+    PendingLogin, Role,
 };
 
 impl HostState {
@@ -67,15 +68,35 @@ impl HostState {
         Ok(account)
     }
 
-    async fn pending_row(&self, req: &HttpRequest) -> Option<PendingRow> {
+    /// The unexpired pending login this request's session holds, with its
+    /// account, while the account's credential generation is still the one
+    /// the sign-in started under (a password change, a two-factor reset or
+    /// disable since then voids it, even one that raced with its start).
+    pub async fn pending_with_account(
+        &self,
+        req: &HttpRequest,
+    ) -> Option<(PendingRow, AccountRow)> {
         let current = session::current(self, req).await.ok()?;
         let id = current.pending_login_id()?.to_string();
-        let row = self
-            .db
-            .run(move |conn| pending::load_valid(conn, &id))
+        self.db
+            .run(move |conn| {
+                let Some(row) = pending::load_valid(conn, &id)? else {
+                    return Ok(None);
+                };
+                let account = accounts::by_id(conn, row.account_id)?;
+                Ok(account
+                    .filter(|a| a.credential_generation == row.credential_generation)
+                    .map(|a| (row, a)))
+            })
             .await
-            .ok()??;
-        (row.stage == pending::STAGE_CHALLENGE).then_some(row)
+            .ok()?
+    }
+
+    /// `pending_with_account` at the addon's challenge step.
+    async fn pending_row(&self, req: &HttpRequest) -> Option<(PendingRow, AccountRow)> {
+        self.pending_with_account(req)
+            .await
+            .filter(|(row, _)| row.stage == pending::STAGE_CHALLENGE)
     }
 }
 
@@ -214,13 +235,7 @@ impl HostServices for HostState {
     }
 
     async fn pending_login(&self, req: &HttpRequest) -> Option<PendingLogin> {
-        let row = self.pending_row(req).await?;
-        let account_id = row.account_id;
-        let account = self
-            .db
-            .run(move |conn| accounts::by_id(conn, account_id))
-            .await
-            .ok()??;
+        let (row, account) = self.pending_row(req).await?;
         Some(PendingLogin {
             id: row.id.clone(),
             account: account.to_account(),
@@ -244,10 +259,27 @@ impl HostServices for HostState {
         &self,
         req: &HttpRequest,
         pending_id: &str,
-    ) -> Result<HttpResponse, HostError> {
-        let Some(row) = self.pending_row(req).await.filter(|r| r.id == pending_id) else {
+    ) -> Result<Completion, HostError> {
+        let Some((row, account)) = self
+            .pending_row(req)
+            .await
+            .filter(|(r, _)| r.id == pending_id)
+        else {
             return Err(HostError::PendingLoginGone);
         };
+        if account.must_change_password {
+            // The factor is met; the new password comes next, then the session.
+            let url = change_password_path(row.interface());
+            let id = row.id.clone();
+            let moved = self
+                .db
+                .transaction(move |conn| pending::to_password_change(conn, &id, url))
+                .await?;
+            if !moved {
+                return Err(HostError::PendingLoginGone);
+            }
+            return Ok(Completion::PasswordChangeNext(redirect(url)));
+        }
         // Taking the row is the claim: of two concurrent completions only one
         // deletes it, and only that one signs in, in the same transaction.
         let (id, account_id) = (row.id.clone(), row.account_id);
@@ -262,7 +294,7 @@ impl HostServices for HostState {
             })
             .await?;
         match started {
-            Some(new_id) => Ok(signed_in(self, new_id, &row.target)),
+            Some(new_id) => Ok(Completion::SignedIn(signed_in(self, new_id, &row.target))),
             None => Err(HostError::PendingLoginGone),
         }
     }
@@ -276,5 +308,17 @@ impl HostServices for HostState {
 
     fn login_path(&self, interface: Interface) -> &'static str {
         login_path(interface)
+    }
+
+    fn void_pending_sign_ins(
+        &self,
+        conn: &mut crate::db::DbConn,
+        account_id: i64,
+    ) -> Result<(), DbError> {
+        accounts::void_pending_sign_ins(conn, account_id).map(|_| ())
+    }
+
+    fn session_key(&self, req: &HttpRequest) -> Option<String> {
+        self.session_key_of(req)
     }
 }

@@ -148,15 +148,30 @@ pub trait HostServices: Send + Sync + 'static {
     /// Counts one attempt on a pending login before the addon checks a code;
     /// returns the new count, or None when the pending login is gone.
     async fn count_pending_attempt(&self, pending_id: &str) -> Result<Option<i32>, DbError>;
-    /// Turns the pending login into a signed-in session (new session id) and
-    /// redirects to its target.
+    /// Called once the addon's factor was met: turns the pending login into
+    /// a signed-in session (new session id) and redirects to its target, or,
+    /// when an admin required a new password, sends the user on to set it
+    /// first (the session starts after that).
     async fn complete_pending_login(
         &self,
         req: &HttpRequest,
         pending_id: &str,
-    ) -> Result<HttpResponse, HostError>;
+    ) -> Result<Completion, HostError>;
     /// Drops the pending login (the password must be entered again).
     async fn cancel_pending_login(&self, pending_id: &str) -> Result<(), DbError>;
     /// The login page for an interface (where a voided pending login sends the user).
     fn login_path(&self, interface: Interface) -> &'static str;
+
+    /// Voids every sign-in of the account that is under way and moves its
+    /// credential generation on (`Account::credential_generation`), in the
+    /// caller's transaction. Addons call it when a factor is reset, removed
+    /// or disabled, so that a sign-in started before cannot go on.
+    fn void_pending_sign_ins(&self, conn: &mut DbConn, account_id: i64) -> Result<(), DbError>;
+
+    /// An opaque key of this request's signed-in session (stable until the
+    /// session id rotates), for state an addon binds to one session. None
+    /// when the request has no session.
+    fn session_key(&self, _req: &HttpRequest) -> Option<String> {
+        None
+    }
 }

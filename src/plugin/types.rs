@@ -73,6 +73,10 @@ pub struct Account {
     pub email: String,
     pub name: String,
     pub role: Role,
+    /// Moves on with every password change, two-factor reset or disable and
+    /// "sign out everywhere" (see `HostServices::void_pending_sign_ins`). A
+    /// sign-in that started under an older generation must not complete.
+    pub credential_generation: i64,
 }
 
 /// A login whose password was just verified.
@@ -132,6 +136,8 @@ pub struct ProfileContext {
     /// Who is submitting (None on registration).
     pub actor: Option<Account>,
     pub ip: String,
+    /// `HostServices::session_key` of the submitting session.
+    pub session_key: Option<String>,
 }
 
 /// Submitted form fields in order; the first value wins for a repeated name.
@@ -192,6 +198,25 @@ pub enum AddonError {
     Db(#[from] crate::db::DbError),
     #[error("{0}")]
     Internal(String),
+}
+
+/// What completing a pending login led to.
+#[derive(Debug)]
+pub enum Completion {
+    /// A new session; the response redirects to the sign-in's target.
+    SignedIn(actix_web::HttpResponse),
+    /// An admin required a new password: the response leads to that step,
+    /// and the session starts after it. An addon must not send the user
+    /// anywhere else in between.
+    PasswordChangeNext(actix_web::HttpResponse),
+}
+
+impl Completion {
+    pub fn into_response(self) -> actix_web::HttpResponse {
+        match self {
+            Completion::SignedIn(r) | Completion::PasswordChangeNext(r) => r,
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]

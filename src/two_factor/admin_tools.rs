@@ -5,21 +5,27 @@
 
 use crate::db::{DbConn, DbError};
 
+use crate::plugin::Role;
+
 use super::audit::{self, AuditEvent};
-use super::factors::{self, Factors};
+use super::confirm_access;
+use super::factors::{self, Factors, VoidSignIns};
+use super::pages::{internal_error, see_other};
 use super::status::format_time;
 
-/// Removes every factor of `account_id` and records who did it. Returns
-/// false when there was nothing to remove.
+/// Removes every factor of `account_id` (see `factors::remove_all`, which
+/// also voids its sign-ins under way through `void`) and records who did
+/// it. Returns false when there was nothing to remove.
 pub fn reset(
     conn: &mut DbConn,
+    void: VoidSignIns<'_>,
     account_id: i64,
     account_email: &str,
     by: &str,
     ip: &str,
 ) -> Result<bool, DbError> {
     crate::db::write_transaction(conn, |conn| {
-        let removed = factors::remove_all(conn, account_id)?;
+        let removed = factors::remove_all(conn, account_id, void)?;
         let mut ev = AuditEvent::new("reset", if removed { "success" } else { "nothing" })
             .ip(ip)
             .detail(format!("two-factor reset by {by}"));
@@ -82,28 +88,51 @@ async fn admin_reset(
     let Ok(id) = path.into_inner().parse::<i64>() else {
         return HttpResponse::NotFound().finish();
     };
+    if id == admin.id {
+        // One's own factors go through the Security page's disable rules
+        // (the password and a current code), never through this tool.
+        return see_other(&format!("{}?own_reset=1", super::security_page::ADMIN_BASE));
+    }
     let target = match host.find_account(id).await {
         Ok(Some(a)) => a,
         Ok(None) => return HttpResponse::NotFound().finish(),
-        Err(e) => {
-            tracing::error!(error = %e, "two-factor reset failed");
-            return HttpResponse::InternalServerError().finish();
-        }
+        Err(e) => return internal_error(&e),
     };
+    if target.role == Role::Admin {
+        match confirm_access::is_confirmed(host.db(), host.session_key(&req).as_deref(), admin.id)
+            .await
+        {
+            Ok(true) => {}
+            Ok(false) => return see_other(&confirm_access::path_to(&format!("/admin/users/{id}"))),
+            Err(e) => return internal_error(&e),
+        }
+    }
     let ip = host.client_ip(&req);
     let by = format!("admin {}", admin.email);
     let email = target.email.clone();
+    let h = host.get_ref().clone();
     if let Err(e) = host
         .db()
-        .transaction(move |conn| reset(conn, id, &email, &by, &ip))
+        .transaction(move |conn| {
+            reset(
+                conn,
+                &|c, a| h.void_pending_sign_ins(c, a),
+                id,
+                &email,
+                &by,
+                &ip,
+            )
+        })
         .await
     {
-        tracing::error!(error = %e, "two-factor reset failed");
-        return HttpResponse::InternalServerError().finish();
+        return internal_error(&e);
     }
-    HttpResponse::SeeOther()
-        .insert_header(("Location", format!("/admin/users/{id}?tfa_reset=1")))
-        .finish()
+    // The user's browsers are signed out too: a reset follows a lost phone,
+    // and whoever holds it may hold a session.
+    if let Err(e) = host.end_other_sessions(id, None).await {
+        return internal_error(&e);
+    }
+    see_other(&format!("/admin/users/{id}?tfa_reset=1"))
 }
 
 /// The status and reset button shown on the admin user page.

@@ -14,6 +14,7 @@ use serde::Serialize;
 use crate::db::{DbConn, DbError};
 use crate::plugin::{Account, HostHandle, Interface};
 
+use super::pages::{internal_error, see_other};
 use super::providers::recovery;
 use super::{security_page, store};
 
@@ -204,19 +205,65 @@ pub fn configure(cfg: &mut web::ServiceConfig, host: HostHandle) {
         cfg.service(
             web::resource(first_codes_path(interface))
                 .app_data(data.clone())
-                .route(web::get().to(first_codes_page)),
+                .route(web::get().to(first_codes_page))
+                .route(web::post().to(first_codes_show)),
         );
     }
 }
 
-/// The new recovery codes, once, right after SMS set-up; afterwards only
-/// "View recovery codes" (with the password) shows them.
-async fn first_codes_page(st: web::Data<State>, req: HttpRequest) -> HttpResponse {
-    let interface = if req.path().starts_with("/admin/") {
+/// Whether a fresh note for `page` is waiting (read, not taken).
+fn has_note(conn: &mut DbConn, page: &str, account_id: i64) -> Result<bool, DbError> {
+    Ok(store::get_state(conn, &note_key(page, account_id))?
+        .is_some_and(|(_, at)| at >= crate::db::now() - NOTE_TTL_SECS))
+}
+
+fn interface_of(req: &HttpRequest) -> Interface {
+    if req.path().starts_with("/admin/") {
         Interface::Admin
     } else {
         Interface::Customer
+    }
+}
+
+/// The end of SMS set-up, on a GET: says the codes are ready behind a
+/// button. A GET never shows nor uses up the one showing, since any site
+/// can make the browser send one; the button's POST (with the CSRF token)
+/// does (`first_codes_show`).
+async fn first_codes_page(st: web::Data<State>, req: HttpRequest) -> HttpResponse {
+    let interface = interface_of(&req);
+    let account = match st.host.require_account(&req, interface).await {
+        Ok(a) => a,
+        Err(r) => return r,
     };
+    let id = account.id;
+    match st
+        .host
+        .db()
+        .run(move |conn| has_note(conn, FIRST_CODES, id))
+        .await
+    {
+        Ok(true) => {}
+        Ok(false) => return see_other(security_page::base_of(account.role.interface())),
+        Err(e) => return internal_error(&e),
+    }
+    let mut ctx = tera::Context::new();
+    ctx.insert("codes", &Vec::<String>::new());
+    ctx.insert("show_path", first_codes_path(interface));
+    ctx.insert(
+        "security_path",
+        security_page::base_of(account.role.interface()),
+    );
+    let template = format!("two_factor/recovery_codes_{}.html", interface.as_str());
+    let mut page = st.host.render(&req, StatusCode::OK, &template, ctx).await;
+    page.headers_mut()
+        .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    page
+}
+
+/// The new recovery codes, once, right after SMS set-up; afterwards only
+/// "View recovery codes" (with the password) shows them.
+async fn first_codes_show(st: web::Data<State>, req: HttpRequest) -> HttpResponse {
+    let interface = interface_of(&req);
     let account = match st.host.require_account(&req, interface).await {
         Ok(a) => a,
         Err(r) => return r,
@@ -236,17 +283,8 @@ async fn first_codes_page(st: web::Data<State>, req: HttpRequest) -> HttpRespons
         .await;
     let (target, codes) = match taken {
         Ok(Some(t)) => t,
-        Ok(None) => {
-            return HttpResponse::SeeOther()
-                .insert_header((LOCATION, security_page::base_of(account.role.interface())))
-                .finish()
-        }
-        Err(e) => {
-            tracing::error!(error = %e, "first recovery codes page failed");
-            return HttpResponse::InternalServerError()
-                .content_type("text/plain; charset=utf-8")
-                .body("Something went wrong on our side. Please try again.");
-        }
+        Ok(None) => return see_other(security_page::base_of(account.role.interface())),
+        Err(e) => return internal_error(&e),
     };
     let codes: Vec<String> = codes.into_iter().map(|c| c.code).collect();
     let mut ctx = tera::Context::new();

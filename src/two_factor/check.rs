@@ -86,10 +86,24 @@ pub async fn count_pending_attempt(
 }
 
 fn event(actor: &Actor<'_>, outcome: &'static str) -> AuditEvent {
-    AuditEvent::new("verify", outcome)
-        .account(actor.account)
-        .interface(actor.interface)
-        .ip(actor.ip)
+    actor.event("verify", outcome)
+}
+
+/// Checks the account's current password (re-authentication on the
+/// Security page and for "confirm it is you"), counted against the
+/// account's attempt limit like a code, so it cannot be guessed faster.
+pub async fn password(host: &HostHandle, account_id: i64, password: &str) -> Result<bool, DbError> {
+    if password.is_empty() {
+        return Ok(false);
+    }
+    if limits::code_attempt(host.db(), account_id).await? != limits::CodeGate::Allowed {
+        return Ok(false);
+    }
+    let ok = host.verify_password(account_id, password).await;
+    if ok {
+        limits::code_succeeded(host.db(), account_id).await?;
+    }
+    Ok(ok)
 }
 
 /// Counts one attempt; Some(Locked) when the account is locked.

@@ -11,4 +11,7 @@ pub struct TwoFactorConfig {
     pub sandbox_url: String,
     /// Timeout of every gateway request (connect and whole response).
     pub timeout: Duration,
+    /// SMS and calls the store may send in an hour, all accounts together
+    /// (`two_factor.sms_hourly_ceiling`).
+    pub sms_hourly_ceiling: u32,
 }

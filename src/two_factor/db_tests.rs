@@ -130,12 +130,12 @@ async fn sends_have_a_cooldown_and_hourly_quotas() {
     let t = fresh();
     let id = account(&t.db, "a@example.com");
     assert_eq!(
-        limits::send_attempt(&t.db, id, "10.0.0.1", false)
+        limits::send_attempt(&t.db, id, "10.0.0.1", false, &to("+12015550100"))
             .await
             .unwrap(),
         SendGate::Allowed
     );
-    match limits::send_attempt(&t.db, id, "10.0.0.1", false)
+    match limits::send_attempt(&t.db, id, "10.0.0.1", false, &to("+12015550100"))
         .await
         .unwrap()
     {
@@ -148,7 +148,7 @@ async fn sends_have_a_cooldown_and_hourly_quotas() {
     // A failed delivery gives the cooldown back.
     limits::release_cooldown(&t.db, id).await.unwrap();
     assert_eq!(
-        limits::send_attempt(&t.db, id, "10.0.0.1", false)
+        limits::send_attempt(&t.db, id, "10.0.0.1", false, &to("+12015550100"))
             .await
             .unwrap(),
         SendGate::Allowed
@@ -157,14 +157,14 @@ async fn sends_have_a_cooldown_and_hourly_quotas() {
     for _ in 0..3 {
         age_counters(&t.db, 31);
         assert_eq!(
-            limits::send_attempt(&t.db, id, "10.0.0.1", false)
+            limits::send_attempt(&t.db, id, "10.0.0.1", false, &to("+12015550100"))
                 .await
                 .unwrap(),
             SendGate::Allowed
         );
     }
     age_counters(&t.db, 31);
-    match limits::send_attempt(&t.db, id, "10.0.0.1", false)
+    match limits::send_attempt(&t.db, id, "10.0.0.1", false, &to("+12015550100"))
         .await
         .unwrap()
     {
@@ -178,9 +178,15 @@ async fn sends_have_a_cooldown_and_hourly_quotas() {
     let mut allowed = 0;
     for n in 0..25 {
         let acct = account(&t.db, &format!("ip{n}@example.com"));
-        if limits::send_attempt(&t.db, acct, "10.9.9.9", false)
-            .await
-            .unwrap()
+        if limits::send_attempt(
+            &t.db,
+            acct,
+            "10.9.9.9",
+            false,
+            &to(&format!("+120155502{n:02}")),
+        )
+        .await
+        .unwrap()
             == SendGate::Allowed
         {
             allowed += 1;
@@ -190,11 +196,106 @@ async fn sends_have_a_cooldown_and_hourly_quotas() {
     // The first code of a sign-in is not held back by the per-IP quota.
     let late = account(&t.db, "late@example.com");
     assert_eq!(
-        limits::send_attempt(&t.db, late, "10.9.9.9", true)
+        limits::send_attempt(&t.db, late, "10.9.9.9", true, &to("+12015550300"))
             .await
             .unwrap(),
         SendGate::Allowed
     );
+}
+
+/// A send to `number`, with a store ceiling no test here reaches.
+fn to(number: &str) -> limits::SendQuota {
+    limits::SendQuota {
+        destination: number.to_string(),
+        store_hourly_ceiling: 10_000,
+    }
+}
+
+#[tokio::test]
+async fn a_number_gets_five_codes_an_hour_and_ten_a_day_whichever_accounts_ask() {
+    let t = fresh();
+    let mut allowed = 0;
+    for n in 0..8 {
+        // A fresh account each time, from its own address: only the
+        // number is shared, as in SMS pumping through registrations.
+        let acct = account(&t.db, &format!("pump{n}@example.com"));
+        let ip = format!("10.1.0.{n}");
+        if limits::send_attempt(&t.db, acct, &ip, true, &to("+12015550123"))
+            .await
+            .unwrap()
+            == SendGate::Allowed
+        {
+            allowed += 1;
+        }
+    }
+    assert_eq!(allowed, limits::SENDS_PER_NUMBER_PER_HOUR);
+    // Another number is not held back.
+    let other = account(&t.db, "other@example.com");
+    assert_eq!(
+        limits::send_attempt(&t.db, other, "10.2.0.1", true, &to("+12015550124"))
+            .await
+            .unwrap(),
+        SendGate::Allowed
+    );
+    // Hour after hour, the day's ten are the most.
+    let mut day = allowed;
+    for hour in 0..3 {
+        age_counters(&t.db, 3601);
+        for n in 0..6 {
+            let acct = account(&t.db, &format!("h{hour}n{n}@example.com"));
+            match limits::send_attempt(&t.db, acct, "10.3.0.1", true, &to("+12015550123"))
+                .await
+                .unwrap()
+            {
+                SendGate::Allowed => day += 1,
+                SendGate::Wait { reason, .. } => assert!(
+                    matches!(reason, WaitReason::NumberHourly | WaitReason::NumberDaily),
+                    "{reason:?}"
+                ),
+            }
+        }
+        // Counters older than a day would be swept; none are here yet.
+    }
+    assert_eq!(day, limits::SENDS_PER_NUMBER_PER_DAY);
+}
+
+#[tokio::test]
+async fn the_store_wide_ceiling_stops_every_send_and_is_reported() {
+    let t = fresh();
+    let quota = |n: usize| limits::SendQuota {
+        destination: format!("+1201555{n:04}"),
+        store_hourly_ceiling: 3,
+    };
+    let mut results = Vec::new();
+    for n in 0..5 {
+        let acct = account(&t.db, &format!("c{n}@example.com"));
+        results.push(
+            limits::send_attempt(&t.db, acct, "10.4.0.1", true, &quota(n))
+                .await
+                .unwrap(),
+        );
+    }
+    assert_eq!(&results[..3], &[SendGate::Allowed; 3]);
+    for r in &results[3..] {
+        assert!(
+            matches!(
+                r,
+                SendGate::Wait {
+                    reason: WaitReason::StoreHourly,
+                    ..
+                }
+            ),
+            "{r:?}"
+        );
+    }
+    assert!(limits::store_ceiling_reached(&t.db, 3)
+        .await
+        .unwrap()
+        .is_some());
+    assert!(limits::store_ceiling_reached(&t.db, 10)
+        .await
+        .unwrap()
+        .is_none());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -42,15 +42,37 @@ pub async fn of(db: &Db, account_id: i64) -> Result<Factors, DbError> {
     db.run(move |conn| load(conn, account_id)).await
 }
 
+/// Whether the account has a confirmed app and a phone (what a sign-in
+/// decision needs, without the recovery-code summary).
+pub async fn app_and_phone(db: &Db, account_id: i64) -> Result<(bool, bool), DbError> {
+    db.run(move |conn| {
+        Ok((
+            totp::has_confirmed(conn, account_id)?,
+            store::load_phone(conn, account_id)?.is_some(),
+        ))
+    })
+    .await
+}
+
 pub async fn app_confirmed(db: &Db, account_id: i64) -> Result<bool, DbError> {
     db.run(move |conn| totp::has_confirmed(conn, account_id))
         .await
 }
 
-/// Removes every factor of the account (app, phone, recovery codes) and its
-/// open API sign-in challenges and API session tokens. Personal access
-/// tokens stay: they are not a factor and are revoked on their own.
-pub fn remove_all(conn: &mut DbConn, account_id: i64) -> Result<bool, DbError> {
+/// The host's `void_pending_sign_ins`, as a function on the caller's
+/// connection (the command line has no host handle, only the database).
+pub type VoidSignIns<'a> = &'a dyn Fn(&mut DbConn, i64) -> Result<(), DbError>;
+
+/// Removes every factor of the account (app, phone, recovery codes), its
+/// open API sign-in challenges and every API token (session tokens are
+/// deleted; personal access tokens revoked, so their list keeps them), and
+/// voids every sign-in under way through `void`: whoever disabled or reset
+/// two-factor authentication, nothing issued under the old factors lives on.
+pub fn remove_all(
+    conn: &mut DbConn,
+    account_id: i64,
+    void: VoidSignIns<'_>,
+) -> Result<bool, DbError> {
     let app = totp::remove(conn, account_id)?;
     let phone = store::delete_phone(conn, account_id)?;
     let codes = recovery::remove_all(conn, account_id)? > 0;
@@ -62,5 +84,13 @@ pub fn remove_all(conn: &mut DbConn, account_id: i64) -> Result<bool, DbError> {
             .filter(tfa_api_tokens::kind.eq("session")),
     )
     .execute(conn)?;
+    diesel::update(
+        tfa_api_tokens::table
+            .filter(tfa_api_tokens::account_id.eq(account_id))
+            .filter(tfa_api_tokens::revoked_at.is_null()),
+    )
+    .set(tfa_api_tokens::revoked_at.eq(Some(crate::db::now())))
+    .execute(conn)?;
+    void(conn, account_id)?;
     Ok(app || phone || codes)
 }

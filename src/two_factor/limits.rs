@@ -18,7 +18,14 @@ pub const MAX_PENDING_ATTEMPTS: i32 = 5;
 pub const SEND_COOLDOWN_SECS: i64 = 30;
 pub const SENDS_PER_ACCOUNT_PER_HOUR: i32 = 5;
 pub const SENDS_PER_IP_PER_HOUR: i32 = 20;
+/// Codes one phone number may receive, whichever accounts ask: many
+/// accounts made for one number must not make many texts (SMS pumping).
+pub const SENDS_PER_NUMBER_PER_HOUR: i32 = 5;
+pub const SENDS_PER_NUMBER_PER_DAY: i32 = 10;
+/// Accounts registered with a phone number from one address in an hour.
+pub const REGISTRATIONS_PER_IP_PER_HOUR: i32 = 10;
 const HOUR: i64 = 3600;
+const DAY: i64 = 86_400;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Hit {
@@ -155,19 +162,58 @@ pub enum WaitReason {
     Cooldown,
     AccountHourly,
     IpHourly,
+    NumberHourly,
+    NumberDaily,
+    /// The store-wide hourly ceiling was reached.
+    StoreHourly,
 }
 
+impl WaitReason {
+    /// For the audit trail.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WaitReason::Cooldown => "cooldown",
+            WaitReason::AccountHourly => "account hourly limit",
+            WaitReason::IpHourly => "IP hourly limit",
+            WaitReason::NumberHourly => "phone number hourly limit",
+            WaitReason::NumberDaily => "phone number daily limit",
+            WaitReason::StoreHourly => "store hourly ceiling",
+        }
+    }
+}
+
+/// Where a code would go and what the store allows in all.
+#[derive(Clone, Debug)]
+pub struct SendQuota {
+    /// The destination number (E.164); kept only hashed in the counters.
+    pub destination: String,
+    pub store_hourly_ceiling: i32,
+}
+
+fn number_key(window: &str, destination: &str) -> String {
+    format!(
+        "send:num:{window}:{}",
+        crate::crypto::sha256_hex(destination)
+    )
+}
+
+const STORE_KEY: &str = "send:store";
+
 /// Counts one SMS or call before it is requested: 30 s apart, at most 5 per
-/// account and 20 per client IP per hour. The first code of a sign-in
+/// account, 5 an hour and 10 a day per destination number, 20 per client IP
+/// per hour, and the store's hourly ceiling. The first code of a sign-in
 /// (`initial`) skips the per-IP quota: it follows a correct password, and
-/// many shoppers can share one address.
+/// many shoppers can share one address; the per-number and store-wide caps
+/// still hold, so making accounts does not make texts.
 pub async fn send_attempt(
     db: &Db,
     account_id: i64,
     ip: &str,
     initial: bool,
+    quota: &SendQuota,
 ) -> Result<SendGate, DbError> {
     let ip = ip.to_string();
+    let quota = quota.clone();
     // Only upserts: no insert here can conflict, so nothing to retry.
     db.transaction(move |conn| {
         let t = now();
@@ -186,17 +232,62 @@ pub async fn send_attempt(
                 reason: WaitReason::AccountHourly,
             });
         }
-        if initial {
-            return Ok(SendGate::Allowed);
-        }
-        let per_ip = hit(conn, &format!("send:ip:{ip}"), HOUR, t)?;
-        if per_ip.count > SENDS_PER_IP_PER_HOUR {
+        let hourly = hit(conn, &number_key("h", &quota.destination), HOUR, t)?;
+        if hourly.count > SENDS_PER_NUMBER_PER_HOUR {
             return Ok(SendGate::Wait {
-                seconds: wait(per_ip, HOUR),
-                reason: WaitReason::IpHourly,
+                seconds: wait(hourly, HOUR),
+                reason: WaitReason::NumberHourly,
+            });
+        }
+        let daily = hit(conn, &number_key("d", &quota.destination), DAY, t)?;
+        if daily.count > SENDS_PER_NUMBER_PER_DAY {
+            return Ok(SendGate::Wait {
+                seconds: wait(daily, DAY),
+                reason: WaitReason::NumberDaily,
+            });
+        }
+        if !initial {
+            let per_ip = hit(conn, &format!("send:ip:{ip}"), HOUR, t)?;
+            if per_ip.count > SENDS_PER_IP_PER_HOUR {
+                return Ok(SendGate::Wait {
+                    seconds: wait(per_ip, HOUR),
+                    reason: WaitReason::IpHourly,
+                });
+            }
+        }
+        let store = hit(conn, STORE_KEY, HOUR, t)?;
+        if store.count > quota.store_hourly_ceiling {
+            return Ok(SendGate::Wait {
+                seconds: wait(store, HOUR),
+                reason: WaitReason::StoreHourly,
             });
         }
         Ok(SendGate::Allowed)
+    })
+    .await
+}
+
+/// Counts a registration that brings a phone number from `ip`; false when
+/// the address has made too many this hour.
+pub async fn registration_attempt(db: &Db, ip: &str) -> Result<bool, DbError> {
+    let key = format!("register:ip:{ip}");
+    db.transaction(move |conn| {
+        Ok(hit(conn, &key, HOUR, now())?.count <= REGISTRATIONS_PER_IP_PER_HOUR)
+    })
+    .await
+}
+
+/// When the store-wide hourly ceiling was last passed, if within the hour.
+pub async fn store_ceiling_reached(db: &Db, ceiling: i32) -> Result<Option<i64>, DbError> {
+    db.run(move |conn| {
+        let row: Option<(i64, i32)> = tfa_counters::table
+            .find(STORE_KEY)
+            .select((tfa_counters::window_start, tfa_counters::count))
+            .first(conn)
+            .optional()?;
+        Ok(row
+            .filter(|(start, count)| *count > ceiling && *start > now() - HOUR)
+            .map(|(start, _)| start))
     })
     .await
 }

@@ -203,6 +203,7 @@ async fn submit(st: Data, req: HttpRequest, body: web::Bytes) -> HttpResponse {
         ip: &ip,
         purpose: &pending.id,
         initial: false,
+        via_api: false,
     };
     let recovery_mode = values.get("method") == Some("recovery");
     let checked =
@@ -230,7 +231,9 @@ async fn submit(st: Data, req: HttpRequest, body: web::Bytes) -> HttpResponse {
         Err(e) => return internal_error(&e),
     }
     let done = match st.host.complete_pending_login(&req, &pending.id).await {
-        Ok(resp) => resp,
+        Ok(crate::plugin::Completion::SignedIn(resp)) => resp,
+        // The password step the admin required comes next: nothing in between.
+        Ok(next) => return next.into_response(),
         Err(crate::plugin::HostError::PendingLoginGone) => {
             return see_other(st.host.login_path(pending.interface))
         }
@@ -266,23 +269,25 @@ async fn recovery_used_page(st: Data, req: HttpRequest) -> HttpResponse {
 }
 
 /// The login decision for an account with an authenticator app: a
-/// challenge on the app page. None when the account has no app.
+/// challenge on the app page.
 pub async fn challenge(
     host: &HostHandle,
     attempt: &crate::plugin::LoginAttempt,
-) -> Result<Option<crate::plugin::LoginDecision>, crate::plugin::AddonError> {
-    let account_id = attempt.account.id;
-    if !factors::app_confirmed(host.db(), account_id).await? {
-        return Ok(None);
-    }
+) -> Result<crate::plugin::LoginDecision, crate::plugin::AddonError> {
     let redirect = app_path(attempt.interface).to_string();
     let ev = AuditEvent::new("challenge", "started")
         .account(&attempt.account)
         .interface(attempt.interface)
         .ip(&attempt.ip)
         .detail(format!("authenticator app; {redirect}"));
-    store::start_challenge(host.db(), attempt.pending_id.clone(), account_id, ev).await?;
-    Ok(Some(crate::plugin::LoginDecision::Challenge { redirect }))
+    store::start_challenge(
+        host.db(),
+        attempt.pending_id.clone(),
+        attempt.account.id,
+        ev,
+    )
+    .await?;
+    Ok(crate::plugin::LoginDecision::Challenge { redirect })
 }
 
 /// For the phone-entry step of a sign-in: a redirect to the app page when

@@ -9,6 +9,7 @@
 //!     gateway_url: "https://api.authy.com".into(),          // production mode
 //!     sandbox_url: format!("{base_url}/sandbox/authy"),     // test mode (absolute)
 //!     timeout: Duration::from_millis(5000),
+//!     sms_hourly_ceiling: 300,
 //! });
 //! let registry = AddonRegistry::new(vec![(manifest_from_plugin_toml, Arc::new(addon))]);
 //! // in the App factory, for each enabled-or-not installed addon:
@@ -33,11 +34,13 @@ pub mod api;
 pub mod audit;
 pub mod check;
 pub mod config;
+pub mod confirm_access;
 pub mod countries;
 pub mod factors;
 pub mod limits;
 pub mod login_app;
 pub mod otp_code;
+mod pages;
 pub mod phone;
 pub mod policy;
 pub mod profile;
@@ -90,12 +93,18 @@ impl Addon for TwoFactorAddon {
         login_app::configure(cfg, self.service.clone(), host.clone());
         after_login::configure(cfg, host.clone());
         admin_tools::configure(cfg, host.clone());
+        confirm_access::configure(cfg, self.service.clone(), host.clone());
         security_page::configure(cfg, self.service.clone(), host.clone());
         api::configure(cfg, self.service.clone(), host.clone());
         routes::configure(cfg, self.service.clone(), host.clone());
-        // The sandbox's outbox page for the store admin (test mode codes).
+        // The sandbox's outbox page for the store admin (test mode codes),
+        // gone in production mode.
         let db = host.db().clone();
-        crate::authy_sandbox::admin::configure_admin(cfg, host, db);
+        let policy = Arc::new(OutboxInTestMode {
+            service: self.service.clone(),
+            host: host.clone(),
+        });
+        crate::authy_sandbox::admin::configure_admin_when(cfg, host, db, policy);
     }
 
     async fn after_password_verified(
@@ -103,28 +112,21 @@ impl Addon for TwoFactorAddon {
         host: &HostHandle,
         attempt: &LoginAttempt,
     ) -> Result<LoginDecision, AddonError> {
-        // An account with an authenticator app is always asked for its code
-        // (the user opted in); SMS follows the role's setting.
-        if let Some(decision) = login_app::challenge(host, attempt).await? {
-            return Ok(decision);
-        }
         let settings = self.service.settings(host).await?;
-        if settings.api_key_unreadable && settings.enabled_for(attempt.account.role) {
-            // Fail closed: an unreadable key must not look like "2FA off".
-            tracing::error!(
-                "two-factor: the stored API key cannot be decrypted; restore the previous \
-                 security.secret_key or enter the API key again on the addon's settings page"
-            );
-            return Err(AddonError::Refused(
-                "Signing in is not possible right now: the store's two-factor settings need attention. Please try again later."
-                    .into(),
-            ));
-        }
-        if !settings.active_for(attempt.account.role) {
-            return Ok(LoginDecision::Continue);
-        }
         let account_id = attempt.account.id;
-        let has_phone = store::phone_of(host.db(), account_id).await?.is_some();
+        let (has_app, has_phone) = factors::app_and_phone(host.db(), account_id).await?;
+        match policy::requirement(&settings, attempt.account.role, has_app, has_phone) {
+            policy::Requirement::App => return login_app::challenge(host, attempt).await,
+            policy::Requirement::Unavailable => {
+                tracing::error!(
+                    "two-factor: the stored API key cannot be decrypted; restore the previous \
+                     security.secret_key or enter the API key again on the addon's settings page"
+                );
+                return Err(AddonError::Refused(policy::UNAVAILABLE_MESSAGE.into()));
+            }
+            policy::Requirement::Sms | policy::Requirement::Nothing => {}
+        }
+
         let decision = policy::decide(
             &settings,
             attempt.account.role,
@@ -184,6 +186,25 @@ impl Addon for TwoFactorAddon {
 
     async fn settings_status(&self, host: &HostHandle) -> Option<String> {
         Some(status::render(&self.service, host).await)
+    }
+}
+
+/// The sandbox outbox page is there in test mode only.
+struct OutboxInTestMode {
+    service: Arc<Service>,
+    host: HostHandle,
+}
+
+#[async_trait::async_trait(?Send)]
+impl crate::authy_sandbox::SandboxPolicy for OutboxInTestMode {
+    async fn accepted_keys(&self) -> Vec<String> {
+        Vec::new()
+    }
+    async fn is_available(&self) -> bool {
+        self.service
+            .settings(&self.host)
+            .await
+            .is_ok_and(|s| s.mode == settings::Mode::Test)
     }
 }
 

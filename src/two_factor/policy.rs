@@ -18,6 +18,45 @@ pub fn phone_path(interface: Interface) -> &'static str {
     }
 }
 
+/// What a sign-in needs after the right password: the one rule for the
+/// login forms and the API.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Requirement {
+    /// No second factor (the login forms may still ask for a phone to enrol).
+    Nothing,
+    /// The authenticator app, whatever the role's SMS setting: the user
+    /// opted in (SMS and recovery codes are offered beside it).
+    App,
+    /// A code texted to the phone on file.
+    Sms,
+    /// The stored gateway key does not decrypt (the instance runs with
+    /// another secret key): refuse, since reading it as "no key" would
+    /// switch the second factor off.
+    Unavailable,
+}
+
+/// Shown when a sign-in is refused for `Requirement::Unavailable`.
+pub const UNAVAILABLE_MESSAGE: &str = "Signing in is not possible right now: the store's two-factor settings need attention. Please try again later.";
+
+pub fn requirement(
+    settings: &TfaSettings,
+    role: Role,
+    has_app: bool,
+    has_phone: bool,
+) -> Requirement {
+    if has_app {
+        return Requirement::App;
+    }
+    if settings.api_key_unreadable && settings.enabled_for(role) {
+        return Requirement::Unavailable;
+    }
+    if has_phone && settings.active_for(role) {
+        Requirement::Sms
+    } else {
+        Requirement::Nothing
+    }
+}
+
 /// The decision after a verified password. `role` decides whether a code is
 /// asked for; `interface` (the form used) only picks the page's skin.
 pub fn decide(
@@ -109,6 +148,42 @@ mod tests {
         assert_eq!(
             decide(&customer_only, Role::Admin, Interface::Admin, true, false),
             LoginDecision::Continue
+        );
+    }
+
+    #[test]
+    fn one_requirement_for_forms_and_api_and_an_unreadable_key_fails_closed() {
+        let on = settings("k", true, false);
+        assert_eq!(
+            requirement(&on, Role::Customer, false, true),
+            Requirement::Sms
+        );
+        assert_eq!(
+            requirement(&on, Role::Customer, false, false),
+            Requirement::Nothing
+        );
+        assert_eq!(
+            requirement(&on, Role::Admin, false, true),
+            Requirement::Nothing
+        );
+        assert_eq!(requirement(&on, Role::Admin, true, false), Requirement::App);
+        let mut unreadable = settings("", true, false);
+        unreadable.api_key_unreadable = true;
+        assert_eq!(
+            requirement(&unreadable, Role::Customer, false, true),
+            Requirement::Unavailable
+        );
+        assert_eq!(
+            requirement(&unreadable, Role::Customer, false, false),
+            Requirement::Unavailable
+        );
+        assert_eq!(
+            requirement(&unreadable, Role::Customer, true, true),
+            Requirement::App
+        );
+        assert_eq!(
+            requirement(&unreadable, Role::Admin, false, true),
+            Requirement::Nothing
         );
     }
 

@@ -5,11 +5,13 @@ use serde::Serialize;
 
 use crate::plugin::{
     AddonError, FieldErrors, FormValues, HostHandle, Interface, ProfileContext, ProfileForm,
-    ProfileSave, GENERIC_AUTH_ERROR,
+    ProfileSave, Role, GENERIC_AUTH_ERROR,
 };
 
 use super::audit::{self, AuditEvent};
+use super::confirm_access;
 use super::countries;
+use super::limits;
 use super::otp_code::OtpCode;
 use super::phone::{PhoneError, PhoneNumber};
 use super::service::{gateway_message, Actor, CheckOutcome, Service, ACCOUNT_PAGE_PURPOSE};
@@ -23,6 +25,8 @@ pub const F_CODE: &str = "tfa_code";
 /// Route of the "Send a code to my current phone" button.
 pub const SEND_CODE_PATH: &str = "/two-factor/account/send-code";
 pub const NOTICE_PREFIX: &str = "notice:acct:";
+/// The phone error when an admin's phone change needs "confirm it is you".
+const CONFIRM_FIRST: &str = "Confirm it is you before changing an administrator's phone number (your password and your own code), then save again.";
 
 #[derive(Serialize)]
 struct FieldsView<'a> {
@@ -37,6 +41,8 @@ struct FieldsView<'a> {
     send_code_path: &'a str,
     notice: Option<String>,
     errors: &'a FieldErrors,
+    /// "Confirm it is you", when changing this admin's phone needs it.
+    confirm_path: Option<String>,
 }
 
 pub async fn fields(
@@ -86,6 +92,13 @@ pub async fn fields(
         send_code_path: SEND_CODE_PATH,
         notice,
         errors,
+        confirm_path: (errors.get(F_PHONE) == Some(CONFIRM_FIRST))
+            .then(|| {
+                form.account
+                    .as_ref()
+                    .map(|a| confirm_access::path_to(&format!("/admin/users/{}", a.id)))
+            })
+            .flatten(),
     };
     let ctx =
         tera::Context::from_serialize(&view).map_err(|e| AddonError::Internal(e.to_string()))?;
@@ -127,6 +140,21 @@ pub async fn validate(
             }
         }
     };
+    // Each account registered with a phone gets a text at its first
+    // sign-in: accounts made in bulk from one address would make texts in
+    // bulk (SMS pumping), so an address may register only so many.
+    if form.form == ProfileForm::Registration && new_phone.is_some() {
+        let allowed = limits::registration_attempt(host.db(), &form.ip)
+            .await
+            .map_err(|e| internal(&e))?;
+        if !allowed {
+            errors.add(
+                F_PHONE,
+                "Too many accounts with a phone number were registered from your network in the last hour. Please try again later.",
+            );
+            return Err(errors);
+        }
+    }
     let stored = match &form.account {
         Some(account) => store::phone_of(host.db(), account.id)
             .await
@@ -140,6 +168,23 @@ pub async fn validate(
     };
     if unchanged {
         return Ok(None);
+    }
+
+    // An admin account's phone is its second factor: changing it (own or
+    // another admin's) from the admin user page needs "confirm it is you".
+    if let (ProfileForm::AdminUser, Some(target), Some(actor)) =
+        (form.form, &form.account, &form.actor)
+    {
+        if target.role == Role::Admin {
+            let confirmed =
+                confirm_access::is_confirmed(host.db(), form.session_key.as_deref(), actor.id)
+                    .await
+                    .map_err(|e| internal(&e))?;
+            if !confirmed {
+                errors.add(F_PHONE, CONFIRM_FIRST);
+                return Err(errors);
+            }
+        }
     }
 
     if form.form == ProfileForm::Account {
@@ -182,6 +227,7 @@ pub async fn validate(
                 ip: &form.ip,
                 purpose: ACCOUNT_PAGE_PURPOSE,
                 initial: false,
+                via_api: false,
             };
             let outcome = service
                 .check_code(host, &settings, &actor, current, code.as_ref())
@@ -226,7 +272,13 @@ pub async fn validate(
         ProfileForm::AdminUser => format!("by admin {actor_email}"),
     };
     let ip = form.ip.clone();
+    // A changed or removed phone voids the account's sign-ins under way
+    // (they started under the old factor); a new account has none.
+    let void = (form.form != ProfileForm::Registration).then(|| host.clone());
     let save: ProfileSave = Box::new(move |conn, account_id| {
+        if let Some(host) = &void {
+            host.void_pending_sign_ins(conn, account_id)?;
+        }
         let (outcome, detail) = match &new_phone {
             Some(phone) => {
                 store::save_phone(conn, account_id, phone)?;

@@ -180,6 +180,7 @@ fn actor<'a>(pending: &'a PendingLogin, ip: &'a str) -> Actor<'a> {
         ip,
         purpose: &pending.id,
         initial: false,
+        via_api: false,
     }
 }
 
@@ -360,7 +361,9 @@ async fn verify_submit(st: Data, req: HttpRequest, body: web::Bytes) -> HttpResp
                 Err(e) => return internal_error(&e),
             }
             let done = match st.host.complete_pending_login(&req, &pending.id).await {
-                Ok(resp) => resp,
+                Ok(crate::plugin::Completion::SignedIn(resp)) => resp,
+                // The password step the admin required comes next: nothing in between.
+                Ok(next) => return next.into_response(),
                 Err(crate::plugin::HostError::PendingLoginGone) => {
                     return see_other(st.host.login_path(pending.interface))
                 }
@@ -544,6 +547,7 @@ async fn account_send_code(st: Data, req: HttpRequest) -> HttpResponse {
         ip: &ip,
         purpose: ACCOUNT_PAGE_PURPOSE,
         initial: false,
+        via_api: false,
     };
     let notice = match st
         .service

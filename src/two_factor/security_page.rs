@@ -18,7 +18,6 @@ use super::api::tokens::{self, Kind, PatRow, Scope};
 use super::audit::{self, AuditEvent};
 use super::check::{self, Checked};
 use super::factors::{self, Factors};
-use super::limits::{self, CodeGate};
 use super::providers::{recovery, totp, Channel};
 use super::qr;
 use super::service::{gateway_message, wait_message, Actor, SendOutcome, Service};
@@ -230,22 +229,9 @@ async fn password_ok(
     account: &Account,
     values: &FormValues,
 ) -> Result<bool, HttpResponse> {
-    let password = values.get("password").unwrap_or("");
-    if password.is_empty() {
-        return Ok(false);
-    }
-    match limits::code_attempt(st.host.db(), account.id).await {
-        Ok(CodeGate::Allowed) => {}
-        Ok(_) => return Ok(false),
-        Err(e) => return Err(internal_error(&e)),
-    }
-    let ok = st.host.verify_password(account.id, password).await;
-    if ok {
-        if let Err(e) = limits::code_succeeded(st.host.db(), account.id).await {
-            return Err(internal_error(&e));
-        }
-    }
-    Ok(ok)
+    check::password(&st.host, account.id, values.get("password").unwrap_or(""))
+        .await
+        .map_err(|e| internal_error(&e))
 }
 
 /// The current password, or the Security page saying it is wrong (401),
@@ -286,9 +272,24 @@ fn event(
         .ip(ip)
 }
 
-async fn overview(st: Data, req: HttpRequest) -> HttpResponse {
+#[derive(serde::Deserialize)]
+struct OverviewQuery {
+    own_reset: Option<String>,
+}
+
+async fn overview(
+    st: Data,
+    req: HttpRequest,
+    q: Option<web::Query<OverviewQuery>>,
+) -> HttpResponse {
     let account = try_account!(&st, &req);
-    page(&st, &req, &account, StatusCode::OK, View::default()).await
+    // Sent here by the admin reset tool, which does not reset one's own.
+    let view = if q.is_some_and(|q| q.own_reset.is_some()) {
+        with_notice("To turn off your own two-factor authentication, use “Disable two-factor authentication” below: it asks for your password and a current code. The reset on the user page is for other people's accounts.")
+    } else {
+        View::default()
+    };
+    page(&st, &req, &account, StatusCode::OK, view).await
 }
 
 /// Shows the set-up view for the pending secret.
@@ -517,6 +518,7 @@ async fn disable(st: Data, req: HttpRequest, body: web::Bytes) -> HttpResponse {
         ip: &ip,
         purpose: SECURITY_PAGE_PURPOSE,
         initial: false,
+        via_api: false,
     };
     let code = values.text("code");
     let checked = match check::check_code(&st.service, &st.host, &actor, code, true).await {
@@ -545,10 +547,13 @@ async fn disable(st: Data, req: HttpRequest, body: web::Bytes) -> HttpResponse {
             return page(&st, &req, &account, StatusCode::UNAUTHORIZED, view).await;
         }
     }
+    let host = st.host.clone();
     if let Err(e) = st
         .host
         .db()
-        .transaction(move |conn| factors::remove_all(conn, id))
+        .transaction(move |conn| {
+            factors::remove_all(conn, id, &|c, a| host.void_pending_sign_ins(c, a))
+        })
         .await
     {
         return internal_error(&e);
@@ -590,12 +595,17 @@ async fn disable_send_sms(st: Data, req: HttpRequest) -> HttpResponse {
         Ok(s) => s,
         Err(e) => return internal_error(&e),
     };
+    if !settings.active_for(account.role) {
+        let view = with_error("Text-message codes are off for your account, so none can be sent. Use a code from your authenticator app or one of your recovery codes.");
+        return page(&st, &req, &account, StatusCode::UNPROCESSABLE_ENTITY, view).await;
+    }
     let actor = Actor {
         account: &account,
         interface: interface_of(&req),
         ip: &ip,
         purpose: SECURITY_PAGE_PURPOSE,
         initial: false,
+        via_api: false,
     };
     let (status, view) = match st
         .service
@@ -780,6 +790,7 @@ mod template_tests {
             email: "a@example.com".into(),
             name: "A".into(),
             role: crate::plugin::Role::Customer,
+            credential_generation: 0,
         };
         let secret = totp::generate_secret();
         for skin in ["customer", "admin"] {

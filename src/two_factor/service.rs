@@ -35,6 +35,8 @@ pub struct Actor<'a> {
     /// The first code of a sign-in: exempt from the per-IP quota, which is
     /// for resends (shoppers behind one NAT must still be able to log in).
     pub initial: bool,
+    /// Asked through the JSON API: audited with the interface `api`.
+    pub via_api: bool,
 }
 
 /// The purpose of codes sent from the account page (phone change).
@@ -45,11 +47,15 @@ fn holder_key(account_id: i64) -> String {
 }
 
 impl Actor<'_> {
-    fn event(&self, event: &'static str, outcome: &'static str) -> AuditEvent {
-        AuditEvent::new(event, outcome)
+    pub fn event(&self, event: &'static str, outcome: &'static str) -> AuditEvent {
+        let mut ev = AuditEvent::new(event, outcome)
             .account(self.account)
             .interface(self.interface)
-            .ip(self.ip)
+            .ip(self.ip);
+        if self.via_api {
+            ev.interface = "api".into();
+        }
+        ev
     }
 }
 
@@ -153,15 +159,21 @@ impl Service {
             Channel::Call => "call",
         };
         let db = host.db();
+        let quota = limits::SendQuota {
+            destination: stored.phone.e164().to_string(),
+            store_hourly_ceiling: self.config.sms_hourly_ceiling.min(i32::MAX as u32) as i32,
+        };
         if let SendGate::Wait { seconds, reason } =
-            limits::send_attempt(db, actor.account.id, actor.ip, actor.initial).await?
+            limits::send_attempt(db, actor.account.id, actor.ip, actor.initial, &quota).await?
         {
-            let why = match reason {
-                WaitReason::Cooldown => "cooldown",
-                WaitReason::AccountHourly => "account hourly limit",
-                WaitReason::IpHourly => "IP hourly limit",
-            };
-            audit::record(db, actor.event(event, "rate_limited").detail(why)).await;
+            if reason == WaitReason::StoreHourly {
+                tracing::warn!("two-factor: the store's hourly SMS ceiling was reached; codes by SMS are paused");
+            }
+            audit::record(
+                db,
+                actor.event(event, "rate_limited").detail(reason.as_str()),
+            )
+            .await;
             return Ok(SendOutcome::Wait { seconds, reason });
         }
         let mut result = self
@@ -325,6 +337,12 @@ pub fn wait_message(seconds: i64, reason: WaitReason) -> String {
         WaitReason::AccountHourly | WaitReason::IpHourly => {
             format!("Too many codes were requested in the last hour. You can ask for another one {when}.")
         }
+        WaitReason::NumberHourly | WaitReason::NumberDaily => {
+            format!("Too many codes were sent to this phone number recently. You can ask for another one {when}.")
+        }
+        WaitReason::StoreHourly => format!(
+            "Text messages from this store are paused for a while. Please try again {when}, or use your authenticator app or a recovery code."
+        ),
     }
 }
 

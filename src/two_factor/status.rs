@@ -77,6 +77,15 @@ pub async fn render(service: &Service, host: &HostHandle) -> String {
         ctx.insert("last_error", &text);
         ctx.insert("last_error_at", &format_time(at));
     }
+    let ceiling = service.config.sms_hourly_ceiling.min(i32::MAX as u32) as i32;
+    match super::limits::store_ceiling_reached(host.db(), ceiling).await {
+        Ok(Some(since)) => {
+            ctx.insert("ceiling", &ceiling);
+            ctx.insert("ceiling_reached_at", &format_time(since));
+        }
+        Ok(None) => {}
+        Err(e) => tracing::error!(error = %e, "could not read the SMS ceiling"),
+    }
     host.render_fragment("two_factor/settings_status.html", &ctx)
         .unwrap_or_else(|e| {
             tracing::error!(error = %e, "settings status template failed");

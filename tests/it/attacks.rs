@@ -28,8 +28,13 @@ async fn sign_in_with_sms(app: &TestApp, email: &str, password: &str) -> Browser
     let (status, page) = b.get_text("/two-factor/verify").await;
     assert_eq!(status, 200, "{page}");
     let code = outbox_code(app).await;
-    let (status, loc, page) =
-        post_from(&b, "/two-factor/verify", "/two-factor/verify", &[("code", &code)]).await;
+    let (status, loc, page) = post_from(
+        &b,
+        "/two-factor/verify",
+        "/two-factor/verify",
+        &[("code", &code)],
+    )
+    .await;
     assert_eq!(status, 303, "{page}");
     assert_eq!(loc, "/");
     b
@@ -47,7 +52,11 @@ async fn change_password(b: &Browser, from: &str, to: &str) {
         ],
     )
     .await;
-    assert_eq!((status, loc.as_str()), (303, "/account?saved=password"), "{page}");
+    assert_eq!(
+        (status, loc.as_str()),
+        (303, "/account?saved=password"),
+        "{page}"
+    );
 }
 
 async fn admin_reset(app: &TestApp, id: i64) -> (u16, String) {
@@ -157,7 +166,13 @@ async fn an_api_challenge_dies_with_the_password_change() {
     assert_eq!(location(&res), "/two-factor/verify");
     b.get_text("/two-factor/verify").await;
     let mine = outbox_code(&app).await;
-    post_from(&b, "/two-factor/verify", "/two-factor/verify", &[("code", &mine)]).await;
+    post_from(
+        &b,
+        "/two-factor/verify",
+        "/two-factor/verify",
+        &[("code", &mine)],
+    )
+    .await;
     change_password(&b, PASSWORD, NEW_PASSWORD).await;
 
     let (status, body) = api(
@@ -221,8 +236,13 @@ async fn a_forced_password_change_comes_after_the_second_factor() {
     assert_eq!(location(&res), "/two-factor/verify");
     b.get_text("/two-factor/verify").await;
     let code = outbox_code(&app).await;
-    let (status, loc, _) =
-        post_from(&b, "/two-factor/verify", "/two-factor/verify", &[("code", &code)]).await;
+    let (status, loc, _) = post_from(
+        &b,
+        "/two-factor/verify",
+        "/two-factor/verify",
+        &[("code", &code)],
+    )
+    .await;
     assert_eq!((status, loc.as_str()), (303, "/login/change-password"));
     assert!(
         location(&b.get("/account").await).ends_with("/login/change-password"),
@@ -308,12 +328,12 @@ async fn an_admin_session_alone_cannot_reset_its_own_two_factor() {
     .await;
     assert_eq!(status, 303);
     assert_eq!(loc, "/admin/account/security?own_reset=1");
+    let (_, page) = e.browser.get_text(&format!("/admin/users/{}", e.id)).await;
+    assert!(page.contains("Authenticator app: on"), "{page}");
     let (_, page) = e
         .browser
-        .get_text(&format!("/admin/users/{}", e.id))
+        .get_text("/admin/account/security?own_reset=1")
         .await;
-    assert!(page.contains("Authenticator app: on"), "{page}");
-    let (_, page) = e.browser.get_text("/admin/account/security?own_reset=1").await;
     assert!(page.contains("Disable two-factor authentication"), "{page}");
 }
 
@@ -335,7 +355,13 @@ async fn changing_an_admins_two_factor_or_phone_needs_a_fresh_confirmation() {
             ("tfa_phone", phone),
         ]
     };
-    let (status, _, page) = post_from(&e.browser, &user_page, &user_page, &fields(ATTACKER_NATIONAL)).await;
+    let (status, _, page) = post_from(
+        &e.browser,
+        &user_page,
+        &user_page,
+        &fields(ATTACKER_NATIONAL),
+    )
+    .await;
     assert_eq!(status, 422, "{page}");
     assert!(page.contains("Confirm it is you"), "{page}");
     assert!(page.contains("/admin/two-factor/confirm-access"), "{page}");
@@ -357,11 +383,29 @@ async fn changing_an_admins_two_factor_or_phone_needs_a_fresh_confirmation() {
 
     // A wrong password, or the password without the app code, confirms nothing.
     let confirm = "/admin/two-factor/confirm-access";
-    let (status, _, _) = post_from(&e.browser, confirm, confirm, &[("password", "wrong"), ("code", "")]).await;
+    let (status, _, _) = post_from(
+        &e.browser,
+        confirm,
+        confirm,
+        &[("password", "wrong"), ("code", "")],
+    )
+    .await;
     assert_eq!(status, 401);
-    let (status, _, _) = post_from(&e.browser, confirm, confirm, &[("password", PASSWORD), ("code", "")]).await;
+    let (status, _, _) = post_from(
+        &e.browser,
+        confirm,
+        confirm,
+        &[("password", PASSWORD), ("code", "")],
+    )
+    .await;
     assert_eq!(status, 401);
-    let (status, _, _) = post_from(&e.browser, &user_page, &user_page, &fields(ATTACKER_NATIONAL)).await;
+    let (status, _, _) = post_from(
+        &e.browser,
+        &user_page,
+        &user_page,
+        &fields(ATTACKER_NATIONAL),
+    )
+    .await;
     assert_eq!(status, 422, "still not confirmed");
 
     // The set-up used the current step; let this one be a fresh one.
@@ -376,7 +420,13 @@ async fn changing_an_admins_two_factor_or_phone_needs_a_fresh_confirmation() {
     .await;
     assert_eq!(status, 303, "{page}");
     assert_eq!(loc, user_page);
-    let (status, _, page) = post_from(&e.browser, &user_page, &user_page, &fields(ATTACKER_NATIONAL)).await;
+    let (status, _, page) = post_from(
+        &e.browser,
+        &user_page,
+        &user_page,
+        &fields(ATTACKER_NATIONAL),
+    )
+    .await;
     assert_eq!(status, 303, "{page}");
     let stored = store::phone_of(&app.db, other).await.unwrap().unwrap();
     assert_eq!(stored.phone.national(), ATTACKER_NATIONAL);
@@ -392,7 +442,10 @@ async fn changing_an_admins_two_factor_or_phone_needs_a_fresh_confirmation() {
         &[("code", &e.codes[0]), ("method", "recovery")],
     )
     .await;
-    assert_eq!((status, loc.as_str()), (303, "/admin/two-factor/recovery-used"));
+    assert_eq!(
+        (status, loc.as_str()),
+        (303, "/admin/two-factor/recovery-used")
+    );
     let (status, _, page) = post_from(&b2, &user_page, &user_page, &fields(NATIONAL)).await;
     assert_eq!(status, 422, "{page}");
     assert!(audit_rows(&app)
@@ -435,8 +488,15 @@ async fn registrations_from_one_address_to_one_number_send_at_most_five_texts() 
             assert_eq!(status, 429);
         }
     }
-    assert!(outbox_len(&app).await <= 5, "{} texts", outbox_len(&app).await);
-    assert!(refused > 0, "registrations from one address are limited too");
+    assert!(
+        outbox_len(&app).await <= 5,
+        "{} texts",
+        outbox_len(&app).await
+    );
+    assert!(
+        refused > 0,
+        "registrations from one address are limited too"
+    );
     assert!(audit_rows(&app)
         .iter()
         .any(|(e, o, _)| e == "code_sent" && o == "rate_limited"));
@@ -515,8 +575,13 @@ async fn a_cross_site_get_cannot_burn_the_first_recovery_codes() {
     b.login("/login", "new@example.com", PASSWORD).await;
     b.get_text("/two-factor/verify").await;
     let code = outbox_code(&app).await;
-    let (status, loc, _) =
-        post_from(&b, "/two-factor/verify", "/two-factor/verify", &[("code", &code)]).await;
+    let (status, loc, _) = post_from(
+        &b,
+        "/two-factor/verify",
+        "/two-factor/verify",
+        &[("code", &code)],
+    )
+    .await;
     assert_eq!((status, loc.as_str()), (303, "/two-factor/recovery-codes"));
     // What a link on another site makes the browser do, twice.
     for _ in 0..2 {
@@ -578,9 +643,15 @@ async fn the_mounted_sandbox_is_silent_while_the_addon_is_off_and_takes_the_key_
 #[tokio::test]
 async fn the_outbox_page_is_gone_in_production_mode() {
     let app = app_in_test_mode().await;
-    assert_eq!(app.browser.get("/admin/two-factor/sandbox").await.status(), 200);
+    assert_eq!(
+        app.browser.get("/admin/two-factor/sandbox").await.status(),
+        200
+    );
     configure(&app, &[("production_mode", "on")]).await;
-    assert_eq!(app.browser.get("/admin/two-factor/sandbox").await.status(), 404);
+    assert_eq!(
+        app.browser.get("/admin/two-factor/sandbox").await.status(),
+        404
+    );
 }
 
 /// Item 6: a wrong code over the API is audited with the interface `api`.

@@ -95,7 +95,7 @@ async fn submit(routes: web::Data<Routes>, req: HttpRequest, body: web::Bytes) -
     }
     if values.text("word") == word_for(&routes.host, &pending.id) {
         return match routes.host.complete_pending_login(&req, &pending.id).await {
-            Ok(res) => res,
+            Ok(done) => done.into_response(),
             Err(_) => HttpResponse::SeeOther()
                 .insert_header(("Location", "/login"))
                 .finish(),

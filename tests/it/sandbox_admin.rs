@@ -9,9 +9,9 @@ use actix_web::{App, HttpRequest, HttpResponse, HttpServer};
 use reqwest::StatusCode;
 use storefront_2fa::authy_sandbox::admin::configure_admin;
 use storefront_2fa::crypto::SecretKey;
-use storefront_2fa::db::{Db, DbError};
+use storefront_2fa::db::{Db, DbConn, DbError};
 use storefront_2fa::plugin::{
-    Account, AddonError, AddonSettings, HostError, HostHandle, HostServices, Interface,
+    Account, AddonError, AddonSettings, Completion, HostError, HostHandle, HostServices, Interface,
     PendingLogin, Role,
 };
 
@@ -32,6 +32,7 @@ fn admin() -> Account {
         email: "admin@example.com".into(),
         name: "Admin".into(),
         role: Role::Admin,
+        credential_generation: 0,
     }
 }
 
@@ -110,7 +111,7 @@ impl HostServices for StandInHost {
         &self,
         _req: &HttpRequest,
         _pending_id: &str,
-    ) -> Result<HttpResponse, HostError> {
+    ) -> Result<Completion, HostError> {
         Err(HostError::PendingLoginGone)
     }
     async fn cancel_pending_login(&self, _pending_id: &str) -> Result<(), DbError> {
@@ -118,6 +119,9 @@ impl HostServices for StandInHost {
     }
     fn login_path(&self, _interface: Interface) -> &'static str {
         "/admin/login"
+    }
+    fn void_pending_sign_ins(&self, _conn: &mut DbConn, _account_id: i64) -> Result<(), DbError> {
+        Ok(())
     }
 }
 

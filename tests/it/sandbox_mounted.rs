@@ -1,5 +1,6 @@
 //! The sandbox as the app mounts it under `/sandbox/authy`: it takes the
-//! API key the store owner entered, and exists only in test mode.
+//! API key the store owner entered, and exists only in test mode while
+//! the addon is enabled.
 
 use crate::helpers::{spawn_app, spawn_app_with};
 
@@ -18,9 +19,14 @@ async fn details(app: &crate::helpers::TestApp, key: &str) -> u16 {
 #[tokio::test]
 async fn mounted_sandbox_follows_the_addon_settings() {
     let app = spawn_app().await;
+    // The addon is off: the sandbox answers nothing at all.
+    assert_eq!(details(&app, "owner-key-1").await, 404);
+    app.login_admin().await;
+    app.browser
+        .post_form("/admin/addons/two_factor/enable", &[])
+        .await;
     // No key configured yet: nothing is accepted.
     assert_eq!(details(&app, "owner-key-1").await, 401);
-    app.login_admin().await;
     let res = app
         .browser
         .post_form(

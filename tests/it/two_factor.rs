@@ -72,6 +72,25 @@ impl Tfa {
     }
 }
 
+/// The end of SMS set-up: the page the sign-in leads to says the codes are
+/// ready; its button (a POST with the CSRF token) shows them, once.
+async fn show_first_codes(b: &Browser, path: &str) -> (u16, String) {
+    let (status, page) = b.get_text(path).await;
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("Show my recovery codes"), "{page}");
+    let token = extract_csrf(&page);
+    let res = b
+        .client
+        .post(b.url(path))
+        .form(&[("csrf_token", token.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.headers()["cache-control"], "no-store");
+    let status = res.status().as_u16();
+    (status, res.text().await.unwrap())
+}
+
 async fn submit_code(b: &Browser, base: &str, code: &str) -> (u16, String, String) {
     post_from(b, "/login", &format!("{base}/verify"), &[("code", code)]).await
 }
@@ -178,7 +197,7 @@ async fn the_first_sms_sign_in_ends_on_ten_recovery_codes_then_goes_on() {
     t.app.add_phone(id, NATIONAL, SmsSetUp::FirstSignInPending);
     let (b, status, loc) = checkout_sign_in_with_code(&t, "new@example.com").await;
     assert_eq!((status, loc.as_str()), (303, "/two-factor/recovery-codes"));
-    let (status, page) = b.get_text("/two-factor/recovery-codes").await;
+    let (status, page) = show_first_codes(&b, "/two-factor/recovery-codes").await;
     assert_eq!(status, 200, "{page}");
     assert!(page.contains("Save your recovery codes"), "{page}");
     assert!(page.contains("Log out"), "the page shows the new session");
@@ -566,7 +585,7 @@ async fn no_phone_and_a_new_password_leads_to_phone_entry() {
     // SMS set-up ends on the recovery codes, signed in, then goes on home.
     let (status, loc, _) = submit_code(&b, "/two-factor", &code).await;
     assert_eq!((status, loc.as_str()), (303, "/two-factor/recovery-codes"));
-    let (status, page) = b.get_text("/two-factor/recovery-codes").await;
+    let (status, page) = show_first_codes(&b, "/two-factor/recovery-codes").await;
     assert_eq!(status, 200, "{page}");
     assert!(page.contains("Save your recovery codes"), "{page}");
     assert!(page.contains(r#"action="&#x2F;""#), "{page}");

@@ -8,17 +8,22 @@ use diesel::prelude::*;
 use crate::crypto::{random_token, sha256_hex};
 use crate::db::schema::tfa_api_challenges;
 use crate::db::{now, DbConn, DbError};
+use crate::plugin::Account;
 
 pub const TTL_SECS: i64 = 600;
 
 #[derive(Clone, Debug)]
 pub struct Challenge {
     pub account_id: i64,
+    /// The account's credential generation when the password was checked;
+    /// the challenge is void once the account's has moved on.
+    pub credential_generation: i64,
     pub attempts: i32,
     pub sms_sent_at: Option<i64>,
 }
 
-pub fn create(conn: &mut DbConn, account_id: i64) -> Result<String, DbError> {
+pub fn create(conn: &mut DbConn, account: &Account) -> Result<String, DbError> {
+    let account_id = account.id;
     let id = random_token(32);
     let t = now();
     diesel::delete(tfa_api_challenges::table.filter(tfa_api_challenges::expires_at.lt(t - 86_400)))
@@ -32,6 +37,7 @@ pub fn create(conn: &mut DbConn, account_id: i64) -> Result<String, DbError> {
             tfa_api_challenges::sms_sent_at.eq(None::<i64>),
             tfa_api_challenges::created_at.eq(t),
             tfa_api_challenges::expires_at.eq(t + TTL_SECS),
+            tfa_api_challenges::credential_generation.eq(account.credential_generation),
         ))
         .execute(conn)?;
     Ok(id)
@@ -50,14 +56,18 @@ pub fn load(conn: &mut DbConn, id: &str) -> Result<Option<Challenge>, DbError> {
             tfa_api_challenges::account_id,
             tfa_api_challenges::attempts,
             tfa_api_challenges::sms_sent_at,
+            tfa_api_challenges::credential_generation,
         ))
-        .first::<(i64, i32, Option<i64>)>(conn)
+        .first::<(i64, i32, Option<i64>, i64)>(conn)
         .optional()?
-        .map(|(account_id, attempts, sms_sent_at)| Challenge {
-            account_id,
-            attempts,
-            sms_sent_at,
-        }))
+        .map(
+            |(account_id, attempts, sms_sent_at, credential_generation)| Challenge {
+                account_id,
+                credential_generation,
+                attempts,
+                sms_sent_at,
+            },
+        ))
 }
 
 /// Counts one attempt; returns the new count, or None when the challenge

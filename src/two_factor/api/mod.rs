@@ -21,6 +21,7 @@ use super::check::{self, Checked};
 use super::factors;
 use super::limits::MAX_PENDING_ATTEMPTS;
 use super::otp_code::OtpCode;
+use super::policy::{self, Requirement};
 use super::providers::{recovery, Channel};
 use super::service::{gateway_message, wait_message, Actor, SendOutcome, Service};
 use super::store;
@@ -153,16 +154,17 @@ async fn methods(st: &State, account: &Account) -> Result<Vec<&'static str>, cra
     Ok(m)
 }
 
-/// Whether a sign-in of this account needs a second factor: the same rule
-/// as the login forms (an app always; SMS when the role's setting is on and
-/// a phone is on file).
-async fn needs_second_factor(st: &State, account: &Account) -> Result<bool, crate::db::DbError> {
-    let f = factors::of(st.host.db(), account.id).await?;
-    if f.app {
-        return Ok(true);
-    }
+/// What a sign-in of this account needs: the same rule as the login forms
+/// (`policy::requirement`).
+async fn requirement(st: &State, account: &Account) -> Result<Requirement, crate::db::DbError> {
+    let (has_app, has_phone) = factors::app_and_phone(st.host.db(), account.id).await?;
     let settings = st.service.settings(&st.host).await?;
-    Ok(f.phone_last_two.is_some() && settings.active_for(account.role))
+    Ok(policy::requirement(
+        &settings,
+        account.role,
+        has_app,
+        has_phone,
+    ))
 }
 
 /// A new API session token (full scope, `SESSION_TTL_SECS`) and the JSON
@@ -225,8 +227,18 @@ async fn signin(st: Data, req: HttpRequest, body: web::Bytes) -> HttpResponse {
             GENERIC_AUTH_ERROR,
         );
     };
-    match needs_second_factor(&st, &account).await {
-        Ok(false) => {
+    match requirement(&st, &account).await {
+        Ok(Requirement::Unavailable) => {
+            tracing::error!(
+                "two-factor: API sign-in refused: the stored gateway key cannot be decrypted"
+            );
+            error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "two_factor_unavailable",
+                policy::UNAVAILABLE_MESSAGE,
+            )
+        }
+        Ok(Requirement::Nothing) => {
             audit::record(
                 st.host.db(),
                 api_event(&account, &ip, "api_signin", "success"),
@@ -237,12 +249,12 @@ async fn signin(st: Data, req: HttpRequest, body: web::Bytes) -> HttpResponse {
                 Err(r) => r,
             }
         }
-        Ok(true) => {
-            let id = account.id;
+        Ok(Requirement::App | Requirement::Sms) => {
+            let acct = account.clone();
             let challenge = match st
                 .host
                 .db()
-                .transaction(move |conn| challenges::create(conn, id))
+                .transaction(move |conn| challenges::create(conn, &acct))
                 .await
             {
                 Ok(c) => c,
@@ -300,6 +312,7 @@ async fn challenge_of(
         .find_account(ch.account_id)
         .await
         .map_err(|e| internal(&e))?
+        .filter(|a| a.credential_generation == ch.credential_generation)
         .ok_or_else(gone)?;
     Ok((id, ch, account))
 }
@@ -359,6 +372,7 @@ async fn verify(st: Data, req: HttpRequest, body: web::Bytes) -> HttpResponse {
         ip: &ip,
         purpose: &purpose,
         initial: false,
+        via_api: true,
     };
     let Some(code) = code_field(&m) else {
         if let Err(e) = check::count_malformed(&st.host, &actor).await {
@@ -450,6 +464,7 @@ async fn send_sms(st: Data, req: HttpRequest, body: web::Bytes) -> HttpResponse 
         ip: &ip,
         purpose: &purpose,
         initial: ch.sms_sent_at.is_none(),
+        via_api: true,
     };
     match st
         .service
@@ -608,6 +623,7 @@ async fn two_factor_disable(st: Data, req: HttpRequest, body: web::Bytes) -> Htt
         ip: &ip,
         purpose: "api-disable",
         initial: false,
+        via_api: true,
     };
     let Some(code) = code_field(&m) else {
         if let Err(e) = check::count_malformed(&st.host, &actor).await {
@@ -625,10 +641,13 @@ async fn two_factor_disable(st: Data, req: HttpRequest, body: web::Bytes) -> Htt
         Err(e) => return internal(&e),
     }
     let id = account.id;
+    let host = st.host.clone();
     if let Err(e) = st
         .host
         .db()
-        .transaction(move |conn| factors::remove_all(conn, id))
+        .transaction(move |conn| {
+            factors::remove_all(conn, id, &|c, a| host.void_pending_sign_ins(c, a))
+        })
         .await
     {
         return internal(&e);

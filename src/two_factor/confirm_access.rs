@@ -1,0 +1,332 @@
+//! "Confirm it is you" (sudo mode, as GitHub has it): before a change to
+//! an admin account's two-factor authentication or phone, whether the
+//! admin's own or another's, the acting admin enters the password and a
+//! code of their own second factor again. A stolen admin session (a cookie
+//! and a CSRF token) is then not enough to strip an admin's second factor.
+//! The confirmation is kept in the database, bound to that one session, and
+//! lasts `CONFIRM_SECS`.
+
+use std::sync::Arc;
+
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
+use diesel::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::db::schema::tfa_confirmed_access;
+use crate::db::{now, Db, DbError};
+use crate::plugin::{Account, FormValues, HostHandle};
+
+use super::audit;
+use super::check::{self, Checked};
+use super::factors;
+use super::pages::{internal_error, see_other};
+use super::providers::Channel;
+use super::service::{gateway_message, wait_message, Actor, SendOutcome, Service};
+use super::store;
+
+pub const PATH: &str = "/admin/two-factor/confirm-access";
+const SEND_SMS_PATH: &str = "/admin/two-factor/confirm-access/send-sms";
+/// How long a confirmation lasts.
+pub const CONFIRM_SECS: i64 = 5 * 60;
+/// SMS codes sent from this page are good only here.
+const PURPOSE: &str = "confirm-access";
+
+/// The confirmation page, coming back to `next` (a local admin path).
+pub fn path_to(next: &str) -> String {
+    format!(
+        "{PATH}?next={}",
+        percent_encoding::utf8_percent_encode(next, percent_encoding::NON_ALPHANUMERIC)
+    )
+}
+
+/// Whether the session `session_key` of `account_id` confirmed within the
+/// last `CONFIRM_SECS`.
+pub async fn is_confirmed(
+    db: &Db,
+    session_key: Option<&str>,
+    account_id: i64,
+) -> Result<bool, DbError> {
+    let Some(key) = session_key.map(str::to_string) else {
+        return Ok(false);
+    };
+    db.run(move |conn| {
+        Ok(diesel::select(diesel::dsl::exists(
+            tfa_confirmed_access::table
+                .find(&key)
+                .filter(tfa_confirmed_access::account_id.eq(account_id))
+                .filter(tfa_confirmed_access::expires_at.gt(now())),
+        ))
+        .get_result(conn)?)
+    })
+    .await
+}
+
+async fn remember(db: &Db, session_key: String, account_id: i64) -> Result<(), DbError> {
+    db.transaction(move |conn| {
+        let t = now();
+        diesel::delete(
+            tfa_confirmed_access::table.filter(
+                tfa_confirmed_access::expires_at
+                    .lt(t)
+                    .or(tfa_confirmed_access::session_key.eq(&session_key)),
+            ),
+        )
+        .execute(conn)?;
+        diesel::insert_into(tfa_confirmed_access::table)
+            .values((
+                tfa_confirmed_access::session_key.eq(&session_key),
+                tfa_confirmed_access::account_id.eq(account_id),
+                tfa_confirmed_access::expires_at.eq(t + CONFIRM_SECS),
+            ))
+            .execute(conn)?;
+        Ok(())
+    })
+    .await
+}
+
+struct State {
+    service: Arc<Service>,
+    host: HostHandle,
+}
+
+type Data = web::Data<State>;
+
+pub fn configure(cfg: &mut web::ServiceConfig, service: Arc<Service>, host: HostHandle) {
+    let data = web::Data::new(State { service, host });
+    cfg.service(
+        web::resource(PATH)
+            .app_data(data.clone())
+            .route(web::get().to(page))
+            .route(web::post().to(submit)),
+    )
+    .service(
+        web::resource(SEND_SMS_PATH)
+            .app_data(data)
+            .route(web::post().to(send_sms)),
+    );
+}
+
+#[derive(Deserialize)]
+struct Next {
+    next: Option<String>,
+}
+
+impl Next {
+    /// Where to go after confirming: a local admin page, else the users list.
+    fn target(query: &Option<web::Query<Next>>) -> String {
+        query
+            .as_ref()
+            .and_then(|q| q.next.as_deref())
+            .filter(|n| {
+                n.starts_with("/admin/")
+                    && !n.starts_with("//")
+                    && !n.contains('\\')
+                    && n.len() <= 200
+                    && !n.chars().any(|c| c.is_control() || c.is_whitespace())
+            })
+            .unwrap_or("/admin/users")
+            .to_string()
+    }
+}
+
+#[derive(Serialize, Default)]
+struct View {
+    action: String,
+    sms_action: String,
+    next: String,
+    minutes: i64,
+    has_factor: bool,
+    has_app: bool,
+    can_sms: bool,
+    notice: Option<String>,
+    error: Option<String>,
+    /// The password or code was wrong (the fields are marked).
+    bad_input: bool,
+}
+
+/// What the acting admin can confirm with.
+async fn view(st: &State, account: &Account, next: String) -> Result<View, DbError> {
+    let f = factors::of(st.host.db(), account.id).await?;
+    let settings = st.service.settings(&st.host).await?;
+    let query = format!(
+        "?next={}",
+        percent_encoding::utf8_percent_encode(&next, percent_encoding::NON_ALPHANUMERIC)
+    );
+    Ok(View {
+        action: format!("{PATH}{query}"),
+        sms_action: format!("{SEND_SMS_PATH}{query}"),
+        next,
+        minutes: CONFIRM_SECS / 60,
+        has_factor: f.any() || f.recovery.remaining > 0,
+        has_app: f.app,
+        can_sms: f.phone_last_two.is_some() && settings.active_for(account.role),
+        ..View::default()
+    })
+}
+
+async fn render(st: &State, req: &HttpRequest, status: StatusCode, view: &View) -> HttpResponse {
+    match tera::Context::from_serialize(view) {
+        Ok(ctx) => {
+            st.host
+                .render(req, status, "two_factor/confirm_access.html", ctx)
+                .await
+        }
+        Err(e) => internal_error(&e),
+    }
+}
+
+async fn page(st: Data, req: HttpRequest, query: Option<web::Query<Next>>) -> HttpResponse {
+    let account = match st.host.require_admin(&req).await {
+        Ok(a) => a,
+        Err(r) => return r,
+    };
+    match view(&st, &account, Next::target(&query)).await {
+        Ok(v) => render(&st, &req, StatusCode::OK, &v).await,
+        Err(e) => internal_error(&e),
+    }
+}
+
+fn actor<'a>(account: &'a Account, ip: &'a str) -> Actor<'a> {
+    Actor {
+        account,
+        interface: account.role.interface(),
+        ip,
+        purpose: PURPOSE,
+        initial: false,
+        via_api: false,
+    }
+}
+
+async fn submit(
+    st: Data,
+    req: HttpRequest,
+    query: Option<web::Query<Next>>,
+    body: web::Bytes,
+) -> HttpResponse {
+    let account = match st.host.require_admin(&req).await {
+        Ok(a) => a,
+        Err(r) => return r,
+    };
+    let Some(session_key) = st.host.session_key(&req) else {
+        return see_other(st.host.login_path(account.role.interface()));
+    };
+    let mut v = match view(&st, &account, Next::target(&query)).await {
+        Ok(v) => v,
+        Err(e) => return internal_error(&e),
+    };
+    let values = FormValues::parse(&body).unwrap_or_default();
+    let ip = st.host.client_ip(&req);
+    let actor = actor(&account, &ip);
+    let password_ok =
+        match check::password(&st.host, account.id, values.get("password").unwrap_or("")).await {
+            Ok(ok) => ok,
+            Err(e) => return internal_error(&e),
+        };
+    let code_ok = if !password_ok {
+        false
+    } else if v.has_factor {
+        match check::check_code(
+            &st.service,
+            &st.host,
+            &actor,
+            values.text("code"),
+            v.can_sms,
+        )
+        .await
+        {
+            Ok(Checked::Valid { .. }) => true,
+            Ok(Checked::GatewayFailed) => {
+                v.error = Some(gateway_message(false).to_string());
+                return render(&st, &req, StatusCode::SERVICE_UNAVAILABLE, &v).await;
+            }
+            Ok(_) => false,
+            Err(e) => return internal_error(&e),
+        }
+    } else {
+        true
+    };
+    if !code_ok {
+        let why = if password_ok {
+            "wrong code"
+        } else {
+            "wrong password"
+        };
+        audit::record(
+            st.host.db(),
+            actor.event("confirm_access", "failure").detail(why),
+        )
+        .await;
+        v.bad_input = true;
+        v.error = Some(if v.has_factor {
+            "That password or code is not right. Check both and try again.".into()
+        } else {
+            "That password is not right. Please try again.".into()
+        });
+        return render(&st, &req, StatusCode::UNAUTHORIZED, &v).await;
+    }
+    if let Err(e) = remember(st.host.db(), session_key, account.id).await {
+        return internal_error(&e);
+    }
+    audit::record(
+        st.host.db(),
+        actor
+            .event("confirm_access", "success")
+            .detail(format!("for {} minutes", CONFIRM_SECS / 60)),
+    )
+    .await;
+    see_other(&v.next)
+}
+
+async fn send_sms(st: Data, req: HttpRequest, query: Option<web::Query<Next>>) -> HttpResponse {
+    let account = match st.host.require_admin(&req).await {
+        Ok(a) => a,
+        Err(r) => return r,
+    };
+    let mut v = match view(&st, &account, Next::target(&query)).await {
+        Ok(v) => v,
+        Err(e) => return internal_error(&e),
+    };
+    let stored = match store::phone_of(st.host.db(), account.id).await {
+        Ok(Some(s)) if v.can_sms => s,
+        Ok(_) => {
+            v.error = Some("Text-message codes are off for your account. Use your authenticator app or a recovery code.".into());
+            return render(&st, &req, StatusCode::UNPROCESSABLE_ENTITY, &v).await;
+        }
+        Err(e) => return internal_error(&e),
+    };
+    let settings = match st.service.settings(&st.host).await {
+        Ok(s) => s,
+        Err(e) => return internal_error(&e),
+    };
+    let ip = st.host.client_ip(&req);
+    let status = match st
+        .service
+        .send_code(
+            &st.host,
+            &settings,
+            &actor(&account, &ip),
+            &stored,
+            Channel::Sms,
+        )
+        .await
+    {
+        Ok(SendOutcome::Sent) => {
+            v.notice = Some(format!(
+                "We sent a code by text message to your phone number ending in {}.",
+                stored.phone.last_two()
+            ));
+            StatusCode::OK
+        }
+        Ok(SendOutcome::Wait { seconds, reason }) => {
+            v.error = Some(wait_message(seconds, reason));
+            StatusCode::TOO_MANY_REQUESTS
+        }
+        Ok(SendOutcome::Failed(_)) => {
+            v.error = Some(gateway_message(true).to_string());
+            StatusCode::SERVICE_UNAVAILABLE
+        }
+        Err(e) => return internal_error(&e),
+    };
+    render(&st, &req, status, &v).await
+}
