@@ -67,6 +67,7 @@ pub async fn profile_page(
     let flash = match q.saved.as_deref() {
         Some("profile") => Some("Your profile was saved."),
         Some("password") => Some("Your password was changed. Other sessions were signed out."),
+        Some("signed_out") => Some(SIGNED_OUT),
         _ => None,
     };
     show_profile(
@@ -243,6 +244,41 @@ pub async fn password_submit(
         }
         Err(e) => {
             tracing::error!(error = %e, "password change failed");
+            HttpResponse::InternalServerError().finish()
+        }
+    }
+}
+
+/// The notice after "Sign out everywhere else".
+pub const SIGNED_OUT: &str = "You were signed out on every other device and browser, and sign-ins started there were cancelled. This browser stays signed in.";
+
+/// `POST /account/sign-out-everywhere` and `/admin/sign-out-everywhere`:
+/// ends every other session of the account and voids its sign-ins under
+/// way (a password step done elsewhere must enter the password again).
+pub async fn sign_out_everywhere(state: web::Data<HostState>, req: HttpRequest) -> HttpResponse {
+    let admin = req.path().starts_with("/admin/");
+    let interface = if admin {
+        Interface::Admin
+    } else {
+        Interface::Customer
+    };
+    let account = match state.require(&req, interface).await {
+        Ok(a) => a,
+        Err(res) => return res,
+    };
+    let (id, keep) = (account.id, cookie_of(&req).id_hash());
+    let ended = state
+        .db
+        .transaction(move |conn| {
+            accounts::void_pending_sign_ins(conn, id)?;
+            session::end_other_sessions(conn, id, &keep)
+        })
+        .await;
+    match ended {
+        Ok(_) if admin => redirect("/admin?signed_out=1"),
+        Ok(_) => redirect("/account?saved=signed_out"),
+        Err(e) => {
+            tracing::error!(error = %e, "sign out everywhere failed");
             HttpResponse::InternalServerError().finish()
         }
     }

@@ -20,7 +20,16 @@ use crate::plugin::{
 
 const USERS_PER_PAGE: i64 = 20;
 
-pub async fn dashboard(state: web::Data<HostState>, req: HttpRequest) -> HttpResponse {
+#[derive(serde::Deserialize)]
+pub struct DashboardQuery {
+    signed_out: Option<String>,
+}
+
+pub async fn dashboard(
+    state: web::Data<HostState>,
+    req: HttpRequest,
+    q: web::Query<DashboardQuery>,
+) -> HttpResponse {
     let account = match state.require(&req, Interface::Admin).await {
         Ok(a) => a,
         Err(res) => return res,
@@ -40,6 +49,12 @@ pub async fn dashboard(state: web::Data<HostState>, req: HttpRequest) -> HttpRes
     ctx.insert("products", &counts.1);
     ctx.insert("orders", &counts.2);
     ctx.insert("is_admin", &(account.role() == Role::Admin));
+    ctx.insert(
+        "flash",
+        &q.signed_out
+            .as_ref()
+            .map(|_| super::account_pages::SIGNED_OUT),
+    );
     state
         .render_page(&req, StatusCode::OK, "host/admin/dashboard.html", ctx)
         .await

@@ -137,6 +137,14 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/account", web::get().to(account_pages::profile_page))
         .route("/account", web::post().to(account_pages::profile_submit))
         .route(
+            "/account/sign-out-everywhere",
+            web::post().to(account_pages::sign_out_everywhere),
+        )
+        .route(
+            "/admin/sign-out-everywhere",
+            web::post().to(account_pages::sign_out_everywhere),
+        )
+        .route(
             "/account/password",
             web::get().to(account_pages::password_page),
         )

@@ -135,6 +135,32 @@ async fn a_pending_sign_in_from_before_an_admin_reset_cannot_enrol_a_phone() {
     assert_pending_sign_in_is_void(&app, &attacker, victim).await;
 }
 
+/// Item 1, "sign out everywhere": the user's other browsers are signed
+/// out and a sign-in started elsewhere with the leaked password is void.
+#[tokio::test]
+async fn sign_out_everywhere_ends_other_sessions_and_half_finished_sign_ins() {
+    let app = app_in_test_mode().await;
+    with_phone(&app, "victim@example.com", Role::Customer);
+    let attacker = app.new_browser();
+    let res = attacker
+        .login("/login", "victim@example.com", PASSWORD)
+        .await;
+    assert_eq!(location(&res), "/two-factor/verify");
+    let other = sign_in_with_sms(&app, "victim@example.com", PASSWORD).await;
+    crate::two_factor_sandbox::age_counters(&app, 60);
+    let b = sign_in_with_sms(&app, "victim@example.com", PASSWORD).await;
+    let (status, loc, _) = post_from(&b, "/account", "/account/sign-out-everywhere", &[]).await;
+    assert_eq!((status, loc.as_str()), (303, "/account?saved=signed_out"));
+    let (status, page) = b.get_text(&loc).await;
+    assert_eq!(status, 200, "this browser stays signed in");
+    assert!(page.contains("signed out on every other device"), "{page}");
+    assert!(location(&other.get("/account").await).starts_with("/login"));
+    assert_eq!(
+        location(&attacker.get("/two-factor/verify").await),
+        "/login"
+    );
+}
+
 /// Item 1 over the API: an API sign-in challenge made before a password
 /// change and a 2FA disable is void.
 #[tokio::test]
