@@ -164,9 +164,15 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         "Storefront is running at http://127.0.0.1:{port}/ (admin: http://127.0.0.1:{port}/admin)"
     );
     if admins == 0 {
+        // Said as the newcomer will type it: through cargo, or the installed binary.
+        let command = if std::env::var_os("CARGO").is_some() {
+            "cargo run --"
+        } else {
+            "storefront-2fa"
+        };
         println!(
             "No admin account yet. Create one in another terminal with:\n  \
-             cargo run -- user create --email you@example.com --role admin"
+             {command} user create --email you@example.com --role admin"
         );
     }
     app.run_until_stopped().await?;

@@ -3,7 +3,6 @@
 //! bundled addon and the sandbox together.
 
 use std::net::TcpListener;
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use actix_web::dev::Server;
@@ -15,7 +14,6 @@ use crate::config::Settings;
 use crate::crypto::SecretKey;
 use crate::db::{migrations, Db};
 use crate::host::{self, catalog, password::PasswordHasher, HostState};
-use crate::plugin::manifest::BUNDLED_MANIFEST;
 use crate::plugin::{gate::addon_gate, Addon, AddonRegistry, HostHandle, Manifest};
 use crate::two_factor::{TwoFactorAddon, TwoFactorConfig, ADDON_ID as TWO_FACTOR_ID};
 
@@ -30,7 +28,8 @@ pub type AddonList = Vec<(Manifest, Arc<dyn Addon>)>;
 
 /// The addons this binary ships with, in hook order.
 pub fn default_addons(ctx: &AddonContext<'_>) -> AddonList {
-    let manifest = Manifest::parse(BUNDLED_MANIFEST).expect("bundled plugin.toml is valid");
+    let manifest =
+        Manifest::parse(crate::two_factor::MANIFEST).expect("the addon's plugin.toml is valid");
     let tf = &ctx.settings.two_factor;
     let sandbox_url = if tf.sandbox_url.is_empty() {
         format!("{}/sandbox/authy", ctx.base_url)
@@ -98,11 +97,10 @@ impl Application {
             .iter()
             .flat_map(|a| a.addon.templates())
             .collect();
-        let templates_dir =
-            settings.server.templates_dir.clone().unwrap_or_else(|| {
-                PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/templates"))
-            });
-        let tera = host::templates::load(&templates_dir, extra_templates)?;
+        let tera =
+            host::templates::load(settings.server.templates_dir.as_deref(), extra_templates)?;
+        let static_files =
+            host::static_files::StaticFiles::new(settings.server.static_dir.clone())?;
         let hash_limit = settings.security.max_concurrent_hashes.unwrap_or_else(|| {
             std::thread::available_parallelism()
                 .map(|n| n.get())
@@ -116,7 +114,7 @@ impl Application {
             hasher: PasswordHasher::new(hash_limit),
             settings: settings.clone(),
         });
-        let server = build_server(listener, state.clone(), &settings)?;
+        let server = build_server(listener, state.clone(), static_files, &settings)?;
         Ok(Application {
             port: addr.port(),
             server,
@@ -200,13 +198,10 @@ impl SandboxPolicy for MountedSandboxPolicy {
 fn build_server(
     listener: TcpListener,
     state: Arc<HostState>,
+    static_files: host::static_files::StaticFiles,
     settings: &Settings,
 ) -> anyhow::Result<Server> {
-    let static_dir = settings
-        .server
-        .static_dir
-        .clone()
-        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/static")));
+    let static_files = web::Data::new(static_files);
     let data = web::Data::from(state.clone());
     let db = web::Data::new(state.db.clone());
     let registry = web::Data::new(state.registry.clone());
@@ -233,7 +228,11 @@ fn build_server(
             .wrap(from_fn(addon_gate))
             .wrap(from_fn(host::csrf::session_and_csrf))
             .wrap(from_fn(host::errors::error_pages))
-            .service(actix_files::Files::new("/static", static_dir.clone()))
+            .service(
+                web::resource("/static/{file}")
+                    .app_data(static_files.clone())
+                    .route(web::get().to(host::static_files::serve)),
+            )
             .service(
                 web::scope("/sandbox/authy")
                     .configure(move |c| authy_sandbox::configure(c, sandbox)),

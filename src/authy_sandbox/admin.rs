@@ -12,6 +12,14 @@ use crate::db::Db;
 use crate::plugin::HostHandle;
 
 pub const PAGE_PATH: &str = "/admin/two-factor/sandbox";
+
+/// The outbox page's template, for the host that mounts the page to register.
+pub fn templates() -> Vec<(String, String)> {
+    vec![(
+        "authy_sandbox/outbox.html".to_string(),
+        include_str!("templates/outbox.html").to_string(),
+    )]
+}
 /// Messages shown on the page.
 pub const PAGE_LIMIT: i64 = 200;
 
@@ -166,8 +174,7 @@ mod tests {
 
     #[test]
     fn outbox_template_renders_messages_and_decision_forms() {
-        let tera = tera::Tera::new(concat!(env!("CARGO_MANIFEST_DIR"), "/templates/**/*.html"))
-            .expect("templates parse");
+        let tera = crate::host::templates::load(None, super::templates()).expect("templates parse");
         let approval = Approval {
             id: 1,
             uuid: "0f0f0f0f-0000-4000-8000-000000000001".into(),

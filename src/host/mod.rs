@@ -17,6 +17,7 @@ pub mod profile_hooks;
 pub mod register;
 pub mod services;
 pub mod session;
+pub mod static_files;
 pub mod templates;
 pub mod throttle;
 

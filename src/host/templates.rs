@@ -11,15 +11,119 @@ use super::HostState;
 
 pub const STORE_NAME: &str = "Storefront";
 
-/// Loads every template under `dir` plus addon-supplied ones.
-pub fn load(dir: &std::path::Path, extra: Vec<(String, String)>) -> anyhow::Result<tera::Tera> {
-    let glob = format!("{}/**/*.html", dir.display());
-    let mut tera = tera::Tera::new(&glob)?;
-    if !extra.is_empty() {
-        tera.add_raw_templates(extra)?;
+/// The host's own templates (`skins/`, `host/`), built into the binary so
+/// it runs from any folder. Addons bring theirs through `Addon::templates`.
+static HOST_TEMPLATES: include_dir::Dir<'static> =
+    include_dir::include_dir!("$CARGO_MANIFEST_DIR/templates");
+
+/// The folders of `templates/` that belong to the host.
+const HOST_FOLDERS: [&str; 2] = ["skins", "host"];
+
+/// The host's embedded templates as (name, source), e.g. `skins/base.html`.
+pub fn embedded() -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for folder in HOST_FOLDERS {
+        if let Some(dir) = HOST_TEMPLATES.get_dir(folder) {
+            collect(dir, &mut out);
+        }
     }
+    out
+}
+
+/// Every `.html` file below `dir` of an embedded tree, named by its path.
+pub fn collect(dir: &include_dir::Dir<'static>, out: &mut Vec<(String, String)>) {
+    for file in dir.files() {
+        let name = file.path().to_string_lossy().replace('\\', "/");
+        if let (true, Some(text)) = (name.ends_with(".html"), file.contents_utf8()) {
+            out.push((name, text.to_string()));
+        }
+    }
+    for sub in dir.dirs() {
+        collect(sub, out);
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum TemplateError {
+    #[error("server.templates_dir {0} does not exist or is not a folder")]
+    OverrideMissing(std::path::PathBuf),
+    #[error(
+        "server.templates_dir {0} holds no .html templates (expected e.g. skins/customer.html)"
+    )]
+    OverrideEmpty(std::path::PathBuf),
+    #[error("could not read the template {path}: {source}")]
+    Read {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
+    #[error("a template does not parse: {0:?}")]
+    Parse(#[from] tera::Error),
+}
+
+/// The host's embedded templates, then the addons' (`extra`), then the
+/// store's own skin from `overrides` (a folder laid out like `templates/`:
+/// a file there replaces the template of the same name). A missing or empty
+/// override folder, or a template that does not parse, stops the start.
+pub fn load(
+    overrides: Option<&std::path::Path>,
+    extra: Vec<(String, String)>,
+) -> Result<tera::Tera, TemplateError> {
+    let mut all = embedded();
+    all.extend(extra);
+    if let Some(dir) = overrides {
+        let custom = read_folder(dir)?;
+        if custom.is_empty() {
+            return Err(TemplateError::OverrideEmpty(dir.to_path_buf()));
+        }
+        all.extend(custom);
+    }
+    // Later entries replace earlier ones of the same name.
+    let mut by_name = std::collections::BTreeMap::new();
+    for (name, text) in all {
+        by_name.insert(name, text);
+    }
+    let mut tera = tera::Tera::default();
+    tera.add_raw_templates(by_name)?;
     tera.autoescape_on(vec![".html"]);
     Ok(tera)
+}
+
+fn read_folder(root: &std::path::Path) -> Result<Vec<(String, String)>, TemplateError> {
+    if !root.is_dir() {
+        return Err(TemplateError::OverrideMissing(root.to_path_buf()));
+    }
+    let mut out = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        let entries = std::fs::read_dir(&dir).map_err(|source| TemplateError::Read {
+            path: dir.clone(),
+            source,
+        })?;
+        for entry in entries {
+            let path = entry
+                .map_err(|source| TemplateError::Read {
+                    path: dir.clone(),
+                    source,
+                })?
+                .path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.extension().is_some_and(|e| e == "html") {
+                let text =
+                    std::fs::read_to_string(&path).map_err(|source| TemplateError::Read {
+                        path: path.clone(),
+                        source,
+                    })?;
+                let name = path
+                    .strip_prefix(root)
+                    .unwrap_or(&path)
+                    .to_string_lossy()
+                    .replace('\\', "/");
+                out.push((name, text));
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// Account fields a page may show.

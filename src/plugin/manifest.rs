@@ -126,16 +126,13 @@ impl Manifest {
     }
 }
 
-/// The manifest of the addon that ships with this crate.
-pub const BUNDLED_MANIFEST: &str = include_str!("../../plugin.toml");
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn bundled_manifest_parses() {
-        let m = Manifest::parse(BUNDLED_MANIFEST).unwrap();
+        let m = Manifest::parse(crate::two_factor::MANIFEST).unwrap();
         assert_eq!(m.addon.id, "two_factor");
         assert!(m.setting("api_key").is_some());
     }

@@ -70,6 +70,28 @@ use service::Service;
 
 pub const ADDON_ID: &str = "two_factor";
 
+/// The addon's manifest (`plugin.toml`), built into the binary.
+pub const MANIFEST: &str = include_str!("../../plugin.toml");
+
+/// The addon's templates as (name, source), named `two_factor/…`, with
+/// the sandbox outbox page this addon mounts for the store admin.
+pub fn templates() -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    crate::host::templates::collect(&TEMPLATES, &mut out);
+    let mut named: Vec<(String, String)> = out
+        .into_iter()
+        .map(|(name, text)| (format!("two_factor/{name}"), text))
+        .collect();
+    named.extend(crate::authy_sandbox::admin::templates());
+    named
+}
+
+/// The addon's page templates, built into the binary and handed to the host
+/// through `Addon::templates`. They extend the host skins' documented
+/// blocks (`title`, `content`).
+static TEMPLATES: include_dir::Dir<'static> =
+    include_dir::include_dir!("$CARGO_MANIFEST_DIR/src/two_factor/templates");
+
 pub struct TwoFactorAddon {
     service: Arc<Service>,
 }
@@ -86,6 +108,10 @@ impl TwoFactorAddon {
 impl Addon for TwoFactorAddon {
     fn id(&self) -> &'static str {
         ADDON_ID
+    }
+
+    fn templates(&self) -> Vec<(String, String)> {
+        templates()
     }
 
     fn configure_routes(&self, cfg: &mut web::ServiceConfig, host: HostHandle) {
@@ -213,10 +239,7 @@ mod template_tests {
     //! The addon's templates parse and render with the variables the pages give them.
 
     fn tera() -> tera::Tera {
-        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/templates/**/*.html");
-        let mut tera = tera::Tera::new(dir).expect("templates parse");
-        tera.autoescape_on(vec![".html"]);
-        tera
+        crate::host::templates::load(None, super::templates()).expect("templates parse")
     }
 
     fn skin_vars(ctx: &mut tera::Context) {

@@ -769,10 +769,7 @@ mod template_tests {
     use super::*;
 
     fn tera() -> tera::Tera {
-        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/templates/**/*.html");
-        let mut tera = tera::Tera::new(dir).expect("templates parse");
-        tera.autoescape_on(vec![".html"]);
-        tera
+        crate::host::templates::load(None, crate::two_factor::templates()).expect("templates parse")
     }
 
     fn ctx_of(v: &impl Serialize) -> tera::Context {

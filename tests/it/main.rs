@@ -1,6 +1,7 @@
 //! The one integration-test binary: every module talks HTTP to real servers
 //! on loopback.
 
+mod anywhere;
 mod attacks;
 mod cli;
 mod example_addon;

@@ -150,8 +150,12 @@ async fn admin_outbox_page_lists_messages_and_decides_push_requests() {
         .unwrap()
         .to_string();
 
-    let tera =
-        tera::Tera::new(concat!(env!("CARGO_MANIFEST_DIR"), "/templates/**/*.html")).unwrap();
+    // The skins of the store's templates, and the page's own template.
+    let tera = storefront_2fa::host::templates::load(
+        None,
+        storefront_2fa::authy_sandbox::admin::templates(),
+    )
+    .unwrap();
     let host: HostHandle = Arc::new(StandInHost {
         db: sb.db.clone(),
         key: SecretKey::generate(),
