@@ -17,6 +17,9 @@ use crate::host::{self, catalog, password::PasswordHasher, HostState};
 use crate::plugin::{gate::addon_gate, Addon, AddonRegistry, HostHandle, Manifest};
 use crate::two_factor::{TwoFactorAddon, TwoFactorConfig, ADDON_ID as TWO_FACTOR_ID};
 
+/// Where the test-mode sandbox is mounted.
+const SANDBOX_MOUNT: &str = "/sandbox/authy";
+
 /// What an addon factory may use to construct addons.
 pub struct AddonContext<'a> {
     pub settings: &'a Settings,
@@ -32,7 +35,7 @@ pub fn default_addons(ctx: &AddonContext<'_>) -> AddonList {
         Manifest::parse(crate::two_factor::MANIFEST).expect("the addon's plugin.toml is valid");
     let tf = &ctx.settings.two_factor;
     let sandbox_url = if tf.sandbox_url.is_empty() {
-        format!("{}/sandbox/authy", ctx.base_url)
+        format!("{}{SANDBOX_MOUNT}", ctx.base_url)
     } else {
         tf.sandbox_url.trim_end_matches('/').to_string()
     };
@@ -106,6 +109,11 @@ impl Application {
                 .map(|n| n.get())
                 .unwrap_or(2)
         });
+        // The sandbox takes an API key; each addon declares its own.
+        let mut token_routes = vec![SANDBOX_MOUNT.to_string()];
+        for installed in registry.all() {
+            token_routes.extend(installed.manifest.addon.token_prefixes.iter().cloned());
+        }
         let state = Arc::new(HostState {
             db: db.clone(),
             key,
@@ -113,6 +121,7 @@ impl Application {
             registry: registry.clone(),
             hasher: PasswordHasher::new(hash_limit),
             settings: settings.clone(),
+            token_routes,
         });
         let server = build_server(listener, state.clone(), static_files, &settings)?;
         Ok(Application {
@@ -234,8 +243,7 @@ fn build_server(
                     .route(web::get().to(host::static_files::serve)),
             )
             .service(
-                web::scope("/sandbox/authy")
-                    .configure(move |c| authy_sandbox::configure(c, sandbox)),
+                web::scope(SANDBOX_MOUNT).configure(move |c| authy_sandbox::configure(c, sandbox)),
             )
             .configure(host::configure)
             .configure(move |cfg| {

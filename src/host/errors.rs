@@ -46,8 +46,8 @@ pub async fn error_pages<B: MessageBody + 'static>(
     req: ServiceRequest,
     next: Next<B>,
 ) -> Result<ServiceResponse<EitherBody<B, BoxBody>>, actix_web::Error> {
-    let json_client = req.path().starts_with("/api/") || req.path().starts_with("/sandbox/");
     let state = req.app_data::<web::Data<HostState>>().cloned();
+    let json_client = state.as_ref().is_some_and(|s| s.is_token_route(req.path()));
     let res = next.call(req).await?;
     let status = res.status();
     let plain = res

@@ -39,6 +39,20 @@ pub struct HostState {
     pub registry: AddonRegistry,
     pub hasher: PasswordHasher,
     pub settings: Settings,
+    /// Path prefixes of routes that authenticate with a token or an API key
+    /// and never read the session cookie (declared by the addons' manifests
+    /// and by whoever mounts other services): no CSRF token is asked there,
+    /// and their JSON errors are left as they are.
+    pub token_routes: Vec<String>,
+}
+
+impl HostState {
+    /// Whether `path` belongs to a token-authenticated route (see `token_routes`).
+    pub fn is_token_route(&self, path: &str) -> bool {
+        self.token_routes
+            .iter()
+            .any(|p| crate::plugin::manifest::path_is_under(path, p))
+    }
 }
 
 impl HostState {

@@ -23,6 +23,12 @@ pub struct AddonInfo {
     /// Path prefixes the addon's routes live under (404 while disabled).
     #[serde(default)]
     pub route_prefixes: Vec<String>,
+    /// Prefixes (within `route_prefixes`) whose routes authenticate every
+    /// request with a bearer token or an API key and never read the session
+    /// cookie: the host asks them for no CSRF token, and leaves their error
+    /// bodies (JSON) as they are instead of turning them into pages.
+    #[serde(default)]
+    pub token_prefixes: Vec<String>,
 }
 
 #[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
@@ -92,10 +98,27 @@ impl Manifest {
         {
             return Err(ManifestError::Invalid(format!("bad addon id {id:?}")));
         }
-        for prefix in &self.addon.route_prefixes {
+        for prefix in self
+            .addon
+            .route_prefixes
+            .iter()
+            .chain(&self.addon.token_prefixes)
+        {
             if !prefix.starts_with('/') || prefix.len() < 2 || prefix.ends_with('/') {
                 return Err(ManifestError::Invalid(format!(
                     "bad route prefix {prefix:?}"
+                )));
+            }
+        }
+        for prefix in &self.addon.token_prefixes {
+            if !self
+                .addon
+                .route_prefixes
+                .iter()
+                .any(|own| path_is_under(prefix, own))
+            {
+                return Err(ManifestError::Invalid(format!(
+                    "token prefix {prefix:?} is not under the addon's route prefixes"
                 )));
             }
         }
@@ -126,6 +149,13 @@ impl Manifest {
     }
 }
 
+/// True when `path` is `prefix` or below it (`/api/v1` is under `/api`,
+/// `/apiary` is not).
+pub fn path_is_under(path: &str, prefix: &str) -> bool {
+    path.strip_prefix(prefix)
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -143,5 +173,10 @@ mod tests {
         assert!(Manifest::parse(dup).is_err());
         let prefix = "[addon]\nid='x'\nname='X'\nversion='1'\nroute_prefixes=['nope']\n";
         assert!(Manifest::parse(prefix).is_err());
+        let outside = "[addon]\nid='x'\nname='X'\nversion='1'\nroute_prefixes=['/x']\ntoken_prefixes=['/api']\n";
+        assert!(Manifest::parse(outside).is_err());
+        let inside = "[addon]\nid='x'\nname='X'\nversion='1'\nroute_prefixes=['/x']\ntoken_prefixes=['/x/api']\n";
+        assert!(Manifest::parse(inside).is_ok());
+        assert!(path_is_under("/x/api/v1", "/x/api") && !path_is_under("/x/apiary", "/x/api"));
     }
 }
