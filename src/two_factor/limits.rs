@@ -147,6 +147,26 @@ pub async fn code_succeeded(db: &Db, account_id: i64) -> Result<(), DbError> {
     .await
 }
 
+/// A texted code was used: the attempt is given back (as `code_succeeded`)
+/// and the resend cooldown ends, so that the next sign-in, even seconds
+/// later, gets its own first code. One write.
+pub async fn code_used(db: &Db, account_id: i64) -> Result<(), DbError> {
+    db.transaction(move |conn| {
+        crate::on_backend!(conn, |c| {
+            diesel::update(
+                tfa_counters::table
+                    .find(fail_key(account_id))
+                    .filter(tfa_counters::count.gt(0)),
+            )
+            .set(tfa_counters::count.eq(tfa_counters::count - 1))
+            .execute(c)?;
+            diesel::delete(tfa_counters::table.find(cooldown_key(account_id))).execute(c)
+        })?;
+        Ok(())
+    })
+    .await
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SendGate {
     Allowed,

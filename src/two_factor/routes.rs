@@ -238,6 +238,21 @@ async fn send_and_describe(
             view.notice = Some(sent_notice(channel, stored.phone.last_two()));
             StatusCode::OK
         }
+        SendOutcome::Wait { seconds, reason } if initial => {
+            // A page view is never a 429: the page says why no code came
+            // and how to get one, and the next view may send it.
+            let id = pending.id.clone();
+            st.host
+                .db()
+                .transaction(move |conn| store::unclaim_first_show(conn, &id))
+                .await
+                .map_err(|e| internal_error(&e))?;
+            view.error = Some(format!(
+                "{} Then use “Resend SMS with code”.",
+                wait_message(seconds, reason)
+            ));
+            StatusCode::OK
+        }
         SendOutcome::Wait { seconds, reason } => {
             view.error = Some(wait_message(seconds, reason));
             StatusCode::TOO_MANY_REQUESTS
@@ -377,7 +392,7 @@ async fn verify_submit(st: Data, req: HttpRequest, body: web::Bytes) -> HttpResp
         }
         CheckOutcome::NoCodeSent => {
             view.error = Some(
-                "No code has been sent yet. Use “Resend SMS with code” to get one.".to_string(),
+                "No code has been sent yet for this sign-in. Use “Resend SMS with code” to get one.".to_string(),
             );
             StatusCode::UNAUTHORIZED
         }

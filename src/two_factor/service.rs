@@ -283,7 +283,7 @@ impl Service {
         };
         match self.client.verify(self.endpoint(settings), id, code).await {
             Ok(TokenCheck::Valid) => {
-                limits::code_succeeded(db, actor.account.id).await?;
+                limits::code_used(db, actor.account.id).await?;
                 Ok(CheckOutcome::Valid)
             }
             Ok(TokenCheck::Rejected) => {

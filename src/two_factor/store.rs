@@ -268,6 +268,17 @@ pub async fn first_show(db: &Db, pending_id: String, account_id: i64) -> Result<
     .await
 }
 
+/// The first code of a sign-in could not be sent (a limit): the next view
+/// of the code page may try again.
+pub fn unclaim_first_show(conn: &mut DbConn, pending_id: &str) -> Result<(), DbError> {
+    crate::on_backend!(conn, |conn| {
+        diesel::update(tfa_challenges::table.find(pending_id))
+            .set(tfa_challenges::sent_at.eq(None::<i64>))
+            .execute(conn)?;
+        Ok(())
+    })
+}
+
 pub fn mark_sent(conn: &mut DbConn, pending_id: &str) -> Result<(), DbError> {
     crate::on_backend!(conn, |conn| {
         diesel::update(tfa_challenges::table.find(pending_id))

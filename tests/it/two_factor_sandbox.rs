@@ -340,6 +340,76 @@ async fn a_code_is_bound_to_the_sign_in_that_asked_for_it() {
     assert_eq!((status, loc.as_str()), (303, "/"));
 }
 
+/// Register with a phone (the first code confirms it), sign out, sign in
+/// again at once: the code page is never a 429, the new sign-in gets its
+/// own code, and that code works.
+#[tokio::test]
+async fn signing_in_again_right_after_registering_gets_a_fresh_code_not_a_429() {
+    let app = app_in_test_mode().await;
+    let b = app.new_browser();
+    let (status, loc, page) = post_from(
+        &b,
+        "/register",
+        "/register",
+        &[
+            ("email", "new@example.com"),
+            ("name", "New"),
+            ("password", PASSWORD),
+            ("confirm_password", PASSWORD),
+            ("tfa_country", "US"),
+            ("tfa_phone", NATIONAL),
+        ],
+    )
+    .await;
+    assert_eq!(
+        (status, loc.as_str()),
+        (303, "/two-factor/verify"),
+        "{page}"
+    );
+    assert_eq!(b.get("/two-factor/verify").await.status(), 200);
+    let first = outbox_code(&app).await;
+    let (status, _, _) = post_with_csrf(&b, "/two-factor/verify", &[("code", &first)]).await;
+    assert_eq!(status, 303);
+    post_with_csrf(&b, "/logout", &[]).await;
+
+    let res = b.login("/login", "new@example.com", PASSWORD).await;
+    assert_eq!(location(&res), "/two-factor/verify");
+    let (status, page) = b.get_text("/two-factor/verify").await;
+    assert_eq!(status, 200, "a page view is never a 429: {page}");
+    assert!(page.contains("We sent a code"), "{page}");
+    assert!(!page.contains("moments ago"), "{page}");
+    assert_eq!(
+        outbox_len(&app).await,
+        2,
+        "the new sign-in got its own code"
+    );
+    let second = outbox_code(&app).await;
+    let (status, loc, page) = post_with_csrf(&b, "/two-factor/verify", &[("code", &second)]).await;
+    assert_eq!((status, loc.as_str()), (303, "/"), "{page}");
+}
+
+/// Two sign-ins of one account within the cooldown: the second page view
+/// is not a 429 either; it says when a code can be asked for.
+#[tokio::test]
+async fn a_second_sign_in_within_the_cooldown_says_when_to_ask_again() {
+    let app = app_in_test_mode().await;
+    with_phone(&app, "cust@example.com", Role::Customer);
+    let first = app.new_browser();
+    let second = app.new_browser();
+    first.login("/login", "cust@example.com", PASSWORD).await;
+    second.login("/login", "cust@example.com", PASSWORD).await;
+    assert_eq!(first.get("/two-factor/verify").await.status(), 200);
+    let (status, page) = second.get_text("/two-factor/verify").await;
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("Resend SMS with code"), "{page}");
+    assert!(page.contains("You can ask for another one in"), "{page}");
+    // Once the wait is over, viewing the page again sends the code.
+    age_counters(&app, 31);
+    let (status, page) = second.get_text("/two-factor/verify").await;
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("We sent a code"), "{page}");
+}
+
 #[tokio::test]
 async fn many_shoppers_behind_one_address_still_get_their_first_code() {
     let app = app_in_test_mode().await;
