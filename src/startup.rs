@@ -14,7 +14,7 @@ use crate::config::Settings;
 use crate::crypto::SecretKey;
 use crate::db::{migrations, Db};
 use crate::host::{self, catalog, password::PasswordHasher, HostState};
-use crate::plugin::{gate::addon_gate, Addon, AddonRegistry, HostHandle, Manifest};
+use crate::plugin::{gate::addon_gate, Addon, AddonRegistry, Manifest};
 use crate::two_factor::{TwoFactorAddon, TwoFactorConfig, ADDON_ID as TWO_FACTOR_ID};
 
 /// Where the test-mode sandbox is mounted.
@@ -109,6 +109,15 @@ impl Application {
                 .map(|n| n.get())
                 .unwrap_or(2)
         });
+        let addon_keys = registry
+            .all()
+            .iter()
+            .map(|a| {
+                let id = a.manifest.addon.id.clone();
+                let derived = key.for_addon(&id);
+                (id, derived)
+            })
+            .collect();
         // The sandbox takes an API key; each addon declares its own.
         let mut token_routes = vec![SANDBOX_MOUNT.to_string()];
         for installed in registry.all() {
@@ -122,6 +131,7 @@ impl Application {
             hasher: PasswordHasher::new(hash_limit),
             settings: settings.clone(),
             token_routes,
+            addon_keys,
         });
         let server = build_server(listener, state.clone(), static_files, &settings)?;
         Ok(Application {
@@ -214,7 +224,7 @@ fn build_server(
     let data = web::Data::from(state.clone());
     let db = web::Data::new(state.db.clone());
     let registry = web::Data::new(state.registry.clone());
-    let handle: HostHandle = state.clone();
+    let routes_state = state.clone();
     let limit = host::csrf::MAX_BODY_BYTES;
     let sandbox = SandboxState::new(
         state.db.clone(),
@@ -225,7 +235,7 @@ fn build_server(
     );
     let mut server = HttpServer::new(move || {
         let registry_for_routes = registry.clone();
-        let handle = handle.clone();
+        let routes_state = routes_state.clone();
         let sandbox = sandbox.clone();
         App::new()
             .app_data(data.clone())
@@ -248,7 +258,8 @@ fn build_server(
             .configure(host::configure)
             .configure(move |cfg| {
                 for installed in registry_for_routes.all() {
-                    installed.addon.configure_routes(cfg, handle.clone());
+                    let handle = routes_state.handle_for(&installed.manifest.addon.id);
+                    installed.addon.configure_routes(cfg, handle);
                 }
             })
             .default_service(web::to(host::errors::not_found))

@@ -14,9 +14,7 @@ use super::profile_hooks;
 use super::{bad_form, redirect, HostState, SavedQuery};
 use crate::db::schema::{accounts as accounts_table, orders, products};
 use crate::plugin::settings_form;
-use crate::plugin::{
-    FieldErrors, FormValues, HostHandle, Interface, ProfileContext, ProfileForm, Role,
-};
+use crate::plugin::{FieldErrors, FormValues, Interface, ProfileContext, ProfileForm, Role};
 
 const USERS_PER_PAGE: i64 = 20;
 
@@ -414,7 +412,7 @@ async fn show_settings(
         .is_enabled(&state.db, id)
         .await
         .unwrap_or(false);
-    let host: HostHandle = state.clone();
+    let host = state.handle_for(id);
     let status_html = if enabled {
         installed.addon.settings_status(&host).await
     } else {
@@ -501,7 +499,7 @@ pub async fn addon_settings_submit(
         }
     };
     if !changed.is_empty() {
-        let host: HostHandle = state.clone();
+        let host = state.handle_for(&id);
         installed.addon.settings_changed(&host, &changed).await;
     }
     redirect(&format!("/admin/addons/{id}/settings?saved=1"))

@@ -343,8 +343,8 @@ pub async fn decide(
         tracing::error!(error = %e, "could not read addon state");
         UNAVAILABLE.to_string()
     })?;
-    let host: crate::plugin::HostHandle = state.clone();
     for installed in enabled {
+        let host = state.handle_for(installed.addon.id());
         if !installed.manifest.has_hook(Hook::AfterPasswordVerified) {
             continue;
         }
@@ -557,9 +557,9 @@ pub async fn change_password_submit(
 }
 
 pub async fn run_after_password_change(state: &Arc<HostState>, account: &crate::plugin::Account) {
-    let host: crate::plugin::HostHandle = state.clone();
     if let Ok(enabled) = state.registry.enabled(&state.db).await {
         for installed in enabled {
+            let host = state.handle_for(installed.addon.id());
             if installed.manifest.has_hook(Hook::AfterPasswordChange) {
                 installed.addon.after_password_change(&host, account).await;
             }
@@ -573,9 +573,9 @@ pub async fn logout(state: web::Data<HostState>, req: HttpRequest) -> HttpRespon
     let state = state.into_inner();
     let current = session::current(&state, &req).await.unwrap_or_default();
     if let Some(account) = &current.account {
-        let host: crate::plugin::HostHandle = state.clone();
         if let Ok(enabled) = state.registry.enabled(&state.db).await {
             for installed in enabled {
+                let host = state.handle_for(installed.addon.id());
                 if installed.manifest.has_hook(Hook::OnLogout) {
                     installed
                         .addon

@@ -44,6 +44,8 @@ pub struct HostState {
     /// and by whoever mounts other services): no CSRF token is asked there,
     /// and their JSON errors are left as they are.
     pub token_routes: Vec<String>,
+    /// Each installed addon's own key, derived once at start-up.
+    pub addon_keys: std::collections::BTreeMap<String, crate::crypto::SecretKey>,
 }
 
 impl HostState {

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use super::HostState;
 use crate::plugin::manifest::Hook;
-use crate::plugin::{FieldErrors, FormValues, HostHandle, ProfileContext, ProfileSave};
+use crate::plugin::{FieldErrors, FormValues, ProfileContext, ProfileSave};
 
 /// The enabled addons' extra fields, in run order, as one HTML string.
 pub async fn fields_html(
@@ -13,12 +13,12 @@ pub async fn fields_html(
     values: Option<&FormValues>,
     errors: &FieldErrors,
 ) -> String {
-    let host: HostHandle = state.clone();
     let mut html = String::new();
     let Ok(enabled) = state.registry.enabled(&state.db).await else {
         return html;
     };
     for installed in enabled {
+        let host = state.handle_for(installed.addon.id());
         if !installed.manifest.has_hook(Hook::ProfileFields) {
             continue;
         }
@@ -44,7 +44,6 @@ pub async fn validate(
     form: &ProfileContext,
     values: &FormValues,
 ) -> Result<Vec<ProfileSave>, FieldErrors> {
-    let host: HostHandle = state.clone();
     let enabled = state.registry.enabled(&state.db).await.map_err(|_| {
         let mut e = FieldErrors::default();
         e.add(
@@ -56,6 +55,7 @@ pub async fn validate(
     let mut saves = Vec::new();
     let mut errors = FieldErrors::default();
     for installed in enabled {
+        let host = state.handle_for(installed.addon.id());
         if !installed.manifest.has_hook(Hook::ProfileFields) {
             continue;
         }

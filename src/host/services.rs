@@ -1,5 +1,7 @@
 //! The host's side of the addon API, and the access checks its own pages use.
 
+use std::sync::Arc;
+
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse};
 use async_trait::async_trait;
@@ -12,7 +14,7 @@ use super::{redirect, HostState};
 use crate::crypto::SecretKey;
 use crate::db::{Db, DbError};
 use crate::plugin::{
-    Account, AddonError, AddonSettings, Completion, HostError, HostServices, Interface,
+    Account, AddonError, AddonSettings, Completion, HostError, HostHandle, HostServices, Interface,
     PendingLogin, Role,
 };
 
@@ -104,18 +106,43 @@ fn url_encode(s: &str) -> String {
     percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
 }
 
+/// What one addon sees of the host: the host's services, with the addon's
+/// own key (derived from the store's, see `SecretKey::for_addon`) and its
+/// own settings only. Every hook and route of an addon gets one.
+pub struct AddonHost {
+    host: Arc<HostState>,
+    addon_id: String,
+    key: SecretKey,
+}
+
+impl HostState {
+    /// The handle `addon_id` is given (see `AddonHost`).
+    pub fn handle_for(self: &Arc<Self>, addon_id: &str) -> HostHandle {
+        Arc::new(AddonHost {
+            host: self.clone(),
+            addon_id: addon_id.to_string(),
+            key: self
+                .addon_keys
+                .get(addon_id)
+                .cloned()
+                .unwrap_or_else(|| self.key.for_addon(addon_id)),
+        })
+    }
+}
+
 #[async_trait(?Send)]
-impl HostServices for HostState {
+impl HostServices for AddonHost {
     fn db(&self) -> &Db {
-        &self.db
+        &self.host.db
     }
 
+    /// The addon's own key (`SecretKey::for_addon`), never the store's.
     fn secret_key(&self) -> &SecretKey {
         &self.key
     }
 
     fn client_ip(&self, req: &HttpRequest) -> String {
-        self.client_ip_of(req)
+        self.host.client_ip_of(req)
     }
 
     async fn render(
@@ -125,25 +152,38 @@ impl HostServices for HostState {
         template: &str,
         ctx: tera::Context,
     ) -> HttpResponse {
-        self.render_page(req, status, template, ctx).await
+        self.host.render_page(req, status, template, ctx).await
     }
 
     fn render_fragment(&self, template: &str, ctx: &tera::Context) -> Result<String, AddonError> {
-        self.tera
+        self.host
+            .tera
             .render(template, ctx)
             .map_err(|e| AddonError::Internal(format!("template {template}: {e:?}")))
     }
 
     async fn addon_enabled(&self, addon_id: &str) -> Result<bool, DbError> {
-        self.registry.is_enabled(&self.db, addon_id).await
+        self.host.registry.is_enabled(&self.host.db, addon_id).await
     }
 
+    /// The addon's own settings; another addon's are not its to read.
     async fn addon_settings(&self, addon_id: &str) -> Result<AddonSettings, DbError> {
-        self.registry.settings(&self.db, &self.key, addon_id).await
+        if addon_id != self.addon_id {
+            tracing::error!(
+                addon = %self.addon_id,
+                asked = addon_id,
+                "an addon asked for another addon's settings"
+            );
+            return Ok(AddonSettings::default());
+        }
+        self.host
+            .registry
+            .settings(&self.host.db, &self.host.key, addon_id)
+            .await
     }
 
     async fn current_account(&self, req: &HttpRequest) -> Option<Account> {
-        let current = session::current(self, req).await.ok()?;
+        let current = session::current(&self.host, req).await.ok()?;
         current.account.as_ref().map(AccountRow::to_account)
     }
 
@@ -152,15 +192,22 @@ impl HostServices for HostState {
         req: &HttpRequest,
         interface: Interface,
     ) -> Result<Account, HttpResponse> {
-        self.require(req, interface).await.map(|a| a.to_account())
+        self.host
+            .require(req, interface)
+            .await
+            .map(|a| a.to_account())
     }
 
     async fn require_admin(&self, req: &HttpRequest) -> Result<Account, HttpResponse> {
-        self.require_admin_row(req).await.map(|a| a.to_account())
+        self.host
+            .require_admin_row(req)
+            .await
+            .map(|a| a.to_account())
     }
 
     async fn find_account(&self, account_id: i64) -> Result<Option<Account>, DbError> {
         let row = self
+            .host
             .db
             .run(move |conn| accounts::by_id(conn, account_id))
             .await?;
@@ -169,12 +216,14 @@ impl HostServices for HostState {
 
     async fn verify_password(&self, account_id: i64, password: &str) -> bool {
         let row = self
+            .host
             .db
             .run(move |conn| accounts::by_id(conn, account_id))
             .await
             .ok()
             .flatten();
-        self.hasher
+        self.host
+            .hasher
             .verify(row.map(|r| r.password_hash), password)
             .await
     }
@@ -183,7 +232,8 @@ impl HostServices for HostState {
         let row = match super::email::Email::parse(email) {
             Ok(email) => {
                 let email = email.as_str().to_string();
-                self.db
+                self.host
+                    .db
                     .run(move |conn| accounts::by_email(conn, &email))
                     .await
                     .ok()
@@ -193,6 +243,7 @@ impl HostServices for HostState {
         };
         // The dummy hash runs when there is no account, so timing does not tell.
         let verified = self
+            .host
             .hasher
             .verify(row.as_ref().map(|r| r.password_hash.clone()), password)
             .await;
@@ -200,6 +251,7 @@ impl HostServices for HostState {
         let row = row?;
         let (id, failed) = (row.id, !verified);
         let locked = self
+            .host
             .db
             .transaction(move |conn| {
                 let locked = super::throttle::is_locked(conn, id)?;
@@ -229,13 +281,14 @@ impl HostServices for HostState {
         let keep_hash = keep
             .map(|r| super::session::cookie_of(r).id_hash())
             .unwrap_or_default();
-        self.db
+        self.host
+            .db
             .transaction(move |conn| session::end_other_sessions(conn, account_id, &keep_hash))
             .await
     }
 
     async fn pending_login(&self, req: &HttpRequest) -> Option<PendingLogin> {
-        let (row, account) = self.pending_row(req).await?;
+        let (row, account) = self.host.pending_row(req).await?;
         Some(PendingLogin {
             id: row.id.clone(),
             account: account.to_account(),
@@ -250,7 +303,8 @@ impl HostServices for HostState {
 
     async fn count_pending_attempt(&self, pending_id: &str) -> Result<Option<i32>, DbError> {
         let id = pending_id.to_string();
-        self.db
+        self.host
+            .db
             .transaction(move |conn| pending::count_attempt(conn, &id))
             .await
     }
@@ -261,6 +315,7 @@ impl HostServices for HostState {
         pending_id: &str,
     ) -> Result<Completion, HostError> {
         let Some((row, account)) = self
+            .host
             .pending_row(req)
             .await
             .filter(|(r, _)| r.id == pending_id)
@@ -272,6 +327,7 @@ impl HostServices for HostState {
             let url = change_password_path(row.interface());
             let id = row.id.clone();
             let moved = self
+                .host
                 .db
                 .transaction(move |conn| pending::to_password_change(conn, &id, url))
                 .await?;
@@ -285,6 +341,7 @@ impl HostServices for HostState {
         let (id, account_id) = (row.id.clone(), row.account_id);
         let old_hash = session::cookie_of(req).id_hash();
         let started = self
+            .host
             .db
             .transaction(move |conn| {
                 if !pending::take(conn, &id)? {
@@ -294,14 +351,19 @@ impl HostServices for HostState {
             })
             .await?;
         match started {
-            Some(new_id) => Ok(Completion::SignedIn(signed_in(self, new_id, &row.target))),
+            Some(new_id) => Ok(Completion::SignedIn(signed_in(
+                &self.host,
+                new_id,
+                &row.target,
+            ))),
             None => Err(HostError::PendingLoginGone),
         }
     }
 
     async fn cancel_pending_login(&self, pending_id: &str) -> Result<(), DbError> {
         let id = pending_id.to_string();
-        self.db
+        self.host
+            .db
             .transaction(move |conn| pending::delete(conn, &id))
             .await
     }
@@ -319,6 +381,6 @@ impl HostServices for HostState {
     }
 
     fn session_key(&self, req: &HttpRequest) -> Option<String> {
-        self.session_key_of(req)
+        self.host.session_key_of(req)
     }
 }

@@ -187,7 +187,9 @@ impl AddonRegistry {
             }
         }
         let manifest = installed.manifest.clone();
-        let key = key.clone();
+        // Each addon's secrets are sealed with its own key (older ones, with
+        // the store's, still open: `SecretKey::for_addon`).
+        let key = key.for_addon(id);
         let addon_id = id.to_string();
         let settings = db
             .run(move |conn| {
@@ -227,7 +229,7 @@ impl AddonRegistry {
             return Ok(Vec::new());
         };
         let manifest = installed.manifest.clone();
-        let key = key.clone();
+        let key = key.for_addon(id);
         let addon_id = id.to_string();
         let changed = db
             .transaction(move |conn| {

@@ -248,3 +248,77 @@ async fn addon_profile_fields_appear_validate_and_save_on_all_three_forms() {
     admin.post_form("/admin/logout", &[]).await;
     assert_eq!(addon.logouts.lock().unwrap().as_slice(), &[admin_id]);
 }
+
+/// Each addon gets a handle scoped to itself: its own key, derived from the
+/// store's (never the store's key, which signs CSRF tokens), and its own
+/// settings only. What it sealed is its own; what an older release sealed
+/// with the store's key still opens.
+#[tokio::test]
+async fn each_addon_has_its_own_key_and_reads_only_its_own_settings() {
+    use diesel::prelude::*;
+    use storefront_2fa::db::schema::{addon_settings, tfa_totp};
+    use storefront_2fa::startup::{default_addons, Application};
+
+    let app = crate::two_factor_app::app_with_addon().await;
+    let res = app
+        .browser
+        .post_form(
+            "/admin/addons/two_factor/settings",
+            &[("api_key", "scoped-key-1")],
+        )
+        .await;
+    assert_eq!(res.status(), 303);
+    let e = crate::two_factor_app::enrol(&app, "cust@example.com", Role::Customer).await;
+    let store_key = app.secret_key();
+    let addon_key = store_key.for_addon("two_factor");
+    let mut conn = app.db.get().unwrap();
+    let sealed_secret: String = tfa_totp::table
+        .find(e.id)
+        .select(tfa_totp::secret)
+        .first(&mut conn)
+        .unwrap();
+    assert!(
+        store_key.decrypt(&sealed_secret).is_err(),
+        "not the store key"
+    );
+    assert_eq!(
+        addon_key.decrypt(&sealed_secret).unwrap().replace(' ', ""),
+        e.secret
+    );
+    let sealed_api_key: String = addon_settings::table
+        .filter(addon_settings::key.eq("api_key"))
+        .select(addon_settings::value)
+        .first(&mut conn)
+        .unwrap();
+    assert!(store_key.decrypt(&sealed_api_key).is_err());
+    assert_eq!(addon_key.decrypt(&sealed_api_key).unwrap(), "scoped-key-1");
+    drop(conn);
+
+    // The handles themselves, from a second instance on the same database.
+    let built = Application::build_with(app.settings.clone(), default_addons)
+        .await
+        .unwrap();
+    let state = built.state();
+    let two_factor = state.handle_for("two_factor");
+    assert_eq!(two_factor.secret_key().to_base64(), addon_key.to_base64());
+    assert_eq!(
+        two_factor
+            .addon_settings("two_factor")
+            .await
+            .unwrap()
+            .text("api_key"),
+        "scoped-key-1"
+    );
+    let other = state.handle_for("word_check");
+    assert_ne!(other.secret_key().to_base64(), store_key.to_base64());
+    assert_ne!(other.secret_key().to_base64(), addon_key.to_base64());
+    assert_eq!(
+        other
+            .addon_settings("two_factor")
+            .await
+            .unwrap()
+            .text("api_key"),
+        "",
+        "another addon's settings are not readable"
+    );
+}

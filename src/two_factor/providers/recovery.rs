@@ -118,11 +118,16 @@ pub fn consume(
     let Some(normalized) = normalize(input) else {
         return Ok(false);
     };
-    let h = hash(key, account_id, &normalized);
+    // The hash under the addon's key, or under the store's key for codes
+    // an older release made.
+    let hashes = key.signatures(
+        "tfa-recovery-code",
+        format!("{account_id}:{normalized}").as_bytes(),
+    );
     Ok(diesel::update(
         tfa_recovery_codes::table
             .filter(tfa_recovery_codes::account_id.eq(account_id))
-            .filter(tfa_recovery_codes::code_hash.eq(h))
+            .filter(tfa_recovery_codes::code_hash.eq_any(hashes))
             .filter(tfa_recovery_codes::used_at.is_null()),
     )
     .set(tfa_recovery_codes::used_at.eq(Some(now())))
