@@ -8,7 +8,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 
 use storefront_2fa::config::Settings;
-use storefront_2fa::db::{migrations, Db};
+use storefront_2fa::db::Db;
 use storefront_2fa::host::accounts;
 use storefront_2fa::host::email::Email;
 use storefront_2fa::host::password::{hash_blocking, NewPassword};
@@ -90,7 +90,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Serve => serve(settings).await,
         Command::Migrate => {
             let db = connect(&settings)?;
-            let n = migrations::run(&mut *db.get()?)?;
+            let n = storefront_2fa::startup::run_migrations(&mut *db.get()?)?;
             println!("Applied {n} migration(s).");
             Ok(())
         }
@@ -152,7 +152,7 @@ fn tfa(settings: &Settings, cmd: TfaCommand) -> anyhow::Result<()> {
 
 fn connect(settings: &Settings) -> anyhow::Result<Db> {
     let db = Db::connect(&settings.database_url(), 2)?;
-    migrations::run(&mut *db.get()?)?;
+    storefront_2fa::startup::run_migrations(&mut *db.get()?)?;
     Ok(db)
 }
 

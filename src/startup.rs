@@ -12,7 +12,8 @@ use actix_web::{web, App, HttpServer};
 use crate::authy_sandbox::{self, SandboxPolicy, SandboxState};
 use crate::config::Settings;
 use crate::crypto::SecretKey;
-use crate::db::{migrations, Db};
+use crate::db::migrations::{self, MigrationSet};
+use crate::db::{Db, DbConn};
 use crate::host::{self, catalog, password::PasswordHasher, HostState};
 use crate::plugin::{gate::addon_gate, Addon, AddonRegistry, Manifest};
 use crate::two_factor::{TwoFactorAddon, TwoFactorConfig, ADDON_ID as TWO_FACTOR_ID};
@@ -48,6 +49,25 @@ pub fn default_addons(ctx: &AddonContext<'_>) -> AddonList {
     vec![(manifest, Arc::new(addon))]
 }
 
+/// Applies the host's migrations, then each of `addons`' sets in order,
+/// then the sandbox's (it is mounted by this composition root); returns how
+/// many ran.
+fn run_migrations_of(conn: &mut DbConn, addons: &[&'static MigrationSet]) -> anyhow::Result<usize> {
+    let mut ran = migrations::run_set(conn, &migrations::HOST)?;
+    for set in addons {
+        ran += migrations::run_set(conn, set)?;
+    }
+    ran += migrations::run_set(conn, &authy_sandbox::MIGRATIONS)?;
+    Ok(ran)
+}
+
+/// Every migration this binary ships (the host's, the bundled addon's and
+/// the sandbox's), for the command line and tools that open the database
+/// without serving: the same order as the server's start-up.
+pub fn run_migrations(conn: &mut DbConn) -> anyhow::Result<usize> {
+    run_migrations_of(conn, &[&crate::two_factor::MIGRATIONS])
+}
+
 pub struct Application {
     port: u16,
     server: Server,
@@ -70,18 +90,6 @@ impl Application {
             SecretKey::parse(&settings.security.secret_key)?
         };
         let db = Db::connect(&settings.database_url(), settings.database.pool_size)?;
-        let demo = settings.demo_data;
-        let setup_db = db.clone();
-        tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
-            let mut conn = setup_db.get()?;
-            migrations::run(&mut conn)?;
-            if demo {
-                catalog::seed_demo_products(&mut conn)?;
-            }
-            Ok(())
-        })
-        .await??;
-
         let listener = TcpListener::bind(&settings.server.bind)?;
         let addr = listener.local_addr()?;
         let host_ip = if addr.ip().is_unspecified() {
@@ -94,6 +102,23 @@ impl Application {
             settings: &settings,
             base_url,
         });
+        // The host's tables, then each addon's, then the mounted sandbox's.
+        let sets: Vec<&'static MigrationSet> = addons
+            .iter()
+            .filter_map(|(_, addon)| addon.migrations())
+            .collect();
+        let demo = settings.demo_data;
+        let setup_db = db.clone();
+        tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
+            let mut conn = setup_db.get()?;
+            run_migrations_of(&mut conn, &sets)?;
+            if demo {
+                catalog::seed_demo_products(&mut conn)?;
+            }
+            Ok(())
+        })
+        .await??;
+
         let registry = AddonRegistry::new(addons);
         let extra_templates = registry
             .all()

@@ -8,7 +8,7 @@ use serde::Serialize;
 use super::responses::{iso8601, null, obj, J};
 use super::users::SandboxUser;
 use super::{outbox, random_uuid, APP_ID, APP_NAME};
-use crate::db::schema::{sandbox_approvals as ap, sandbox_users};
+use crate::authy_sandbox::schema::{sandbox_approvals as ap, sandbox_users};
 use crate::db::{now, DbConn, DbError};
 
 pub const DEFAULT_SECONDS_TO_EXPIRE: i64 = 86_400;

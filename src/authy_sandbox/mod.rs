@@ -29,6 +29,7 @@ pub mod phone;
 pub mod ratelimit;
 pub mod responses;
 pub mod routes;
+pub mod schema;
 pub mod standalone;
 pub mod stats;
 pub mod tokens;
@@ -59,6 +60,13 @@ pub trait SandboxPolicy: Send + Sync + 'static {
         false
     }
 }
+
+/// The sandbox's tables (`src/authy_sandbox/migrations/`).
+pub const MIGRATIONS: crate::db::migrations::MigrationSet = crate::db::migrations::MigrationSet {
+    owner: "authy_sandbox",
+    sqlite: diesel_migrations::embed_migrations!("src/authy_sandbox/migrations/sqlite"),
+    postgres: diesel_migrations::embed_migrations!("src/authy_sandbox/migrations/postgres"),
+};
 
 /// The application id and name the sandbox reports.
 pub const APP_ID: i64 = 1;

@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use super::phone::Phone;
 use super::responses::{iso8601, obj, J};
-use crate::db::schema::sandbox_outbox as ob;
+use crate::authy_sandbox::schema::sandbox_outbox as ob;
 use crate::db::{now, DbConn, DbError};
 
 pub const DEFAULT_LIMIT: i64 = 50;

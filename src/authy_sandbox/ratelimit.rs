@@ -4,7 +4,7 @@
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Text};
 
-use crate::db::schema::sandbox_rate_limits as rl;
+use crate::authy_sandbox::schema::sandbox_rate_limits as rl;
 use crate::db::{now, DbConn, DbError};
 
 /// Counts one request for `key`; false when it goes over `limit` requests

@@ -43,7 +43,7 @@ pub async fn build_standalone(
     let migrate_db = db.clone();
     tokio::task::spawn_blocking(move || -> anyhow::Result<usize> {
         let mut conn = migrate_db.get()?;
-        crate::db::migrations::run(&mut conn)
+        crate::db::migrations::run_set(&mut conn, &super::MIGRATIONS)
     })
     .await??;
     let mut keys = vec![api_key];

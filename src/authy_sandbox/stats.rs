@@ -10,7 +10,7 @@ use diesel::prelude::*;
 
 use super::responses::{obj, J};
 use super::APP_ID;
-use crate::db::schema::{sandbox_stats as st, sandbox_users};
+use crate::authy_sandbox::schema::{sandbox_stats as st, sandbox_users};
 use crate::db::{Db, DbConn, DbError};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -224,7 +224,7 @@ mod tests {
     fn counted_calls_reach_the_database_within_seconds_and_on_drop() {
         let dir = tempfile::tempdir().unwrap();
         let db = Db::connect(&format!("sqlite://{}/s.db", dir.path().display()), 2).unwrap();
-        crate::db::migrations::run(&mut db.get().unwrap()).unwrap();
+        crate::db::migrations::run_set(&mut db.get().unwrap(), &super::super::MIGRATIONS).unwrap();
         let calls = ApiCalls::start(db.clone());
         for _ in 0..3 {
             calls.count_one();

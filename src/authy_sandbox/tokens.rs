@@ -5,8 +5,8 @@
 use diesel::prelude::*;
 
 use super::random_digits;
+use crate::authy_sandbox::schema::sandbox_tokens as tk;
 use crate::crypto::sha256_hex;
-use crate::db::schema::sandbox_tokens as tk;
 use crate::db::{now, DbConn, DbError};
 
 pub const TOKEN_LENGTH: usize = 7;

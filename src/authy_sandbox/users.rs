@@ -7,7 +7,7 @@ use diesel::prelude::*;
 use super::is_unique_violation;
 use super::phone::Phone;
 use super::stats::{self, Counter};
-use crate::db::schema::{sandbox_tokens, sandbox_users as u};
+use crate::authy_sandbox::schema::{sandbox_tokens, sandbox_users as u};
 use crate::db::{now, DbConn, DbError};
 
 #[derive(Debug, Clone, PartialEq, Eq, Queryable)]

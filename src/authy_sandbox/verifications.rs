@@ -6,8 +6,8 @@ use diesel::prelude::*;
 
 use super::phone::Phone;
 use super::{random_digits, random_uuid};
+use crate::authy_sandbox::schema::sandbox_verifications as pv;
 use crate::crypto::sha256_hex;
-use crate::db::schema::sandbox_verifications as pv;
 use crate::db::{now, DbConn, DbError};
 
 pub const DEFAULT_CODE_LENGTH: usize = 4;

@@ -13,6 +13,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use async_trait::async_trait;
 
 use crate::crypto::SecretKey;
+pub use crate::db::migrations::MigrationSet;
 use crate::db::{Db, DbConn, DbError};
 
 pub use manifest::{Manifest, SettingKind, SettingSpec};
@@ -35,6 +36,13 @@ pub trait Addon: Send + Sync + 'static {
     /// under `templates/`.
     fn templates(&self) -> Vec<(String, String)> {
         Vec::new()
+    }
+
+    /// The addon's own tables: migrations for both backends, run at
+    /// start-up after the host's, in the addons' run order. Their names must
+    /// be unique across the store (use dated names, as the host does).
+    fn migrations(&self) -> Option<&'static MigrationSet> {
+        None
     }
 
     /// Registers the addon's routes. They must live under the manifest's

@@ -5,9 +5,9 @@
 use diesel::prelude::*;
 use serde::Serialize;
 
-use crate::db::schema::tfa_audit;
 use crate::db::{now, Db, DbConn, DbError};
 use crate::plugin::{Account, Interface};
+use crate::two_factor::schema::tfa_audit;
 
 #[derive(Clone, Debug, Default)]
 pub struct AuditEvent {

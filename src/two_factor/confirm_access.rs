@@ -13,9 +13,9 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::db::schema::tfa_confirmed_access;
 use crate::db::{now, Db, DbError};
 use crate::plugin::{Account, FormValues, HostHandle};
+use crate::two_factor::schema::tfa_confirmed_access;
 
 use super::audit;
 use super::check::{self, Checked};

@@ -35,6 +35,7 @@ fn fresh() -> TestDb {
     };
     let db = Db::connect(&url, 8).unwrap();
     crate::db::migrations::run(&mut db.get().unwrap()).unwrap();
+    crate::db::migrations::run_set(&mut db.get().unwrap(), &super::MIGRATIONS).unwrap();
     TestDb {
         db,
         _dir: dir,
@@ -65,7 +66,7 @@ fn account(db: &Db, email: &str) -> i64 {
 
 /// Moves every counter window back, as if `secs` had passed.
 fn age_counters(db: &Db, secs: i64) {
-    use crate::db::schema::tfa_counters;
+    use crate::two_factor::schema::tfa_counters;
     diesel::update(tfa_counters::table)
         .set(tfa_counters::window_start.eq(tfa_counters::window_start - secs))
         .execute(&mut db.get().unwrap())
@@ -336,7 +337,7 @@ async fn a_pending_login_completes_once() {
 
 #[tokio::test]
 async fn the_sweep_drops_challenges_and_counters_older_than_a_day_only() {
-    use crate::db::schema::{tfa_challenges, tfa_counters};
+    use crate::two_factor::schema::{tfa_challenges, tfa_counters};
     let t = fresh();
     let id = account(&t.db, "a@example.com");
     store::first_show(&t.db, "old".into(), id).await.unwrap();

@@ -4,8 +4,8 @@
 use diesel::prelude::*;
 use serde::Serialize;
 
-use crate::db::schema::{tfa_api_challenges, tfa_api_tokens};
 use crate::db::{Db, DbConn, DbError};
+use crate::two_factor::schema::{tfa_api_challenges, tfa_api_tokens};
 
 use super::providers::{recovery, totp};
 use super::store;

@@ -5,8 +5,8 @@
 
 use diesel::prelude::*;
 
-use crate::db::schema::tfa_counters;
 use crate::db::{now, Db, DbConn, DbError};
+use crate::two_factor::schema::tfa_counters;
 
 /// Wrong codes an account may enter per window before it is locked.
 pub const MAX_FAILS: i32 = 10;

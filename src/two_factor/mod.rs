@@ -47,6 +47,7 @@ pub mod profile;
 pub mod providers;
 pub mod qr;
 pub mod routes;
+pub mod schema;
 pub mod security_page;
 pub mod service;
 pub mod settings;
@@ -69,6 +70,14 @@ pub use config::TwoFactorConfig;
 use service::Service;
 
 pub const ADDON_ID: &str = "two_factor";
+
+/// The addon's tables (`src/two_factor/migrations/`), run by the host
+/// after its own.
+pub const MIGRATIONS: crate::db::migrations::MigrationSet = crate::db::migrations::MigrationSet {
+    owner: ADDON_ID,
+    sqlite: diesel_migrations::embed_migrations!("src/two_factor/migrations/sqlite"),
+    postgres: diesel_migrations::embed_migrations!("src/two_factor/migrations/postgres"),
+};
 
 /// The addon's manifest (`plugin.toml`), built into the binary.
 pub const MANIFEST: &str = include_str!("../../plugin.toml");
@@ -112,6 +121,10 @@ impl Addon for TwoFactorAddon {
 
     fn templates(&self) -> Vec<(String, String)> {
         templates()
+    }
+
+    fn migrations(&self) -> Option<&'static crate::db::migrations::MigrationSet> {
+        Some(&MIGRATIONS)
     }
 
     fn configure_routes(&self, cfg: &mut web::ServiceConfig, host: HostHandle) {

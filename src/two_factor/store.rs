@@ -5,8 +5,8 @@ use std::sync::atomic::{AtomicI64, Ordering};
 
 use diesel::prelude::*;
 
-use crate::db::schema::{tfa_challenges, tfa_counters, tfa_phones, tfa_state};
 use crate::db::{now, Db, DbConn, DbError};
+use crate::two_factor::schema::{tfa_challenges, tfa_counters, tfa_phones, tfa_state};
 
 use super::audit::{self, AuditEvent};
 use super::phone::PhoneNumber;

@@ -121,7 +121,7 @@ async fn code_number(app: &TestApp, national: &str, nth: usize) -> String {
 /// counters live in the database; this moves their windows back).
 fn let_cooldown_pass(app: &TestApp) {
     use diesel::prelude::*;
-    use storefront_2fa::db::schema::tfa_counters;
+    use storefront_2fa::two_factor::schema::tfa_counters;
     diesel::update(tfa_counters::table)
         .set(tfa_counters::window_start.eq(tfa_counters::window_start - 31))
         .execute(&mut app.db.get().unwrap())

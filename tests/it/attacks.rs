@@ -5,8 +5,9 @@
 
 use diesel::prelude::*;
 use serde_json::{json, Value};
-use storefront_2fa::db::schema::{accounts, tfa_api_tokens, tfa_audit};
+use storefront_2fa::db::schema::accounts;
 use storefront_2fa::plugin::Role;
+use storefront_2fa::two_factor::schema::{tfa_api_tokens, tfa_audit};
 use storefront_2fa::two_factor::store;
 
 use crate::helpers::{listed_codes, location, post_from, Browser, SmsSetUp, TestApp};

@@ -19,3 +19,4 @@ mod two_factor_app;
 mod two_factor_app_sms;
 mod two_factor_gateway;
 mod two_factor_sandbox;
+mod upgrade;

@@ -256,8 +256,9 @@ async fn addon_profile_fields_appear_validate_and_save_on_all_three_forms() {
 #[tokio::test]
 async fn each_addon_has_its_own_key_and_reads_only_its_own_settings() {
     use diesel::prelude::*;
-    use storefront_2fa::db::schema::{addon_settings, tfa_totp};
+    use storefront_2fa::db::schema::addon_settings;
     use storefront_2fa::startup::{default_addons, Application};
+    use storefront_2fa::two_factor::schema::tfa_totp;
 
     let app = crate::two_factor_app::app_with_addon().await;
     let res = app

@@ -685,7 +685,7 @@ async fn codes_are_random_seven_digits() {
 #[tokio::test]
 async fn an_expired_code_is_invalid() {
     use diesel::prelude::*;
-    use storefront_2fa::db::schema::sandbox_tokens;
+    use storefront_2fa::authy_sandbox::schema::sandbox_tokens;
 
     let db = TestDb::fresh();
     let sb = Sandbox::start(&db.url, 1000).await;

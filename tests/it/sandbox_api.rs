@@ -194,7 +194,7 @@ async fn approval_requests_create_status_decide_expire() {
     // Age it past its expiry.
     {
         use diesel::prelude::*;
-        use storefront_2fa::db::schema::sandbox_approvals as ap;
+        use storefront_2fa::authy_sandbox::schema::sandbox_approvals as ap;
         let third = third.clone();
         sb.db
             .run(move |c| {
@@ -592,7 +592,7 @@ async fn outbox_json_newest_first_filter_and_limit() {
 #[tokio::test]
 async fn outbox_limit_defaults_to_50_and_caps_at_1000() {
     use diesel::prelude::*;
-    use storefront_2fa::db::schema::sandbox_outbox as ob;
+    use storefront_2fa::authy_sandbox::schema::sandbox_outbox as ob;
 
     let db = TestDb::fresh();
     let sb = Sandbox::start(&db.url, 1000).await;

@@ -55,7 +55,7 @@ impl Tfa {
 
     /// Moves the addon's counter windows back (cooldowns, quotas).
     fn age_counters(&self, secs: i64) {
-        use storefront_2fa::db::schema::tfa_counters;
+        use storefront_2fa::two_factor::schema::tfa_counters;
         diesel::update(tfa_counters::table)
             .set(tfa_counters::window_start.eq(tfa_counters::window_start - secs))
             .execute(&mut self.app.db.get().unwrap())
@@ -63,7 +63,7 @@ impl Tfa {
     }
 
     fn audit_events(&self) -> Vec<(String, String)> {
-        use storefront_2fa::db::schema::tfa_audit;
+        use storefront_2fa::two_factor::schema::tfa_audit;
         tfa_audit::table
             .order(tfa_audit::id.asc())
             .select((tfa_audit::event, tfa_audit::outcome))
@@ -635,8 +635,8 @@ async fn registration_validates_and_stores_the_phone_in_e164() {
     )
     .await;
     assert_eq!(status, 303, "{page}");
-    let e164: Vec<String> = storefront_2fa::db::schema::tfa_phones::table
-        .select(storefront_2fa::db::schema::tfa_phones::e164)
+    let e164: Vec<String> = storefront_2fa::two_factor::schema::tfa_phones::table
+        .select(storefront_2fa::two_factor::schema::tfa_phones::e164)
         .load(&mut t.app.db.get().unwrap())
         .unwrap();
     assert_eq!(e164, vec!["+447400123456".to_string()]);

@@ -74,7 +74,7 @@ async fn challenge(app: &TestApp, e: &Enrolled) -> String {
 
 fn attempts(app: &TestApp) -> Vec<i32> {
     use diesel::prelude::*;
-    use storefront_2fa::db::schema::tfa_api_challenges;
+    use storefront_2fa::two_factor::schema::tfa_api_challenges;
     tfa_api_challenges::table
         .select(tfa_api_challenges::attempts)
         .load(&mut app.db.get().unwrap())
@@ -314,7 +314,7 @@ async fn personal_access_tokens_have_scopes_can_be_revoked_and_cannot_touch_2fa(
     // Revoking: the token stops working at once.
     let token_id = {
         use diesel::prelude::*;
-        use storefront_2fa::db::schema::tfa_api_tokens;
+        use storefront_2fa::two_factor::schema::tfa_api_tokens;
         tfa_api_tokens::table
             .filter(tfa_api_tokens::name.eq("reporting"))
             .select(tfa_api_tokens::id)
@@ -342,7 +342,7 @@ async fn personal_access_tokens_have_scopes_can_be_revoked_and_cannot_touch_2fa(
     let t = create_pat(&e, "short", "read").await;
     {
         use diesel::prelude::*;
-        use storefront_2fa::db::schema::tfa_api_tokens;
+        use storefront_2fa::two_factor::schema::tfa_api_tokens;
         diesel::update(tfa_api_tokens::table.filter(tfa_api_tokens::name.eq("short")))
             .set(tfa_api_tokens::expires_at.eq(Some(1i64)))
             .execute(&mut app.db.get().unwrap())

@@ -154,7 +154,7 @@ pub async fn submit(b: &Browser, role: Role, code: &str, method: &str) -> (u16, 
 }
 
 pub fn reset_last_step(app: &TestApp, id: i64, step: i64) {
-    use storefront_2fa::db::schema::tfa_totp;
+    use storefront_2fa::two_factor::schema::tfa_totp;
     diesel::update(tfa_totp::table.find(id))
         .set(tfa_totp::last_step.eq(step))
         .execute(&mut app.db.get().unwrap())
@@ -359,7 +359,7 @@ async fn recovery_codes_sign_in_once_warn_when_low_and_regenerating_voids_them()
     // Stored as a keyed hash (checked at sign-in) and encrypted (shown
     // here): never in clear.
     let stored: Vec<(String, Option<String>)> = {
-        use storefront_2fa::db::schema::tfa_recovery_codes as rc;
+        use storefront_2fa::two_factor::schema::tfa_recovery_codes as rc;
         rc::table
             .filter(rc::account_id.eq(e.id))
             .select((rc::code_hash, rc::code_sealed))
@@ -459,7 +459,7 @@ async fn disabling_needs_the_password_and_a_code_and_ends_other_sessions() {
     let b = app.new_browser();
     let res = b.login("/login", &e.email, PASSWORD).await;
     assert_eq!(location(&res), "/", "no challenge any more");
-    use storefront_2fa::db::schema::tfa_audit;
+    use storefront_2fa::two_factor::schema::tfa_audit;
     let n: i64 = tfa_audit::table
         .filter(tfa_audit::event.eq("disable"))
         .filter(tfa_audit::outcome.eq("success"))

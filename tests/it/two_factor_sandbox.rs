@@ -99,7 +99,7 @@ async fn api_calls(app: &TestApp) -> i64 {
 
 pub fn age_counters(app: &TestApp, secs: i64) {
     use diesel::prelude::*;
-    use storefront_2fa::db::schema::tfa_counters;
+    use storefront_2fa::two_factor::schema::tfa_counters;
     diesel::update(tfa_counters::table)
         .set(tfa_counters::window_start.eq(tfa_counters::window_start - secs))
         .execute(&mut app.db.get().unwrap())

@@ -6,9 +6,9 @@
 use diesel::prelude::*;
 
 use crate::crypto::{random_token, sha256_hex};
-use crate::db::schema::tfa_api_challenges;
 use crate::db::{now, DbConn, DbError};
 use crate::plugin::Account;
+use crate::two_factor::schema::tfa_api_challenges;
 
 pub const TTL_SECS: i64 = 600;
 

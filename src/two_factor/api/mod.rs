@@ -666,7 +666,7 @@ async fn two_factor_disable(st: Data, req: HttpRequest, body: web::Bytes) -> Htt
 /// After a password change: API session tokens and open API sign-in
 /// challenges of the account end.
 pub async fn password_changed(host: &HostHandle, account: &Account) {
-    use crate::db::schema::{tfa_api_challenges, tfa_api_tokens};
+    use crate::two_factor::schema::{tfa_api_challenges, tfa_api_tokens};
     use diesel::prelude::*;
     let id = account.id;
     let result = host

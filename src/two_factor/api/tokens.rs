@@ -6,8 +6,8 @@ use diesel::prelude::*;
 use serde::Serialize;
 
 use crate::crypto::{random_token, sha256_hex};
-use crate::db::schema::tfa_api_tokens;
 use crate::db::{now, DbConn, DbError};
+use crate::two_factor::schema::tfa_api_tokens;
 
 /// API session tokens last 12 hours.
 pub const SESSION_TTL_SECS: i64 = 12 * 3600;

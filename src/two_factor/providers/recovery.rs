@@ -13,8 +13,8 @@ use diesel::prelude::*;
 use rand::Rng;
 
 use crate::crypto::SecretKey;
-use crate::db::schema::tfa_recovery_codes;
 use crate::db::{now, DbConn, DbError};
+use crate::two_factor::schema::tfa_recovery_codes;
 
 pub const COUNT: usize = 10;
 pub const LEN: usize = 12;

@@ -10,8 +10,8 @@ use rand::RngCore;
 use totp_rs::{Algorithm, Secret, TOTP};
 
 use crate::crypto::{constant_time_eq, SecretKey};
-use crate::db::schema::tfa_totp;
 use crate::db::{now, DbConn, DbError};
+use crate::two_factor::schema::tfa_totp;
 
 pub const DIGITS: usize = 6;
 pub const STEP_SECS: u64 = 30;

@@ -1,10 +1,16 @@
-//! Load generator: starts the real server (release build of this crate) on
-//! a free loopback port with its own database, seeds users, and drives
-//! complete flows with many concurrent virtual users. Prints flows per
-//! second, p50/p95/p99 per step, errors, the server's peak RSS, and each
-//! figure next to its target from DESIGN.md.
+//! Load generator: starts the real server (the release build of the
+//! `storefront-2fa` binary, next to this one in `target/release/`) on a free
+//! loopback port with its own database, seeds users, and drives complete
+//! flows with many concurrent virtual users. Prints flows per second,
+//! p50/p95/p99 per step, errors, the server's peak RSS, and each figure next
+//! to its target from DESIGN.md. Results and history: docs/performance.md.
 //!
-//!     cargo run --release --bin loadgen -- --compare-disabled
+//! It lives in a crate of its own (`storefront-2fa-bench`, in the workspace)
+//! so the shipped binary does not carry it, and uses only the public API of
+//! the `storefront_2fa` library. Build the server and the load generator
+//! together, so the server measured is the current code:
+//!
+//!     cargo build --release -p storefront-2fa -p storefront-2fa-bench && ./target/release/loadgen --compare-disabled
 
 use std::collections::BTreeMap;
 use std::process::{Child, Command, Stdio};
@@ -18,7 +24,7 @@ use clap::Parser;
 use storefront_2fa::authy_sandbox::{phone as sandbox_phone, users as sandbox_users};
 use storefront_2fa::crypto::SecretKey;
 use storefront_2fa::db::scratch::ScratchDatabase;
-use storefront_2fa::db::{migrations, Db};
+use storefront_2fa::db::Db;
 use storefront_2fa::host::password::{hash_blocking, hash_with, Scratch};
 use storefront_2fa::host::{accounts, catalog, email::Email};
 use storefront_2fa::plugin::{AddonRegistry, Manifest, Role};
@@ -518,7 +524,7 @@ fn phones(n: usize) -> Vec<PhoneNumber> {
 
 fn seed(db: &Db, key: &SecretKey, n: usize) -> anyhow::Result<Vec<(String, String)>> {
     let mut conn = db.get()?;
-    migrations::run(&mut conn)?;
+    storefront_2fa::startup::run_migrations(&mut conn)?;
     catalog::seed_demo_products(&mut conn)?;
     // One argon2id hash with the production parameters, shared by all users:
     // seeding stays fast, logins cost what they cost in production.
@@ -987,7 +993,7 @@ fn main() -> anyhow::Result<()> {
         .spawn()
         .with_context(|| {
             format!(
-                "starting {} (build it with cargo build --release)",
+                "starting {} (build it with cargo build --release -p storefront-2fa)",
                 bin.display()
             )
         })?;

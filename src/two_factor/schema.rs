@@ -1,0 +1,111 @@
+//! The two-factor addon's tables (its migrations are in
+//! `src/two_factor/migrations/`, run by the host after its own).
+
+diesel::table! {
+    tfa_phones (account_id) {
+        account_id -> BigInt,
+        country -> Text,
+        calling_code -> Integer,
+        national_number -> Text,
+        e164 -> Text,
+        authy_id -> Nullable<BigInt>,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    tfa_challenges (pending_id) {
+        pending_id -> Text,
+        account_id -> BigInt,
+        sent_at -> Nullable<BigInt>,
+        completed -> Bool,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    tfa_counters (key) {
+        key -> Text,
+        window_start -> BigInt,
+        count -> Integer,
+    }
+}
+
+diesel::table! {
+    tfa_state (key) {
+        key -> Text,
+        value -> Text,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    tfa_audit (id) {
+        id -> BigInt,
+        created_at -> BigInt,
+        account_id -> Nullable<BigInt>,
+        account_email -> Text,
+        interface -> Text,
+        ip -> Text,
+        event -> Text,
+        outcome -> Text,
+        detail -> Text,
+    }
+}
+
+diesel::table! {
+    tfa_totp (account_id) {
+        account_id -> BigInt,
+        secret -> Text,
+        confirmed -> Bool,
+        last_step -> BigInt,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    tfa_recovery_codes (id) {
+        id -> BigInt,
+        account_id -> BigInt,
+        code_hash -> Text,
+        used_at -> Nullable<BigInt>,
+        created_at -> BigInt,
+        code_sealed -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    tfa_api_challenges (id_hash) {
+        id_hash -> Text,
+        account_id -> BigInt,
+        attempts -> Integer,
+        completed -> Bool,
+        sms_sent_at -> Nullable<BigInt>,
+        created_at -> BigInt,
+        expires_at -> BigInt,
+        credential_generation -> BigInt,
+    }
+}
+
+diesel::table! {
+    tfa_confirmed_access (session_key) {
+        session_key -> Text,
+        account_id -> BigInt,
+        expires_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    tfa_api_tokens (id) {
+        id -> BigInt,
+        account_id -> BigInt,
+        token_hash -> Text,
+        kind -> Text,
+        name -> Text,
+        scope -> Text,
+        created_at -> BigInt,
+        expires_at -> Nullable<BigInt>,
+        last_used_at -> Nullable<BigInt>,
+        revoked_at -> Nullable<BigInt>,
+    }
+}
