@@ -24,23 +24,10 @@ pub fn embedded() -> Vec<(String, String)> {
     let mut out = Vec::new();
     for folder in HOST_FOLDERS {
         if let Some(dir) = HOST_TEMPLATES.get_dir(folder) {
-            collect(dir, &mut out);
+            out.extend(crate::plugin::embedded_templates(dir, ""));
         }
     }
     out
-}
-
-/// Every `.html` file below `dir` of an embedded tree, named by its path.
-pub fn collect(dir: &include_dir::Dir<'static>, out: &mut Vec<(String, String)>) {
-    for file in dir.files() {
-        let name = file.path().to_string_lossy().replace('\\', "/");
-        if let (true, Some(text)) = (name.ends_with(".html"), file.contents_utf8()) {
-            out.push((name, text.to_string()));
-        }
-    }
-    for sub in dir.dirs() {
-        collect(sub, out);
-    }
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -94,6 +94,27 @@ pub trait Addon: Send + Sync + 'static {
     }
 }
 
+/// Every `.html` file below `dir` of a tree built into the binary with
+/// `include_dir!`, as (name, source) for `Addon::templates`: named by its
+/// path below `dir`, after `prefix` (say `"my_addon/"`).
+pub fn embedded_templates(dir: &include_dir::Dir<'static>, prefix: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    collect(dir, prefix, &mut out);
+    out
+}
+
+fn collect(dir: &include_dir::Dir<'static>, prefix: &str, out: &mut Vec<(String, String)>) {
+    for file in dir.files() {
+        let name = file.path().to_string_lossy().replace('\\', "/");
+        if let (true, Some(text)) = (name.ends_with(".html"), file.contents_utf8()) {
+            out.push((format!("{prefix}{name}"), text.to_string()));
+        }
+    }
+    for sub in dir.dirs() {
+        collect(sub, prefix, out);
+    }
+}
+
 /// The host's services, as addons see them.
 pub type HostHandle = Arc<dyn HostServices>;
 

@@ -59,6 +59,15 @@ impl std::fmt::Debug for AddonSettings {
 }
 
 impl AddonSettings {
+    /// Settings as a host that keeps them its own way hands them over
+    /// (secrets already decrypted); keys missing here read as empty.
+    pub fn from_values(values: BTreeMap<String, String>) -> AddonSettings {
+        AddonSettings {
+            values,
+            unreadable: Default::default(),
+        }
+    }
+
     pub fn text(&self, key: &str) -> &str {
         self.values.get(key).map(String::as_str).unwrap_or("")
     }

@@ -85,12 +85,7 @@ pub const MANIFEST: &str = include_str!("../../plugin.toml");
 /// The addon's templates as (name, source), named `two_factor/…`, with
 /// the sandbox outbox page this addon mounts for the store admin.
 pub fn templates() -> Vec<(String, String)> {
-    let mut out = Vec::new();
-    crate::host::templates::collect(&TEMPLATES, &mut out);
-    let mut named: Vec<(String, String)> = out
-        .into_iter()
-        .map(|(name, text)| (format!("two_factor/{name}"), text))
-        .collect();
+    let mut named = crate::plugin::embedded_templates(&TEMPLATES, "two_factor/");
     named.extend(crate::authy_sandbox::admin::templates());
     named
 }

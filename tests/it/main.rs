@@ -13,6 +13,7 @@ mod sandbox;
 mod sandbox_admin;
 mod sandbox_api;
 mod sandbox_mounted;
+mod second_host;
 mod two_factor;
 mod two_factor_api;
 mod two_factor_app;
