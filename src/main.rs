@@ -110,7 +110,7 @@ async fn main() -> anyhow::Result<()> {
 }
 
 fn tfa(settings: &Settings, cmd: TfaCommand) -> anyhow::Result<()> {
-    use storefront_2fa::two_factor::admin_tools;
+    use storefront_2fa::two_factor::admin::tools;
     let email = match &cmd {
         TfaCommand::Reset { email } | TfaCommand::Status { email } => email,
     };
@@ -126,7 +126,7 @@ fn tfa(settings: &Settings, cmd: TfaCommand) -> anyhow::Result<()> {
                 accounts::void_pending_sign_ins(c, id)?;
                 storefront_2fa::host::session::end_other_sessions(c, id, "").map(|_| ())
             };
-            let removed = admin_tools::reset(
+            let removed = tools::reset(
                 &mut conn,
                 &void,
                 account.id,
@@ -143,8 +143,8 @@ fn tfa(settings: &Settings, cmd: TfaCommand) -> anyhow::Result<()> {
             }
         }
         TfaCommand::Status { .. } => {
-            let f = admin_tools::status(&mut conn, account.id)?;
-            print!("{}", admin_tools::describe(account.email.as_str(), &f));
+            let f = tools::status(&mut conn, account.id)?;
+            print!("{}", tools::describe(account.email.as_str(), &f));
         }
     }
     Ok(())

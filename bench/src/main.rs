@@ -28,9 +28,9 @@ use storefront_2fa::db::Db;
 use storefront_2fa::host::password::{hash_blocking, hash_with, Scratch};
 use storefront_2fa::host::{accounts, catalog, email::Email};
 use storefront_2fa::plugin::{AddonRegistry, Manifest, Role};
-use storefront_2fa::two_factor::phone::PhoneNumber;
-use storefront_2fa::two_factor::providers::authy::AuthyId;
-use storefront_2fa::two_factor::providers::recovery;
+use storefront_2fa::two_factor::gateways::authy::AuthyId;
+use storefront_2fa::two_factor::recovery::codes as recovery;
+use storefront_2fa::two_factor::sms::phone::PhoneNumber;
 use storefront_2fa::two_factor::store as tfa_store;
 
 const PASSWORD: &str = "load-test-password-1";

@@ -7,10 +7,10 @@ use crate::db::schema::accounts;
 use crate::db::scratch::ScratchDatabase;
 use crate::db::{now, Db};
 
-use super::limits::{self, CodeGate, SendGate, WaitReason};
-use super::phone::PhoneNumber;
-use super::providers::AuthyId;
-use super::store;
+use crate::two_factor::gateways::AuthyId;
+use crate::two_factor::limits::{self, CodeGate, SendGate, WaitReason};
+use crate::two_factor::sms::phone::PhoneNumber;
+use crate::two_factor::store;
 
 struct TestDb {
     db: Db,
@@ -35,7 +35,7 @@ fn fresh() -> TestDb {
     };
     let db = Db::connect(&url, 8).unwrap();
     crate::db::migrations::run(&mut db.get().unwrap()).unwrap();
-    crate::db::migrations::run_set(&mut db.get().unwrap(), &super::MIGRATIONS).unwrap();
+    crate::db::migrations::run_set(&mut db.get().unwrap(), &crate::two_factor::MIGRATIONS).unwrap();
     TestDb {
         db,
         _dir: dir,
@@ -430,7 +430,7 @@ async fn changing_the_phone_or_the_key_forgets_the_gateway_id() {
 
 #[tokio::test]
 async fn audit_pages_newest_first_and_filters_by_email() {
-    use super::audit::{self, AuditEvent};
+    use crate::two_factor::audit::{self, AuditEvent};
     let t = fresh();
     for n in 0..60 {
         let mut ev = AuditEvent::new("verify", "failure");

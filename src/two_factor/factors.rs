@@ -7,8 +7,9 @@ use serde::Serialize;
 use crate::db::{Db, DbConn, DbError};
 use crate::two_factor::schema::{tfa_api_challenges, tfa_api_tokens};
 
-use super::providers::{recovery, totp};
-use super::store;
+use crate::two_factor::app::totp;
+use crate::two_factor::recovery::codes as recovery;
+use crate::two_factor::store;
 
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct Factors {

@@ -22,36 +22,41 @@
 //! `POST /two-factor/account/send-code`, `GET /admin/two-factor/audit`, and
 //! the sandbox outbox page `GET /admin/two-factor/sandbox`.
 //!
-//! Files: `settings` (typed settings), `policy` (who is challenged),
-//! `phone`/`countries`/`otp_code` (domain types), `providers::authy` (the
-//! HTTP client), `limits` (DB counters), `store` (DB access), `audit`,
-//! `service` (send/check with limits and audit), `routes` (pages),
-//! `profile` (profile form fields), `status` (settings page box).
+//! The folders show the architecture, one per factor with its logic and
+//! its pages:
+//! - `sign_in/`: the orchestrator (which factor a sign-in needs, checking a
+//!   code of any kind, the pages after a completed sign-in);
+//! - `sms/`: text-message and voice codes, the code page, phone entry and
+//!   the profile's phone fields;
+//! - `app/`: authenticator apps (TOTP, QR code, the app step);
+//! - `recovery/`: one-time recovery codes;
+//! - `security/`: the account's Security page;
+//! - `api/`: the JSON API;
+//! - `admin/`: reset, "confirm it is you", the settings status box;
+//! - `gateways/`: the Authy-compatible client.
+//!
+//! Shared: `settings` and `config` (typed settings), `otp_code` (the code
+//! type), `limits` (counters and locks in the database), `store` (phones,
+//! challenges and small state), `factors` (which factors an account has),
+//! `audit` (the audit trail), `pages` (shared responses), `schema` and
+//! `migrations/` (the addon's tables), `templates/` (its pages).
 
-pub mod admin_tools;
-pub mod after_login;
+pub mod admin;
 pub mod api;
+pub mod app;
 pub mod audit;
-pub mod check;
 pub mod config;
-pub mod confirm_access;
-pub mod countries;
 pub mod factors;
+pub mod gateways;
 pub mod limits;
-pub mod login_app;
 pub mod otp_code;
 mod pages;
-pub mod phone;
-pub mod policy;
-pub mod profile;
-pub mod providers;
-pub mod qr;
-pub mod routes;
+pub mod recovery;
 pub mod schema;
-pub mod security_page;
-pub mod service;
+pub mod security;
 pub mod settings;
-pub mod status;
+pub mod sign_in;
+pub mod sms;
 pub mod store;
 
 #[cfg(test)]
@@ -67,7 +72,7 @@ use crate::plugin::{
 };
 
 pub use config::TwoFactorConfig;
-use service::Service;
+use sms::service::Service;
 
 pub const ADDON_ID: &str = "two_factor";
 
@@ -123,14 +128,15 @@ impl Addon for TwoFactorAddon {
     }
 
     fn configure_routes(&self, cfg: &mut web::ServiceConfig, host: HostHandle) {
-        // Before `routes`: its `/two-factor` scopes would answer 404 for these.
-        login_app::configure(cfg, self.service.clone(), host.clone());
-        after_login::configure(cfg, host.clone());
-        admin_tools::configure(cfg, host.clone());
-        confirm_access::configure(cfg, self.service.clone(), host.clone());
-        security_page::configure(cfg, self.service.clone(), host.clone());
+        // Before `sms::pages`: its `/two-factor` resources come last.
+        app::sign_in::configure(cfg, self.service.clone(), host.clone());
+        sign_in::after::configure(cfg, host.clone());
+        admin::tools::configure(cfg, host.clone());
+        admin::confirm_access::configure(cfg, self.service.clone(), host.clone());
+        admin::audit_page::configure(cfg, host.clone());
+        security::configure(cfg, self.service.clone(), host.clone());
         api::configure(cfg, self.service.clone(), host.clone());
-        routes::configure(cfg, self.service.clone(), host.clone());
+        sms::pages::configure(cfg, self.service.clone(), host.clone());
         // The sandbox's outbox page for the store admin (test mode codes),
         // gone in production mode.
         let db = host.db().clone();
@@ -149,19 +155,23 @@ impl Addon for TwoFactorAddon {
         let settings = self.service.settings(host).await?;
         let account_id = attempt.account.id;
         let (has_app, has_phone) = factors::app_and_phone(host.db(), account_id).await?;
-        match policy::requirement(&settings, attempt.account.role, has_app, has_phone) {
-            policy::Requirement::App => return login_app::challenge(host, attempt).await,
-            policy::Requirement::Unavailable => {
+        match sign_in::policy::requirement(&settings, attempt.account.role, has_app, has_phone) {
+            sign_in::policy::Requirement::App => {
+                return app::sign_in::challenge(host, attempt).await
+            }
+            sign_in::policy::Requirement::Unavailable => {
                 tracing::error!(
                     "two-factor: the stored API key cannot be decrypted; restore the previous \
                      security.secret_key or enter the API key again on the addon's settings page"
                 );
-                return Err(AddonError::Refused(policy::UNAVAILABLE_MESSAGE.into()));
+                return Err(AddonError::Refused(
+                    sign_in::policy::UNAVAILABLE_MESSAGE.into(),
+                ));
             }
-            policy::Requirement::Sms | policy::Requirement::Nothing => {}
+            sign_in::policy::Requirement::Sms | sign_in::policy::Requirement::Nothing => {}
         }
 
-        let decision = policy::decide(
+        let decision = sign_in::policy::decide(
             &settings,
             attempt.account.role,
             attempt.interface,
@@ -191,11 +201,11 @@ impl Addon for TwoFactorAddon {
         values: Option<&FormValues>,
         errors: &FieldErrors,
     ) -> Result<String, AddonError> {
-        let mut html = profile::fields(&self.service, host, form, values, errors).await?;
+        let mut html = sms::profile::fields(&self.service, host, form, values, errors).await?;
         if let (crate::plugin::ProfileForm::AdminUser, Some(account)) = (form.form, &form.account) {
-            html.push_str(&admin_tools::admin_user_fragment(host, account).await?);
+            html.push_str(&admin::tools::admin_user_fragment(host, account).await?);
         }
-        html.push_str(&security_page::profile_link(host, form).await?);
+        html.push_str(&security::profile_link(host, form).await?);
         Ok(html)
     }
 
@@ -205,7 +215,7 @@ impl Addon for TwoFactorAddon {
         form: &ProfileContext,
         values: &FormValues,
     ) -> Result<Option<ProfileSave>, FieldErrors> {
-        profile::validate(&self.service, host, form, values).await
+        sms::profile::validate(&self.service, host, form, values).await
     }
 
     async fn after_password_change(&self, host: &HostHandle, account: &Account) {
@@ -215,11 +225,11 @@ impl Addon for TwoFactorAddon {
     }
 
     async fn settings_changed(&self, host: &HostHandle, changed: &[String]) {
-        status::settings_changed(host, changed).await;
+        admin::status::settings_changed(host, changed).await;
     }
 
     async fn settings_status(&self, host: &HostHandle) -> Option<String> {
-        Some(status::render(&self.service, host).await)
+        Some(admin::status::render(&self.service, host).await)
     }
 }
 
@@ -267,7 +277,10 @@ mod template_tests {
                 ctx.insert("login_path", "/login");
                 ctx.insert("last_two", "34");
                 ctx.insert("error", "<b>bad</b>");
-                ctx.insert("country_options", &super::countries::options_html("GB"));
+                ctx.insert(
+                    "country_options",
+                    &super::sms::countries::options_html("GB"),
+                );
                 ctx.insert("phone", "");
                 let html = tera
                     .render(&format!("two_factor/{page}_{skin}.html"), &ctx)
@@ -296,7 +309,10 @@ mod template_tests {
         let tera = tera();
         let mut ctx = tera::Context::new();
         ctx.insert("form", "account");
-        ctx.insert("country_options", &super::countries::options_html("US"));
+        ctx.insert(
+            "country_options",
+            &super::sms::countries::options_html("US"),
+        );
         ctx.insert("phone", "+12015550123");
         ctx.insert("stored_last_two", "23");
         ctx.insert("needs_code", &true);

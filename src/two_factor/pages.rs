@@ -1,6 +1,21 @@
 //! Responses every page of the addon shares.
 
-use actix_web::HttpResponse;
+use actix_web::{web, HttpRequest, HttpResponse};
+
+use crate::plugin::Interface;
+
+/// The interface (and so the skin) of a page: attached to each resource
+/// when it is registered (`skin`), never guessed from the path.
+pub fn interface_of(req: &HttpRequest) -> Interface {
+    req.app_data::<web::Data<Interface>>()
+        .map(|i| *i.get_ref())
+        .unwrap_or(Interface::Customer)
+}
+
+/// What `interface_of` reads, for `.app_data` on a resource or scope.
+pub fn skin(interface: Interface) -> web::Data<Interface> {
+    web::Data::new(interface)
+}
 
 /// A redirect after a POST (or to another step), never cached.
 pub fn see_other(location: &str) -> HttpResponse {

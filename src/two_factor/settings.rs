@@ -2,7 +2,7 @@
 
 use crate::plugin::{AddonSettings, Role};
 
-use super::config::TwoFactorConfig;
+use crate::two_factor::config::TwoFactorConfig;
 
 pub const API_KEY: &str = "api_key";
 pub const PRODUCTION_MODE: &str = "production_mode";

@@ -8,9 +8,9 @@ use diesel::prelude::*;
 use crate::db::{now, Db, DbConn, DbError};
 use crate::two_factor::schema::{tfa_challenges, tfa_counters, tfa_phones, tfa_state};
 
-use super::audit::{self, AuditEvent};
-use super::phone::PhoneNumber;
-use super::providers::AuthyId;
+use crate::two_factor::audit::{self, AuditEvent};
+use crate::two_factor::gateways::AuthyId;
+use crate::two_factor::sms::phone::PhoneNumber;
 
 #[derive(Clone, Debug)]
 pub struct StoredPhone {

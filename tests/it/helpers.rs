@@ -151,7 +151,9 @@ impl TestApp {
     /// `first_sign_in` is wanted, recovery codes: SMS set-up complete, so
     /// its sign-ins go straight on after the code.
     pub fn add_phone(&self, id: i64, national: &str, set_up: SmsSetUp) {
-        use storefront_2fa::two_factor::{phone::PhoneNumber, providers::recovery, store};
+        use storefront_2fa::two_factor::recovery::codes as recovery;
+        use storefront_2fa::two_factor::sms::phone::PhoneNumber;
+        use storefront_2fa::two_factor::store;
         let phone = PhoneNumber::parse("US", national).unwrap();
         let mut conn = self.db.get().unwrap();
         store::save_phone(&mut conn, id, &phone).unwrap();

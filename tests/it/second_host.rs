@@ -416,7 +416,8 @@ async fn the_addon_mounted_in_another_store_signs_a_customer_in_with_a_texted_co
             DbConn::Sqlite(c) => insert.execute(c).unwrap(),
             DbConn::Pg(c) => insert.execute(c).unwrap(),
         };
-        let phone = storefront_2fa::two_factor::phone::PhoneNumber::parse("US", PHONE).unwrap();
+        let phone =
+            storefront_2fa::two_factor::sms::phone::PhoneNumber::parse("US", PHONE).unwrap();
         storefront_2fa::two_factor::store::save_phone(&mut conn, 7, &phone).unwrap();
     }
 

@@ -16,15 +16,16 @@ use serde_json::{json, Map, Value};
 
 use crate::plugin::{Account, HostHandle, GENERIC_AUTH_ERROR};
 
-use super::audit::{self, AuditEvent};
-use super::check::{self, Checked};
-use super::factors;
-use super::limits::MAX_PENDING_ATTEMPTS;
-use super::otp_code::OtpCode;
-use super::policy::{self, Requirement};
-use super::providers::{recovery, Channel};
-use super::service::{gateway_message, wait_message, Actor, SendOutcome, Service};
-use super::store;
+use crate::two_factor::audit::{self, AuditEvent};
+use crate::two_factor::factors;
+use crate::two_factor::gateways::Channel;
+use crate::two_factor::limits::MAX_PENDING_ATTEMPTS;
+use crate::two_factor::otp_code::OtpCode;
+use crate::two_factor::recovery::codes as recovery;
+use crate::two_factor::sign_in::policy::{self, Requirement};
+use crate::two_factor::sign_in::verify::{self, Checked};
+use crate::two_factor::sms::service::{gateway_message, wait_message, Actor, SendOutcome, Service};
+use crate::two_factor::store;
 use tokens::{Grant, Kind, Scope};
 
 pub const OPENAPI: &str = include_str!("openapi.json");
@@ -375,7 +376,7 @@ async fn verify(st: Data, req: HttpRequest, body: web::Bytes) -> HttpResponse {
         via_api: true,
     };
     let Some(code) = code_field(&m) else {
-        if let Err(e) = check::count_malformed(&st.host, &actor).await {
+        if let Err(e) = verify::count_malformed(&st.host, &actor).await {
             return internal(&e);
         }
         return error(
@@ -384,7 +385,7 @@ async fn verify(st: Data, req: HttpRequest, body: web::Bytes) -> HttpResponse {
             "\"code\" must be a JSON string: the 6-digit code of your authenticator app or text message, or a recovery code.",
         );
     };
-    let checked = match check::check_code(&st.service, &st.host, &actor, &code, true).await {
+    let checked = match verify::check_code(&st.service, &st.host, &actor, &code, true).await {
         Ok(c) => c,
         Err(e) => return internal(&e),
     };
@@ -418,7 +419,7 @@ async fn verify(st: Data, req: HttpRequest, body: web::Bytes) -> HttpResponse {
             body["method"] = json!(method.as_str());
             if let Some(r) = remaining {
                 body["recovery_codes_remaining"] = json!(r);
-                body["warning"] = json!(check::remaining_message(r));
+                body["warning"] = json!(verify::remaining_message(r));
             }
             ok(body)
         }
@@ -626,7 +627,7 @@ async fn two_factor_disable(st: Data, req: HttpRequest, body: web::Bytes) -> Htt
         via_api: true,
     };
     let Some(code) = code_field(&m) else {
-        if let Err(e) = check::count_malformed(&st.host, &actor).await {
+        if let Err(e) = verify::count_malformed(&st.host, &actor).await {
             return internal(&e);
         }
         return error(
@@ -635,7 +636,7 @@ async fn two_factor_disable(st: Data, req: HttpRequest, body: web::Bytes) -> Htt
             "\"code\" must be a JSON string holding a current code or a recovery code.",
         );
     };
-    match check::check_code(&st.service, &st.host, &actor, &code, true).await {
+    match verify::check_code(&st.service, &st.host, &actor, &code, true).await {
         Ok(Checked::Valid { .. }) => {}
         Ok(_) => return error(StatusCode::UNAUTHORIZED, "invalid_code", GENERIC_AUTH_ERROR),
         Err(e) => return internal(&e),

@@ -17,13 +17,13 @@ use crate::db::{now, Db, DbError};
 use crate::plugin::{Account, FormValues, HostHandle};
 use crate::two_factor::schema::tfa_confirmed_access;
 
-use super::audit;
-use super::check::{self, Checked};
-use super::factors;
-use super::pages::{internal_error, see_other};
-use super::providers::Channel;
-use super::service::{gateway_message, wait_message, Actor, SendOutcome, Service};
-use super::store;
+use crate::two_factor::audit;
+use crate::two_factor::factors;
+use crate::two_factor::gateways::Channel;
+use crate::two_factor::pages::{internal_error, see_other};
+use crate::two_factor::sign_in::verify::{self, Checked};
+use crate::two_factor::sms::service::{gateway_message, wait_message, Actor, SendOutcome, Service};
+use crate::two_factor::store;
 
 pub const PATH: &str = "/admin/two-factor/confirm-access";
 const SEND_SMS_PATH: &str = "/admin/two-factor/confirm-access/send-sms";
@@ -219,14 +219,14 @@ async fn submit(
     let ip = st.host.client_ip(&req);
     let actor = actor(&account, &ip);
     let password_ok =
-        match check::password(&st.host, account.id, values.get("password").unwrap_or("")).await {
+        match verify::password(&st.host, account.id, values.get("password").unwrap_or("")).await {
             Ok(ok) => ok,
             Err(e) => return internal_error(&e),
         };
     let code_ok = if !password_ok {
         false
     } else if v.has_factor {
-        match check::check_code(
+        match verify::check_code(
             &st.service,
             &st.host,
             &actor,

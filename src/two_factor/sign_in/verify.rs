@@ -8,12 +8,13 @@ use serde::Serialize;
 use crate::db::DbError;
 use crate::plugin::{HostHandle, PendingLogin};
 
-use super::audit::{self, AuditEvent};
-use super::limits::{self, MAX_PENDING_ATTEMPTS};
-use super::otp_code::OtpCode;
-use super::providers::{recovery, totp};
-use super::service::{count_code_attempt, Actor, CheckOutcome, Service};
-use super::store;
+use crate::two_factor::app::totp;
+use crate::two_factor::audit::{self, AuditEvent};
+use crate::two_factor::limits::{self, MAX_PENDING_ATTEMPTS};
+use crate::two_factor::otp_code::OtpCode;
+use crate::two_factor::recovery::codes as recovery;
+use crate::two_factor::sms::service::{count_code_attempt, Actor, CheckOutcome, Service};
+use crate::two_factor::store;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -167,7 +168,7 @@ pub async fn check_code(
             }
         });
     }
-    let has_app = super::factors::app_confirmed(&db, account_id).await?;
+    let has_app = crate::two_factor::factors::app_confirmed(&db, account_id).await?;
     let phone = if sms {
         store::phone_of(&db, account_id).await?
     } else {
@@ -211,7 +212,7 @@ pub async fn check_code(
         .check_code(host, &settings, actor, &stored, code.as_ref())
         .await
         .map_err(|e| match e {
-            super::service::ServiceError::Db(d) => d,
+            crate::two_factor::sms::service::ServiceError::Db(d) => d,
         })?;
     Ok(match outcome {
         CheckOutcome::Valid => Checked::Valid {

@@ -11,16 +11,17 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 
 use crate::plugin::{FormValues, HostHandle, Interface, PendingLogin, GENERIC_AUTH_ERROR};
+use crate::two_factor::pages::{interface_of, internal_error, see_other, skin};
 
-use super::after_login;
-use super::audit::AuditEvent;
-use super::check::{self, Checked, Method, PendingAttempt};
-use super::factors;
-use super::policy;
-use super::security_page;
-use super::service::{Actor, Service};
-use super::store;
-use super::ADDON_ID;
+use crate::two_factor::audit::AuditEvent;
+use crate::two_factor::factors;
+use crate::two_factor::security;
+use crate::two_factor::sign_in::after;
+use crate::two_factor::sign_in::policy;
+use crate::two_factor::sign_in::verify::{self, Checked, Method, PendingAttempt};
+use crate::two_factor::sms::service::{Actor, Service};
+use crate::two_factor::store;
+use crate::two_factor::ADDON_ID;
 
 pub const CUSTOMER_PATH: &str = "/two-factor/app";
 pub const ADMIN_PATH: &str = "/admin/two-factor/app";
@@ -42,12 +43,14 @@ pub fn configure(cfg: &mut web::ServiceConfig, service: Arc<Service>, host: Host
         cfg.service(
             web::resource(path)
                 .app_data(data.clone())
+                .app_data(skin(interface))
                 .route(web::get().to(page))
                 .route(web::post().to(submit)),
         )
         .service(
-            web::resource(after_login::recovery_used_path(interface))
+            web::resource(after::recovery_used_path(interface))
                 .app_data(data.clone())
+                .app_data(skin(interface))
                 .route(web::get().to(recovery_used_page)),
         );
     }
@@ -58,28 +61,6 @@ pub fn app_path(interface: Interface) -> &'static str {
         Interface::Admin => ADMIN_PATH,
         Interface::Customer => CUSTOMER_PATH,
     }
-}
-
-fn interface_of(req: &HttpRequest) -> Interface {
-    if req.path().starts_with("/admin/") {
-        Interface::Admin
-    } else {
-        Interface::Customer
-    }
-}
-
-fn see_other(location: &str) -> HttpResponse {
-    HttpResponse::SeeOther()
-        .insert_header(("Location", location))
-        .insert_header(("Cache-Control", "no-store"))
-        .finish()
-}
-
-fn internal_error(e: &dyn std::fmt::Display) -> HttpResponse {
-    tracing::error!(error = %e, "two-factor app page failed");
-    HttpResponse::InternalServerError()
-        .content_type("text/plain; charset=utf-8")
-        .body("Something went wrong on our side. Please try again.")
 }
 
 #[derive(Serialize, Default)]
@@ -183,7 +164,7 @@ async fn submit(st: Data, req: HttpRequest, body: web::Bytes) -> HttpResponse {
     };
     let values = FormValues::parse(&body).unwrap_or_default();
     let ip = st.host.client_ip(&req);
-    match check::count_pending_attempt(&st.host, &pending, &ip).await {
+    match verify::count_pending_attempt(&st.host, &pending, &ip).await {
         Ok(PendingAttempt::Counted) => {}
         Ok(PendingAttempt::Voided) => {
             let view = View {
@@ -207,7 +188,7 @@ async fn submit(st: Data, req: HttpRequest, body: web::Bytes) -> HttpResponse {
     };
     let recovery_mode = values.get("method") == Some("recovery");
     let checked =
-        match check::check_code(&st.service, &st.host, &actor, values.text("code"), false).await {
+        match verify::check_code(&st.service, &st.host, &actor, values.text("code"), false).await {
             Ok(c) => c,
             Err(e) => return internal_error(&e),
         };
@@ -243,7 +224,7 @@ async fn submit(st: Data, req: HttpRequest, body: web::Bytes) -> HttpResponse {
         return done;
     }
     // A recovery code was used: the next page says how many are left.
-    after_login::to_recovery_used(&st.host, &pending.account, pending.interface, done).await
+    after::to_recovery_used(&st.host, &pending.account, pending.interface, done).await
 }
 
 /// After a sign-in with a recovery code: how many are left, then Continue
@@ -255,13 +236,13 @@ async fn recovery_used_page(st: Data, req: HttpRequest) -> HttpResponse {
         Ok(a) => a,
         Err(r) => return r,
     };
-    let (target, remaining) = match after_login::take_recovery_used(&st.host, &account).await {
+    let (target, remaining) = match after::take_recovery_used(&st.host, &account).await {
         Ok(Some(t)) => t,
-        Ok(None) => return see_other(security_page::base_of(account.role.interface())),
+        Ok(None) => return see_other(security::base_of(account.role.interface())),
         Err(e) => return internal_error(&e),
     };
     let view = View {
-        notice: Some(check::remaining_message(remaining)),
+        notice: Some(verify::remaining_message(remaining)),
         continue_to: Some(target),
         ..View::default()
     };

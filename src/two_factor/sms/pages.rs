@@ -1,5 +1,5 @@
-//! The addon's pages: code verification, resend/call, cancel, phone entry
-//! during login, the profile "send a code" button and the admin audit log.
+//! The SMS pages of a sign-in: code verification, resend/call, cancel,
+//! phone entry during login, and the profile's "send a code" button.
 //! Customer pages live under `/two-factor`, admin-skin pages under
 //! `/admin/two-factor`; every state change is a POST (the host checks CSRF).
 
@@ -7,25 +7,26 @@ use std::sync::Arc;
 
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use crate::plugin::{FormValues, HostHandle, Interface, PendingLogin, GENERIC_AUTH_ERROR};
+use crate::two_factor::pages::{interface_of, internal_error, see_other, skin};
 
-use super::after_login;
-use super::audit::{self, AuditEvent};
-use super::check::{self, PendingAttempt};
-use super::countries;
-use super::otp_code::OtpCode;
-use super::phone::{PhoneError, PhoneNumber};
-use super::policy;
-use super::profile::{NOTICE_PREFIX, SEND_CODE_PATH};
-use super::providers::Channel;
-use super::service::{
+use crate::two_factor::admin::status::format_time;
+use crate::two_factor::audit::{self, AuditEvent};
+use crate::two_factor::gateways::Channel;
+use crate::two_factor::otp_code::OtpCode;
+use crate::two_factor::sign_in::after;
+use crate::two_factor::sign_in::policy;
+use crate::two_factor::sign_in::verify::{self, PendingAttempt};
+use crate::two_factor::sms::countries;
+use crate::two_factor::sms::phone::{PhoneError, PhoneNumber};
+use crate::two_factor::sms::profile::{NOTICE_PREFIX, SEND_CODE_PATH};
+use crate::two_factor::sms::service::{
     gateway_message, wait_message, Actor, CheckOutcome, SendOutcome, Service, ACCOUNT_PAGE_PURPOSE,
 };
-use super::status::format_time;
-use super::store::{self, StoredPhone};
-use super::ADDON_ID;
+use crate::two_factor::store::{self, StoredPhone};
+use crate::two_factor::ADDON_ID;
 
 struct State {
     service: Arc<Service>,
@@ -38,49 +39,42 @@ pub fn configure(cfg: &mut web::ServiceConfig, service: Arc<Service>, host: Host
     let data = web::Data::new(State { service, host });
     // Single resources, not scopes: a scope on `/admin/two-factor` would
     // swallow other pages under that prefix (the sandbox outbox page).
-    for base in ["/two-factor", "/admin/two-factor"] {
+    for (base, interface) in [
+        ("/two-factor", Interface::Customer),
+        ("/admin/two-factor", Interface::Admin),
+    ] {
         cfg.service(
             web::resource(format!("{base}/verify"))
                 .app_data(data.clone())
+                .app_data(skin(interface))
                 .route(web::get().to(verify_page))
                 .route(web::post().to(verify_submit)),
         )
         .service(
             web::resource(format!("{base}/send"))
                 .app_data(data.clone())
+                .app_data(skin(interface))
                 .route(web::post().to(send)),
         )
         .service(
             web::resource(format!("{base}/cancel"))
                 .app_data(data.clone())
+                .app_data(skin(interface))
                 .route(web::post().to(cancel)),
         )
         .service(
             web::resource(format!("{base}/phone"))
                 .app_data(data.clone())
+                .app_data(skin(interface))
                 .route(web::get().to(phone_page))
                 .route(web::post().to(phone_submit)),
         );
     }
     cfg.service(
         web::resource(SEND_CODE_PATH)
-            .app_data(data.clone())
-            .route(web::post().to(account_send_code)),
-    )
-    .service(
-        web::resource("/admin/two-factor/audit")
             .app_data(data)
-            .route(web::get().to(audit_page)),
+            .route(web::post().to(account_send_code)),
     );
-}
-
-/// The skin follows the URL the pending login was sent to.
-fn interface_of(req: &HttpRequest) -> Interface {
-    if req.path().starts_with("/admin/") {
-        Interface::Admin
-    } else {
-        Interface::Customer
-    }
 }
 
 fn base_path(interface: Interface) -> &'static str {
@@ -88,13 +82,6 @@ fn base_path(interface: Interface) -> &'static str {
         Interface::Admin => "/admin/two-factor",
         Interface::Customer => "/two-factor",
     }
-}
-
-fn see_other(location: &str) -> HttpResponse {
-    HttpResponse::SeeOther()
-        .insert_header(("Location", location))
-        .insert_header(("Cache-Control", "no-store"))
-        .finish()
 }
 
 #[derive(Serialize, Default)]
@@ -135,13 +122,6 @@ async fn render(
         Ok(ctx) => st.host.render(req, status, &template, ctx).await,
         Err(e) => internal_error(&e),
     }
-}
-
-fn internal_error(e: &dyn std::fmt::Display) -> HttpResponse {
-    tracing::error!(error = %e, "two-factor page failed");
-    HttpResponse::InternalServerError()
-        .content_type("text/plain; charset=utf-8")
-        .body("Something went wrong on our side. Please try again.")
 }
 
 /// The pending login of this session, if it is ours and matches the skin.
@@ -318,7 +298,7 @@ async fn verify_submit(st: Data, req: HttpRequest, body: web::Bytes) -> HttpResp
     let ip = st.host.client_ip(&req);
     let actor = actor(&pending, &ip);
     // Count the attempt on the pending login before anything is checked.
-    match check::count_pending_attempt(&st.host, &pending, &ip).await {
+    match verify::count_pending_attempt(&st.host, &pending, &ip).await {
         Ok(PendingAttempt::Counted) => {}
         Ok(PendingAttempt::Voided) => {
             return ended(&st, &req, StatusCode::UNAUTHORIZED, GENERIC_AUTH_ERROR).await
@@ -413,7 +393,7 @@ async fn first_codes_or(
     done: HttpResponse,
 ) -> HttpResponse {
     let (resp, made) =
-        after_login::to_first_codes_or(&st.host, &pending.account, pending.interface, done).await;
+        after::to_first_codes_or(&st.host, &pending.account, pending.interface, done).await;
     if made {
         audit::record(
             st.host.db(),
@@ -470,7 +450,7 @@ async fn phone_page(st: Data, req: HttpRequest) -> HttpResponse {
     let pending = try_pending!(&st, &req);
     // A sign-in held for an authenticator app cannot add a phone here (that
     // would let a password alone choose where a code goes).
-    if let Some(r) = super::login_app::refuse_phone_entry(&st.host, &pending).await {
+    if let Some(r) = crate::two_factor::app::sign_in::refuse_phone_entry(&st.host, &pending).await {
         return r;
     }
     match store::phone_of(st.host.db(), pending.account.id).await {
@@ -487,7 +467,7 @@ async fn phone_submit(st: Data, req: HttpRequest, body: web::Bytes) -> HttpRespo
     let pending = try_pending!(&st, &req);
     // A sign-in held for an authenticator app cannot add a phone here (that
     // would let a password alone choose where a code goes).
-    if let Some(r) = super::login_app::refuse_phone_entry(&st.host, &pending).await {
+    if let Some(r) = crate::two_factor::app::sign_in::refuse_phone_entry(&st.host, &pending).await {
         return r;
     }
     let values = FormValues::parse(&body).unwrap_or_default();
@@ -588,83 +568,4 @@ async fn account_send_code(st: Data, req: HttpRequest) -> HttpResponse {
         return internal_error(&e);
     }
     see_other(back)
-}
-
-#[derive(Deserialize)]
-struct AuditQuery {
-    #[serde(default)]
-    email: String,
-    #[serde(default)]
-    page: Option<i64>,
-}
-
-#[derive(Serialize)]
-struct AuditView {
-    rows: Vec<AuditLine>,
-    email: String,
-    page: i64,
-    prev_page: Option<i64>,
-    next_page: Option<i64>,
-}
-
-#[derive(Serialize)]
-struct AuditLine {
-    time: String,
-    account: String,
-    interface: String,
-    ip: String,
-    event: String,
-    outcome: String,
-    detail: String,
-}
-
-async fn audit_page(
-    st: Data,
-    req: HttpRequest,
-    query: Option<web::Query<AuditQuery>>,
-) -> HttpResponse {
-    if let Err(resp) = st.host.require_admin(&req).await {
-        return resp;
-    }
-    let (email, page) = match query {
-        Some(q) => (
-            q.email.chars().take(200).collect::<String>(),
-            q.page.unwrap_or(1).clamp(1, 1_000_000),
-        ),
-        None => (String::new(), 1),
-    };
-    let (rows, more) = match audit::page(st.host.db(), &email, page).await {
-        Ok(r) => r,
-        Err(e) => return internal_error(&e),
-    };
-    let view = AuditView {
-        rows: rows
-            .into_iter()
-            .map(|r| AuditLine {
-                time: format_time(r.created_at),
-                account: match (r.account_email.is_empty(), r.account_id) {
-                    (false, _) => r.account_email,
-                    (true, Some(id)) => format!("account #{id}"),
-                    (true, None) => "—".to_string(),
-                },
-                interface: r.interface,
-                ip: r.ip,
-                event: r.event,
-                outcome: r.outcome,
-                detail: r.detail,
-            })
-            .collect(),
-        email,
-        page,
-        prev_page: (page > 1).then(|| page - 1),
-        next_page: more.then(|| page + 1),
-    };
-    match tera::Context::from_serialize(&view) {
-        Ok(ctx) => {
-            st.host
-                .render(&req, StatusCode::OK, "two_factor/audit.html", ctx)
-                .await
-        }
-        Err(e) => internal_error(&e),
-    }
 }

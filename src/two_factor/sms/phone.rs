@@ -1,6 +1,6 @@
 //! A phone number checked for the chosen country and kept in E.164.
 
-use super::countries::{self, Country};
+use crate::two_factor::sms::countries::{self, Country};
 
 /// A valid number: region, calling code, national significant number and
 /// its E.164 form. Debug shows only the last two digits.

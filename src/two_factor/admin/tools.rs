@@ -7,11 +7,11 @@ use crate::db::{DbConn, DbError};
 
 use crate::plugin::Role;
 
-use super::audit::{self, AuditEvent};
-use super::confirm_access;
-use super::factors::{self, Factors, VoidSignIns};
-use super::pages::{internal_error, see_other};
-use super::status::format_time;
+use crate::two_factor::admin::confirm_access;
+use crate::two_factor::admin::status::format_time;
+use crate::two_factor::audit::{self, AuditEvent};
+use crate::two_factor::factors::{self, Factors, VoidSignIns};
+use crate::two_factor::pages::{internal_error, see_other};
 
 /// Removes every factor of `account_id` (see `factors::remove_all`, which
 /// also voids its sign-ins under way through `void`) and records who did
@@ -91,7 +91,10 @@ async fn admin_reset(
     if id == admin.id {
         // One's own factors go through the Security page's disable rules
         // (the password and a current code), never through this tool.
-        return see_other(&format!("{}?own_reset=1", super::security_page::ADMIN_BASE));
+        return see_other(&format!(
+            "{}?own_reset=1",
+            crate::two_factor::security::ADMIN_BASE
+        ));
     }
     let target = match host.find_account(id).await {
         Ok(Some(a)) => a,

@@ -8,14 +8,16 @@ use crate::plugin::{
     ProfileSave, Role, GENERIC_AUTH_ERROR,
 };
 
-use super::audit::{self, AuditEvent};
-use super::confirm_access;
-use super::countries;
-use super::limits;
-use super::otp_code::OtpCode;
-use super::phone::{PhoneError, PhoneNumber};
-use super::service::{gateway_message, Actor, CheckOutcome, Service, ACCOUNT_PAGE_PURPOSE};
-use super::store;
+use crate::two_factor::admin::confirm_access;
+use crate::two_factor::audit::{self, AuditEvent};
+use crate::two_factor::limits;
+use crate::two_factor::otp_code::OtpCode;
+use crate::two_factor::sms::countries;
+use crate::two_factor::sms::phone::{PhoneError, PhoneNumber};
+use crate::two_factor::sms::service::{
+    gateway_message, Actor, CheckOutcome, Service, ACCOUNT_PAGE_PURPOSE,
+};
+use crate::two_factor::store;
 
 pub const F_COUNTRY: &str = "tfa_country";
 pub const F_PHONE: &str = "tfa_phone";

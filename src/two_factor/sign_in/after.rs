@@ -13,10 +13,11 @@ use serde::Serialize;
 
 use crate::db::{DbConn, DbError};
 use crate::plugin::{Account, HostHandle, Interface};
+use crate::two_factor::pages::{interface_of, internal_error, see_other, skin};
 
-use super::pages::{internal_error, see_other};
-use super::providers::recovery;
-use super::{security_page, store};
+use crate::two_factor::recovery::codes as recovery;
+use crate::two_factor::security;
+use crate::two_factor::store;
 
 /// Where the completed sign-in was going.
 pub fn target_of(done: &HttpResponse) -> String {
@@ -205,6 +206,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, host: HostHandle) {
         cfg.service(
             web::resource(first_codes_path(interface))
                 .app_data(data.clone())
+                .app_data(skin(interface))
                 .route(web::get().to(first_codes_page))
                 .route(web::post().to(first_codes_show)),
         );
@@ -215,14 +217,6 @@ pub fn configure(cfg: &mut web::ServiceConfig, host: HostHandle) {
 fn has_note(conn: &mut DbConn, page: &str, account_id: i64) -> Result<bool, DbError> {
     Ok(store::get_state(conn, &note_key(page, account_id))?
         .is_some_and(|(_, at)| at >= crate::db::now() - NOTE_TTL_SECS))
-}
-
-fn interface_of(req: &HttpRequest) -> Interface {
-    if req.path().starts_with("/admin/") {
-        Interface::Admin
-    } else {
-        Interface::Customer
-    }
 }
 
 /// The end of SMS set-up, on a GET: says the codes are ready behind a
@@ -243,16 +237,13 @@ async fn first_codes_page(st: web::Data<State>, req: HttpRequest) -> HttpRespons
         .await
     {
         Ok(true) => {}
-        Ok(false) => return see_other(security_page::base_of(account.role.interface())),
+        Ok(false) => return see_other(security::base_of(account.role.interface())),
         Err(e) => return internal_error(&e),
     }
     let mut ctx = tera::Context::new();
     ctx.insert("codes", &Vec::<String>::new());
     ctx.insert("show_path", first_codes_path(interface));
-    ctx.insert(
-        "security_path",
-        security_page::base_of(account.role.interface()),
-    );
+    ctx.insert("security_path", security::base_of(account.role.interface()));
     let template = format!("two_factor/recovery_codes_{}.html", interface.as_str());
     let mut page = st.host.render(&req, StatusCode::OK, &template, ctx).await;
     page.headers_mut()
@@ -283,7 +274,7 @@ async fn first_codes_show(st: web::Data<State>, req: HttpRequest) -> HttpRespons
         .await;
     let (target, codes) = match taken {
         Ok(Some(t)) => t,
-        Ok(None) => return see_other(security_page::base_of(account.role.interface())),
+        Ok(None) => return see_other(security::base_of(account.role.interface())),
         Err(e) => return internal_error(&e),
     };
     let codes: Vec<String> = codes.into_iter().map(|c| c.code).collect();
@@ -291,10 +282,7 @@ async fn first_codes_show(st: web::Data<State>, req: HttpRequest) -> HttpRespons
     ctx.insert("codes_text", &recovery::as_text(&codes));
     ctx.insert("codes", &codes);
     ctx.insert("done", &DoneForm::to(&target));
-    ctx.insert(
-        "security_path",
-        security_page::base_of(account.role.interface()),
-    );
+    ctx.insert("security_path", security::base_of(account.role.interface()));
     let template = format!("two_factor/recovery_codes_{}.html", interface.as_str());
     let mut page = st.host.render(&req, StatusCode::OK, &template, ctx).await;
     page.headers_mut()

@@ -3,10 +3,10 @@
 
 use crate::plugin::HostHandle;
 
-use super::audit::{self, AuditEvent};
-use super::service::{Service, LAST_ERROR_KEY};
-use super::settings::{self, Mode};
-use super::store;
+use crate::two_factor::audit::{self, AuditEvent};
+use crate::two_factor::settings::{self, Mode};
+use crate::two_factor::sms::service::{Service, LAST_ERROR_KEY};
+use crate::two_factor::store;
 
 pub async fn settings_changed(host: &HostHandle, changed: &[String]) {
     let db = host.db();
@@ -78,7 +78,7 @@ pub async fn render(service: &Service, host: &HostHandle) -> String {
         ctx.insert("last_error_at", &format_time(at));
     }
     let ceiling = service.config.sms_hourly_ceiling.min(i32::MAX as u32) as i32;
-    match super::limits::store_ceiling_reached(host.db(), ceiling).await {
+    match crate::two_factor::limits::store_ceiling_reached(host.db(), ceiling).await {
         Ok(Some(since)) => {
             ctx.insert("ceiling", &ceiling);
             ctx.insert("ceiling_reached_at", &format_time(since));

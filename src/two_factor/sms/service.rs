@@ -5,15 +5,15 @@
 use crate::db::{Db, DbError};
 use crate::plugin::{Account, HostHandle, Interface};
 
-use super::audit::{self, AuditEvent};
-use super::config::TwoFactorConfig;
-use super::limits::{self, CodeGate, SendGate, WaitReason};
-use super::otp_code::OtpCode;
-use super::providers::authy::Endpoint;
-use super::providers::{AuthyClient, AuthyId, Channel, GatewayError, TokenCheck};
-use super::settings::TfaSettings;
-use super::store::{self, StoredPhone};
-use super::ADDON_ID;
+use crate::two_factor::audit::{self, AuditEvent};
+use crate::two_factor::config::TwoFactorConfig;
+use crate::two_factor::gateways::authy::Endpoint;
+use crate::two_factor::gateways::{AuthyClient, AuthyId, Channel, GatewayError, TokenCheck};
+use crate::two_factor::limits::{self, CodeGate, SendGate, WaitReason};
+use crate::two_factor::otp_code::OtpCode;
+use crate::two_factor::settings::TfaSettings;
+use crate::two_factor::store::{self, StoredPhone};
+use crate::two_factor::ADDON_ID;
 
 pub const LAST_ERROR_KEY: &str = "last_gateway_error";
 

@@ -12,7 +12,7 @@ use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use serde::Deserialize;
 
 use crate::two_factor::otp_code::OtpCode;
-use crate::two_factor::phone::PhoneNumber;
+use crate::two_factor::sms::phone::PhoneNumber;
 
 /// Everything but unreserved characters is encoded in a path segment.
 const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC

@@ -2,7 +2,7 @@
 
 use crate::plugin::{Interface, LoginDecision, Role};
 
-use super::settings::TfaSettings;
+use crate::two_factor::settings::TfaSettings;
 
 pub fn verify_path(interface: Interface) -> &'static str {
     match interface {

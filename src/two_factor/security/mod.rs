@@ -12,17 +12,20 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Serialize;
 
 use crate::plugin::{Account, FormValues, HostHandle, Interface};
+use crate::two_factor::pages::{interface_of, internal_error, skin};
 
-use super::after_login::DoneForm;
-use super::api::tokens::{self, Kind, PatRow, Scope};
-use super::audit::{self, AuditEvent};
-use super::check::{self, Checked};
-use super::factors::{self, Factors};
-use super::providers::{recovery, totp, Channel};
-use super::qr;
-use super::service::{gateway_message, wait_message, Actor, SendOutcome, Service};
-use super::status::format_time;
-use super::store;
+use crate::two_factor::admin::status::format_time;
+use crate::two_factor::api::tokens::{self, Kind, PatRow, Scope};
+use crate::two_factor::app::qr;
+use crate::two_factor::app::totp;
+use crate::two_factor::audit::{self, AuditEvent};
+use crate::two_factor::factors::{self, Factors};
+use crate::two_factor::gateways::Channel;
+use crate::two_factor::recovery::codes as recovery;
+use crate::two_factor::sign_in::after::DoneForm;
+use crate::two_factor::sign_in::verify::{self, Checked};
+use crate::two_factor::sms::service::{gateway_message, wait_message, Actor, SendOutcome, Service};
+use crate::two_factor::store;
 
 pub const CUSTOMER_BASE: &str = "/account/security";
 pub const ADMIN_BASE: &str = "/admin/account/security";
@@ -38,10 +41,14 @@ type Data = web::Data<State>;
 
 pub fn configure(cfg: &mut web::ServiceConfig, service: Arc<Service>, host: HostHandle) {
     let data = web::Data::new(State { service, host });
-    for base in [CUSTOMER_BASE, ADMIN_BASE] {
+    for (base, interface) in [
+        (CUSTOMER_BASE, Interface::Customer),
+        (ADMIN_BASE, Interface::Admin),
+    ] {
         cfg.service(
             web::scope(base)
                 .app_data(data.clone())
+                .app_data(skin(interface))
                 .route("", web::get().to(overview))
                 .route("/app/start", web::post().to(app_start))
                 .route("/app/confirm", web::post().to(app_confirm))
@@ -52,14 +59,6 @@ pub fn configure(cfg: &mut web::ServiceConfig, service: Arc<Service>, host: Host
                 .route("/tokens", web::post().to(token_create))
                 .route("/tokens/{id}/revoke", web::post().to(token_revoke)),
         );
-    }
-}
-
-fn interface_of(req: &HttpRequest) -> Interface {
-    if req.path().starts_with("/admin/") {
-        Interface::Admin
-    } else {
-        Interface::Customer
     }
 }
 
@@ -126,13 +125,6 @@ impl From<PatRow> for TokenLine {
             expired: r.expired,
         }
     }
-}
-
-fn internal_error(e: &dyn std::fmt::Display) -> HttpResponse {
-    tracing::error!(error = %e, "security page failed");
-    HttpResponse::InternalServerError()
-        .content_type("text/plain; charset=utf-8")
-        .body("Something went wrong on our side. Please try again.")
 }
 
 async fn account(st: &State, req: &HttpRequest) -> Result<Account, HttpResponse> {
@@ -229,7 +221,7 @@ async fn password_ok(
     account: &Account,
     values: &FormValues,
 ) -> Result<bool, HttpResponse> {
-    check::password(&st.host, account.id, values.get("password").unwrap_or(""))
+    verify::password(&st.host, account.id, values.get("password").unwrap_or(""))
         .await
         .map_err(|e| internal_error(&e))
 }
@@ -521,7 +513,7 @@ async fn disable(st: Data, req: HttpRequest, body: web::Bytes) -> HttpResponse {
         via_api: false,
     };
     let code = values.text("code");
-    let checked = match check::check_code(&st.service, &st.host, &actor, code, true).await {
+    let checked = match verify::check_code(&st.service, &st.host, &actor, code, true).await {
         Ok(c) => c,
         Err(e) => return internal_error(&e),
     };

@@ -1,0 +1,97 @@
+//! The two-factor audit log for the store admin: `/admin/two-factor/audit`,
+//! newest first, filtered by email, paged.
+
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde::{Deserialize, Serialize};
+
+use crate::plugin::HostHandle;
+use crate::two_factor::admin::status::format_time;
+use crate::two_factor::audit;
+use crate::two_factor::pages::internal_error;
+
+pub fn configure(cfg: &mut web::ServiceConfig, host: HostHandle) {
+    cfg.service(
+        web::resource("/admin/two-factor/audit")
+            .app_data(web::Data::new(host))
+            .route(web::get().to(audit_page)),
+    );
+}
+
+#[derive(Deserialize)]
+struct AuditQuery {
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    page: Option<i64>,
+}
+
+#[derive(Serialize)]
+struct AuditView {
+    rows: Vec<AuditLine>,
+    email: String,
+    page: i64,
+    prev_page: Option<i64>,
+    next_page: Option<i64>,
+}
+
+#[derive(Serialize)]
+struct AuditLine {
+    time: String,
+    account: String,
+    interface: String,
+    ip: String,
+    event: String,
+    outcome: String,
+    detail: String,
+}
+
+async fn audit_page(
+    host: web::Data<HostHandle>,
+    req: HttpRequest,
+    query: Option<web::Query<AuditQuery>>,
+) -> HttpResponse {
+    if let Err(resp) = host.require_admin(&req).await {
+        return resp;
+    }
+    let (email, page) = match query {
+        Some(q) => (
+            q.email.chars().take(200).collect::<String>(),
+            q.page.unwrap_or(1).clamp(1, 1_000_000),
+        ),
+        None => (String::new(), 1),
+    };
+    let (rows, more) = match audit::page(host.db(), &email, page).await {
+        Ok(r) => r,
+        Err(e) => return internal_error(&e),
+    };
+    let view = AuditView {
+        rows: rows
+            .into_iter()
+            .map(|r| AuditLine {
+                time: format_time(r.created_at),
+                account: match (r.account_email.is_empty(), r.account_id) {
+                    (false, _) => r.account_email,
+                    (true, Some(id)) => format!("account #{id}"),
+                    (true, None) => "—".to_string(),
+                },
+                interface: r.interface,
+                ip: r.ip,
+                event: r.event,
+                outcome: r.outcome,
+                detail: r.detail,
+            })
+            .collect(),
+        email,
+        page,
+        prev_page: (page > 1).then(|| page - 1),
+        next_page: more.then(|| page + 1),
+    };
+    match tera::Context::from_serialize(&view) {
+        Ok(ctx) => {
+            host.render(&req, StatusCode::OK, "two_factor/audit.html", ctx)
+                .await
+        }
+        Err(e) => internal_error(&e),
+    }
+}

@@ -1,0 +1,9 @@
+//! The store admin's side of the addon: resetting a user's factors (the
+//! user page and the command line, `tools`), "confirm it is you" before
+//! changing an admin's factors (`confirm_access`), and the status box on
+//! the settings page (`status`), and the audit log page (`audit_page`).
+
+pub mod audit_page;
+pub mod confirm_access;
+pub mod status;
+pub mod tools;

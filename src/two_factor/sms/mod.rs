@@ -1,0 +1,10 @@
+//! Codes by text message and voice call: the phone number and country
+//! types, sending and checking through the gateway with the limits in
+//! front (`service`), the code and phone-entry pages of a sign-in
+//! (`pages`), and the phone fields of the profile forms (`profile`).
+
+pub mod countries;
+pub mod pages;
+pub mod phone;
+pub mod profile;
+pub mod service;
