@@ -48,11 +48,11 @@ enum Command {
     },
     /// Two-factor authentication of an account (for a locked-out admin).
     #[command(subcommand)]
-    Tfa(TfaCommand),
+    Tfa(TwoFactorCommand),
 }
 
 #[derive(Subcommand)]
-enum TfaCommand {
+enum TwoFactorCommand {
     /// Remove every second factor of an account (app, phone, recovery codes).
     Reset {
         #[arg(long)]
@@ -109,10 +109,10 @@ async fn main() -> anyhow::Result<()> {
     }
 }
 
-fn tfa(settings: &Settings, cmd: TfaCommand) -> anyhow::Result<()> {
+fn tfa(settings: &Settings, cmd: TwoFactorCommand) -> anyhow::Result<()> {
     use storefront_2fa::two_factor::admin::tools;
     let email = match &cmd {
-        TfaCommand::Reset { email } | TfaCommand::Status { email } => email,
+        TwoFactorCommand::Reset { email } | TwoFactorCommand::Status { email } => email,
     };
     let email = Email::parse(email).map_err(|e| anyhow::anyhow!(e))?;
     let db = connect(settings)?;
@@ -120,7 +120,7 @@ fn tfa(settings: &Settings, cmd: TfaCommand) -> anyhow::Result<()> {
     let account = accounts::by_email(&mut conn, email.as_str())?
         .with_context(|| format!("no account with the email {email}"))?;
     match cmd {
-        TfaCommand::Reset { .. } => {
+        TwoFactorCommand::Reset { .. } => {
             // The account's sign-ins under way and its sessions end too.
             let void = |c: &mut storefront_2fa::db::DbConn, id: i64| {
                 accounts::void_pending_sign_ins(c, id)?;
@@ -142,7 +142,7 @@ fn tfa(settings: &Settings, cmd: TfaCommand) -> anyhow::Result<()> {
                 println!("{email} had no second factor; nothing to reset.");
             }
         }
-        TfaCommand::Status { .. } => {
+        TwoFactorCommand::Status { .. } => {
             let f = tools::status(&mut conn, account.id)?;
             print!("{}", tools::describe(account.email.as_str(), &f));
         }

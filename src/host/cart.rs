@@ -5,73 +5,14 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use diesel::prelude::*;
 use serde::Serialize;
 
-use super::catalog::{format_price, Product};
-use super::session::{self, account_cart_owner, anonymous_cart_owner, cookie_of};
+use super::basket::{account_owner, lines, MAX_QUANTITY};
+use super::cart_summary::{insert_cart_summary, owner};
+use super::catalog::format_price;
+use super::session;
 use super::{bad_form, redirect, HostState};
+use crate::db::now;
 use crate::db::schema::{cart_items, order_items, orders, products};
-use crate::db::{now, DbConn, DbError};
 use crate::plugin::{FormValues, Interface};
-
-pub const MAX_QUANTITY: i32 = 99;
-
-#[derive(Serialize)]
-pub struct CartLine {
-    pub product_id: i64,
-    pub slug: String,
-    pub name: String,
-    pub quantity: i32,
-    pub price: String,
-    pub line_total: String,
-    #[serde(skip)]
-    pub line_cents: i64,
-    #[serde(skip)]
-    pub price_cents: i64,
-}
-
-async fn owner(state: &HostState, req: &HttpRequest) -> String {
-    let current = session::current(state, req).await.unwrap_or_default();
-    match &current.account {
-        Some(a) => account_cart_owner(a.id),
-        None => anonymous_cart_owner(&cookie_of(req).id_hash()),
-    }
-}
-
-fn lines(conn: &mut DbConn, owner: &str) -> Result<Vec<CartLine>, DbError> {
-    let rows: Vec<(i32, Product)> = cart_items::table
-        .inner_join(products::table)
-        .filter(cart_items::owner.eq(owner))
-        .order(cart_items::id.asc())
-        .select((cart_items::quantity, Product::as_select()))
-        .load(conn)?;
-    Ok(rows
-        .into_iter()
-        .map(|(quantity, p)| {
-            let line_cents = p.price_cents * i64::from(quantity);
-            CartLine {
-                product_id: p.id,
-                slug: p.slug,
-                name: p.name,
-                quantity,
-                price: format_price(p.price_cents),
-                line_total: format_price(line_cents),
-                line_cents,
-                price_cents: p.price_cents,
-            }
-        })
-        .collect())
-}
-
-pub async fn insert_cart_summary(state: &HostState, req: &HttpRequest, ctx: &mut tera::Context) {
-    let owner = owner(state, req).await;
-    let lines = state
-        .db
-        .run(move |conn| lines(conn, &owner))
-        .await
-        .unwrap_or_default();
-    let total: i64 = lines.iter().map(|l| l.line_cents).sum();
-    ctx.insert("total", &format_price(total));
-    ctx.insert("lines", &lines);
-}
 
 pub async fn view(state: web::Data<HostState>, req: HttpRequest) -> HttpResponse {
     let mut ctx = tera::Context::new();
@@ -226,7 +167,7 @@ pub async fn place_order(state: web::Data<HostState>, req: HttpRequest) -> HttpR
         Ok(a) => a,
         Err(res) => return res,
     };
-    let owner = account_cart_owner(account.id);
+    let owner = account_owner(account.id);
     let account_id = account.id;
     let placed = state
         .db

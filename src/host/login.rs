@@ -116,7 +116,7 @@ pub async fn login_page(
     ctx.insert("error", &error);
     ctx.insert("email", email);
     if form == LoginForm::Checkout {
-        super::cart::insert_cart_summary(state, req, &mut ctx).await;
+        super::cart_summary::insert_cart_summary(state, req, &mut ctx).await;
     }
     state.render_page(req, status, form.template(), ctx).await
 }

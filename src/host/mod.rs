@@ -5,7 +5,9 @@
 pub mod account_pages;
 pub mod accounts;
 pub mod admin;
+pub mod basket;
 pub mod cart;
+pub mod cart_summary;
 pub mod catalog;
 pub mod csrf;
 pub mod email;

@@ -70,30 +70,6 @@ impl HostState {
         Ok(account)
     }
 
-    /// The unexpired pending login this request's session holds, with its
-    /// account, while the account's credential generation is still the one
-    /// the sign-in started under (a password change, a two-factor reset or
-    /// disable since then voids it, even one that raced with its start).
-    pub async fn pending_with_account(
-        &self,
-        req: &HttpRequest,
-    ) -> Option<(PendingRow, AccountRow)> {
-        let current = session::current(self, req).await.ok()?;
-        let id = current.pending_login_id()?.to_string();
-        self.db
-            .run(move |conn| {
-                let Some(row) = pending::load_valid(conn, &id)? else {
-                    return Ok(None);
-                };
-                let account = accounts::by_id(conn, row.account_id)?;
-                Ok(account
-                    .filter(|a| a.credential_generation == row.credential_generation)
-                    .map(|a| (row, a)))
-            })
-            .await
-            .ok()?
-    }
-
     /// `pending_with_account` at the addon's challenge step.
     async fn pending_row(&self, req: &HttpRequest) -> Option<(PendingRow, AccountRow)> {
         self.pending_with_account(req)

@@ -10,9 +10,10 @@ use actix_web::{HttpMessage, HttpRequest};
 use diesel::prelude::*;
 
 use super::accounts::{self, AccountRow};
+use super::basket;
 use super::HostState;
 use crate::crypto::{random_token, sha256_hex};
-use crate::db::schema::{cart_items, pending_logins, sessions};
+use crate::db::schema::{pending_logins, sessions};
 use crate::db::{now, DbConn, DbError};
 
 pub const COOKIE_NAME: &str = "sf_session";
@@ -227,10 +228,10 @@ pub fn start_signed_in(
             sessions::last_seen_at.eq(t),
         ))
         .execute(c))?;
-    merge_cart(
+    basket::merge(
         conn,
-        &anonymous_cart_owner(old_hash),
-        &account_cart_owner(account_id),
+        &basket::anonymous_owner(old_hash),
+        &basket::account_owner(account_id),
     )?;
     Ok(new_id)
 }
@@ -247,45 +248,6 @@ pub fn end_other_sessions(
             .filter(sessions::id_hash.ne(keep_hash)),
     )
     .execute(conn)?)
-}
-
-pub fn anonymous_cart_owner(id_hash: &str) -> String {
-    format!("s:{id_hash}")
-}
-
-pub fn account_cart_owner(account_id: i64) -> String {
-    format!("a:{account_id}")
-}
-
-fn merge_cart(conn: &mut DbConn, from: &str, to: &str) -> Result<(), DbError> {
-    crate::on_backend!(conn, |conn| {
-        let items: Vec<(i64, i64, i32)> = cart_items::table
-            .filter(cart_items::owner.eq(from))
-            .select((cart_items::id, cart_items::product_id, cart_items::quantity))
-            .load(conn)?;
-        for (id, product_id, quantity) in items {
-            let existing: Option<(i64, i32)> = cart_items::table
-                .filter(cart_items::owner.eq(to))
-                .filter(cart_items::product_id.eq(product_id))
-                .select((cart_items::id, cart_items::quantity))
-                .first(conn)
-                .optional()?;
-            match existing {
-                Some((existing_id, q)) => {
-                    diesel::update(cart_items::table.find(existing_id))
-                        .set(cart_items::quantity.eq((q + quantity).min(super::cart::MAX_QUANTITY)))
-                        .execute(conn)?;
-                    diesel::delete(cart_items::table.find(id)).execute(conn)?;
-                }
-                None => {
-                    diesel::update(cart_items::table.find(id))
-                        .set(cart_items::owner.eq(to))
-                        .execute(conn)?;
-                }
-            }
-        }
-        Ok(())
-    })
 }
 
 /// The `Set-Cookie` for a session id.

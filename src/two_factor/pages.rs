@@ -1,6 +1,7 @@
 //! Responses every page of the addon shares.
 
 use actix_web::{web, HttpRequest, HttpResponse};
+use serde::Serialize;
 
 use crate::plugin::Interface;
 
@@ -31,4 +32,64 @@ pub fn internal_error(e: &dyn std::fmt::Display) -> HttpResponse {
     HttpResponse::InternalServerError()
         .content_type("text/plain; charset=utf-8")
         .body("Something went wrong on our side. Please try again.")
+}
+
+/// A GET form's action and hidden fields that lead to `target` (a form's
+/// own query string is dropped by browsers, so it goes into fields).
+#[derive(Serialize, Debug, PartialEq)]
+pub struct DoneForm {
+    pub action: String,
+    pub params: Vec<Param>,
+}
+
+#[derive(Serialize, Debug, PartialEq)]
+pub struct Param {
+    pub name: String,
+    pub value: String,
+}
+
+impl DoneForm {
+    pub fn to(target: &str) -> DoneForm {
+        let (path, query) = target.split_once('?').unwrap_or((target, ""));
+        let params = serde_urlencoded::from_str::<Vec<(String, String)>>(query)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(name, value)| Param { name, value })
+            .collect();
+        DoneForm {
+            action: path.to_string(),
+            params,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn done_form_keeps_the_target_query_as_fields() {
+        assert_eq!(
+            DoneForm::to("/checkout"),
+            DoneForm {
+                action: "/checkout".into(),
+                params: vec![]
+            }
+        );
+        let f = DoneForm::to("/account?tab=orders&q=a%20b");
+        assert_eq!(f.action, "/account");
+        assert_eq!(
+            f.params,
+            vec![
+                Param {
+                    name: "tab".into(),
+                    value: "orders".into()
+                },
+                Param {
+                    name: "q".into(),
+                    value: "a b".into()
+                }
+            ]
+        );
+    }
 }

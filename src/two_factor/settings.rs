@@ -17,7 +17,7 @@ pub enum Mode {
 
 /// Settings as the addon uses them. Debug never shows the API key.
 #[derive(Clone)]
-pub struct TfaSettings {
+pub struct StoreSettings {
     pub api_key: String,
     /// An API key is stored but cannot be decrypted (the server's secret key
     /// changed): logins that need 2FA are refused until it is fixed.
@@ -27,9 +27,9 @@ pub struct TfaSettings {
     pub admin_enabled: bool,
 }
 
-impl std::fmt::Debug for TfaSettings {
+impl std::fmt::Debug for StoreSettings {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TfaSettings")
+        f.debug_struct("StoreSettings")
             .field("api_key_set", &!self.api_key.is_empty())
             .field("mode", &self.mode)
             .field("customer_enabled", &self.customer_enabled)
@@ -38,9 +38,9 @@ impl std::fmt::Debug for TfaSettings {
     }
 }
 
-impl TfaSettings {
-    pub fn from_addon(settings: &AddonSettings) -> TfaSettings {
-        TfaSettings {
+impl StoreSettings {
+    pub fn from_addon(settings: &AddonSettings) -> StoreSettings {
+        StoreSettings {
             api_key: settings.text(API_KEY).trim().to_string(),
             api_key_unreadable: settings.is_unreadable(API_KEY),
             mode: if settings.bool(PRODUCTION_MODE) {

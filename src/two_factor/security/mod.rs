@@ -12,7 +12,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Serialize;
 
 use crate::plugin::{Account, FormValues, HostHandle, Interface};
-use crate::two_factor::pages::{interface_of, internal_error, skin};
+use crate::two_factor::pages::{interface_of, internal_error, skin, DoneForm};
 
 use crate::two_factor::admin::status::format_time;
 use crate::two_factor::api::tokens::{self, Kind, PatRow, Scope};
@@ -22,7 +22,6 @@ use crate::two_factor::audit::{self, AuditEvent};
 use crate::two_factor::factors::{self, Factors};
 use crate::two_factor::gateways::Channel;
 use crate::two_factor::recovery::codes as recovery;
-use crate::two_factor::sign_in::after::DoneForm;
 use crate::two_factor::sign_in::verify::{self, Checked};
 use crate::two_factor::sms::service::{gateway_message, wait_message, Actor, SendOutcome, Service};
 use crate::two_factor::store;

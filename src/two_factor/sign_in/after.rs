@@ -9,11 +9,10 @@
 use actix_web::http::header::{HeaderValue, CACHE_CONTROL, LOCATION};
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
-use serde::Serialize;
 
 use crate::db::{DbConn, DbError};
 use crate::plugin::{Account, HostHandle, Interface};
-use crate::two_factor::pages::{interface_of, internal_error, see_other, skin};
+use crate::two_factor::pages::{interface_of, internal_error, see_other, skin, DoneForm};
 
 use crate::two_factor::recovery::codes as recovery;
 use crate::two_factor::security;
@@ -26,35 +25,6 @@ pub fn target_of(done: &HttpResponse) -> String {
         .and_then(|v| v.to_str().ok())
         .unwrap_or("/")
         .to_string()
-}
-
-/// A GET form's action and hidden fields that lead to `target` (a form's
-/// own query string is dropped by browsers, so it goes into fields).
-#[derive(Serialize, Debug, PartialEq)]
-pub struct DoneForm {
-    pub action: String,
-    pub params: Vec<Param>,
-}
-
-#[derive(Serialize, Debug, PartialEq)]
-pub struct Param {
-    pub name: String,
-    pub value: String,
-}
-
-impl DoneForm {
-    pub fn to(target: &str) -> DoneForm {
-        let (path, query) = target.split_once('?').unwrap_or((target, ""));
-        let params = serde_urlencoded::from_str::<Vec<(String, String)>>(query)
-            .unwrap_or_default()
-            .into_iter()
-            .map(|(name, value)| Param { name, value })
-            .collect();
-        DoneForm {
-            action: path.to_string(),
-            params,
-        }
-    }
 }
 
 /// Where the end of SMS set-up shows the new recovery codes.
@@ -288,35 +258,4 @@ async fn first_codes_show(st: web::Data<State>, req: HttpRequest) -> HttpRespons
     page.headers_mut()
         .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
     page
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn done_form_keeps_the_target_query_as_fields() {
-        assert_eq!(
-            DoneForm::to("/checkout"),
-            DoneForm {
-                action: "/checkout".into(),
-                params: vec![]
-            }
-        );
-        let f = DoneForm::to("/account?tab=orders&q=a%20b");
-        assert_eq!(f.action, "/account");
-        assert_eq!(
-            f.params,
-            vec![
-                Param {
-                    name: "tab".into(),
-                    value: "orders".into()
-                },
-                Param {
-                    name: "q".into(),
-                    value: "a b".into()
-                }
-            ]
-        );
-    }
 }

@@ -2,7 +2,7 @@
 
 use crate::plugin::{Interface, LoginDecision, Role};
 
-use crate::two_factor::settings::TfaSettings;
+use crate::two_factor::settings::StoreSettings;
 
 pub fn verify_path(interface: Interface) -> &'static str {
     match interface {
@@ -39,7 +39,7 @@ pub enum Requirement {
 pub const UNAVAILABLE_MESSAGE: &str = "Signing in is not possible right now: the store's two-factor settings need attention. Please try again later.";
 
 pub fn requirement(
-    settings: &TfaSettings,
+    settings: &StoreSettings,
     role: Role,
     has_app: bool,
     has_phone: bool,
@@ -60,7 +60,7 @@ pub fn requirement(
 /// The decision after a verified password. `role` decides whether a code is
 /// asked for; `interface` (the form used) only picks the page's skin.
 pub fn decide(
-    settings: &TfaSettings,
+    settings: &StoreSettings,
     role: Role,
     interface: Interface,
     has_phone: bool,
@@ -87,8 +87,8 @@ mod tests {
     use super::*;
     use crate::two_factor::settings::Mode;
 
-    fn settings(key: &str, customer: bool, admin: bool) -> TfaSettings {
-        TfaSettings {
+    fn settings(key: &str, customer: bool, admin: bool) -> StoreSettings {
+        StoreSettings {
             api_key: key.into(),
             api_key_unreadable: false,
             mode: Mode::Test,

@@ -11,7 +11,7 @@ use crate::two_factor::gateways::authy::Endpoint;
 use crate::two_factor::gateways::{AuthyClient, AuthyId, Channel, GatewayError, TokenCheck};
 use crate::two_factor::limits::{self, CodeGate, SendGate, WaitReason};
 use crate::two_factor::otp_code::OtpCode;
-use crate::two_factor::settings::TfaSettings;
+use crate::two_factor::settings::StoreSettings;
 use crate::two_factor::store::{self, StoredPhone};
 use crate::two_factor::ADDON_ID;
 
@@ -88,13 +88,13 @@ impl Service {
         Service { config, client }
     }
 
-    pub async fn settings(&self, host: &HostHandle) -> Result<TfaSettings, DbError> {
-        Ok(TfaSettings::from_addon(
+    pub async fn settings(&self, host: &HostHandle) -> Result<StoreSettings, DbError> {
+        Ok(StoreSettings::from_addon(
             &host.addon_settings(ADDON_ID).await?,
         ))
     }
 
-    pub fn endpoint<'a>(&'a self, settings: &'a TfaSettings) -> Endpoint<'a> {
+    pub fn endpoint<'a>(&'a self, settings: &'a StoreSettings) -> Endpoint<'a> {
         Endpoint {
             base_url: settings.base_url(&self.config),
             api_key: &settings.api_key,
@@ -118,7 +118,7 @@ impl Service {
     pub async fn authy_id(
         &self,
         host: &HostHandle,
-        settings: &TfaSettings,
+        settings: &StoreSettings,
         account: &Account,
         stored: &StoredPhone,
     ) -> Result<AuthyId, GatewayError> {
@@ -149,7 +149,7 @@ impl Service {
     pub async fn send_code(
         &self,
         host: &HostHandle,
-        settings: &TfaSettings,
+        settings: &StoreSettings,
         actor: &Actor<'_>,
         stored: &StoredPhone,
         channel: Channel,
@@ -218,7 +218,7 @@ impl Service {
     async fn deliver(
         &self,
         host: &HostHandle,
-        settings: &TfaSettings,
+        settings: &StoreSettings,
         account: &Account,
         stored: &StoredPhone,
         channel: Channel,
@@ -241,7 +241,7 @@ impl Service {
     pub async fn check_code(
         &self,
         host: &HostHandle,
-        settings: &TfaSettings,
+        settings: &StoreSettings,
         actor: &Actor<'_>,
         stored: &StoredPhone,
         code: Option<&OtpCode>,
