@@ -36,8 +36,8 @@
 //! - `gateways/`: the Authy-compatible client.
 //!
 //! Shared: `settings` and `config` (typed settings), `otp_code` (the code
-//! type), `limits` (counters and locks in the database), `store` (phones,
-//! challenges and small state), `factors` (which factors an account has),
+//! type), `limits` (counters and locks in the database), `store` (phones
+//! and challenges), `state` (small typed state between requests), `factors` (which factors an account has),
 //! `audit` (the audit trail), `pages` (shared responses), `schema` and
 //! `migrations/` (the addon's tables), `templates/` (its pages).
 
@@ -57,6 +57,7 @@ pub mod security;
 pub mod settings;
 pub mod sign_in;
 pub mod sms;
+pub mod state;
 pub mod store;
 
 #[cfg(test)]

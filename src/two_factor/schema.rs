@@ -32,10 +32,35 @@ diesel::table! {
 }
 
 diesel::table! {
-    tfa_state (key) {
-        key -> Text,
-        value -> Text,
+    tfa_code_holders (account_id) {
+        account_id -> BigInt,
+        purpose -> Text,
         updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    tfa_page_notes (account_id, page) {
+        account_id -> BigInt,
+        page -> Text,
+        target -> Text,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    tfa_notices (account_id) {
+        account_id -> BigInt,
+        text -> Text,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    tfa_gateway_errors (id) {
+        id -> Integer,
+        text -> Text,
+        at -> BigInt,
     }
 }
 

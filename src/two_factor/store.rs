@@ -1,4 +1,5 @@
-//! The addon's database access: phones, challenges and small state.
+//! The addon's database access: phones and sign-in challenges (the small
+//! state between pages is in `state`).
 //! Functions take a connection so callers choose the transaction.
 
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -6,7 +7,7 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use diesel::prelude::*;
 
 use crate::db::{now, Db, DbConn, DbError};
-use crate::two_factor::schema::{tfa_challenges, tfa_counters, tfa_phones, tfa_state};
+use crate::two_factor::schema::{tfa_challenges, tfa_counters, tfa_phones};
 
 use crate::two_factor::audit::{self, AuditEvent};
 use crate::two_factor::gateways::AuthyId;
@@ -322,40 +323,6 @@ pub fn claim_completion_in(
         },
         |conn| insert_challenge(conn, pending_id, account_id, None, true),
     )
-}
-
-pub fn set_state(conn: &mut DbConn, key: &str, value: &str) -> Result<(), DbError> {
-    crate::on_backend!(conn, |conn| {
-        use diesel::sql_types::{BigInt, Text};
-        // One upsert (diesel's multi-backend connection has no ON CONFLICT).
-        diesel::sql_query(
-            "INSERT INTO tfa_state (key, value, updated_at) VALUES ($1, $2, $3) \
-             ON CONFLICT (key) DO UPDATE SET value = $2, updated_at = $3",
-        )
-        .bind::<Text, _>(key)
-        .bind::<Text, _>(value)
-        .bind::<BigInt, _>(now())
-        .execute(conn)?;
-        Ok(())
-    })
-}
-
-pub fn delete_state(conn: &mut DbConn, key: &str) -> Result<(), DbError> {
-    crate::on_backend!(conn, |conn| {
-        diesel::delete(tfa_state::table.find(key)).execute(conn)?;
-        Ok(())
-    })
-}
-
-/// Value and time of a state entry.
-pub fn get_state(conn: &mut DbConn, key: &str) -> Result<Option<(String, i64)>, DbError> {
-    crate::on_backend!(conn, |conn| {
-        Ok(tfa_state::table
-            .find(key)
-            .select((tfa_state::value, tfa_state::updated_at))
-            .first(conn)
-            .optional()?)
-    })
 }
 
 /// Runs `f` again when a concurrent insert of the same key won the race

@@ -37,6 +37,19 @@ async fn a_database_from_the_previous_layout_upgrades_in_place_with_nothing_lost
     })
     .await;
 
+    // The old key-value state was carried into its typed table: the code
+    // the shopper was last sent stays bound to the sign-in that asked.
+    {
+        use diesel::prelude::*;
+        use storefront_2fa::two_factor::schema::tfa_code_holders;
+        let holders: Vec<(i64, String)> = tfa_code_holders::table
+            .select((tfa_code_holders::account_id, tfa_code_holders::purpose))
+            .load(&mut app.db.get().unwrap())
+            .unwrap();
+        assert_eq!(holders.len(), 1, "{holders:?}");
+        assert_eq!(holders[0].1.len(), 43, "a pending login id: {holders:?}");
+    }
+
     // The shopper's session from before the upgrade is still signed in.
     let b = Browser::new(&app.address);
     b.set_cookie(&fact("shopper_session"));

@@ -5,7 +5,7 @@ use crate::plugin::HostHandle;
 
 use crate::two_factor::audit::{self, AuditEvent};
 use crate::two_factor::settings::{self, Mode};
-use crate::two_factor::sms::service::{Service, LAST_ERROR_KEY};
+use crate::two_factor::sms::service::Service;
 use crate::two_factor::store;
 
 pub async fn settings_changed(host: &HostHandle, changed: &[String]) {
@@ -69,7 +69,7 @@ pub async fn render(service: &Service, host: &HostHandle) -> String {
     }
     let last = host
         .db()
-        .run(|conn| store::get_state(conn, LAST_ERROR_KEY))
+        .run(crate::two_factor::state::last_gateway_error)
         .await
         .ok()
         .flatten();

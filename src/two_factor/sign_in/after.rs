@@ -16,7 +16,7 @@ use crate::two_factor::pages::{interface_of, internal_error, see_other, skin, Do
 
 use crate::two_factor::recovery::codes as recovery;
 use crate::two_factor::security;
-use crate::two_factor::store;
+use crate::two_factor::state::{self, NotePage};
 
 /// Where the completed sign-in was going.
 pub fn target_of(done: &HttpResponse) -> String {
@@ -47,25 +47,29 @@ pub fn recovery_used_path(interface: Interface) -> &'static str {
 /// in the database (any instance can serve the page), once, within this
 /// many seconds.
 const NOTE_TTL_SECS: i64 = 600;
-const FIRST_CODES: &str = "first-codes";
-const RECOVERY_USED: &str = "recovery-used";
+const FIRST_CODES: NotePage = NotePage::FirstCodes;
+const RECOVERY_USED: NotePage = NotePage::RecoveryUsed;
 
-fn note_key(page: &str, account_id: i64) -> String {
-    format!("{page}:{account_id}")
-}
-
-fn leave_note(conn: &mut DbConn, page: &str, account_id: i64, target: &str) -> Result<(), DbError> {
-    store::set_state(conn, &note_key(page, account_id), target)
+fn leave_note(
+    conn: &mut DbConn,
+    page: NotePage,
+    account_id: i64,
+    target: &str,
+) -> Result<(), DbError> {
+    state::leave_note(conn, account_id, page, target)
 }
 
 /// The target noted for `page`, removed as it is read; None when there is
 /// none or it is too old.
-fn take_note(conn: &mut DbConn, page: &str, account_id: i64) -> Result<Option<String>, DbError> {
-    let key = note_key(page, account_id);
-    let Some((target, at)) = store::get_state(conn, &key)? else {
+fn take_note(
+    conn: &mut DbConn,
+    page: NotePage,
+    account_id: i64,
+) -> Result<Option<String>, DbError> {
+    let Some((target, at)) = state::note(conn, account_id, page)? else {
         return Ok(None);
     };
-    store::delete_state(conn, &key)?;
+    state::delete_note(conn, account_id, page)?;
     Ok((at >= crate::db::now() - NOTE_TTL_SECS).then_some(target))
 }
 
@@ -184,8 +188,8 @@ pub fn configure(cfg: &mut web::ServiceConfig, host: HostHandle) {
 }
 
 /// Whether a fresh note for `page` is waiting (read, not taken).
-fn has_note(conn: &mut DbConn, page: &str, account_id: i64) -> Result<bool, DbError> {
-    Ok(store::get_state(conn, &note_key(page, account_id))?
+fn has_note(conn: &mut DbConn, page: NotePage, account_id: i64) -> Result<bool, DbError> {
+    Ok(state::note(conn, account_id, page)?
         .is_some_and(|(_, at)| at >= crate::db::now() - NOTE_TTL_SECS))
 }
 

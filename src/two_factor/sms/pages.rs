@@ -21,7 +21,7 @@ use crate::two_factor::sign_in::policy;
 use crate::two_factor::sign_in::verify::{self, PendingAttempt};
 use crate::two_factor::sms::countries;
 use crate::two_factor::sms::phone::{PhoneError, PhoneNumber};
-use crate::two_factor::sms::profile::{NOTICE_PREFIX, SEND_CODE_PATH};
+use crate::two_factor::sms::profile::SEND_CODE_PATH;
 use crate::two_factor::sms::service::{
     gateway_message, wait_message, Actor, CheckOutcome, SendOutcome, Service, ACCOUNT_PAGE_PURPOSE,
 };
@@ -558,11 +558,11 @@ async fn account_send_code(st: Data, req: HttpRequest) -> HttpResponse {
         Ok(SendOutcome::Failed(_)) => gateway_message(true).to_string(),
         Err(e) => return internal_error(&e),
     };
-    let key = format!("{NOTICE_PREFIX}{}", account.id);
+    let account_id = account.id;
     if let Err(e) = st
         .host
         .db()
-        .transaction(move |conn| store::set_state(conn, &key, &notice))
+        .transaction(move |conn| crate::two_factor::state::set_notice(conn, account_id, &notice))
         .await
     {
         return internal_error(&e);

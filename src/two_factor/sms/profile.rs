@@ -26,7 +26,6 @@ pub const F_CODE: &str = "tfa_code";
 
 /// Route of the "Send a code to my current phone" button.
 pub const SEND_CODE_PATH: &str = "/two-factor/account/send-code";
-pub const NOTICE_PREFIX: &str = "notice:acct:";
 /// The phone error when an admin's phone change needs "confirm it is you".
 const CONFIRM_FIRST: &str = "Confirm it is you before changing an administrator's phone number (your password and your own code), then save again.";
 
@@ -75,9 +74,9 @@ pub async fn fields(
     };
     let notice = match (&form.account, needs_code) {
         (Some(account), true) => {
-            let key = format!("{NOTICE_PREFIX}{}", account.id);
+            let account_id = account.id;
             host.db()
-                .run(move |conn| store::get_state(conn, &key))
+                .run(move |conn| crate::two_factor::state::notice(conn, account_id))
                 .await?
                 .filter(|(_, at)| *at > crate::db::now() - 600)
                 .map(|(text, _)| text)

@@ -12,10 +12,9 @@ use crate::two_factor::gateways::{AuthyClient, AuthyId, Channel, GatewayError, T
 use crate::two_factor::limits::{self, CodeGate, SendGate, WaitReason};
 use crate::two_factor::otp_code::OtpCode;
 use crate::two_factor::settings::StoreSettings;
+use crate::two_factor::state;
 use crate::two_factor::store::{self, StoredPhone};
 use crate::two_factor::ADDON_ID;
-
-pub const LAST_ERROR_KEY: &str = "last_gateway_error";
 
 /// The addon's shared state: configuration and the one HTTP client.
 pub struct Service {
@@ -41,10 +40,6 @@ pub struct Actor<'a> {
 
 /// The purpose of codes sent from the account page (phone change).
 pub const ACCOUNT_PAGE_PURPOSE: &str = "account-page";
-
-fn holder_key(account_id: i64) -> String {
-    format!("code-holder:acct:{account_id}")
-}
 
 impl Actor<'_> {
     pub fn event(&self, event: &'static str, outcome: &'static str) -> AuditEvent {
@@ -107,7 +102,7 @@ impl Service {
         tracing::warn!(call = what, error = %err, "two-factor gateway call failed");
         let text = format!("{what}: {err}");
         if let Err(e) = db
-            .transaction(move |conn| store::set_state(conn, LAST_ERROR_KEY, &text))
+            .transaction(move |conn| state::record_gateway_error(conn, &text))
             .await
         {
             tracing::error!(error = %e, "could not store the gateway error");
@@ -192,12 +187,12 @@ impl Service {
         }
         match result {
             Ok(()) => {
-                let (key, purpose) = (holder_key(actor.account.id), actor.purpose.to_string());
+                let (account_id, purpose) = (actor.account.id, actor.purpose.to_string());
                 let detail = format!("to phone ending {}", stored.phone.last_two());
                 let ev = actor.event(event, "success").detail(detail);
                 // Who holds the code, and the audit entry, in one write.
                 db.transaction(move |conn| {
-                    store::set_state(conn, &key, &purpose)?;
+                    state::set_code_holder(conn, account_id, &purpose)?;
                     audit::insert(conn, &ev)
                 })
                 .await?;
@@ -261,9 +256,11 @@ impl Service {
         };
         // The gateway keeps one code per user: accept it only for the sign-in
         // (or page) that asked for it last, so a code is bound to one pending login.
-        let key = holder_key(actor.account.id);
-        let holder = db.run(move |conn| store::get_state(conn, &key)).await?;
-        if holder.map(|(value, _)| value).as_deref() != Some(actor.purpose) {
+        let account_id = actor.account.id;
+        let holder = db
+            .run(move |conn| state::code_holder(conn, account_id))
+            .await?;
+        if holder.as_deref() != Some(actor.purpose) {
             audit::record(
                 db,
                 actor
