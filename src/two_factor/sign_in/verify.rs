@@ -13,7 +13,7 @@ use crate::two_factor::audit::{self, AuditEvent};
 use crate::two_factor::limits::{self, MAX_PENDING_ATTEMPTS};
 use crate::two_factor::otp_code::OtpCode;
 use crate::two_factor::recovery::codes as recovery;
-use crate::two_factor::sms::service::{count_code_attempt, Actor, CheckOutcome, Service};
+use crate::two_factor::sms::service::{count_code_attempt, Actor, Service};
 use crate::two_factor::store;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -34,6 +34,8 @@ impl Method {
     }
 }
 
+/// The one outcome of checking a code of any kind (app, recovery, SMS;
+/// the SMS service's own check returns it too).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Checked {
     /// `remaining` recovery codes when one was used.
@@ -208,22 +210,12 @@ pub async fn check_code(
     };
     let settings = service.settings(host).await?;
     let code = OtpCode::parse(input);
-    let outcome = service
+    service
         .check_code(host, &settings, actor, &stored, code.as_ref())
         .await
         .map_err(|e| match e {
             crate::two_factor::sms::service::ServiceError::Db(d) => d,
-        })?;
-    Ok(match outcome {
-        CheckOutcome::Valid => Checked::Valid {
-            method: Method::Sms,
-            remaining: None,
-        },
-        CheckOutcome::Wrong => Checked::Wrong,
-        CheckOutcome::Locked => Checked::Locked,
-        CheckOutcome::NoCodeSent => Checked::NoCodeSent,
-        CheckOutcome::Failed(_) => Checked::GatewayFailed,
-    })
+        })
 }
 
 /// The message after a recovery code was used.

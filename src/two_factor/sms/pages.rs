@@ -18,12 +18,12 @@ use crate::two_factor::gateways::Channel;
 use crate::two_factor::otp_code::OtpCode;
 use crate::two_factor::sign_in::after;
 use crate::two_factor::sign_in::policy;
-use crate::two_factor::sign_in::verify::{self, PendingAttempt};
+use crate::two_factor::sign_in::verify::{self, Checked, PendingAttempt};
 use crate::two_factor::sms::countries;
 use crate::two_factor::sms::phone::{PhoneError, PhoneNumber};
 use crate::two_factor::sms::profile::SEND_CODE_PATH;
 use crate::two_factor::sms::service::{
-    gateway_message, wait_message, Actor, CheckOutcome, SendOutcome, Service, ACCOUNT_PAGE_PURPOSE,
+    gateway_message, wait_message, Actor, SendOutcome, Service, ACCOUNT_PAGE_PURPOSE,
 };
 use crate::two_factor::store::{self, StoredPhone};
 use crate::two_factor::ADDON_ID;
@@ -326,7 +326,7 @@ async fn verify_submit(st: Data, req: HttpRequest, body: web::Bytes) -> HttpResp
     let mut view = PageView::new(&st, pending.interface);
     view.last_two = stored.phone.last_two().to_string();
     let status = match outcome {
-        CheckOutcome::Valid => {
+        Checked::Valid { .. } => {
             let ev = AuditEvent::new("verify", "success")
                 .account(&pending.account)
                 .interface(pending.interface)
@@ -366,17 +366,17 @@ async fn verify_submit(st: Data, req: HttpRequest, body: web::Bytes) -> HttpResp
             };
             return first_codes_or(&st, &pending, &ip, done).await;
         }
-        CheckOutcome::Wrong | CheckOutcome::Locked => {
+        Checked::Wrong | Checked::Locked => {
             view.error = Some(GENERIC_AUTH_ERROR.to_string());
             StatusCode::UNAUTHORIZED
         }
-        CheckOutcome::NoCodeSent => {
+        Checked::NoCodeSent => {
             view.error = Some(
                 "No code has been sent yet for this sign-in. Use “Resend SMS with code” to get one.".to_string(),
             );
             StatusCode::UNAUTHORIZED
         }
-        CheckOutcome::Failed(_) => {
+        Checked::GatewayFailed => {
             view.error = Some(gateway_message(false).to_string());
             StatusCode::SERVICE_UNAVAILABLE
         }

@@ -12,11 +12,10 @@ use crate::two_factor::admin::confirm_access;
 use crate::two_factor::audit::{self, AuditEvent};
 use crate::two_factor::limits;
 use crate::two_factor::otp_code::OtpCode;
+use crate::two_factor::sign_in::verify::Checked;
 use crate::two_factor::sms::countries;
 use crate::two_factor::sms::phone::{PhoneError, PhoneNumber};
-use crate::two_factor::sms::service::{
-    gateway_message, Actor, CheckOutcome, Service, ACCOUNT_PAGE_PURPOSE,
-};
+use crate::two_factor::sms::service::{gateway_message, Actor, Service, ACCOUNT_PAGE_PURPOSE};
 use crate::two_factor::store;
 
 pub const F_COUNTRY: &str = "tfa_country";
@@ -235,16 +234,16 @@ pub async fn validate(
                 .await
                 .map_err(|e| internal(&e))?;
             match outcome {
-                CheckOutcome::Valid => {}
-                CheckOutcome::Wrong | CheckOutcome::NoCodeSent => {
+                Checked::Valid { .. } => {}
+                Checked::Wrong | Checked::NoCodeSent => {
                     errors.add(F_CODE, "That code is not right. Check it, or send a new code to your current phone.");
                     return Err(errors);
                 }
-                CheckOutcome::Locked => {
+                Checked::Locked => {
                     errors.add(F_CODE, GENERIC_AUTH_ERROR);
                     return Err(errors);
                 }
-                CheckOutcome::Failed(_) => {
+                Checked::GatewayFailed => {
                     errors.add(F_CODE, gateway_message(false));
                     return Err(errors);
                 }

@@ -12,6 +12,7 @@ use crate::two_factor::gateways::{AuthyClient, AuthyId, Channel, GatewayError, T
 use crate::two_factor::limits::{self, CodeGate, SendGate, WaitReason};
 use crate::two_factor::otp_code::OtpCode;
 use crate::two_factor::settings::StoreSettings;
+use crate::two_factor::sign_in::verify::{Checked, Method};
 use crate::two_factor::state;
 use crate::two_factor::store::{self, StoredPhone};
 use crate::two_factor::ADDON_ID;
@@ -58,16 +59,6 @@ impl Actor<'_> {
 pub enum SendOutcome {
     Sent,
     Wait { seconds: i64, reason: WaitReason },
-    Failed(GatewayError),
-}
-
-#[derive(Debug)]
-pub enum CheckOutcome {
-    Valid,
-    Wrong,
-    Locked,
-    /// No code was ever requested for this phone.
-    NoCodeSent,
     Failed(GatewayError),
 }
 
@@ -240,10 +231,10 @@ impl Service {
         actor: &Actor<'_>,
         stored: &StoredPhone,
         code: Option<&OtpCode>,
-    ) -> Result<CheckOutcome, ServiceError> {
+    ) -> Result<Checked, ServiceError> {
         let db = host.db();
         if count_code_attempt(db, actor).await? {
-            return Ok(CheckOutcome::Locked);
+            return Ok(Checked::Locked);
         }
         // A malformed code never reaches the gateway; it still counted above.
         let Some(code) = code else {
@@ -252,7 +243,7 @@ impl Service {
                 actor.event("verify", "failure").detail("malformed code"),
             )
             .await;
-            return Ok(CheckOutcome::Wrong);
+            return Ok(Checked::Wrong);
         };
         // The gateway keeps one code per user: accept it only for the sign-in
         // (or page) that asked for it last, so a code is bound to one pending login.
@@ -268,7 +259,7 @@ impl Service {
                     .detail("code was sent for another sign-in"),
             )
             .await;
-            return Ok(CheckOutcome::NoCodeSent);
+            return Ok(Checked::NoCodeSent);
         }
         let Some(id) = stored.authy_id else {
             audit::record(
@@ -276,16 +267,19 @@ impl Service {
                 actor.event("verify", "failure").detail("no code was sent"),
             )
             .await;
-            return Ok(CheckOutcome::NoCodeSent);
+            return Ok(Checked::NoCodeSent);
         };
         match self.client.verify(self.endpoint(settings), id, code).await {
             Ok(TokenCheck::Valid) => {
                 limits::code_used(db, actor.account.id).await?;
-                Ok(CheckOutcome::Valid)
+                Ok(Checked::Valid {
+                    method: Method::Sms,
+                    remaining: None,
+                })
             }
             Ok(TokenCheck::Rejected) => {
                 audit::record(db, actor.event("verify", "failure").detail("wrong code")).await;
-                Ok(CheckOutcome::Wrong)
+                Ok(Checked::Wrong)
             }
             Err(e) => {
                 if e == GatewayError::UnknownUser {
@@ -297,7 +291,7 @@ impl Service {
                     actor.event("verify", "gateway_error").detail(e.to_string()),
                 )
                 .await;
-                Ok(CheckOutcome::Failed(e))
+                Ok(Checked::GatewayFailed)
             }
         }
     }
