@@ -1,0 +1,310 @@
+//! Signing in over the API: `POST /signin` (the password; a token, or a
+//! challenge when the account has a second factor), `POST /verify-2fa`
+//! (the code of any factor for a challenge) and `POST /two-factor/sms`
+//! (a texted code for a challenge).
+
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde_json::{json, Map, Value};
+
+use crate::plugin::{Account, GENERIC_AUTH_ERROR};
+use crate::two_factor::audit;
+use crate::two_factor::factors;
+use crate::two_factor::gateways::Channel;
+use crate::two_factor::limits::MAX_PENDING_ATTEMPTS;
+use crate::two_factor::sign_in::policy::{self, Requirement};
+use crate::two_factor::sign_in::verify::{self, Checked};
+use crate::two_factor::sms::service::{gateway_message, wait_message, Actor, SendOutcome};
+use crate::two_factor::store;
+
+use super::challenges;
+use super::error::ApiError;
+use super::tokens::{self, Kind, Scope};
+use super::{api_event, code_field, object, ok, string_field, Data, State};
+
+/// The methods a sign-in challenge of this account can be met with.
+async fn methods(st: &State, account: &Account) -> Result<Vec<&'static str>, ApiError> {
+    let f = factors::of(st.host.db(), account.id).await?;
+    let settings = st.service.settings(&st.host).await?;
+    let mut m = Vec::new();
+    if f.app {
+        m.push("app");
+    }
+    if f.phone_last_two.is_some() && settings.active_for(account.role) {
+        m.push("sms");
+    }
+    if f.recovery.remaining > 0 {
+        m.push("recovery");
+    }
+    Ok(m)
+}
+
+/// What a sign-in of this account needs: the same rule as the login forms
+/// (`policy::requirement`).
+async fn requirement(st: &State, account: &Account) -> Result<Requirement, ApiError> {
+    let (has_app, has_phone) = factors::app_and_phone(st.host.db(), account.id).await?;
+    let settings = st.service.settings(&st.host).await?;
+    Ok(policy::requirement(
+        &settings,
+        account.role,
+        has_app,
+        has_phone,
+    ))
+}
+
+/// A new API session token (full scope, `SESSION_TTL_SECS`) and the JSON
+/// that hands it out; the caller may add to the JSON.
+async fn issue_session_token(st: &State, account_id: i64) -> Result<Value, ApiError> {
+    let expires = crate::db::now() + tokens::SESSION_TTL_SECS;
+    let token = st
+        .host
+        .db()
+        .transaction(move |conn| {
+            tokens::create(
+                conn,
+                account_id,
+                Kind::Session,
+                "API sign-in",
+                Scope::Full,
+                Some(expires),
+            )
+        })
+        .await?;
+    Ok(json!({
+        "token": token,
+        "token_type": "Bearer",
+        "expires_in": tokens::SESSION_TTL_SECS,
+    }))
+}
+
+/// The purpose an API challenge's SMS codes are bound to (never the id
+/// itself, which is a bearer secret).
+fn challenge_purpose(challenge_id: &str) -> String {
+    format!("api:{}", crate::crypto::sha256_hex(challenge_id))
+}
+
+pub(super) async fn signin(
+    st: Data,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    let m = object(&body)?;
+    let (Some(email), Some(password)) = (string_field(&m, "email"), string_field(&m, "password"))
+    else {
+        return Err(ApiError::invalid_request(
+            "Send {\"email\": string, \"password\": string}.",
+        ));
+    };
+    let ip = st.host.client_ip(&req);
+    let account = st
+        .host
+        .authenticate(email, password)
+        .await
+        .ok_or_else(ApiError::invalid_credentials)?;
+    match requirement(&st, &account).await? {
+        Requirement::Unavailable => {
+            tracing::error!(
+                "two-factor: API sign-in refused: the stored gateway key cannot be decrypted"
+            );
+            Err(ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "two_factor_unavailable",
+                policy::UNAVAILABLE_MESSAGE,
+            ))
+        }
+        Requirement::Nothing => {
+            audit::record(
+                st.host.db(),
+                api_event(&account, &ip, "api_signin", "success"),
+            )
+            .await;
+            Ok(ok(issue_session_token(&st, account.id).await?))
+        }
+        Requirement::App | Requirement::Sms => {
+            let acct = account.clone();
+            let challenge = st
+                .host
+                .db()
+                .transaction(move |conn| challenges::create(conn, &acct))
+                .await?;
+            let methods = methods(&st, &account).await?;
+            audit::record(
+                st.host.db(),
+                api_event(&account, &ip, "challenge", "started").detail("API sign-in"),
+            )
+            .await;
+            Ok(ok(json!({
+                "two_factor_required": true,
+                "challenge_id": challenge,
+                "methods": methods,
+                "expires_in": challenges::TTL_SECS,
+            })))
+        }
+    }
+}
+
+/// The challenge named in the body and its account, while the account's
+/// credentials are those it started under.
+async fn challenge_of(
+    st: &State,
+    m: &Map<String, Value>,
+) -> Result<(String, challenges::Challenge, Account), ApiError> {
+    let Some(id) = string_field(m, "challenge_id").map(str::to_string) else {
+        return Err(ApiError::invalid_request(
+            "Send {\"challenge_id\": string, ...}.",
+        ));
+    };
+    let lookup = id.clone();
+    let ch = st
+        .host
+        .db()
+        .run(move |conn| challenges::load(conn, &lookup))
+        .await?
+        .ok_or_else(ApiError::invalid_challenge)?;
+    let account = st
+        .host
+        .find_account(ch.account_id)
+        .await?
+        .filter(|a| a.credential_generation == ch.credential_generation)
+        .ok_or_else(ApiError::invalid_challenge)?;
+    Ok((id, ch, account))
+}
+
+pub(super) async fn verify_2fa(
+    st: Data,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    let m = object(&body)?;
+    let (id, _ch, account) = challenge_of(&st, &m).await?;
+    let ip = st.host.client_ip(&req);
+    // Count the attempt on the challenge before anything is checked.
+    let counted = {
+        let id = id.clone();
+        st.host
+            .db()
+            .transaction(move |conn| challenges::count_attempt(conn, &id))
+            .await?
+    };
+    match counted {
+        Some(n) if n <= MAX_PENDING_ATTEMPTS => {}
+        Some(_) => {
+            let id2 = id.clone();
+            let _ = st
+                .host
+                .db()
+                .transaction(move |conn| challenges::delete(conn, &id2))
+                .await;
+            audit::record(
+                st.host.db(),
+                api_event(&account, &ip, "verify", "voided").detail(format!(
+                    "more than {MAX_PENDING_ATTEMPTS} wrong codes; sign-in cancelled"
+                )),
+            )
+            .await;
+            return Err(ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "challenge_voided",
+                GENERIC_AUTH_ERROR,
+            ));
+        }
+        None => return Err(ApiError::invalid_challenge()),
+    }
+    let purpose = challenge_purpose(&id);
+    let actor = Actor {
+        account: &account,
+        interface: account.role.interface(),
+        ip: &ip,
+        purpose: &purpose,
+        initial: false,
+        via_api: true,
+    };
+    let Some(code) = code_field(&m) else {
+        verify::count_malformed(&st.host, &actor).await?;
+        return Err(ApiError::malformed_code(
+            "\"code\" must be a JSON string: the 6-digit code of your authenticator app or text message, or a recovery code.",
+        ));
+    };
+    match verify::check_code(&st.service, &st.host, &actor, &code, true).await? {
+        Checked::Valid { method, remaining } => {
+            let done = st
+                .host
+                .db()
+                .transaction(move |conn| challenges::complete(conn, &id))
+                .await?;
+            if !done {
+                return Err(ApiError::new(
+                    StatusCode::CONFLICT,
+                    "challenge_completed",
+                    "This sign-in was already completed.",
+                ));
+            }
+            audit::record(
+                st.host.db(),
+                api_event(&account, &ip, "api_signin", "success").detail(method.as_str()),
+            )
+            .await;
+            let mut body = issue_session_token(&st, account.id).await?;
+            body["method"] = json!(method.as_str());
+            if let Some(r) = remaining {
+                body["recovery_codes_remaining"] = json!(r);
+                body["warning"] = json!(verify::remaining_message(r));
+            }
+            Ok(ok(body))
+        }
+        Checked::GatewayFailed => Err(ApiError::provider_unavailable(gateway_message(false))),
+        Checked::Wrong | Checked::Locked | Checked::NoCodeSent => Err(ApiError::wrong_code()),
+    }
+}
+
+pub(super) async fn send_sms(
+    st: Data,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    let m = object(&body)?;
+    let (id, ch, account) = challenge_of(&st, &m).await?;
+    let settings = st.service.settings(&st.host).await?;
+    let stored = match store::phone_of(st.host.db(), account.id).await? {
+        Some(s) if settings.active_for(account.role) => s,
+        _ => {
+            return Err(ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "sms_unavailable",
+                "Text-message codes are not available for this account.",
+            ))
+        }
+    };
+    let ip = st.host.client_ip(&req);
+    let purpose = challenge_purpose(&id);
+    let actor = Actor {
+        account: &account,
+        interface: account.role.interface(),
+        ip: &ip,
+        purpose: &purpose,
+        initial: ch.sms_sent_at.is_none(),
+        via_api: true,
+    };
+    let sent = st
+        .service
+        .send_code(&st.host, &settings, &actor, &stored, Channel::Sms)
+        .await
+        .map_err(|e| ApiError::internal(&e))?;
+    match sent {
+        SendOutcome::Sent => {
+            let _ = st
+                .host
+                .db()
+                .transaction(move |conn| challenges::mark_sms_sent(conn, &id))
+                .await;
+            Ok(ok(
+                json!({ "sent": true, "phone_last_two": stored.phone.last_two() }),
+            ))
+        }
+        SendOutcome::Wait { seconds, reason } => Err(ApiError::rate_limited(
+            wait_message(seconds, reason),
+            seconds,
+        )),
+        SendOutcome::Failed(_) => Err(ApiError::provider_unavailable(gateway_message(true))),
+    }
+}
