@@ -18,6 +18,85 @@ pub fn skin(interface: Interface) -> web::Data<Interface> {
     web::Data::new(interface)
 }
 
+/// Why a page answers with something else than itself. Handlers return
+/// `Result<HttpResponse, PageError>` and use `?`; the host's own refusals
+/// (sign in first, not for your role) convert from the responses it gives.
+#[derive(Debug)]
+pub enum PageError {
+    /// Go to another page (sign in again, the step the sign-in is at).
+    SeeOther(String),
+    Forbidden,
+    NotFound,
+    /// A failure on our side, logged when it was made.
+    Internal,
+}
+
+impl PageError {
+    /// Logs the cause; the page says only that something went wrong.
+    pub fn internal(e: &dyn std::fmt::Display) -> PageError {
+        tracing::error!(error = %e, "two-factor page failed");
+        PageError::Internal
+    }
+}
+
+impl From<crate::db::DbError> for PageError {
+    fn from(e: crate::db::DbError) -> PageError {
+        PageError::internal(&e)
+    }
+}
+
+impl From<HttpResponse> for PageError {
+    /// The host's refusal (`require_account`, `require_admin`): a redirect
+    /// keeps its target; 403 and 404 keep their meaning.
+    fn from(res: HttpResponse) -> PageError {
+        let location = res
+            .headers()
+            .get(actix_web::http::header::LOCATION)
+            .and_then(|v| v.to_str().ok());
+        match (res.status().as_u16(), location) {
+            (300..=399, Some(to)) => PageError::SeeOther(to.to_string()),
+            (403, _) => PageError::Forbidden,
+            (404, _) => PageError::NotFound,
+            _ => PageError::Internal,
+        }
+    }
+}
+
+impl std::fmt::Display for PageError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PageError::SeeOther(to) => write!(f, "see {to}"),
+            PageError::Forbidden => f.write_str("forbidden"),
+            PageError::NotFound => f.write_str("not found"),
+            PageError::Internal => f.write_str("internal error"),
+        }
+    }
+}
+
+impl actix_web::ResponseError for PageError {
+    fn status_code(&self) -> actix_web::http::StatusCode {
+        use actix_web::http::StatusCode;
+        match self {
+            PageError::SeeOther(_) => StatusCode::SEE_OTHER,
+            PageError::Forbidden => StatusCode::FORBIDDEN,
+            PageError::NotFound => StatusCode::NOT_FOUND,
+            PageError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        match self {
+            PageError::SeeOther(to) => see_other(to),
+            // Empty bodies: the host's error-page middleware gives them a page.
+            PageError::Forbidden => HttpResponse::Forbidden().finish(),
+            PageError::NotFound => HttpResponse::NotFound().finish(),
+            PageError::Internal => HttpResponse::InternalServerError()
+                .content_type("text/plain; charset=utf-8")
+                .body("Something went wrong on our side. Please try again."),
+        }
+    }
+}
+
 /// A redirect after a POST (or to another step), never cached.
 pub fn see_other(location: &str) -> HttpResponse {
     HttpResponse::SeeOther()

@@ -11,7 +11,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 
 use crate::plugin::{FormValues, HostHandle, Interface, PendingLogin, GENERIC_AUTH_ERROR};
-use crate::two_factor::pages::{interface_of, internal_error, see_other, skin};
+use crate::two_factor::pages::{interface_of, internal_error, see_other, skin, PageError};
 
 use crate::two_factor::audit::AuditEvent;
 use crate::two_factor::factors;
@@ -77,16 +77,16 @@ struct View {
     continue_to: Option<String>,
 }
 
-async fn pending_for(st: &State, req: &HttpRequest) -> Result<PendingLogin, HttpResponse> {
+async fn pending_for(st: &State, req: &HttpRequest) -> Result<PendingLogin, PageError> {
     let interface = interface_of(req);
     let Some(pending) = st.host.pending_login(req).await else {
-        return Err(see_other(st.host.login_path(interface)));
+        return Err(PageError::SeeOther(st.host.login_path(interface).into()));
     };
     if pending.addon_id.as_deref() != Some(ADDON_ID) {
-        return Err(see_other(st.host.login_path(interface)));
+        return Err(PageError::SeeOther(st.host.login_path(interface).into()));
     }
     if pending.interface != interface {
-        return Err(see_other(app_path(pending.interface)));
+        return Err(PageError::SeeOther(app_path(pending.interface).into()));
     }
     Ok(pending)
 }
@@ -96,20 +96,13 @@ struct Query {
     method: Option<String>,
 }
 
-async fn view_for(
-    st: &State,
-    pending: &PendingLogin,
-    recovery: bool,
-) -> Result<View, HttpResponse> {
-    let f = factors::of(st.host.db(), pending.account.id)
-        .await
-        .map_err(|e| internal_error(&e))?;
+async fn view_for(st: &State, pending: &PendingLogin, recovery: bool) -> Result<View, PageError> {
+    let f = factors::of(st.host.db(), pending.account.id).await?;
     // "Send me an SMS instead" only where SMS is switched on for the role.
     let sms_on = st
         .service
         .settings(&st.host)
-        .await
-        .map_err(|e| internal_error(&e))?
+        .await?
         .active_for(pending.account.role);
     let base = match pending.interface {
         Interface::Admin => "/admin/two-factor",
@@ -136,37 +129,31 @@ async fn render(
     status: StatusCode,
     template: &str,
     view: &View,
-) -> HttpResponse {
+) -> Result<HttpResponse, PageError> {
     let template = format!("two_factor/{template}_{}.html", interface_of(req).as_str());
-    match tera::Context::from_serialize(view) {
-        Ok(ctx) => st.host.render(req, status, &template, ctx).await,
-        Err(e) => internal_error(&e),
-    }
+    let ctx = tera::Context::from_serialize(view).map_err(|e| PageError::internal(&e))?;
+    Ok(st.host.render(req, status, &template, ctx).await)
 }
 
-async fn page(st: Data, req: HttpRequest, query: Option<web::Query<Query>>) -> HttpResponse {
-    let pending = match pending_for(&st, &req).await {
-        Ok(p) => p,
-        Err(r) => return r,
-    };
+async fn page(
+    st: Data,
+    req: HttpRequest,
+    query: Option<web::Query<Query>>,
+) -> Result<HttpResponse, PageError> {
+    let pending = pending_for(&st, &req).await?;
     let recovery = query.is_some_and(|q| q.method.as_deref() == Some("recovery"));
-    let view = match view_for(&st, &pending, recovery).await {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
+    let view = view_for(&st, &pending, recovery).await?;
     render(&st, &req, StatusCode::OK, "app_verify", &view).await
 }
 
-async fn submit(st: Data, req: HttpRequest, body: web::Bytes) -> HttpResponse {
-    let pending = match pending_for(&st, &req).await {
-        Ok(p) => p,
-        Err(r) => return r,
-    };
+async fn submit(st: Data, req: HttpRequest, body: web::Bytes) -> Result<HttpResponse, PageError> {
+    let pending = pending_for(&st, &req).await?;
     let values = FormValues::parse(&body).unwrap_or_default();
     let ip = st.host.client_ip(&req);
-    match verify::count_pending_attempt(&st.host, &pending, &ip).await {
-        Ok(PendingAttempt::Counted) => {}
-        Ok(PendingAttempt::Voided) => {
+    let login = || PageError::SeeOther(st.host.login_path(pending.interface).into());
+    match verify::count_pending_attempt(&st.host, &pending, &ip).await? {
+        PendingAttempt::Counted => {}
+        PendingAttempt::Voided => {
             let view = View {
                 base: policy::verify_path(pending.interface).trim_end_matches("/verify"),
                 login_path: st.host.login_path(pending.interface),
@@ -175,8 +162,7 @@ async fn submit(st: Data, req: HttpRequest, body: web::Bytes) -> HttpResponse {
             };
             return render(&st, &req, StatusCode::UNAUTHORIZED, "ended", &view).await;
         }
-        Ok(PendingAttempt::Gone) => return see_other(st.host.login_path(pending.interface)),
-        Err(e) => return internal_error(&e),
+        PendingAttempt::Gone => return Err(login()),
     }
     let actor = Actor {
         account: &pending.account,
@@ -188,58 +174,45 @@ async fn submit(st: Data, req: HttpRequest, body: web::Bytes) -> HttpResponse {
     };
     let recovery_mode = values.get("method") == Some("recovery");
     let checked =
-        match verify::check_code(&st.service, &st.host, &actor, values.text("code"), false).await {
-            Ok(c) => c,
-            Err(e) => return internal_error(&e),
-        };
+        verify::check_code(&st.service, &st.host, &actor, values.text("code"), false).await?;
     let remaining = match checked {
         Checked::Valid { method, remaining } => {
             debug_assert!(method != Method::Sms);
             remaining
         }
         _ => {
-            let mut view = match view_for(&st, &pending, recovery_mode).await {
-                Ok(v) => v,
-                Err(r) => return r,
-            };
+            let mut view = view_for(&st, &pending, recovery_mode).await?;
             view.error = Some(GENERIC_AUTH_ERROR.to_string());
             return render(&st, &req, StatusCode::UNAUTHORIZED, "app_verify", &view).await;
         }
     };
-    match store::claim_completion(st.host.db(), pending.id.clone(), pending.account.id).await {
-        Ok(true) => {}
-        Ok(false) => return see_other(st.host.login_path(pending.interface)),
-        Err(e) => return internal_error(&e),
+    if !store::claim_completion(st.host.db(), pending.id.clone(), pending.account.id).await? {
+        return Err(login());
     }
     let done = match st.host.complete_pending_login(&req, &pending.id).await {
         Ok(crate::plugin::Completion::SignedIn(resp)) => resp,
         // The password step the admin required comes next: nothing in between.
-        Ok(next) => return next.into_response(),
-        Err(crate::plugin::HostError::PendingLoginGone) => {
-            return see_other(st.host.login_path(pending.interface))
-        }
-        Err(e) => return internal_error(&e),
+        Ok(next) => return Ok(next.into_response()),
+        Err(crate::plugin::HostError::PendingLoginGone) => return Err(login()),
+        Err(crate::plugin::HostError::Db(e)) => return Err(e.into()),
     };
     if remaining.is_none() {
-        return done;
+        return Ok(done);
     }
     // A recovery code was used: the next page says how many are left.
-    after::to_recovery_used(&st.host, &pending.account, pending.interface, done).await
+    Ok(after::to_recovery_used(&st.host, &pending.account, pending.interface, done).await)
 }
 
 /// After a sign-in with a recovery code: how many are left, then Continue
 /// to where the sign-in was going. Shown once; opened again, it leads to
 /// the Security page, where new codes are made.
-async fn recovery_used_page(st: Data, req: HttpRequest) -> HttpResponse {
+async fn recovery_used_page(st: Data, req: HttpRequest) -> Result<HttpResponse, PageError> {
     let interface = interface_of(&req);
-    let account = match st.host.require_account(&req, interface).await {
-        Ok(a) => a,
-        Err(r) => return r,
-    };
-    let (target, remaining) = match after::take_recovery_used(&st.host, &account).await {
-        Ok(Some(t)) => t,
-        Ok(None) => return see_other(security::base_of(account.role.interface())),
-        Err(e) => return internal_error(&e),
+    let account = st.host.require_account(&req, interface).await?;
+    let Some((target, remaining)) = after::take_recovery_used(&st.host, &account).await? else {
+        return Err(PageError::SeeOther(
+            security::base_of(account.role.interface()).into(),
+        ));
     };
     let view = View {
         notice: Some(verify::remaining_message(remaining)),

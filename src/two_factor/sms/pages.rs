@@ -10,7 +10,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Serialize;
 
 use crate::plugin::{FormValues, HostHandle, Interface, PendingLogin, GENERIC_AUTH_ERROR};
-use crate::two_factor::pages::{interface_of, internal_error, see_other, skin};
+use crate::two_factor::pages::{interface_of, see_other, skin, PageError};
 
 use crate::two_factor::admin::status::format_time;
 use crate::two_factor::audit::{self, AuditEvent};
@@ -115,42 +115,28 @@ async fn render(
     status: StatusCode,
     page: &str,
     view: &PageView,
-) -> HttpResponse {
+) -> Result<HttpResponse, PageError> {
     let interface = interface_of(req);
     let template = format!("two_factor/{page}_{}.html", interface.as_str());
-    match tera::Context::from_serialize(view) {
-        Ok(ctx) => st.host.render(req, status, &template, ctx).await,
-        Err(e) => internal_error(&e),
-    }
+    let ctx = tera::Context::from_serialize(view).map_err(|e| PageError::internal(&e))?;
+    Ok(st.host.render(req, status, &template, ctx).await)
 }
 
-/// The pending login of this session, if it is ours and matches the skin.
-enum Pending {
-    Ok(PendingLogin),
-    Respond(HttpResponse),
-}
-
-async fn pending_for(st: &State, req: &HttpRequest) -> Pending {
+/// The pending login of this session, if it is ours and matches the skin;
+/// else where to go instead.
+async fn pending_for(st: &State, req: &HttpRequest) -> Result<PendingLogin, PageError> {
     let interface = interface_of(req);
-    let Some(pending) = st.host.pending_login(req).await else {
-        return Pending::Respond(see_other(st.host.login_path(interface)));
-    };
+    let login = || PageError::SeeOther(st.host.login_path(interface).into());
+    let pending = st.host.pending_login(req).await.ok_or_else(login)?;
     if pending.addon_id.as_deref().is_some_and(|id| id != ADDON_ID) {
-        return Pending::Respond(see_other(st.host.login_path(interface)));
+        return Err(login());
     }
     if pending.interface != interface {
-        return Pending::Respond(see_other(policy::verify_path(pending.interface)));
+        return Err(PageError::SeeOther(
+            policy::verify_path(pending.interface).into(),
+        ));
     }
-    Pending::Ok(pending)
-}
-
-macro_rules! try_pending {
-    ($st:expr, $req:expr) => {
-        match pending_for($st, $req).await {
-            Pending::Ok(p) => p,
-            Pending::Respond(r) => return r,
-        }
-    };
+    Ok(pending)
 }
 
 fn actor<'a>(pending: &'a PendingLogin, ip: &'a str) -> Actor<'a> {
@@ -184,12 +170,12 @@ async fn send_and_describe(
     channel: Channel,
     initial: bool,
     view: &mut PageView,
-) -> Result<StatusCode, HttpResponse> {
+) -> Result<StatusCode, PageError> {
     let settings = st
         .service
         .settings(&st.host)
         .await
-        .map_err(|e| internal_error(&e))?;
+        .map_err(|e| PageError::internal(&e))?;
     let outcome = st
         .service
         .send_code(
@@ -203,7 +189,7 @@ async fn send_and_describe(
             channel,
         )
         .await
-        .map_err(|e| internal_error(&e))?;
+        .map_err(|e| PageError::internal(&e))?;
     Ok(match outcome {
         SendOutcome::Sent => {
             // The first code's claim (`first_show`) already stamped the time.
@@ -213,7 +199,7 @@ async fn send_and_describe(
                     .db()
                     .transaction(move |conn| store::mark_sent(conn, &id))
                     .await
-                    .map_err(|e| internal_error(&e))?;
+                    .map_err(|e| PageError::internal(&e))?;
             }
             view.notice = Some(sent_notice(channel, stored.phone.last_two()));
             StatusCode::OK
@@ -226,7 +212,7 @@ async fn send_and_describe(
                 .db()
                 .transaction(move |conn| store::unclaim_first_show(conn, &id))
                 .await
-                .map_err(|e| internal_error(&e))?;
+                .map_err(|e| PageError::internal(&e))?;
             view.error = Some(format!(
                 "{} Then use “Resend SMS with code”.",
                 wait_message(seconds, reason)
@@ -244,20 +230,15 @@ async fn send_and_describe(
     })
 }
 
-async fn stored_phone(st: &State, pending: &PendingLogin) -> Result<StoredPhone, HttpResponse> {
-    match store::phone_of(st.host.db(), pending.account.id).await {
-        Ok(Some(s)) => Ok(s),
-        Ok(None) => Err(see_other(policy::phone_path(pending.interface))),
-        Err(e) => Err(internal_error(&e)),
-    }
+async fn stored_phone(st: &State, pending: &PendingLogin) -> Result<StoredPhone, PageError> {
+    store::phone_of(st.host.db(), pending.account.id)
+        .await?
+        .ok_or_else(|| PageError::SeeOther(policy::phone_path(pending.interface).into()))
 }
 
-async fn verify_page(st: Data, req: HttpRequest) -> HttpResponse {
-    let pending = try_pending!(&st, &req);
-    let stored = match stored_phone(&st, &pending).await {
-        Ok(s) => s,
-        Err(r) => return r,
-    };
+async fn verify_page(st: Data, req: HttpRequest) -> Result<HttpResponse, PageError> {
+    let pending = pending_for(&st, &req).await?;
+    let stored = stored_phone(&st, &pending).await?;
     let (id, account_id) = (pending.id.clone(), pending.account.id);
     let first = store::first_show(st.host.db(), id, account_id).await;
     let mut view = PageView::new(&st, pending.interface);
@@ -270,7 +251,7 @@ async fn verify_page(st: Data, req: HttpRequest) -> HttpResponse {
                 .await
             {
                 Ok(s) => status = s,
-                Err(r) => return r,
+                Err(r) => return Err(r),
             }
             if status == StatusCode::OK {
                 view.notice = Some(format!(
@@ -280,20 +261,29 @@ async fn verify_page(st: Data, req: HttpRequest) -> HttpResponse {
             }
         }
         Ok(false) => {}
-        Err(e) => return internal_error(&e),
+        Err(e) => return Err(PageError::internal(&e)),
     }
     render(&st, &req, status, "verify", &view).await
 }
 
 /// Shown when a pending login ends without a session (voided, already used).
-async fn ended(st: &State, req: &HttpRequest, status: StatusCode, message: &str) -> HttpResponse {
+async fn ended(
+    st: &State,
+    req: &HttpRequest,
+    status: StatusCode,
+    message: &str,
+) -> Result<HttpResponse, PageError> {
     let mut view = PageView::new(st, interface_of(req));
     view.error = Some(message.to_string());
     render(st, req, status, "ended", &view).await
 }
 
-async fn verify_submit(st: Data, req: HttpRequest, body: web::Bytes) -> HttpResponse {
-    let pending = try_pending!(&st, &req);
+async fn verify_submit(
+    st: Data,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> Result<HttpResponse, PageError> {
+    let pending = pending_for(&st, &req).await?;
     let values = FormValues::parse(&body).unwrap_or_default();
     let ip = st.host.client_ip(&req);
     let actor = actor(&pending, &ip);
@@ -303,16 +293,17 @@ async fn verify_submit(st: Data, req: HttpRequest, body: web::Bytes) -> HttpResp
         Ok(PendingAttempt::Voided) => {
             return ended(&st, &req, StatusCode::UNAUTHORIZED, GENERIC_AUTH_ERROR).await
         }
-        Ok(PendingAttempt::Gone) => return see_other(st.host.login_path(pending.interface)),
-        Err(e) => return internal_error(&e),
+        Ok(PendingAttempt::Gone) => {
+            return Err(PageError::SeeOther(
+                st.host.login_path(pending.interface).into(),
+            ))
+        }
+        Err(e) => return Err(PageError::internal(&e)),
     }
-    let stored = match stored_phone(&st, &pending).await {
-        Ok(s) => s,
-        Err(r) => return r,
-    };
+    let stored = stored_phone(&st, &pending).await?;
     let settings = match st.service.settings(&st.host).await {
         Ok(s) => s,
-        Err(e) => return internal_error(&e),
+        Err(e) => return Err(PageError::internal(&e)),
     };
     let code = OtpCode::parse(values.get("code").unwrap_or(""));
     let outcome = match st
@@ -321,7 +312,7 @@ async fn verify_submit(st: Data, req: HttpRequest, body: web::Bytes) -> HttpResp
         .await
     {
         Ok(o) => o,
-        Err(e) => return internal_error(&e),
+        Err(e) => return Err(PageError::internal(&e)),
     };
     let mut view = PageView::new(&st, pending.interface);
     view.last_two = stored.phone.last_two().to_string();
@@ -353,18 +344,20 @@ async fn verify_submit(st: Data, req: HttpRequest, body: web::Bytes) -> HttpResp
                     )
                     .await;
                 }
-                Err(e) => return internal_error(&e),
+                Err(e) => return Err(PageError::internal(&e)),
             }
             let done = match st.host.complete_pending_login(&req, &pending.id).await {
                 Ok(crate::plugin::Completion::SignedIn(resp)) => resp,
                 // The password step the admin required comes next: nothing in between.
-                Ok(next) => return next.into_response(),
+                Ok(next) => return Ok(next.into_response()),
                 Err(crate::plugin::HostError::PendingLoginGone) => {
-                    return see_other(st.host.login_path(pending.interface))
+                    return Err(PageError::SeeOther(
+                        st.host.login_path(pending.interface).into(),
+                    ))
                 }
-                Err(e) => return internal_error(&e),
+                Err(e) => return Err(PageError::internal(&e)),
             };
-            return first_codes_or(&st, &pending, &ip, done).await;
+            return Ok(first_codes_or(&st, &pending, &ip, done).await);
         }
         Checked::Wrong | Checked::Locked => {
             view.error = Some(GENERIC_AUTH_ERROR.to_string());
@@ -408,34 +401,29 @@ async fn first_codes_or(
     resp
 }
 
-async fn send(st: Data, req: HttpRequest, body: web::Bytes) -> HttpResponse {
-    let pending = try_pending!(&st, &req);
+async fn send(st: Data, req: HttpRequest, body: web::Bytes) -> Result<HttpResponse, PageError> {
+    let pending = pending_for(&st, &req).await?;
     let values = FormValues::parse(&body).unwrap_or_default();
     let channel = match values.get("via") {
         Some("call") => Channel::Call,
         _ => Channel::Sms,
     };
-    let stored = match stored_phone(&st, &pending).await {
-        Ok(s) => s,
-        Err(r) => return r,
-    };
+    let stored = stored_phone(&st, &pending).await?;
     let ip = st.host.client_ip(&req);
     let mut view = PageView::new(&st, pending.interface);
     view.last_two = stored.phone.last_two().to_string();
     let status =
         match send_and_describe(&st, &pending, &ip, &stored, channel, false, &mut view).await {
             Ok(s) => s,
-            Err(r) => return r,
+            Err(r) => return Err(r),
         };
     render(&st, &req, status, "verify", &view).await
 }
 
-async fn cancel(st: Data, req: HttpRequest) -> HttpResponse {
+async fn cancel(st: Data, req: HttpRequest) -> Result<HttpResponse, PageError> {
     let interface = interface_of(&req);
     if let Some(pending) = st.host.pending_login(&req).await {
-        if let Err(e) = st.host.cancel_pending_login(&pending.id).await {
-            return internal_error(&e);
-        }
+        st.host.cancel_pending_login(&pending.id).await?;
         let ip = st.host.client_ip(&req);
         let ev = AuditEvent::new("challenge", "cancelled")
             .account(&pending.account)
@@ -443,39 +431,51 @@ async fn cancel(st: Data, req: HttpRequest) -> HttpResponse {
             .ip(&ip);
         audit::record(st.host.db(), ev).await;
     }
-    see_other(st.host.login_path(interface))
+    Ok(see_other(st.host.login_path(interface)))
 }
 
-async fn phone_page(st: Data, req: HttpRequest) -> HttpResponse {
-    let pending = try_pending!(&st, &req);
+async fn phone_page(st: Data, req: HttpRequest) -> Result<HttpResponse, PageError> {
+    let pending = pending_for(&st, &req).await?;
     // A sign-in held for an authenticator app cannot add a phone here (that
     // would let a password alone choose where a code goes).
     if let Some(r) = crate::two_factor::app::sign_in::refuse_phone_entry(&st.host, &pending).await {
-        return r;
+        return Ok(r);
     }
     match store::phone_of(st.host.db(), pending.account.id).await {
-        Ok(Some(_)) => return see_other(policy::verify_path(pending.interface)),
+        Ok(Some(_)) => {
+            return Err(PageError::SeeOther(
+                policy::verify_path(pending.interface).into(),
+            ))
+        }
         Ok(None) => {}
-        Err(e) => return internal_error(&e),
+        Err(e) => return Err(PageError::internal(&e)),
     }
     let mut view = PageView::new(&st, pending.interface);
     view.country_options = countries::options_html("");
     render(&st, &req, StatusCode::OK, "phone", &view).await
 }
 
-async fn phone_submit(st: Data, req: HttpRequest, body: web::Bytes) -> HttpResponse {
-    let pending = try_pending!(&st, &req);
+async fn phone_submit(
+    st: Data,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> Result<HttpResponse, PageError> {
+    let pending = pending_for(&st, &req).await?;
     // A sign-in held for an authenticator app cannot add a phone here (that
     // would let a password alone choose where a code goes).
     if let Some(r) = crate::two_factor::app::sign_in::refuse_phone_entry(&st.host, &pending).await {
-        return r;
+        return Ok(r);
     }
     let values = FormValues::parse(&body).unwrap_or_default();
     // Only a first phone can be set here; changing one needs the profile page.
     match store::phone_of(st.host.db(), pending.account.id).await {
-        Ok(Some(_)) => return see_other(policy::verify_path(pending.interface)),
+        Ok(Some(_)) => {
+            return Err(PageError::SeeOther(
+                policy::verify_path(pending.interface).into(),
+            ))
+        }
         Ok(None) => {}
-        Err(e) => return internal_error(&e),
+        Err(e) => return Err(PageError::internal(&e)),
     }
     let (country, number) = (values.text("tfa_country"), values.text("tfa_phone"));
     match PhoneNumber::parse(country, number) {
@@ -502,8 +502,8 @@ async fn phone_submit(st: Data, req: HttpRequest, body: web::Bytes) -> HttpRespo
                 })
                 .await;
             match saved {
-                Ok(()) => see_other(policy::verify_path(pending.interface)),
-                Err(e) => internal_error(&e),
+                Ok(()) => Ok(see_other(policy::verify_path(pending.interface))),
+                Err(e) => Err(PageError::internal(&e)),
             }
         }
         Err(e) => {
@@ -521,19 +521,21 @@ async fn phone_submit(st: Data, req: HttpRequest, body: web::Bytes) -> HttpRespo
 
 /// "Send a code to my current phone" on `/account` (a `formaction` button
 /// inside the profile form). The outcome is shown by the profile fields.
-async fn account_send_code(st: Data, req: HttpRequest) -> HttpResponse {
+async fn account_send_code(st: Data, req: HttpRequest) -> Result<HttpResponse, PageError> {
     let Some(account) = st.host.current_account(&req).await else {
-        return see_other(st.host.login_path(Interface::Customer));
+        return Err(PageError::SeeOther(
+            st.host.login_path(Interface::Customer).into(),
+        ));
     };
     let back = "/account";
     let settings = match st.service.settings(&st.host).await {
         Ok(s) => s,
-        Err(e) => return internal_error(&e),
+        Err(e) => return Err(PageError::internal(&e)),
     };
     let stored = match store::phone_of(st.host.db(), account.id).await {
         Ok(Some(s)) if settings.active_for(account.role) => s,
-        Ok(_) => return see_other(back),
-        Err(e) => return internal_error(&e),
+        Ok(_) => return Err(PageError::SeeOther(back.into())),
+        Err(e) => return Err(PageError::internal(&e)),
     };
     let ip = st.host.client_ip(&req);
     let actor = Actor {
@@ -556,7 +558,7 @@ async fn account_send_code(st: Data, req: HttpRequest) -> HttpResponse {
         ),
         Ok(SendOutcome::Wait { seconds, reason }) => wait_message(seconds, reason),
         Ok(SendOutcome::Failed(_)) => gateway_message(true).to_string(),
-        Err(e) => return internal_error(&e),
+        Err(e) => return Err(PageError::internal(&e)),
     };
     let account_id = account.id;
     if let Err(e) = st
@@ -565,7 +567,7 @@ async fn account_send_code(st: Data, req: HttpRequest) -> HttpResponse {
         .transaction(move |conn| crate::two_factor::state::set_notice(conn, account_id, &notice))
         .await
     {
-        return internal_error(&e);
+        return Err(e.into());
     }
-    see_other(back)
+    Ok(see_other(back))
 }
