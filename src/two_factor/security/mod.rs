@@ -4,6 +4,9 @@
 //! generate new), disabling two-factor authentication, and personal access
 //! tokens for the API. Every change is a POST with the CSRF token and,
 //! except revoking a token, the current password.
+//!
+//! Files by job: this one (the page, its view and the checks every form
+//! shares), `app_setup`, `recovery_codes`, `disable`, `access_tokens`.
 
 use std::sync::Arc;
 
@@ -49,14 +52,26 @@ pub fn configure(cfg: &mut web::ServiceConfig, service: Arc<Service>, host: Host
                 .app_data(data.clone())
                 .app_data(skin(interface))
                 .route("", web::get().to(overview))
-                .route("/app/start", web::post().to(app_start))
-                .route("/app/confirm", web::post().to(app_confirm))
-                .route("/recovery/view", web::post().to(recovery_view))
-                .route("/recovery/regenerate", web::post().to(recovery_regenerate))
-                .route("/disable", web::post().to(disable))
-                .route("/disable/send-sms", web::post().to(disable_send_sms))
-                .route("/tokens", web::post().to(token_create))
-                .route("/tokens/{id}/revoke", web::post().to(token_revoke)),
+                .route("/app/start", web::post().to(app_setup::app_start))
+                .route("/app/confirm", web::post().to(app_setup::app_confirm))
+                .route(
+                    "/recovery/view",
+                    web::post().to(recovery_codes::recovery_view),
+                )
+                .route(
+                    "/recovery/regenerate",
+                    web::post().to(recovery_codes::recovery_regenerate),
+                )
+                .route("/disable", web::post().to(disable::disable))
+                .route(
+                    "/disable/send-sms",
+                    web::post().to(disable::disable_send_sms),
+                )
+                .route("/tokens", web::post().to(access_tokens::token_create))
+                .route(
+                    "/tokens/{id}/revoke",
+                    web::post().to(access_tokens::token_revoke),
+                ),
         );
     }
 }
@@ -283,455 +298,6 @@ async fn overview(
     page(&st, &req, &account, StatusCode::OK, view).await
 }
 
-/// Shows the set-up view for the pending secret.
-fn setup_view(account: &Account, secret: &[u8]) -> View {
-    let encoded = totp::encode_secret(secret);
-    let uri = totp::otpauth_uri(&account.email, &encoded);
-    View {
-        mode: "setup",
-        qr_svg: qr::svg(&uri),
-        secret: Some(totp::display_secret(&encoded)),
-        otpauth: Some(uri),
-        ..View::default()
-    }
-}
-
-async fn app_start(st: Data, req: HttpRequest) -> HttpResponse {
-    let account = try_account!(&st, &req);
-    let secret = totp::generate_secret();
-    let enc = st.host.secret_key().encrypt(&totp::encode_secret(&secret));
-    let id = account.id;
-    match st
-        .host
-        .db()
-        .transaction(move |conn| totp::begin_setup(conn, id, &enc))
-        .await
-    {
-        Ok(true) => {}
-        Ok(false) => {
-            let view = with_error("An authenticator app is already set up. Disable two-factor authentication first to move to a new app.");
-            return page(&st, &req, &account, StatusCode::CONFLICT, view).await;
-        }
-        Err(e) => return internal_error(&e),
-    }
-    page(
-        &st,
-        &req,
-        &account,
-        StatusCode::OK,
-        setup_view(&account, &secret),
-    )
-    .await
-}
-
-/// Ten new recovery codes, shown once on the codes view.
-async fn new_codes(st: &State, account: &Account) -> Result<Vec<String>, HttpResponse> {
-    let key = st.host.secret_key().clone();
-    let id = account.id;
-    st.host
-        .db()
-        .transaction(move |conn| recovery::regenerate(conn, &key, id))
-        .await
-        .map_err(|e| internal_error(&e))
-}
-
-fn codes_view(codes: Vec<String>, notice: String) -> View {
-    View {
-        mode: "codes",
-        codes_text: recovery::as_text(&codes),
-        codes,
-        notice: Some(notice),
-        ..View::default()
-    }
-}
-
-async fn app_confirm(st: Data, req: HttpRequest, body: web::Bytes) -> HttpResponse {
-    let account = try_account!(&st, &req);
-    let values = FormValues::parse(&body).unwrap_or_default();
-    let ip = st.host.client_ip(&req);
-    let id = account.id;
-    let row = match st.host.db().run(move |conn| totp::load(conn, id)).await {
-        Ok(Some(r)) if !r.confirmed => r,
-        Ok(_) => {
-            let view = with_error("There is no authenticator set-up in progress. Start again with “Set up authenticator app”.");
-            return page(&st, &req, &account, StatusCode::CONFLICT, view).await;
-        }
-        Err(e) => return internal_error(&e),
-    };
-    let Some(secret) = totp::secret_of(st.host.secret_key(), &row) else {
-        return internal_error(&"authenticator secret could not be decrypted");
-    };
-    let again = |message: &str| {
-        let mut view = setup_view(&account, &secret);
-        view.error = Some(message.to_string());
-        view
-    };
-    match password_ok(&st, &account, &values).await {
-        Ok(true) => {}
-        Ok(false) => {
-            audit::record(
-                st.host.db(),
-                event(&account, &req, &ip, "app_setup", "failure").detail("wrong password"),
-            )
-            .await;
-            let view = again(WRONG_PASSWORD);
-            return page(&st, &req, &account, StatusCode::UNAUTHORIZED, view).await;
-        }
-        Err(r) => return r,
-    }
-    let code = values.text("code").replace(' ', "");
-    let step = if totp::looks_like_code(&code) {
-        totp::matching_step(&secret, &code, crate::db::now())
-    } else {
-        None
-    };
-    let Some(step) = step else {
-        audit::record(
-            st.host.db(),
-            event(&account, &req, &ip, "app_setup", "failure").detail("wrong code"),
-        )
-        .await;
-        let view = again("That code is not right. Check the time on your phone and enter the 6-digit code your app shows now.");
-        return page(&st, &req, &account, StatusCode::UNPROCESSABLE_ENTITY, view).await;
-    };
-    match st
-        .host
-        .db()
-        .transaction(move |conn| totp::confirm(conn, id, step))
-        .await
-    {
-        Ok(true) => {}
-        Ok(false) => {
-            let view = with_error("This set-up was already confirmed or replaced.");
-            return page(&st, &req, &account, StatusCode::CONFLICT, view).await;
-        }
-        Err(e) => return internal_error(&e),
-    }
-    audit::record(
-        st.host.db(),
-        event(&account, &req, &ip, "app_setup", "success"),
-    )
-    .await;
-    let codes = match new_codes(&st, &account).await {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
-    let view = codes_view(codes, "Your authenticator app is set up. From now on you will be asked for its code when you sign in. Save these recovery codes: each one lets you in once if you lose your phone. Any older codes no longer work.".into());
-    page(&st, &req, &account, StatusCode::OK, view).await
-}
-
-async fn recovery_view(st: Data, req: HttpRequest, body: web::Bytes) -> HttpResponse {
-    let account = try_account!(&st, &req);
-    let values = FormValues::parse(&body).unwrap_or_default();
-    if let Err(r) = require_password(&st, &req, &account, &values, None).await {
-        return r;
-    }
-    let key = st.host.secret_key().clone();
-    let id = account.id;
-    let shown = match st
-        .host
-        .db()
-        .run(move |conn| recovery::reveal(conn, &key, id))
-        .await
-    {
-        Ok(shown) => shown.unwrap_or_default(),
-        Err(e) => return internal_error(&e),
-    };
-    let unused: Vec<String> = shown
-        .iter()
-        .filter(|c| !c.used)
-        .map(|c| c.code.clone())
-        .collect();
-    let ip = st.host.client_ip(&req);
-    audit::record(
-        st.host.db(),
-        event(&account, &req, &ip, "recovery_codes", "viewed"),
-    )
-    .await;
-    let view = View {
-        mode: "recovery",
-        codes_text: recovery::as_text(&unused),
-        shown_codes: shown,
-        ..View::default()
-    };
-    page(&st, &req, &account, StatusCode::OK, view).await
-}
-
-async fn recovery_regenerate(st: Data, req: HttpRequest, body: web::Bytes) -> HttpResponse {
-    let account = try_account!(&st, &req);
-    let values = FormValues::parse(&body).unwrap_or_default();
-    let ip = st.host.client_ip(&req);
-    if let Err(r) = require_password(&st, &req, &account, &values, None).await {
-        return r;
-    }
-    let codes = match new_codes(&st, &account).await {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
-    audit::record(
-        st.host.db(),
-        event(&account, &req, &ip, "recovery_codes", "regenerated"),
-    )
-    .await;
-    let view = codes_view(
-        codes,
-        "Here are your new recovery codes. Your old codes no longer work.".into(),
-    );
-    page(&st, &req, &account, StatusCode::OK, view).await
-}
-
-async fn disable(st: Data, req: HttpRequest, body: web::Bytes) -> HttpResponse {
-    let account = try_account!(&st, &req);
-    let values = FormValues::parse(&body).unwrap_or_default();
-    let ip = st.host.client_ip(&req);
-    let id = account.id;
-    let f = match factors::of(st.host.db(), id).await {
-        Ok(f) => f,
-        Err(e) => return internal_error(&e),
-    };
-    if !f.any() && f.recovery.total == 0 {
-        return page(
-            &st,
-            &req,
-            &account,
-            StatusCode::OK,
-            with_notice("Two-factor authentication is not set up."),
-        )
-        .await;
-    }
-    let wrong = event(&account, &req, &ip, "disable", "failure").detail("wrong password");
-    if let Err(r) = require_password(&st, &req, &account, &values, Some(wrong)).await {
-        return r;
-    }
-    let actor = Actor {
-        account: &account,
-        interface: interface_of(&req),
-        ip: &ip,
-        purpose: SECURITY_PAGE_PURPOSE,
-        initial: false,
-        via_api: false,
-    };
-    let code = values.text("code");
-    let checked = match verify::check_code(&st.service, &st.host, &actor, code, true).await {
-        Ok(c) => c,
-        Err(e) => return internal_error(&e),
-    };
-    match checked {
-        Checked::Valid { .. } => {}
-        Checked::GatewayFailed => {
-            return page(
-                &st,
-                &req,
-                &account,
-                StatusCode::SERVICE_UNAVAILABLE,
-                with_error(gateway_message(false)),
-            )
-            .await;
-        }
-        _ => {
-            audit::record(
-                st.host.db(),
-                event(&account, &req, &ip, "disable", "failure").detail("wrong code"),
-            )
-            .await;
-            let view = with_error("That code is not right. Enter a current code from your authenticator app or text message, or one of your recovery codes.");
-            return page(&st, &req, &account, StatusCode::UNAUTHORIZED, view).await;
-        }
-    }
-    let host = st.host.clone();
-    if let Err(e) = st
-        .host
-        .db()
-        .transaction(move |conn| {
-            factors::remove_all(conn, id, &|c, a| host.void_pending_sign_ins(c, a))
-        })
-        .await
-    {
-        return internal_error(&e);
-    }
-    let ended = st
-        .host
-        .end_other_sessions(id, Some(&req))
-        .await
-        .unwrap_or(0);
-    audit::record(
-        st.host.db(),
-        event(&account, &req, &ip, "disable", "success")
-            .detail(format!("factors removed; {ended} other session(s) ended")),
-    )
-    .await;
-    let view = with_notice("Two-factor authentication is off. Your authenticator app, phone number and recovery codes were removed, and you were signed out everywhere else.");
-    page(&st, &req, &account, StatusCode::OK, view).await
-}
-
-/// Sends an SMS code for the disable form (users without an app).
-async fn disable_send_sms(st: Data, req: HttpRequest) -> HttpResponse {
-    let account = try_account!(&st, &req);
-    let ip = st.host.client_ip(&req);
-    let stored = match store::phone_of(st.host.db(), account.id).await {
-        Ok(Some(s)) => s,
-        Ok(None) => {
-            return page(
-                &st,
-                &req,
-                &account,
-                StatusCode::OK,
-                with_error("There is no phone number on file."),
-            )
-            .await
-        }
-        Err(e) => return internal_error(&e),
-    };
-    let settings = match st.service.settings(&st.host).await {
-        Ok(s) => s,
-        Err(e) => return internal_error(&e),
-    };
-    if !settings.active_for(account.role) {
-        let view = with_error("Text-message codes are off for your account, so none can be sent. Use a code from your authenticator app or one of your recovery codes.");
-        return page(&st, &req, &account, StatusCode::UNPROCESSABLE_ENTITY, view).await;
-    }
-    let actor = Actor {
-        account: &account,
-        interface: interface_of(&req),
-        ip: &ip,
-        purpose: SECURITY_PAGE_PURPOSE,
-        initial: false,
-        via_api: false,
-    };
-    let (status, view) = match st
-        .service
-        .send_code(&st.host, &settings, &actor, &stored, Channel::Sms)
-        .await
-    {
-        Ok(SendOutcome::Sent) => (
-            StatusCode::OK,
-            with_notice(format!(
-                "We sent a code by text message to your phone number ending in {}.",
-                stored.phone.last_two()
-            )),
-        ),
-        Ok(SendOutcome::Wait { seconds, reason }) => (
-            StatusCode::TOO_MANY_REQUESTS,
-            with_error(wait_message(seconds, reason)),
-        ),
-        Ok(SendOutcome::Failed(_)) => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            with_error(gateway_message(true)),
-        ),
-        Err(e) => return internal_error(&e),
-    };
-    page(&st, &req, &account, status, view).await
-}
-
-async fn token_create(st: Data, req: HttpRequest, body: web::Bytes) -> HttpResponse {
-    let account = try_account!(&st, &req);
-    let values = FormValues::parse(&body).unwrap_or_default();
-    let ip = st.host.client_ip(&req);
-    let name = values.text("name").to_string();
-    if name.is_empty() || name.chars().count() > tokens::MAX_NAME {
-        return page(
-            &st,
-            &req,
-            &account,
-            StatusCode::UNPROCESSABLE_ENTITY,
-            with_error(
-                "Give the token a name of up to 80 characters, so you can tell it apart later.",
-            ),
-        )
-        .await;
-    }
-    let Some(scope) = Scope::parse(values.text("scope")) else {
-        return page(
-            &st,
-            &req,
-            &account,
-            StatusCode::UNPROCESSABLE_ENTITY,
-            with_error("Choose what the token may do: read only, or full access."),
-        )
-        .await;
-    };
-    let expires_at = match values.text("expires_days") {
-        "" | "never" => None,
-        d => match d.parse::<i64>() {
-            Ok(days) if (1..=3650).contains(&days) => Some(crate::db::now() + days * 86_400),
-            _ => {
-                return page(
-                    &st,
-                    &req,
-                    &account,
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    with_error("Choose when the token expires."),
-                )
-                .await;
-            }
-        },
-    };
-    if let Err(r) = require_password(&st, &req, &account, &values, None).await {
-        return r;
-    }
-    let id = account.id;
-    let n = name.clone();
-    let token = match st
-        .host
-        .db()
-        .transaction(move |conn| tokens::create(conn, id, Kind::Pat, &n, scope, expires_at))
-        .await
-    {
-        Ok(t) => t,
-        Err(e) => return internal_error(&e),
-    };
-    audit::record(
-        st.host.db(),
-        event(&account, &req, &ip, "api_token", "created")
-            .detail(format!("“{name}”, {} access", scope.as_str())),
-    )
-    .await;
-    let view = View {
-        mode: "token",
-        new_token: Some(token),
-        new_token_name: name,
-        notice: Some(
-            "Copy your new personal access token now. You will not be able to see it again.".into(),
-        ),
-        ..View::default()
-    };
-    page(&st, &req, &account, StatusCode::OK, view).await
-}
-
-async fn token_revoke(st: Data, req: HttpRequest, path: web::Path<String>) -> HttpResponse {
-    let account = try_account!(&st, &req);
-    let ip = st.host.client_ip(&req);
-    let Ok(token_id) = path.into_inner().parse::<i64>() else {
-        return HttpResponse::NotFound().finish();
-    };
-    let id = account.id;
-    match st
-        .host
-        .db()
-        .transaction(move |conn| tokens::revoke(conn, id, token_id))
-        .await
-    {
-        Ok(true) => {
-            audit::record(
-                st.host.db(),
-                event(&account, &req, &ip, "api_token", "revoked")
-                    .detail(format!("token #{token_id}")),
-            )
-            .await;
-            page(
-                &st,
-                &req,
-                &account,
-                StatusCode::OK,
-                with_notice("The token was revoked. Requests using it are refused from now on."),
-            )
-            .await
-        }
-        Ok(false) => HttpResponse::NotFound().finish(),
-        Err(e) => internal_error(&e),
-    }
-}
-
 /// A link to the Security page (with a recovery-code warning) on the
 /// user's own profile: `/account`, or their own `/admin/users/{id}`.
 pub async fn profile_link(
@@ -752,11 +318,19 @@ pub async fn profile_link(
     host.render_fragment("two_factor/security_link.html", &ctx)
 }
 
+// After `try_account!`: the pages of each job use it.
+mod access_tokens;
+mod app_setup;
+mod disable;
+mod recovery_codes;
+
 #[cfg(test)]
 mod template_tests {
     //! The Security page, the app sign-in step and the fragments render in
     //! both skins with the variables the handlers give them.
 
+    use super::app_setup::setup_view;
+    use super::recovery_codes::codes_view;
     use super::*;
 
     fn tera() -> tera::Tera {

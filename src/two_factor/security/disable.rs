@@ -1,0 +1,147 @@
+//! Turning two-factor authentication off: the password and a current
+//! code or recovery code; and the SMS that can give such a code.
+
+use super::*;
+
+pub(super) async fn disable(st: Data, req: HttpRequest, body: web::Bytes) -> HttpResponse {
+    let account = try_account!(&st, &req);
+    let values = FormValues::parse(&body).unwrap_or_default();
+    let ip = st.host.client_ip(&req);
+    let id = account.id;
+    let f = match factors::of(st.host.db(), id).await {
+        Ok(f) => f,
+        Err(e) => return internal_error(&e),
+    };
+    if !f.any() && f.recovery.total == 0 {
+        return page(
+            &st,
+            &req,
+            &account,
+            StatusCode::OK,
+            with_notice("Two-factor authentication is not set up."),
+        )
+        .await;
+    }
+    let wrong = event(&account, &req, &ip, "disable", "failure").detail("wrong password");
+    if let Err(r) = require_password(&st, &req, &account, &values, Some(wrong)).await {
+        return r;
+    }
+    let actor = Actor {
+        account: &account,
+        interface: interface_of(&req),
+        ip: &ip,
+        purpose: SECURITY_PAGE_PURPOSE,
+        initial: false,
+        via_api: false,
+    };
+    let code = values.text("code");
+    let checked = match verify::check_code(&st.service, &st.host, &actor, code, true).await {
+        Ok(c) => c,
+        Err(e) => return internal_error(&e),
+    };
+    match checked {
+        Checked::Valid { .. } => {}
+        Checked::GatewayFailed => {
+            return page(
+                &st,
+                &req,
+                &account,
+                StatusCode::SERVICE_UNAVAILABLE,
+                with_error(gateway_message(false)),
+            )
+            .await;
+        }
+        _ => {
+            audit::record(
+                st.host.db(),
+                event(&account, &req, &ip, "disable", "failure").detail("wrong code"),
+            )
+            .await;
+            let view = with_error("That code is not right. Enter a current code from your authenticator app or text message, or one of your recovery codes.");
+            return page(&st, &req, &account, StatusCode::UNAUTHORIZED, view).await;
+        }
+    }
+    let host = st.host.clone();
+    if let Err(e) = st
+        .host
+        .db()
+        .transaction(move |conn| {
+            factors::remove_all(conn, id, &|c, a| host.void_pending_sign_ins(c, a))
+        })
+        .await
+    {
+        return internal_error(&e);
+    }
+    let ended = st
+        .host
+        .end_other_sessions(id, Some(&req))
+        .await
+        .unwrap_or(0);
+    audit::record(
+        st.host.db(),
+        event(&account, &req, &ip, "disable", "success")
+            .detail(format!("factors removed; {ended} other session(s) ended")),
+    )
+    .await;
+    let view = with_notice("Two-factor authentication is off. Your authenticator app, phone number and recovery codes were removed, and you were signed out everywhere else.");
+    page(&st, &req, &account, StatusCode::OK, view).await
+}
+
+/// Sends an SMS code for the disable form (users without an app).
+pub(super) async fn disable_send_sms(st: Data, req: HttpRequest) -> HttpResponse {
+    let account = try_account!(&st, &req);
+    let ip = st.host.client_ip(&req);
+    let stored = match store::phone_of(st.host.db(), account.id).await {
+        Ok(Some(s)) => s,
+        Ok(None) => {
+            return page(
+                &st,
+                &req,
+                &account,
+                StatusCode::OK,
+                with_error("There is no phone number on file."),
+            )
+            .await
+        }
+        Err(e) => return internal_error(&e),
+    };
+    let settings = match st.service.settings(&st.host).await {
+        Ok(s) => s,
+        Err(e) => return internal_error(&e),
+    };
+    if !settings.active_for(account.role) {
+        let view = with_error("Text-message codes are off for your account, so none can be sent. Use a code from your authenticator app or one of your recovery codes.");
+        return page(&st, &req, &account, StatusCode::UNPROCESSABLE_ENTITY, view).await;
+    }
+    let actor = Actor {
+        account: &account,
+        interface: interface_of(&req),
+        ip: &ip,
+        purpose: SECURITY_PAGE_PURPOSE,
+        initial: false,
+        via_api: false,
+    };
+    let (status, view) = match st
+        .service
+        .send_code(&st.host, &settings, &actor, &stored, Channel::Sms)
+        .await
+    {
+        Ok(SendOutcome::Sent) => (
+            StatusCode::OK,
+            with_notice(format!(
+                "We sent a code by text message to your phone number ending in {}.",
+                stored.phone.last_two()
+            )),
+        ),
+        Ok(SendOutcome::Wait { seconds, reason }) => (
+            StatusCode::TOO_MANY_REQUESTS,
+            with_error(wait_message(seconds, reason)),
+        ),
+        Ok(SendOutcome::Failed(_)) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            with_error(gateway_message(true)),
+        ),
+        Err(e) => return internal_error(&e),
+    };
+    page(&st, &req, &account, status, view).await
+}

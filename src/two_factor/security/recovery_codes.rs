@@ -1,0 +1,89 @@
+//! Recovery codes on the Security page: view them again and generate new
+//! ones, each after the password.
+
+use super::*;
+
+/// Ten new recovery codes, shown once on the codes view.
+pub(super) async fn new_codes(st: &State, account: &Account) -> Result<Vec<String>, HttpResponse> {
+    let key = st.host.secret_key().clone();
+    let id = account.id;
+    st.host
+        .db()
+        .transaction(move |conn| recovery::regenerate(conn, &key, id))
+        .await
+        .map_err(|e| internal_error(&e))
+}
+
+pub(super) fn codes_view(codes: Vec<String>, notice: String) -> View {
+    View {
+        mode: "codes",
+        codes_text: recovery::as_text(&codes),
+        codes,
+        notice: Some(notice),
+        ..View::default()
+    }
+}
+
+pub(super) async fn recovery_view(st: Data, req: HttpRequest, body: web::Bytes) -> HttpResponse {
+    let account = try_account!(&st, &req);
+    let values = FormValues::parse(&body).unwrap_or_default();
+    if let Err(r) = require_password(&st, &req, &account, &values, None).await {
+        return r;
+    }
+    let key = st.host.secret_key().clone();
+    let id = account.id;
+    let shown = match st
+        .host
+        .db()
+        .run(move |conn| recovery::reveal(conn, &key, id))
+        .await
+    {
+        Ok(shown) => shown.unwrap_or_default(),
+        Err(e) => return internal_error(&e),
+    };
+    let unused: Vec<String> = shown
+        .iter()
+        .filter(|c| !c.used)
+        .map(|c| c.code.clone())
+        .collect();
+    let ip = st.host.client_ip(&req);
+    audit::record(
+        st.host.db(),
+        event(&account, &req, &ip, "recovery_codes", "viewed"),
+    )
+    .await;
+    let view = View {
+        mode: "recovery",
+        codes_text: recovery::as_text(&unused),
+        shown_codes: shown,
+        ..View::default()
+    };
+    page(&st, &req, &account, StatusCode::OK, view).await
+}
+
+pub(super) async fn recovery_regenerate(
+    st: Data,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> HttpResponse {
+    let account = try_account!(&st, &req);
+    let values = FormValues::parse(&body).unwrap_or_default();
+    let ip = st.host.client_ip(&req);
+    if let Err(r) = require_password(&st, &req, &account, &values, None).await {
+        return r;
+    }
+    let codes = match new_codes(&st, &account).await {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    audit::record(
+        st.host.db(),
+        event(&account, &req, &ip, "recovery_codes", "regenerated"),
+    )
+    .await;
+    let view = codes_view(
+        codes,
+        "Here are your new recovery codes. Your old codes no longer work.".into(),
+    );
+    page(&st, &req, &account, StatusCode::OK, view).await
+}
