@@ -735,3 +735,45 @@ async fn disable_send_sms_refuses_while_sms_is_off_for_the_role() {
     assert!(page.contains("Text-message codes are off"), "{page}");
     assert_eq!(outbox_len(&app).await, before, "nothing was sent");
 }
+
+/// Item 5: the store-wide hourly ceiling. Past it no text goes out, the
+/// shopper is told what to do instead, and the settings page alerts the
+/// store owner.
+#[tokio::test]
+async fn the_store_wide_sms_ceiling_stops_texts_and_alerts_the_owner() {
+    let app = crate::helpers::spawn_app_with(storefront_2fa::startup::default_addons, |s| {
+        s.two_factor.sms_hourly_ceiling = 2;
+    })
+    .await;
+    app.login_admin().await;
+    configure(&app, &[("api_key", KEY), ("customer_enabled", "on")]).await;
+    for n in 0..3 {
+        let email = format!("c{n}@example.com");
+        let id = app.create_account(&email, PASSWORD, Role::Customer);
+        app.add_phone(id, &format!("20155502{n:02}"), SmsSetUp::Complete);
+        let b = app.new_browser();
+        assert_eq!(
+            location(&b.login("/login", &email, PASSWORD).await),
+            "/two-factor/verify"
+        );
+        let (status, page) = b.get_text("/two-factor/verify").await;
+        assert_eq!(status, 200, "{page}");
+        if n < 2 {
+            assert!(page.contains("We sent a code"), "{page}");
+        } else {
+            assert!(
+                page.contains("Text messages from this store are paused"),
+                "{page}"
+            );
+        }
+    }
+    let (_, settings) = app
+        .browser
+        .get_text("/admin/addons/two_factor/settings")
+        .await;
+    assert!(
+        settings.contains("Codes by text message are paused"),
+        "{settings}"
+    );
+    assert!(settings.contains("two_factor.sms_hourly_ceiling"));
+}
