@@ -2,8 +2,12 @@
 
 use super::*;
 
-pub(super) async fn token_create(st: Data, req: HttpRequest, body: web::Bytes) -> HttpResponse {
-    let account = try_account!(&st, &req);
+pub(super) async fn token_create(
+    st: Data,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> Result<HttpResponse, PageError> {
+    let account = account(&st, &req).await?;
     let values = FormValues::parse(&body).unwrap_or_default();
     let ip = st.host.client_ip(&req);
     let name = values.text("name").to_string();
@@ -45,8 +49,8 @@ pub(super) async fn token_create(st: Data, req: HttpRequest, body: web::Bytes) -
             }
         },
     };
-    if let Err(r) = require_password(&st, &req, &account, &values, None).await {
-        return r;
+    if let Some(r) = require_password(&st, &req, &account, &values, None).await? {
+        return Ok(r);
     }
     let id = account.id;
     let n = name.clone();
@@ -57,7 +61,7 @@ pub(super) async fn token_create(st: Data, req: HttpRequest, body: web::Bytes) -
         .await
     {
         Ok(t) => t,
-        Err(e) => return internal_error(&e),
+        Err(e) => return Err(PageError::internal(&e)),
     };
     audit::record(
         st.host.db(),
@@ -81,11 +85,11 @@ pub(super) async fn token_revoke(
     st: Data,
     req: HttpRequest,
     path: web::Path<String>,
-) -> HttpResponse {
-    let account = try_account!(&st, &req);
+) -> Result<HttpResponse, PageError> {
+    let account = account(&st, &req).await?;
     let ip = st.host.client_ip(&req);
     let Ok(token_id) = path.into_inner().parse::<i64>() else {
-        return HttpResponse::NotFound().finish();
+        return Err(PageError::NotFound);
     };
     let id = account.id;
     match st
@@ -110,7 +114,7 @@ pub(super) async fn token_revoke(
             )
             .await
         }
-        Ok(false) => HttpResponse::NotFound().finish(),
-        Err(e) => internal_error(&e),
+        Ok(false) => Err(PageError::NotFound),
+        Err(e) => Err(PageError::internal(&e)),
     }
 }

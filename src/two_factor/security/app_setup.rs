@@ -18,8 +18,8 @@ pub(super) fn setup_view(account: &Account, secret: &[u8]) -> View {
     }
 }
 
-pub(super) async fn app_start(st: Data, req: HttpRequest) -> HttpResponse {
-    let account = try_account!(&st, &req);
+pub(super) async fn app_start(st: Data, req: HttpRequest) -> Result<HttpResponse, PageError> {
+    let account = account(&st, &req).await?;
     let secret = totp::generate_secret();
     let enc = st.host.secret_key().encrypt(&totp::encode_secret(&secret));
     let id = account.id;
@@ -34,7 +34,7 @@ pub(super) async fn app_start(st: Data, req: HttpRequest) -> HttpResponse {
             let view = with_error("An authenticator app is already set up. Disable two-factor authentication first to move to a new app.");
             return page(&st, &req, &account, StatusCode::CONFLICT, view).await;
         }
-        Err(e) => return internal_error(&e),
+        Err(e) => return Err(PageError::internal(&e)),
     }
     page(
         &st,
@@ -46,8 +46,12 @@ pub(super) async fn app_start(st: Data, req: HttpRequest) -> HttpResponse {
     .await
 }
 
-pub(super) async fn app_confirm(st: Data, req: HttpRequest, body: web::Bytes) -> HttpResponse {
-    let account = try_account!(&st, &req);
+pub(super) async fn app_confirm(
+    st: Data,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> Result<HttpResponse, PageError> {
+    let account = account(&st, &req).await?;
     let values = FormValues::parse(&body).unwrap_or_default();
     let ip = st.host.client_ip(&req);
     let id = account.id;
@@ -57,10 +61,12 @@ pub(super) async fn app_confirm(st: Data, req: HttpRequest, body: web::Bytes) ->
             let view = with_error("There is no authenticator set-up in progress. Start again with “Set up authenticator app”.");
             return page(&st, &req, &account, StatusCode::CONFLICT, view).await;
         }
-        Err(e) => return internal_error(&e),
+        Err(e) => return Err(PageError::internal(&e)),
     };
     let Some(secret) = totp::secret_of(st.host.secret_key(), &row) else {
-        return internal_error(&"authenticator secret could not be decrypted");
+        return Err(PageError::internal(
+            &"authenticator secret could not be decrypted",
+        ));
     };
     let again = |message: &str| {
         let mut view = setup_view(&account, &secret);
@@ -78,7 +84,7 @@ pub(super) async fn app_confirm(st: Data, req: HttpRequest, body: web::Bytes) ->
             let view = again(WRONG_PASSWORD);
             return page(&st, &req, &account, StatusCode::UNAUTHORIZED, view).await;
         }
-        Err(r) => return r,
+        Err(e) => return Err(e),
     }
     let code = values.text("code").replace(' ', "");
     let step = if totp::looks_like_code(&code) {
@@ -106,17 +112,14 @@ pub(super) async fn app_confirm(st: Data, req: HttpRequest, body: web::Bytes) ->
             let view = with_error("This set-up was already confirmed or replaced.");
             return page(&st, &req, &account, StatusCode::CONFLICT, view).await;
         }
-        Err(e) => return internal_error(&e),
+        Err(e) => return Err(PageError::internal(&e)),
     }
     audit::record(
         st.host.db(),
         event(&account, &req, &ip, "app_setup", "success"),
     )
     .await;
-    let codes = match new_codes(&st, &account).await {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
+    let codes = new_codes(&st, &account).await?;
     let view = codes_view(codes, "Your authenticator app is set up. From now on you will be asked for its code when you sign in. Save these recovery codes: each one lets you in once if you lose your phone. Any older codes no longer work.".into());
     page(&st, &req, &account, StatusCode::OK, view).await
 }

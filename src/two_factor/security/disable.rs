@@ -3,14 +3,18 @@
 
 use super::*;
 
-pub(super) async fn disable(st: Data, req: HttpRequest, body: web::Bytes) -> HttpResponse {
-    let account = try_account!(&st, &req);
+pub(super) async fn disable(
+    st: Data,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> Result<HttpResponse, PageError> {
+    let account = account(&st, &req).await?;
     let values = FormValues::parse(&body).unwrap_or_default();
     let ip = st.host.client_ip(&req);
     let id = account.id;
     let f = match factors::of(st.host.db(), id).await {
         Ok(f) => f,
-        Err(e) => return internal_error(&e),
+        Err(e) => return Err(PageError::internal(&e)),
     };
     if !f.any() && f.recovery.total == 0 {
         return page(
@@ -23,8 +27,8 @@ pub(super) async fn disable(st: Data, req: HttpRequest, body: web::Bytes) -> Htt
         .await;
     }
     let wrong = event(&account, &req, &ip, "disable", "failure").detail("wrong password");
-    if let Err(r) = require_password(&st, &req, &account, &values, Some(wrong)).await {
-        return r;
+    if let Some(r) = require_password(&st, &req, &account, &values, Some(wrong)).await? {
+        return Ok(r);
     }
     let actor = Actor {
         account: &account,
@@ -37,7 +41,7 @@ pub(super) async fn disable(st: Data, req: HttpRequest, body: web::Bytes) -> Htt
     let code = values.text("code");
     let checked = match verify::check_code(&st.service, &st.host, &actor, code, true).await {
         Ok(c) => c,
-        Err(e) => return internal_error(&e),
+        Err(e) => return Err(PageError::internal(&e)),
     };
     match checked {
         Checked::Valid { .. } => {}
@@ -70,7 +74,7 @@ pub(super) async fn disable(st: Data, req: HttpRequest, body: web::Bytes) -> Htt
         })
         .await
     {
-        return internal_error(&e);
+        return Err(PageError::internal(&e));
     }
     let ended = st
         .host
@@ -88,8 +92,11 @@ pub(super) async fn disable(st: Data, req: HttpRequest, body: web::Bytes) -> Htt
 }
 
 /// Sends an SMS code for the disable form (users without an app).
-pub(super) async fn disable_send_sms(st: Data, req: HttpRequest) -> HttpResponse {
-    let account = try_account!(&st, &req);
+pub(super) async fn disable_send_sms(
+    st: Data,
+    req: HttpRequest,
+) -> Result<HttpResponse, PageError> {
+    let account = account(&st, &req).await?;
     let ip = st.host.client_ip(&req);
     let stored = match store::phone_of(st.host.db(), account.id).await {
         Ok(Some(s)) => s,
@@ -103,11 +110,11 @@ pub(super) async fn disable_send_sms(st: Data, req: HttpRequest) -> HttpResponse
             )
             .await
         }
-        Err(e) => return internal_error(&e),
+        Err(e) => return Err(PageError::internal(&e)),
     };
     let settings = match st.service.settings(&st.host).await {
         Ok(s) => s,
-        Err(e) => return internal_error(&e),
+        Err(e) => return Err(PageError::internal(&e)),
     };
     if !settings.active_for(account.role) {
         let view = with_error("Text-message codes are off for your account, so none can be sent. Use a code from your authenticator app or one of your recovery codes.");
@@ -141,7 +148,7 @@ pub(super) async fn disable_send_sms(st: Data, req: HttpRequest) -> HttpResponse
             StatusCode::SERVICE_UNAVAILABLE,
             with_error(gateway_message(true)),
         ),
-        Err(e) => return internal_error(&e),
+        Err(e) => return Err(PageError::internal(&e)),
     };
     page(&st, &req, &account, status, view).await
 }

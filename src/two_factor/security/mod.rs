@@ -15,7 +15,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Serialize;
 
 use crate::plugin::{Account, FormValues, HostHandle, Interface};
-use crate::two_factor::pages::{interface_of, internal_error, skin, DoneForm};
+use crate::two_factor::pages::{interface_of, skin, DoneForm, PageError};
 
 use crate::two_factor::admin::status::format_time;
 use crate::two_factor::api::tokens::{self, Kind, PatRow, Scope};
@@ -141,36 +141,24 @@ impl From<PatRow> for TokenLine {
     }
 }
 
-async fn account(st: &State, req: &HttpRequest) -> Result<Account, HttpResponse> {
+async fn account(st: &State, req: &HttpRequest) -> Result<Account, PageError> {
     let interface = interface_of(req);
     let account = st.host.require_account(req, interface).await?;
     // Admins and vendors use the admin skin's page; customers the store's.
     if interface == Interface::Customer && account.role != crate::plugin::Role::Customer {
-        return Err(HttpResponse::SeeOther()
-            .insert_header(("Location", ADMIN_BASE))
-            .finish());
+        return Err(PageError::SeeOther(ADMIN_BASE.into()));
     }
     Ok(account)
 }
 
-macro_rules! try_account {
-    ($st:expr, $req:expr) => {
-        match account($st, $req).await {
-            Ok(a) => a,
-            Err(r) => return r,
-        }
-    };
-}
-
 /// Fills the overview parts of a view (factors, tokens).
-async fn load_view(st: &State, account: &Account, view: &mut View) -> Result<(), HttpResponse> {
+async fn load_view(st: &State, account: &Account, view: &mut View) -> Result<(), PageError> {
     let id = account.id;
     let (f, pats) = st
         .host
         .db()
         .run(move |conn| Ok((factors::load(conn, id)?, tokens::list_pats(conn, id)?)))
-        .await
-        .map_err(|e| internal_error(&e))?;
+        .await?;
     view.app_since = f.app_since.map(format_time);
     view.codes_generated = f.recovery.generated_at.map(format_time);
     view.low_codes = f.any() && f.recovery.total > 0 && f.recovery.remaining <= recovery::LOW;
@@ -179,17 +167,22 @@ async fn load_view(st: &State, account: &Account, view: &mut View) -> Result<(),
     Ok(())
 }
 
-async fn render(st: &State, req: &HttpRequest, status: StatusCode, view: &View) -> HttpResponse {
+async fn render(
+    st: &State,
+    req: &HttpRequest,
+    status: StatusCode,
+    view: &View,
+) -> Result<HttpResponse, PageError> {
     let template = format!("two_factor/security_{}.html", interface_of(req).as_str());
     let mut resp = match tera::Context::from_serialize(view) {
         Ok(ctx) => st.host.render(req, status, &template, ctx).await,
-        Err(e) => return internal_error(&e),
+        Err(e) => return Err(PageError::internal(&e)),
     };
     resp.headers_mut().insert(
         actix_web::http::header::CACHE_CONTROL,
         actix_web::http::header::HeaderValue::from_static("no-store"),
     );
-    resp
+    Ok(resp)
 }
 
 async fn page(
@@ -198,7 +191,7 @@ async fn page(
     account: &Account,
     status: StatusCode,
     mut view: View,
-) -> HttpResponse {
+) -> Result<HttpResponse, PageError> {
     view.base = base_of(interface_of(req));
     if view.mode.is_empty() {
         view.mode = "overview";
@@ -206,9 +199,7 @@ async fn page(
     if view.mode == "codes" {
         view.done = Some(DoneForm::to(view.base));
     }
-    if let Err(r) = load_view(st, account, &mut view).await {
-        return r;
-    }
+    load_view(st, account, &mut view).await?;
     render(st, req, status, &view).await
 }
 
@@ -234,35 +225,34 @@ async fn password_ok(
     st: &State,
     account: &Account,
     values: &FormValues,
-) -> Result<bool, HttpResponse> {
-    verify::password(&st.host, account.id, values.get("password").unwrap_or(""))
-        .await
-        .map_err(|e| internal_error(&e))
+) -> Result<bool, PageError> {
+    Ok(verify::password(&st.host, account.id, values.get("password").unwrap_or("")).await?)
 }
 
-/// The current password, or the Security page saying it is wrong (401),
-/// after auditing `on_wrong` when given.
+/// Checks the current password: None when it is right, else the Security
+/// page saying it is wrong (401), after auditing `on_wrong` when given.
 async fn require_password(
     st: &State,
     req: &HttpRequest,
     account: &Account,
     values: &FormValues,
     on_wrong: Option<AuditEvent>,
-) -> Result<(), HttpResponse> {
+) -> Result<Option<HttpResponse>, PageError> {
     if password_ok(st, account, values).await? {
-        return Ok(());
+        return Ok(None);
     }
     if let Some(ev) = on_wrong {
         audit::record(st.host.db(), ev).await;
     }
-    Err(page(
+    let wrong = page(
         st,
         req,
         account,
         StatusCode::UNAUTHORIZED,
         with_error(WRONG_PASSWORD),
     )
-    .await)
+    .await?;
+    Ok(Some(wrong))
 }
 
 fn event(
@@ -287,8 +277,8 @@ async fn overview(
     st: Data,
     req: HttpRequest,
     q: Option<web::Query<OverviewQuery>>,
-) -> HttpResponse {
-    let account = try_account!(&st, &req);
+) -> Result<HttpResponse, PageError> {
+    let account = account(&st, &req).await?;
     // Sent here by the admin reset tool, which does not reset one's own.
     let view = if q.is_some_and(|q| q.own_reset.is_some()) {
         with_notice("To turn off your own two-factor authentication, use “Disable two-factor authentication” below: it asks for your password and a current code. The reset on the user page is for other people's accounts.")
@@ -318,7 +308,6 @@ pub async fn profile_link(
     host.render_fragment("two_factor/security_link.html", &ctx)
 }
 
-// After `try_account!`: the pages of each job use it.
 mod access_tokens;
 mod app_setup;
 mod disable;

@@ -4,14 +4,14 @@
 use super::*;
 
 /// Ten new recovery codes, shown once on the codes view.
-pub(super) async fn new_codes(st: &State, account: &Account) -> Result<Vec<String>, HttpResponse> {
+pub(super) async fn new_codes(st: &State, account: &Account) -> Result<Vec<String>, PageError> {
     let key = st.host.secret_key().clone();
     let id = account.id;
-    st.host
+    Ok(st
+        .host
         .db()
         .transaction(move |conn| recovery::regenerate(conn, &key, id))
-        .await
-        .map_err(|e| internal_error(&e))
+        .await?)
 }
 
 pub(super) fn codes_view(codes: Vec<String>, notice: String) -> View {
@@ -24,11 +24,15 @@ pub(super) fn codes_view(codes: Vec<String>, notice: String) -> View {
     }
 }
 
-pub(super) async fn recovery_view(st: Data, req: HttpRequest, body: web::Bytes) -> HttpResponse {
-    let account = try_account!(&st, &req);
+pub(super) async fn recovery_view(
+    st: Data,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> Result<HttpResponse, PageError> {
+    let account = account(&st, &req).await?;
     let values = FormValues::parse(&body).unwrap_or_default();
-    if let Err(r) = require_password(&st, &req, &account, &values, None).await {
-        return r;
+    if let Some(r) = require_password(&st, &req, &account, &values, None).await? {
+        return Ok(r);
     }
     let key = st.host.secret_key().clone();
     let id = account.id;
@@ -39,7 +43,7 @@ pub(super) async fn recovery_view(st: Data, req: HttpRequest, body: web::Bytes) 
         .await
     {
         Ok(shown) => shown.unwrap_or_default(),
-        Err(e) => return internal_error(&e),
+        Err(e) => return Err(PageError::internal(&e)),
     };
     let unused: Vec<String> = shown
         .iter()
@@ -65,17 +69,14 @@ pub(super) async fn recovery_regenerate(
     st: Data,
     req: HttpRequest,
     body: web::Bytes,
-) -> HttpResponse {
-    let account = try_account!(&st, &req);
+) -> Result<HttpResponse, PageError> {
+    let account = account(&st, &req).await?;
     let values = FormValues::parse(&body).unwrap_or_default();
     let ip = st.host.client_ip(&req);
-    if let Err(r) = require_password(&st, &req, &account, &values, None).await {
-        return r;
+    if let Some(r) = require_password(&st, &req, &account, &values, None).await? {
+        return Ok(r);
     }
-    let codes = match new_codes(&st, &account).await {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
+    let codes = new_codes(&st, &account).await?;
     audit::record(
         st.host.db(),
         event(&account, &req, &ip, "recovery_codes", "regenerated"),
