@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use crate::plugin::HostHandle;
 use crate::two_factor::admin::status::format_time;
 use crate::two_factor::audit;
-use crate::two_factor::pages::internal_error;
+use crate::two_factor::pages::PageError;
 
 pub fn configure(cfg: &mut web::ServiceConfig, host: HostHandle) {
     cfg.service(
@@ -50,9 +50,9 @@ async fn audit_page(
     host: web::Data<HostHandle>,
     req: HttpRequest,
     query: Option<web::Query<AuditQuery>>,
-) -> HttpResponse {
+) -> Result<HttpResponse, PageError> {
     if let Err(resp) = host.require_admin(&req).await {
-        return resp;
+        return Ok(resp);
     }
     let (email, page) = match query {
         Some(q) => (
@@ -63,7 +63,7 @@ async fn audit_page(
     };
     let (rows, more) = match audit::page(host.db(), &email, page).await {
         Ok(r) => r,
-        Err(e) => return internal_error(&e),
+        Err(e) => return Err(PageError::internal(&e)),
     };
     let view = AuditView {
         rows: rows
@@ -88,10 +88,9 @@ async fn audit_page(
         next_page: more.then(|| page + 1),
     };
     match tera::Context::from_serialize(&view) {
-        Ok(ctx) => {
-            host.render(&req, StatusCode::OK, "two_factor/audit.html", ctx)
-                .await
-        }
-        Err(e) => internal_error(&e),
+        Ok(ctx) => Ok(host
+            .render(&req, StatusCode::OK, "two_factor/audit.html", ctx)
+            .await),
+        Err(e) => Err(PageError::internal(&e)),
     }
 }

@@ -20,7 +20,7 @@ use crate::two_factor::schema::tfa_confirmed_access;
 use crate::two_factor::audit;
 use crate::two_factor::factors;
 use crate::two_factor::gateways::Channel;
-use crate::two_factor::pages::{internal_error, see_other};
+use crate::two_factor::pages::{see_other, PageError};
 use crate::two_factor::sign_in::verify::{self, Checked};
 use crate::two_factor::sms::service::{gateway_message, wait_message, Actor, SendOutcome, Service};
 use crate::two_factor::store;
@@ -165,25 +165,33 @@ async fn view(st: &State, account: &Account, next: String) -> Result<View, DbErr
     })
 }
 
-async fn render(st: &State, req: &HttpRequest, status: StatusCode, view: &View) -> HttpResponse {
+async fn render(
+    st: &State,
+    req: &HttpRequest,
+    status: StatusCode,
+    view: &View,
+) -> Result<HttpResponse, PageError> {
     match tera::Context::from_serialize(view) {
-        Ok(ctx) => {
-            st.host
-                .render(req, status, "two_factor/confirm_access.html", ctx)
-                .await
-        }
-        Err(e) => internal_error(&e),
+        Ok(ctx) => Ok(st
+            .host
+            .render(req, status, "two_factor/confirm_access.html", ctx)
+            .await),
+        Err(e) => Err(PageError::internal(&e)),
     }
 }
 
-async fn page(st: Data, req: HttpRequest, query: Option<web::Query<Next>>) -> HttpResponse {
+async fn page(
+    st: Data,
+    req: HttpRequest,
+    query: Option<web::Query<Next>>,
+) -> Result<HttpResponse, PageError> {
     let account = match st.host.require_admin(&req).await {
         Ok(a) => a,
-        Err(r) => return r,
+        Err(r) => return Err(r.into()),
     };
     match view(&st, &account, Next::target(&query)).await {
         Ok(v) => render(&st, &req, StatusCode::OK, &v).await,
-        Err(e) => internal_error(&e),
+        Err(e) => Err(PageError::internal(&e)),
     }
 }
 
@@ -203,17 +211,17 @@ async fn submit(
     req: HttpRequest,
     query: Option<web::Query<Next>>,
     body: web::Bytes,
-) -> HttpResponse {
+) -> Result<HttpResponse, PageError> {
     let account = match st.host.require_admin(&req).await {
         Ok(a) => a,
-        Err(r) => return r,
+        Err(r) => return Err(r.into()),
     };
     let Some(session_key) = st.host.session_key(&req) else {
-        return see_other(st.host.login_path(account.role.interface()));
+        return Ok(see_other(st.host.login_path(account.role.interface())));
     };
     let mut v = match view(&st, &account, Next::target(&query)).await {
         Ok(v) => v,
-        Err(e) => return internal_error(&e),
+        Err(e) => return Err(PageError::internal(&e)),
     };
     let values = FormValues::parse(&body).unwrap_or_default();
     let ip = st.host.client_ip(&req);
@@ -221,7 +229,7 @@ async fn submit(
     let password_ok =
         match verify::password(&st.host, account.id, values.get("password").unwrap_or("")).await {
             Ok(ok) => ok,
-            Err(e) => return internal_error(&e),
+            Err(e) => return Err(PageError::internal(&e)),
         };
     let code_ok = if !password_ok {
         false
@@ -241,7 +249,7 @@ async fn submit(
                 return render(&st, &req, StatusCode::SERVICE_UNAVAILABLE, &v).await;
             }
             Ok(_) => false,
-            Err(e) => return internal_error(&e),
+            Err(e) => return Err(PageError::internal(&e)),
         }
     } else {
         true
@@ -266,7 +274,7 @@ async fn submit(
         return render(&st, &req, StatusCode::UNAUTHORIZED, &v).await;
     }
     if let Err(e) = remember(st.host.db(), session_key, account.id).await {
-        return internal_error(&e);
+        return Err(PageError::internal(&e));
     }
     audit::record(
         st.host.db(),
@@ -275,17 +283,21 @@ async fn submit(
             .detail(format!("for {} minutes", CONFIRM_SECS / 60)),
     )
     .await;
-    see_other(&v.next)
+    Ok(see_other(&v.next))
 }
 
-async fn send_sms(st: Data, req: HttpRequest, query: Option<web::Query<Next>>) -> HttpResponse {
+async fn send_sms(
+    st: Data,
+    req: HttpRequest,
+    query: Option<web::Query<Next>>,
+) -> Result<HttpResponse, PageError> {
     let account = match st.host.require_admin(&req).await {
         Ok(a) => a,
-        Err(r) => return r,
+        Err(r) => return Err(r.into()),
     };
     let mut v = match view(&st, &account, Next::target(&query)).await {
         Ok(v) => v,
-        Err(e) => return internal_error(&e),
+        Err(e) => return Err(PageError::internal(&e)),
     };
     let stored = match store::phone_of(st.host.db(), account.id).await {
         Ok(Some(s)) if v.can_sms => s,
@@ -293,11 +305,11 @@ async fn send_sms(st: Data, req: HttpRequest, query: Option<web::Query<Next>>) -
             v.error = Some("Text-message codes are off for your account. Use your authenticator app or a recovery code.".into());
             return render(&st, &req, StatusCode::UNPROCESSABLE_ENTITY, &v).await;
         }
-        Err(e) => return internal_error(&e),
+        Err(e) => return Err(PageError::internal(&e)),
     };
     let settings = match st.service.settings(&st.host).await {
         Ok(s) => s,
-        Err(e) => return internal_error(&e),
+        Err(e) => return Err(PageError::internal(&e)),
     };
     let ip = st.host.client_ip(&req);
     let status = match st
@@ -326,7 +338,7 @@ async fn send_sms(st: Data, req: HttpRequest, query: Option<web::Query<Next>>) -
             v.error = Some(gateway_message(true).to_string());
             StatusCode::SERVICE_UNAVAILABLE
         }
-        Err(e) => return internal_error(&e),
+        Err(e) => return Err(PageError::internal(&e)),
     };
     render(&st, &req, status, &v).await
 }

@@ -11,7 +11,7 @@ use crate::two_factor::admin::confirm_access;
 use crate::two_factor::admin::status::format_time;
 use crate::two_factor::audit::{self, AuditEvent};
 use crate::two_factor::factors::{self, Factors, VoidSignIns};
-use crate::two_factor::pages::{internal_error, see_other};
+use crate::two_factor::pages::{see_other, PageError};
 
 /// Removes every factor of `account_id` (see `factors::remove_all`, which
 /// also voids its sign-ins under way through `void`) and records who did
@@ -79,35 +79,38 @@ async fn admin_reset(
     host: actix_web::web::Data<crate::plugin::HostHandle>,
     req: actix_web::HttpRequest,
     path: actix_web::web::Path<String>,
-) -> actix_web::HttpResponse {
-    use actix_web::HttpResponse;
+) -> Result<actix_web::HttpResponse, PageError> {
     let admin = match host.require_admin(&req).await {
         Ok(a) => a,
-        Err(r) => return r,
+        Err(r) => return Err(r.into()),
     };
     let Ok(id) = path.into_inner().parse::<i64>() else {
-        return HttpResponse::NotFound().finish();
+        return Err(PageError::NotFound);
     };
     if id == admin.id {
         // One's own factors go through the Security page's disable rules
         // (the password and a current code), never through this tool.
-        return see_other(&format!(
+        return Ok(see_other(&format!(
             "{}?own_reset=1",
             crate::two_factor::security::ADMIN_BASE
-        ));
+        )));
     }
     let target = match host.find_account(id).await {
         Ok(Some(a)) => a,
-        Ok(None) => return HttpResponse::NotFound().finish(),
-        Err(e) => return internal_error(&e),
+        Ok(None) => return Err(PageError::NotFound),
+        Err(e) => return Err(PageError::internal(&e)),
     };
     if target.role == Role::Admin {
         match confirm_access::is_confirmed(host.db(), host.session_key(&req).as_deref(), admin.id)
             .await
         {
             Ok(true) => {}
-            Ok(false) => return see_other(&confirm_access::path_to(&format!("/admin/users/{id}"))),
-            Err(e) => return internal_error(&e),
+            Ok(false) => {
+                return Ok(see_other(&confirm_access::path_to(&format!(
+                    "/admin/users/{id}"
+                ))))
+            }
+            Err(e) => return Err(PageError::internal(&e)),
         }
     }
     let ip = host.client_ip(&req);
@@ -128,14 +131,14 @@ async fn admin_reset(
         })
         .await
     {
-        return internal_error(&e);
+        return Err(PageError::internal(&e));
     }
     // The user's browsers are signed out too: a reset follows a lost phone,
     // and whoever holds it may hold a session.
     if let Err(e) = host.end_other_sessions(id, None).await {
-        return internal_error(&e);
+        return Err(PageError::internal(&e));
     }
-    see_other(&format!("/admin/users/{id}?tfa_reset=1"))
+    Ok(see_other(&format!("/admin/users/{id}?tfa_reset=1")))
 }
 
 /// The status and reset button shown on the admin user page.

@@ -12,7 +12,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 
 use crate::db::{DbConn, DbError};
 use crate::plugin::{Account, HostHandle, Interface};
-use crate::two_factor::pages::{interface_of, internal_error, see_other, skin, DoneForm};
+use crate::two_factor::pages::{interface_of, see_other, skin, DoneForm, PageError};
 
 use crate::two_factor::recovery::codes as recovery;
 use crate::two_factor::security;
@@ -197,11 +197,14 @@ fn has_note(conn: &mut DbConn, page: NotePage, account_id: i64) -> Result<bool, 
 /// button. A GET never shows nor uses up the one showing, since any site
 /// can make the browser send one; the button's POST (with the CSRF token)
 /// does (`first_codes_show`).
-async fn first_codes_page(st: web::Data<State>, req: HttpRequest) -> HttpResponse {
+async fn first_codes_page(
+    st: web::Data<State>,
+    req: HttpRequest,
+) -> Result<HttpResponse, PageError> {
     let interface = interface_of(&req);
     let account = match st.host.require_account(&req, interface).await {
         Ok(a) => a,
-        Err(r) => return r,
+        Err(r) => return Err(r.into()),
     };
     let id = account.id;
     match st
@@ -211,8 +214,8 @@ async fn first_codes_page(st: web::Data<State>, req: HttpRequest) -> HttpRespons
         .await
     {
         Ok(true) => {}
-        Ok(false) => return see_other(security::base_of(account.role.interface())),
-        Err(e) => return internal_error(&e),
+        Ok(false) => return Ok(see_other(security::base_of(account.role.interface()))),
+        Err(e) => return Err(PageError::internal(&e)),
     }
     let mut ctx = tera::Context::new();
     ctx.insert("codes", &Vec::<String>::new());
@@ -222,16 +225,19 @@ async fn first_codes_page(st: web::Data<State>, req: HttpRequest) -> HttpRespons
     let mut page = st.host.render(&req, StatusCode::OK, &template, ctx).await;
     page.headers_mut()
         .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    page
+    Ok(page)
 }
 
 /// The new recovery codes, once, right after SMS set-up; afterwards only
 /// "View recovery codes" (with the password) shows them.
-async fn first_codes_show(st: web::Data<State>, req: HttpRequest) -> HttpResponse {
+async fn first_codes_show(
+    st: web::Data<State>,
+    req: HttpRequest,
+) -> Result<HttpResponse, PageError> {
     let interface = interface_of(&req);
     let account = match st.host.require_account(&req, interface).await {
         Ok(a) => a,
-        Err(r) => return r,
+        Err(r) => return Err(r.into()),
     };
     let key = st.host.secret_key().clone();
     let id = account.id;
@@ -248,8 +254,8 @@ async fn first_codes_show(st: web::Data<State>, req: HttpRequest) -> HttpRespons
         .await;
     let (target, codes) = match taken {
         Ok(Some(t)) => t,
-        Ok(None) => return see_other(security::base_of(account.role.interface())),
-        Err(e) => return internal_error(&e),
+        Ok(None) => return Ok(see_other(security::base_of(account.role.interface()))),
+        Err(e) => return Err(PageError::internal(&e)),
     };
     let codes: Vec<String> = codes.into_iter().map(|c| c.code).collect();
     let mut ctx = tera::Context::new();
@@ -261,5 +267,5 @@ async fn first_codes_show(st: web::Data<State>, req: HttpRequest) -> HttpRespons
     let mut page = st.host.render(&req, StatusCode::OK, &template, ctx).await;
     page.headers_mut()
         .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    page
+    Ok(page)
 }
