@@ -70,11 +70,17 @@ impl HostState {
         Ok(account)
     }
 
-    /// `pending_with_account` at the addon's challenge step.
-    async fn pending_row(&self, req: &HttpRequest) -> Option<(PendingRow, AccountRow)> {
-        self.pending_with_account(req)
-            .await
-            .filter(|(row, _)| row.stage == pending::STAGE_CHALLENGE)
+    /// `pending_with_account` at the challenge step of `addon_id`: a sign-in
+    /// held by one addon's challenge is not another addon's to see or
+    /// complete.
+    async fn pending_row(
+        &self,
+        req: &HttpRequest,
+        addon_id: &str,
+    ) -> Option<(PendingRow, AccountRow)> {
+        self.pending_with_account(req).await.filter(|(row, _)| {
+            row.stage == pending::STAGE_CHALLENGE && row.addon_id.as_deref() == Some(addon_id)
+        })
     }
 }
 
@@ -264,7 +270,7 @@ impl HostServices for AddonHost {
     }
 
     async fn pending_login(&self, req: &HttpRequest) -> Option<PendingLogin> {
-        let (row, account) = self.host.pending_row(req).await?;
+        let (row, account) = self.host.pending_row(req, &self.addon_id).await?;
         Some(PendingLogin {
             id: row.id.clone(),
             account: account.to_account(),
@@ -292,7 +298,7 @@ impl HostServices for AddonHost {
     ) -> Result<Completion, HostError> {
         let Some((row, account)) = self
             .host
-            .pending_row(req)
+            .pending_row(req, &self.addon_id)
             .await
             .filter(|(r, _)| r.id == pending_id)
         else {

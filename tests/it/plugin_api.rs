@@ -323,3 +323,61 @@ async fn each_addon_has_its_own_key_and_reads_only_its_own_settings() {
         "another addon's settings are not readable"
     );
 }
+
+/// Two addons in one store: a sign-in held by one addon's challenge is not
+/// the other's to complete. Here the word check, whose page any signed-out
+/// visitor can pass, must not complete a sign-in the two-factor addon is
+/// holding for its texted code.
+#[tokio::test]
+async fn one_addon_cannot_complete_a_sign_in_another_addon_holds() {
+    use storefront_2fa::startup::{default_addons, AddonContext, AddonList};
+    let (_, word_check) = only_word_check();
+    let factory = move |ctx: &AddonContext<'_>| -> AddonList {
+        let mut all = default_addons(ctx);
+        all.extend(word_check(ctx));
+        all
+    };
+    let app = spawn_app_with(factory, |_| {}).await;
+    app.login_admin().await;
+    for id in ["two_factor", "word_check"] {
+        let res = app
+            .browser
+            .post_form(&format!("/admin/addons/{id}/enable"), &[])
+            .await;
+        assert_eq!(res.status(), 303);
+    }
+    let res = app
+        .browser
+        .post_form(
+            "/admin/addons/two_factor/settings",
+            &[("api_key", "two-addons-key"), ("customer_enabled", "on")],
+        )
+        .await;
+    assert_eq!(res.status(), 303);
+    let id = app.create_account("cust@example.com", "a-good-password-1", Role::Customer);
+    app.add_phone(id, "2015550123", crate::helpers::SmsSetUp::Complete);
+    let b = app.new_browser();
+    let res = b
+        .login("/login", "cust@example.com", "a-good-password-1")
+        .await;
+    assert_eq!(
+        location(&res),
+        "/two-factor/verify",
+        "the first addon holds it"
+    );
+    // The word check's page does not see the sign-in, so it offers no word.
+    let res = b.get("/word-check").await;
+    assert_eq!(res.status(), 303);
+    assert_eq!(location(&res), "/login");
+    for word in [
+        "apple", "river", "copper", "meadow", "lantern", "pepper", "harbor", "violet",
+    ] {
+        let (status, _, _) =
+            crate::helpers::post_from(&b, "/login", "/word-check", &[("word", word)]).await;
+        assert_ne!(status, 200);
+    }
+    assert!(
+        location(&b.get("/account").await).starts_with("/two-factor/verify"),
+        "still held for the texted code, not signed in"
+    );
+}
