@@ -134,17 +134,20 @@ pub async fn code_attempt(db: &Db, account_id: i64) -> Result<CodeGate, DbError>
 
 /// A correct code does not count as a failure: give the attempt back.
 pub async fn code_succeeded(db: &Db, account_id: i64) -> Result<(), DbError> {
-    db.transaction(move |conn| {
-        crate::on_backend!(conn, |c| diesel::update(
-            tfa_counters::table
-                .find(fail_key(account_id))
-                .filter(tfa_counters::count.gt(0)),
-        )
-        .set(tfa_counters::count.eq(tfa_counters::count - 1))
-        .execute(c))?;
-        Ok(())
-    })
-    .await
+    db.transaction(move |conn| give_back_attempt(conn, account_id))
+        .await
+}
+
+/// Takes one failure off the account's count (never below zero).
+fn give_back_attempt(conn: &mut DbConn, account_id: i64) -> Result<(), DbError> {
+    crate::on_backend!(conn, |c| diesel::update(
+        tfa_counters::table
+            .find(fail_key(account_id))
+            .filter(tfa_counters::count.gt(0)),
+    )
+    .set(tfa_counters::count.eq(tfa_counters::count - 1))
+    .execute(c))?;
+    Ok(())
 }
 
 /// A texted code was used: the attempt is given back (as `code_succeeded`)
@@ -152,16 +155,11 @@ pub async fn code_succeeded(db: &Db, account_id: i64) -> Result<(), DbError> {
 /// later, gets its own first code. One write.
 pub async fn code_used(db: &Db, account_id: i64) -> Result<(), DbError> {
     db.transaction(move |conn| {
-        crate::on_backend!(conn, |c| {
-            diesel::update(
-                tfa_counters::table
-                    .find(fail_key(account_id))
-                    .filter(tfa_counters::count.gt(0)),
-            )
-            .set(tfa_counters::count.eq(tfa_counters::count - 1))
-            .execute(c)?;
-            diesel::delete(tfa_counters::table.find(cooldown_key(account_id))).execute(c)
-        })?;
+        give_back_attempt(conn, account_id)?;
+        crate::on_backend!(conn, |c| diesel::delete(
+            tfa_counters::table.find(cooldown_key(account_id))
+        )
+        .execute(c))?;
         Ok(())
     })
     .await
