@@ -203,22 +203,13 @@ async fn the_installed_binary_serves_every_page_from_an_empty_folder() {
         "{page}"
     );
     ok(&shopper, "/two-factor/verify").await;
-    let outbox: serde_json::Value = shopper
-        .client
-        .get(shopper.url("/sandbox/authy/outbox?phone=2015550123"))
-        .header("X-Authy-API-Key", KEY)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let code: String = outbox[0]["text"]
-        .as_str()
-        .unwrap()
-        .chars()
-        .filter(char::is_ascii_digit)
-        .collect();
+    let code = crate::helpers::sandbox_code(
+        &shopper.client,
+        &shopper.url("/sandbox/authy"),
+        "2015550123",
+        KEY,
+    )
+    .await;
     let (status, loc, _) = post_from(
         &shopper,
         "/two-factor/verify",

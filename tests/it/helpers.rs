@@ -306,6 +306,26 @@ pub async fn post_from(
     (status, loc, res.text().await.unwrap())
 }
 
+/// The code in the newest outbox message to `phone` of the sandbox at
+/// `sandbox` (its base URL: `{store}/sandbox/authy` when the store mounts it).
+pub async fn sandbox_code(
+    client: &reqwest::Client,
+    sandbox: &str,
+    phone: &str,
+    key: &str,
+) -> String {
+    let res = client
+        .get(format!("{sandbox}/outbox?phone={phone}"))
+        .header("X-Authy-API-Key", key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let messages: serde_json::Value = res.json().await.unwrap();
+    let text = messages[0]["text"].as_str().expect("a message").to_string();
+    text.chars().filter(char::is_ascii_digit).collect()
+}
+
 /// The recovery codes a page lists (`<li><code>…</code>`).
 pub fn listed_codes(page: &str) -> Vec<String> {
     page.split("<li><code>")

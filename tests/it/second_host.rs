@@ -437,22 +437,7 @@ async fn the_addon_mounted_in_another_store_signs_a_customer_in_with_a_texted_co
     let (status, page) = b.get_text("/two-factor/verify").await;
     assert_eq!(status, 200, "{page}");
     assert!(page.contains("ending in <strong>50</strong>"), "{page}");
-    let outbox: serde_json::Value = b
-        .client
-        .get(format!("{sandbox_url}/outbox?phone={PHONE}"))
-        .header("X-Authy-API-Key", SANDBOX_KEY)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let code: String = outbox[0]["text"]
-        .as_str()
-        .expect("a code in the sandbox outbox")
-        .chars()
-        .filter(char::is_ascii_digit)
-        .collect();
+    let code = crate::helpers::sandbox_code(&b.client, &sandbox_url, PHONE, SANDBOX_KEY).await;
     // A wrong code first, then the right one.
     let res = b
         .client

@@ -47,21 +47,8 @@ pub fn with_phone(app: &TestApp, email: &str, role: Role) -> i64 {
 
 /// The code in the newest outbox message for the test phone.
 pub async fn outbox_code(app: &TestApp) -> String {
-    let res = app
-        .browser
-        .client
-        .get(
-            app.browser
-                .url(&format!("/sandbox/authy/outbox?phone={NATIONAL}")),
-        )
-        .header("X-Authy-API-Key", KEY)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 200);
-    let messages: serde_json::Value = res.json().await.unwrap();
-    let text = messages[0]["text"].as_str().expect("a message").to_string();
-    text.chars().filter(char::is_ascii_digit).collect()
+    let sandbox = app.browser.url("/sandbox/authy");
+    crate::helpers::sandbox_code(&app.browser.client, &sandbox, NATIONAL, KEY).await
 }
 
 pub async fn outbox_len(app: &TestApp) -> usize {

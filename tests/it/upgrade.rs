@@ -66,25 +66,13 @@ async fn a_database_from_the_previous_layout_upgrades_in_place_with_nothing_lost
     let (status, page) = shopper.get_text("/two-factor/verify").await;
     assert_eq!(status, 200, "{page}");
     assert!(page.contains("ending in <strong>23</strong>"), "{page}");
-    let outbox: serde_json::Value = shopper
-        .client
-        .get(shopper.url(&format!(
-            "/sandbox/authy/outbox?phone={}",
-            fact("shopper_phone")
-        )))
-        .header("X-Authy-API-Key", fact("api_key"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let sms: String = outbox[0]["text"]
-        .as_str()
-        .expect("a code in the outbox")
-        .chars()
-        .filter(char::is_ascii_digit)
-        .collect();
+    let sms = crate::helpers::sandbox_code(
+        &shopper.client,
+        &shopper.url("/sandbox/authy"),
+        &fact("shopper_phone"),
+        &fact("api_key"),
+    )
+    .await;
     let (status, loc, _) = post_from(
         &shopper,
         "/two-factor/verify",
