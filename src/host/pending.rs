@@ -9,6 +9,7 @@ use super::accounts::{self, AccountRow};
 use super::session;
 use crate::db::schema::pending_logins;
 use crate::db::{now, DbConn, DbError};
+pub use crate::plugin::safe_target;
 use crate::plugin::Interface;
 
 /// A pending login lives this long (seconds).
@@ -189,45 +190,4 @@ pub fn delete(conn: &mut DbConn, id: &str) -> Result<(), DbError> {
         diesel::delete(pending_logins::table.find(id)).execute(conn)?;
         Ok(())
     })
-}
-
-/// A local path that is safe to redirect to after login: starts with one
-/// `/`, no scheme, no backslash, no control characters. Anything else
-/// becomes `fallback` (no open redirect).
-pub fn safe_target(candidate: Option<&str>, fallback: &str) -> String {
-    match candidate {
-        Some(t)
-            if t.starts_with('/')
-                && !t.starts_with("//")
-                && !t.contains('\\')
-                && t.len() <= 512
-                && !t.chars().any(|c| c.is_control() || c.is_whitespace()) =>
-        {
-            t.to_string()
-        }
-        _ => fallback.to_string(),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::safe_target;
-
-    #[test]
-    fn only_local_paths_are_targets() {
-        assert_eq!(safe_target(Some("/checkout"), "/"), "/checkout");
-        assert_eq!(safe_target(Some("/account?tab=1"), "/"), "/account?tab=1");
-        for bad in [
-            "//evil.example",
-            "https://evil.example",
-            "/\\evil.example",
-            "javascript:alert(1)",
-            "",
-            "/a\nb",
-            "/%0a x",
-        ] {
-            assert_eq!(safe_target(Some(bad), "/"), "/", "{bad:?}");
-        }
-        assert_eq!(safe_target(None, "/admin"), "/admin");
-    }
 }

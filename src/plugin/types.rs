@@ -226,3 +226,44 @@ pub enum HostError {
     #[error(transparent)]
     Db(#[from] crate::db::DbError),
 }
+
+/// A local path that is safe to redirect to after login: starts with one
+/// `/`, no scheme, no backslash, no control characters. Anything else
+/// becomes `fallback` (no open redirect).
+pub fn safe_target(candidate: Option<&str>, fallback: &str) -> String {
+    match candidate {
+        Some(t)
+            if t.starts_with('/')
+                && !t.starts_with("//")
+                && !t.contains('\\')
+                && t.len() <= 512
+                && !t.chars().any(|c| c.is_control() || c.is_whitespace()) =>
+        {
+            t.to_string()
+        }
+        _ => fallback.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::safe_target;
+
+    #[test]
+    fn only_local_paths_are_targets() {
+        assert_eq!(safe_target(Some("/checkout"), "/"), "/checkout");
+        assert_eq!(safe_target(Some("/account?tab=1"), "/"), "/account?tab=1");
+        for bad in [
+            "//evil.example",
+            "https://evil.example",
+            "/\\evil.example",
+            "javascript:alert(1)",
+            "",
+            "/a\nb",
+            "/%0a x",
+        ] {
+            assert_eq!(safe_target(Some(bad), "/"), "/", "{bad:?}");
+        }
+        assert_eq!(safe_target(None, "/admin"), "/admin");
+    }
+}

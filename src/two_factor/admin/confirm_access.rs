@@ -115,18 +115,13 @@ struct Next {
 impl Next {
     /// Where to go after confirming: a local admin page, else the users list.
     fn target(query: &Option<web::Query<Next>>) -> String {
-        query
-            .as_ref()
-            .and_then(|q| q.next.as_deref())
-            .filter(|n| {
-                n.starts_with("/admin/")
-                    && !n.starts_with("//")
-                    && !n.contains('\\')
-                    && n.len() <= 200
-                    && !n.chars().any(|c| c.is_control() || c.is_whitespace())
-            })
-            .unwrap_or("/admin/users")
-            .to_string()
+        let next = query.as_ref().and_then(|q| q.next.as_deref());
+        let local = crate::plugin::safe_target(next, "");
+        if local.starts_with("/admin/") && local.len() <= 200 {
+            local
+        } else {
+            "/admin/users".to_string()
+        }
     }
 }
 
@@ -341,4 +336,35 @@ async fn send_sms(
         Err(e) => return Err(PageError::internal(&e)),
     };
     render(&st, &req, status, &v).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn target(next: &str) -> String {
+        Next::target(&Some(web::Query(Next {
+            next: Some(next.to_string()),
+        })))
+    }
+
+    #[test]
+    fn only_local_admin_pages_are_where_confirming_leads() {
+        assert_eq!(target("/admin/users/7"), "/admin/users/7");
+        for away in [
+            "//evil.example/admin/",
+            "https://evil.example/admin/",
+            "/admin/\\evil",
+            "/admin/a b",
+            "/account",
+            "",
+        ] {
+            assert_eq!(target(away), "/admin/users", "{away:?}");
+        }
+        assert_eq!(
+            target(&format!("/admin/{}", "x".repeat(200))),
+            "/admin/users"
+        );
+        assert_eq!(Next::target(&None), "/admin/users");
+    }
 }
