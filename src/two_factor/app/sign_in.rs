@@ -17,7 +17,6 @@ use crate::two_factor::audit::AuditEvent;
 use crate::two_factor::factors;
 use crate::two_factor::security;
 use crate::two_factor::sign_in::after;
-use crate::two_factor::sign_in::policy;
 use crate::two_factor::sign_in::verify::{self, Checked, Method, PendingAttempt};
 use crate::two_factor::sms::service::{Actor, Service};
 use crate::two_factor::store;
@@ -104,10 +103,7 @@ async fn view_for(st: &State, pending: &PendingLogin, recovery: bool) -> Result<
         .settings(&st.host)
         .await?
         .active_for(pending.account.role);
-    let base = match pending.interface {
-        Interface::Admin => "/admin/two-factor",
-        Interface::Customer => "/two-factor",
-    };
+    let base = crate::two_factor::sms::pages::base_path(pending.interface);
     Ok(View {
         base,
         path: app_path(pending.interface),
@@ -155,7 +151,7 @@ async fn submit(st: Data, req: HttpRequest, body: web::Bytes) -> Result<HttpResp
         PendingAttempt::Counted => {}
         PendingAttempt::Voided => {
             let view = View {
-                base: policy::verify_path(pending.interface).trim_end_matches("/verify"),
+                base: crate::two_factor::sms::pages::base_path(pending.interface),
                 login_path: st.host.login_path(pending.interface),
                 error: Some(GENERIC_AUTH_ERROR.to_string()),
                 ..View::default()

@@ -77,7 +77,8 @@ pub fn configure(cfg: &mut web::ServiceConfig, service: Arc<Service>, host: Host
     );
 }
 
-fn base_path(interface: Interface) -> &'static str {
+/// The prefix of the sign-in pages of an interface's skin.
+pub(crate) fn base_path(interface: Interface) -> &'static str {
     match interface {
         Interface::Admin => "/admin/two-factor",
         Interface::Customer => "/two-factor",
