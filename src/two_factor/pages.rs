@@ -1,6 +1,11 @@
 //! Responses every page of the addon shares.
 
-use actix_web::{web, HttpRequest, HttpResponse};
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_web::dev::Payload;
+use actix_web::{web, FromRequest, HttpRequest, HttpResponse};
+use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use crate::plugin::Interface;
@@ -41,6 +46,18 @@ impl PageError {
 
 impl From<crate::db::DbError> for PageError {
     fn from(e: crate::db::DbError) -> PageError {
+        PageError::internal(&e)
+    }
+}
+
+impl From<crate::two_factor::sms::service::ServiceError> for PageError {
+    fn from(e: crate::two_factor::sms::service::ServiceError) -> PageError {
+        PageError::internal(&e)
+    }
+}
+
+impl From<tera::Error> for PageError {
+    fn from(e: tera::Error) -> PageError {
         PageError::internal(&e)
     }
 }
@@ -94,6 +111,30 @@ impl actix_web::ResponseError for PageError {
                 .content_type("text/plain; charset=utf-8")
                 .body("Something went wrong on our side. Please try again."),
         }
+    }
+}
+
+/// A page's form, read once into its own struct `T` (each field
+/// `#[serde(default)]`, so a missing field is empty). A body that is not a
+/// form at all (broken percent-encoding, a field given twice) reads as the
+/// empty form: the handler then answers as it answers missing fields, with
+/// the generic message and, at a code step, the attempt still counted, so
+/// a malformed body never earns more than a wrong one. Too large a body is
+/// refused by the `Bytes` limit before anything is read.
+pub struct Form<T>(pub T);
+
+impl<T: DeserializeOwned + Default + 'static> FromRequest for Form<T> {
+    type Error = actix_web::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Form<T>, actix_web::Error>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let body = web::Bytes::from_request(req, payload);
+        Box::pin(async move {
+            let body = body.await?;
+            Ok(Form(
+                serde_urlencoded::from_bytes(&body).unwrap_or_default(),
+            ))
+        })
     }
 }
 

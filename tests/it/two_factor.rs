@@ -344,6 +344,40 @@ async fn wrong_codes_get_the_generic_message_and_the_sixth_voids_the_login() {
     assert_ne!(b.get("/account").await.status(), 200);
 }
 
+/// A body that is not a form (here the code given twice, both times the
+/// right one) reads as the empty form: the generic message, counted as an
+/// attempt like a wrong code, so five of them and the right code voids.
+#[tokio::test]
+async fn a_malformed_code_form_is_an_attempt_and_never_a_pass() {
+    let t = setup(true, false).await;
+    t.account_with_phone("cust@example.com", Role::Customer);
+    let b = t.app.new_browser();
+    b.login("/login", "cust@example.com", PASSWORD).await;
+    b.get_text("/two-factor/verify").await;
+    let code = t.gw.last_code(NATIONAL).unwrap();
+    let token = b.csrf().await;
+    for n in 1..=5 {
+        let res = b
+            .client
+            .post(b.url("/two-factor/verify"))
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .body(format!("csrf_token={token}&code={code}&code={code}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status().as_u16(), 401, "attempt {n}");
+        let page = res.text().await.unwrap();
+        assert!(
+            page.contains(GENERIC_AUTH_ERROR.split(',').next().unwrap()),
+            "{page}"
+        );
+    }
+    let (status, _, page) = submit_code(&b, "/two-factor", &code).await;
+    assert_eq!(status, 401);
+    assert!(page.contains("Please sign in again"), "{page}");
+    assert_ne!(b.get("/account").await.status(), 200);
+}
+
 #[tokio::test]
 async fn resend_replaces_the_code_and_is_rate_limited() {
     let t = setup(true, false).await;

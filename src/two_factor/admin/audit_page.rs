@@ -61,10 +61,7 @@ async fn audit_page(
         ),
         None => (String::new(), 1),
     };
-    let (rows, more) = match audit::page(host.db(), &email, page).await {
-        Ok(r) => r,
-        Err(e) => return Err(PageError::internal(&e)),
-    };
+    let (rows, more) = audit::page(host.db(), &email, page).await?;
     let view = AuditView {
         rows: rows
             .into_iter()

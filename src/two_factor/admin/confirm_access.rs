@@ -14,13 +14,13 @@ use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::db::{now, Db, DbError};
-use crate::plugin::{Account, FormValues, HostHandle};
+use crate::plugin::{Account, HostHandle};
 use crate::two_factor::schema::tfa_confirmed_access;
 
 use crate::two_factor::audit;
 use crate::two_factor::factors;
 use crate::two_factor::gateways::Channel;
-use crate::two_factor::pages::{see_other, PageError};
+use crate::two_factor::pages::{see_other, Form, PageError};
 use crate::two_factor::sign_in::verify::{self, Checked};
 use crate::two_factor::sms::service::{gateway_message, wait_message, Actor, SendOutcome, Service};
 use crate::two_factor::store;
@@ -180,10 +180,7 @@ async fn page(
     req: HttpRequest,
     query: Option<web::Query<Next>>,
 ) -> Result<HttpResponse, PageError> {
-    let account = match st.host.require_admin(&req).await {
-        Ok(a) => a,
-        Err(r) => return Err(r.into()),
-    };
+    let account = st.host.require_admin(&req).await?;
     match view(&st, &account, Next::target(&query)).await {
         Ok(v) => render(&st, &req, StatusCode::OK, &v).await,
         Err(e) => Err(PageError::internal(&e)),
@@ -201,50 +198,39 @@ fn actor<'a>(account: &'a Account, ip: &'a str) -> Actor<'a> {
     }
 }
 
+/// The confirmation: the password, and a code when the admin has a factor.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct ConfirmForm {
+    password: String,
+    code: String,
+}
+
 async fn submit(
     st: Data,
     req: HttpRequest,
     query: Option<web::Query<Next>>,
-    body: web::Bytes,
+    Form(form): Form<ConfirmForm>,
 ) -> Result<HttpResponse, PageError> {
-    let account = match st.host.require_admin(&req).await {
-        Ok(a) => a,
-        Err(r) => return Err(r.into()),
-    };
+    let account = st.host.require_admin(&req).await?;
     let Some(session_key) = st.host.session_key(&req) else {
         return Ok(see_other(st.host.login_path(account.role.interface())));
     };
-    let mut v = match view(&st, &account, Next::target(&query)).await {
-        Ok(v) => v,
-        Err(e) => return Err(PageError::internal(&e)),
-    };
-    let values = FormValues::parse(&body).unwrap_or_default();
+    let mut v = view(&st, &account, Next::target(&query)).await?;
     let ip = st.host.client_ip(&req);
     let actor = actor(&account, &ip);
-    let password_ok =
-        match verify::password(&st.host, account.id, values.get("password").unwrap_or("")).await {
-            Ok(ok) => ok,
-            Err(e) => return Err(PageError::internal(&e)),
-        };
+    let password_ok = verify::password(&st.host, account.id, &form.password).await?;
     let code_ok = if !password_ok {
         false
     } else if v.has_factor {
-        match verify::check_code(
-            &st.service,
-            &st.host,
-            &actor,
-            values.text("code"),
-            v.can_sms,
-        )
-        .await
+        match verify::check_code(&st.service, &st.host, &actor, form.code.trim(), v.can_sms).await?
         {
-            Ok(Checked::Valid { .. }) => true,
-            Ok(Checked::GatewayFailed) => {
+            Checked::Valid { .. } => true,
+            Checked::GatewayFailed => {
                 v.error = Some(gateway_message(false).to_string());
                 return render(&st, &req, StatusCode::SERVICE_UNAVAILABLE, &v).await;
             }
-            Ok(_) => false,
-            Err(e) => return Err(PageError::internal(&e)),
+            _ => false,
         }
     } else {
         true
@@ -286,26 +272,16 @@ async fn send_sms(
     req: HttpRequest,
     query: Option<web::Query<Next>>,
 ) -> Result<HttpResponse, PageError> {
-    let account = match st.host.require_admin(&req).await {
-        Ok(a) => a,
-        Err(r) => return Err(r.into()),
-    };
-    let mut v = match view(&st, &account, Next::target(&query)).await {
-        Ok(v) => v,
-        Err(e) => return Err(PageError::internal(&e)),
-    };
-    let stored = match store::phone_of(st.host.db(), account.id).await {
-        Ok(Some(s)) if v.can_sms => s,
-        Ok(_) => {
+    let account = st.host.require_admin(&req).await?;
+    let mut v = view(&st, &account, Next::target(&query)).await?;
+    let stored = match store::phone_of(st.host.db(), account.id).await? {
+        Some(s) if v.can_sms => s,
+        _ => {
             v.error = Some("Text-message codes are off for your account. Use your authenticator app or a recovery code.".into());
             return render(&st, &req, StatusCode::UNPROCESSABLE_ENTITY, &v).await;
         }
-        Err(e) => return Err(PageError::internal(&e)),
     };
-    let settings = match st.service.settings(&st.host).await {
-        Ok(s) => s,
-        Err(e) => return Err(PageError::internal(&e)),
-    };
+    let settings = st.service.settings(&st.host).await?;
     let ip = st.host.client_ip(&req);
     let status = match st
         .service
@@ -316,24 +292,23 @@ async fn send_sms(
             &stored,
             Channel::Sms,
         )
-        .await
+        .await?
     {
-        Ok(SendOutcome::Sent) => {
+        SendOutcome::Sent => {
             v.notice = Some(format!(
                 "We sent a code by text message to your phone number ending in {}.",
                 stored.phone.last_two()
             ));
             StatusCode::OK
         }
-        Ok(SendOutcome::Wait { seconds, reason }) => {
+        SendOutcome::Wait { seconds, reason } => {
             v.error = Some(wait_message(seconds, reason));
             StatusCode::TOO_MANY_REQUESTS
         }
-        Ok(SendOutcome::Failed(_)) => {
+        SendOutcome::Failed(_) => {
             v.error = Some(gateway_message(true).to_string());
             StatusCode::SERVICE_UNAVAILABLE
         }
-        Err(e) => return Err(PageError::internal(&e)),
     };
     render(&st, &req, status, &v).await
 }

@@ -80,10 +80,7 @@ async fn admin_reset(
     req: actix_web::HttpRequest,
     path: actix_web::web::Path<String>,
 ) -> Result<actix_web::HttpResponse, PageError> {
-    let admin = match host.require_admin(&req).await {
-        Ok(a) => a,
-        Err(r) => return Err(r.into()),
-    };
+    let admin = host.require_admin(&req).await?;
     let Ok(id) = path.into_inner().parse::<i64>() else {
         return Err(PageError::NotFound);
     };
@@ -95,23 +92,18 @@ async fn admin_reset(
             crate::two_factor::security::ADMIN_BASE
         )));
     }
-    let target = match host.find_account(id).await {
-        Ok(Some(a)) => a,
-        Ok(None) => return Err(PageError::NotFound),
-        Err(e) => return Err(PageError::internal(&e)),
+    let target = match host.find_account(id).await? {
+        Some(a) => a,
+        None => return Err(PageError::NotFound),
     };
-    if target.role == Role::Admin {
-        match confirm_access::is_confirmed(host.db(), host.session_key(&req).as_deref(), admin.id)
-            .await
-        {
-            Ok(true) => {}
-            Ok(false) => {
-                return Ok(see_other(&confirm_access::path_to(&format!(
-                    "/admin/users/{id}"
-                ))))
-            }
-            Err(e) => return Err(PageError::internal(&e)),
-        }
+    // Changing another admin's second factor needs a fresh confirmation.
+    if target.role == Role::Admin
+        && !confirm_access::is_confirmed(host.db(), host.session_key(&req).as_deref(), admin.id)
+            .await?
+    {
+        return Ok(see_other(&confirm_access::path_to(&format!(
+            "/admin/users/{id}"
+        ))));
     }
     let ip = host.client_ip(&req);
     let by = format!("admin {}", admin.email);

@@ -10,8 +10,8 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 
-use crate::plugin::{FormValues, HostHandle, Interface, PendingLogin, GENERIC_AUTH_ERROR};
-use crate::two_factor::pages::{interface_of, internal_error, see_other, skin, PageError};
+use crate::plugin::{HostHandle, Interface, PendingLogin, GENERIC_AUTH_ERROR};
+use crate::two_factor::pages::{interface_of, internal_error, see_other, skin, Form, PageError};
 
 use crate::two_factor::audit::AuditEvent;
 use crate::two_factor::factors;
@@ -90,9 +90,27 @@ async fn pending_for(st: &State, req: &HttpRequest) -> Result<PendingLogin, Page
     Ok(pending)
 }
 
+/// Which code the page asks for: the app's (the default) or a recovery
+/// code (`?method=recovery`, and the same field in the form).
+#[derive(Deserialize, Default, Clone, Copy, PartialEq)]
+#[serde(rename_all = "lowercase")]
+enum CodeKind {
+    #[default]
+    App,
+    Recovery,
+}
+
 #[derive(Deserialize)]
 struct Query {
-    method: Option<String>,
+    method: Option<CodeKind>,
+}
+
+/// The code form: the code, and which kind the page asked for.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct CodeForm {
+    code: String,
+    method: CodeKind,
 }
 
 async fn view_for(st: &State, pending: &PendingLogin, recovery: bool) -> Result<View, PageError> {
@@ -127,7 +145,7 @@ async fn render(
     view: &View,
 ) -> Result<HttpResponse, PageError> {
     let template = format!("two_factor/{template}_{}.html", interface_of(req).as_str());
-    let ctx = tera::Context::from_serialize(view).map_err(|e| PageError::internal(&e))?;
+    let ctx = tera::Context::from_serialize(view)?;
     Ok(st.host.render(req, status, &template, ctx).await)
 }
 
@@ -137,14 +155,17 @@ async fn page(
     query: Option<web::Query<Query>>,
 ) -> Result<HttpResponse, PageError> {
     let pending = pending_for(&st, &req).await?;
-    let recovery = query.is_some_and(|q| q.method.as_deref() == Some("recovery"));
+    let recovery = query.is_some_and(|q| q.method == Some(CodeKind::Recovery));
     let view = view_for(&st, &pending, recovery).await?;
     render(&st, &req, StatusCode::OK, "app_verify", &view).await
 }
 
-async fn submit(st: Data, req: HttpRequest, body: web::Bytes) -> Result<HttpResponse, PageError> {
+async fn submit(
+    st: Data,
+    req: HttpRequest,
+    Form(form): Form<CodeForm>,
+) -> Result<HttpResponse, PageError> {
     let pending = pending_for(&st, &req).await?;
-    let values = FormValues::parse(&body).unwrap_or_default();
     let ip = st.host.client_ip(&req);
     let login = || PageError::SeeOther(st.host.login_path(pending.interface).into());
     match verify::count_pending_attempt(&st.host, &pending, &ip).await? {
@@ -168,9 +189,9 @@ async fn submit(st: Data, req: HttpRequest, body: web::Bytes) -> Result<HttpResp
         initial: false,
         via_api: false,
     };
-    let recovery_mode = values.get("method") == Some("recovery");
+    let recovery_mode = form.method == CodeKind::Recovery;
     let checked =
-        verify::check_code(&st.service, &st.host, &actor, values.text("code"), false).await?;
+        verify::check_code(&st.service, &st.host, &actor, form.code.trim(), false).await?;
     let remaining = match checked {
         Checked::Valid { method, remaining } => {
             debug_assert!(method != Method::Sms);

@@ -28,7 +28,9 @@ const MAX_BODY: usize = 64 * 1024;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct AuthyId(pub i64);
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// How a code travels; forms name it `sms` or `call`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Channel {
     Sms,
     Call,

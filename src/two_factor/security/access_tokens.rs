@@ -2,15 +2,24 @@
 
 use super::*;
 
+/// "Create token": its name, scope, lifetime, and the current password.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub(super) struct TokenForm {
+    name: String,
+    scope: String,
+    expires_days: String,
+    password: String,
+}
+
 pub(super) async fn token_create(
     st: Data,
     req: HttpRequest,
-    body: web::Bytes,
+    Form(form): Form<TokenForm>,
 ) -> Result<HttpResponse, PageError> {
     let account = account(&st, &req).await?;
-    let values = FormValues::parse(&body).unwrap_or_default();
     let ip = st.host.client_ip(&req);
-    let name = values.text("name").to_string();
+    let name = form.name.trim().to_string();
     if name.is_empty() || name.chars().count() > tokens::MAX_NAME {
         return page(
             &st,
@@ -23,7 +32,7 @@ pub(super) async fn token_create(
         )
         .await;
     }
-    let Some(scope) = Scope::parse(values.text("scope")) else {
+    let Some(scope) = Scope::parse(form.scope.trim()) else {
         return page(
             &st,
             &req,
@@ -33,7 +42,7 @@ pub(super) async fn token_create(
         )
         .await;
     };
-    let expires_at = match values.text("expires_days") {
+    let expires_at = match form.expires_days.trim() {
         "" | "never" => None,
         d => match d.parse::<i64>() {
             Ok(days) if (1..=3650).contains(&days) => Some(crate::db::now() + days * 86_400),
@@ -49,20 +58,16 @@ pub(super) async fn token_create(
             }
         },
     };
-    if let Some(r) = require_password(&st, &req, &account, &values, None).await? {
+    if let Some(r) = require_password(&st, &req, &account, &form.password, None).await? {
         return Ok(r);
     }
     let id = account.id;
     let n = name.clone();
-    let token = match st
+    let token = st
         .host
         .db()
         .transaction(move |conn| tokens::create(conn, id, Kind::Pat, &n, scope, expires_at))
-        .await
-    {
-        Ok(t) => t,
-        Err(e) => return Err(PageError::internal(&e)),
-    };
+        .await?;
     audit::record(
         st.host.db(),
         event(&account, &req, &ip, "api_token", "created")

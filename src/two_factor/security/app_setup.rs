@@ -23,18 +23,14 @@ pub(super) async fn app_start(st: Data, req: HttpRequest) -> Result<HttpResponse
     let secret = totp::generate_secret();
     let enc = st.host.secret_key().encrypt(&totp::encode_secret(&secret));
     let id = account.id;
-    match st
+    if !st
         .host
         .db()
         .transaction(move |conn| totp::begin_setup(conn, id, &enc))
-        .await
+        .await?
     {
-        Ok(true) => {}
-        Ok(false) => {
-            let view = with_error("An authenticator app is already set up. Disable two-factor authentication first to move to a new app.");
-            return page(&st, &req, &account, StatusCode::CONFLICT, view).await;
-        }
-        Err(e) => return Err(PageError::internal(&e)),
+        let view = with_error("An authenticator app is already set up. Disable two-factor authentication first to move to a new app.");
+        return page(&st, &req, &account, StatusCode::CONFLICT, view).await;
     }
     page(
         &st,
@@ -49,19 +45,17 @@ pub(super) async fn app_start(st: Data, req: HttpRequest) -> Result<HttpResponse
 pub(super) async fn app_confirm(
     st: Data,
     req: HttpRequest,
-    body: web::Bytes,
+    Form(form): Form<PasswordAndCodeForm>,
 ) -> Result<HttpResponse, PageError> {
     let account = account(&st, &req).await?;
-    let values = FormValues::parse(&body).unwrap_or_default();
     let ip = st.host.client_ip(&req);
     let id = account.id;
-    let row = match st.host.db().run(move |conn| totp::load(conn, id)).await {
-        Ok(Some(r)) if !r.confirmed => r,
-        Ok(_) => {
+    let row = match st.host.db().run(move |conn| totp::load(conn, id)).await? {
+        Some(r) if !r.confirmed => r,
+        _ => {
             let view = with_error("There is no authenticator set-up in progress. Start again with “Set up authenticator app”.");
             return page(&st, &req, &account, StatusCode::CONFLICT, view).await;
         }
-        Err(e) => return Err(PageError::internal(&e)),
     };
     let Some(secret) = totp::secret_of(st.host.secret_key(), &row) else {
         return Err(PageError::internal(
@@ -73,20 +67,16 @@ pub(super) async fn app_confirm(
         view.error = Some(message.to_string());
         view
     };
-    match password_ok(&st, &account, &values).await {
-        Ok(true) => {}
-        Ok(false) => {
-            audit::record(
-                st.host.db(),
-                event(&account, &req, &ip, "app_setup", "failure").detail("wrong password"),
-            )
-            .await;
-            let view = again(WRONG_PASSWORD);
-            return page(&st, &req, &account, StatusCode::UNAUTHORIZED, view).await;
-        }
-        Err(e) => return Err(e),
+    if !password_ok(&st, &account, &form.password).await? {
+        audit::record(
+            st.host.db(),
+            event(&account, &req, &ip, "app_setup", "failure").detail("wrong password"),
+        )
+        .await;
+        let view = again(WRONG_PASSWORD);
+        return page(&st, &req, &account, StatusCode::UNAUTHORIZED, view).await;
     }
-    let code = values.text("code").replace(' ', "");
+    let code = form.code.trim().replace(' ', "");
     let step = if totp::looks_like_code(&code) {
         totp::matching_step(&secret, &code, crate::db::now())
     } else {
@@ -101,18 +91,14 @@ pub(super) async fn app_confirm(
         let view = again("That code is not right. Check the time on your phone and enter the 6-digit code your app shows now.");
         return page(&st, &req, &account, StatusCode::UNPROCESSABLE_ENTITY, view).await;
     };
-    match st
+    if !st
         .host
         .db()
         .transaction(move |conn| totp::confirm(conn, id, step))
-        .await
+        .await?
     {
-        Ok(true) => {}
-        Ok(false) => {
-            let view = with_error("This set-up was already confirmed or replaced.");
-            return page(&st, &req, &account, StatusCode::CONFLICT, view).await;
-        }
-        Err(e) => return Err(PageError::internal(&e)),
+        let view = with_error("This set-up was already confirmed or replaced.");
+        return page(&st, &req, &account, StatusCode::CONFLICT, view).await;
     }
     audit::record(
         st.host.db(),

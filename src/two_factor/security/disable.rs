@@ -6,16 +6,12 @@ use super::*;
 pub(super) async fn disable(
     st: Data,
     req: HttpRequest,
-    body: web::Bytes,
+    Form(form): Form<PasswordAndCodeForm>,
 ) -> Result<HttpResponse, PageError> {
     let account = account(&st, &req).await?;
-    let values = FormValues::parse(&body).unwrap_or_default();
     let ip = st.host.client_ip(&req);
     let id = account.id;
-    let f = match factors::of(st.host.db(), id).await {
-        Ok(f) => f,
-        Err(e) => return Err(PageError::internal(&e)),
-    };
+    let f = factors::of(st.host.db(), id).await?;
     if !f.any() && f.recovery.total == 0 {
         return page(
             &st,
@@ -27,7 +23,7 @@ pub(super) async fn disable(
         .await;
     }
     let wrong = event(&account, &req, &ip, "disable", "failure").detail("wrong password");
-    if let Some(r) = require_password(&st, &req, &account, &values, Some(wrong)).await? {
+    if let Some(r) = require_password(&st, &req, &account, &form.password, Some(wrong)).await? {
         return Ok(r);
     }
     let actor = Actor {
@@ -38,11 +34,8 @@ pub(super) async fn disable(
         initial: false,
         via_api: false,
     };
-    let code = values.text("code");
-    let checked = match verify::check_code(&st.service, &st.host, &actor, code, true).await {
-        Ok(c) => c,
-        Err(e) => return Err(PageError::internal(&e)),
-    };
+    let code = form.code.trim();
+    let checked = verify::check_code(&st.service, &st.host, &actor, code, true).await?;
     match checked {
         Checked::Valid { .. } => {}
         Checked::GatewayFailed => {
@@ -98,9 +91,9 @@ pub(super) async fn disable_send_sms(
 ) -> Result<HttpResponse, PageError> {
     let account = account(&st, &req).await?;
     let ip = st.host.client_ip(&req);
-    let stored = match store::phone_of(st.host.db(), account.id).await {
-        Ok(Some(s)) => s,
-        Ok(None) => {
+    let stored = match store::phone_of(st.host.db(), account.id).await? {
+        Some(s) => s,
+        None => {
             return page(
                 &st,
                 &req,
@@ -110,12 +103,8 @@ pub(super) async fn disable_send_sms(
             )
             .await
         }
-        Err(e) => return Err(PageError::internal(&e)),
     };
-    let settings = match st.service.settings(&st.host).await {
-        Ok(s) => s,
-        Err(e) => return Err(PageError::internal(&e)),
-    };
+    let settings = st.service.settings(&st.host).await?;
     if !settings.active_for(account.role) {
         let view = with_error("Text-message codes are off for your account, so none can be sent. Use a code from your authenticator app or one of your recovery codes.");
         return page(&st, &req, &account, StatusCode::UNPROCESSABLE_ENTITY, view).await;
@@ -131,24 +120,23 @@ pub(super) async fn disable_send_sms(
     let (status, view) = match st
         .service
         .send_code(&st.host, &settings, &actor, &stored, Channel::Sms)
-        .await
+        .await?
     {
-        Ok(SendOutcome::Sent) => (
+        SendOutcome::Sent => (
             StatusCode::OK,
             with_notice(format!(
                 "We sent a code by text message to your phone number ending in {}.",
                 stored.phone.last_two()
             )),
         ),
-        Ok(SendOutcome::Wait { seconds, reason }) => (
+        SendOutcome::Wait { seconds, reason } => (
             StatusCode::TOO_MANY_REQUESTS,
             with_error(wait_message(seconds, reason)),
         ),
-        Ok(SendOutcome::Failed(_)) => (
+        SendOutcome::Failed(_) => (
             StatusCode::SERVICE_UNAVAILABLE,
             with_error(gateway_message(true)),
         ),
-        Err(e) => return Err(PageError::internal(&e)),
     };
     page(&st, &req, &account, status, view).await
 }

@@ -12,10 +12,10 @@ use std::sync::Arc;
 
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-use crate::plugin::{Account, FormValues, HostHandle, Interface};
-use crate::two_factor::pages::{interface_of, skin, DoneForm, PageError};
+use crate::plugin::{Account, HostHandle, Interface};
+use crate::two_factor::pages::{interface_of, skin, DoneForm, Form, PageError};
 
 use crate::two_factor::admin::status::format_time;
 use crate::two_factor::api::tokens::{self, Kind, PatRow, Scope};
@@ -174,10 +174,8 @@ async fn render(
     view: &View,
 ) -> Result<HttpResponse, PageError> {
     let template = format!("two_factor/security_{}.html", interface_of(req).as_str());
-    let mut resp = match tera::Context::from_serialize(view) {
-        Ok(ctx) => st.host.render(req, status, &template, ctx).await,
-        Err(e) => return Err(PageError::internal(&e)),
-    };
+    let ctx = tera::Context::from_serialize(view)?;
+    let mut resp = st.host.render(req, status, &template, ctx).await;
     resp.headers_mut().insert(
         actix_web::http::header::CACHE_CONTROL,
         actix_web::http::header::HeaderValue::from_static("no-store"),
@@ -220,13 +218,25 @@ fn with_notice(message: impl Into<String>) -> View {
 const WRONG_PASSWORD: &str =
     "That password is not right, or too many attempts were made. Please try again.";
 
+/// A form that needs only the current password.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct PasswordForm {
+    password: String,
+}
+
+/// A form that needs the current password and a code (a current app or
+/// SMS code, or a recovery code).
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct PasswordAndCodeForm {
+    password: String,
+    code: String,
+}
+
 /// Checks the current password, counted against the account's limit.
-async fn password_ok(
-    st: &State,
-    account: &Account,
-    values: &FormValues,
-) -> Result<bool, PageError> {
-    Ok(verify::password(&st.host, account.id, values.get("password").unwrap_or("")).await?)
+async fn password_ok(st: &State, account: &Account, password: &str) -> Result<bool, PageError> {
+    Ok(verify::password(&st.host, account.id, password).await?)
 }
 
 /// Checks the current password: None when it is right, else the Security
@@ -235,10 +245,10 @@ async fn require_password(
     st: &State,
     req: &HttpRequest,
     account: &Account,
-    values: &FormValues,
+    password: &str,
     on_wrong: Option<AuditEvent>,
 ) -> Result<Option<HttpResponse>, PageError> {
-    if password_ok(st, account, values).await? {
+    if password_ok(st, account, password).await? {
         return Ok(None);
     }
     if let Some(ev) = on_wrong {

@@ -27,24 +27,20 @@ pub(super) fn codes_view(codes: Vec<String>, notice: String) -> View {
 pub(super) async fn recovery_view(
     st: Data,
     req: HttpRequest,
-    body: web::Bytes,
+    Form(form): Form<PasswordForm>,
 ) -> Result<HttpResponse, PageError> {
     let account = account(&st, &req).await?;
-    let values = FormValues::parse(&body).unwrap_or_default();
-    if let Some(r) = require_password(&st, &req, &account, &values, None).await? {
+    if let Some(r) = require_password(&st, &req, &account, &form.password, None).await? {
         return Ok(r);
     }
     let key = st.host.secret_key().clone();
     let id = account.id;
-    let shown = match st
+    let shown = st
         .host
         .db()
         .run(move |conn| recovery::reveal(conn, &key, id))
-        .await
-    {
-        Ok(shown) => shown.unwrap_or_default(),
-        Err(e) => return Err(PageError::internal(&e)),
-    };
+        .await?
+        .unwrap_or_default();
     let unused: Vec<String> = shown
         .iter()
         .filter(|c| !c.used)
@@ -68,12 +64,11 @@ pub(super) async fn recovery_view(
 pub(super) async fn recovery_regenerate(
     st: Data,
     req: HttpRequest,
-    body: web::Bytes,
+    Form(form): Form<PasswordForm>,
 ) -> Result<HttpResponse, PageError> {
     let account = account(&st, &req).await?;
-    let values = FormValues::parse(&body).unwrap_or_default();
     let ip = st.host.client_ip(&req);
-    if let Some(r) = require_password(&st, &req, &account, &values, None).await? {
+    if let Some(r) = require_password(&st, &req, &account, &form.password, None).await? {
         return Ok(r);
     }
     let codes = new_codes(&st, &account).await?;

@@ -202,20 +202,15 @@ async fn first_codes_page(
     req: HttpRequest,
 ) -> Result<HttpResponse, PageError> {
     let interface = interface_of(&req);
-    let account = match st.host.require_account(&req, interface).await {
-        Ok(a) => a,
-        Err(r) => return Err(r.into()),
-    };
+    let account = st.host.require_account(&req, interface).await?;
     let id = account.id;
-    match st
+    if !st
         .host
         .db()
         .run(move |conn| has_note(conn, FIRST_CODES, id))
-        .await
+        .await?
     {
-        Ok(true) => {}
-        Ok(false) => return Ok(see_other(security::base_of(account.role.interface()))),
-        Err(e) => return Err(PageError::internal(&e)),
+        return Ok(see_other(security::base_of(account.role.interface())));
     }
     let mut ctx = tera::Context::new();
     ctx.insert("codes", &Vec::<String>::new());
@@ -235,10 +230,7 @@ async fn first_codes_show(
     req: HttpRequest,
 ) -> Result<HttpResponse, PageError> {
     let interface = interface_of(&req);
-    let account = match st.host.require_account(&req, interface).await {
-        Ok(a) => a,
-        Err(r) => return Err(r.into()),
-    };
+    let account = st.host.require_account(&req, interface).await?;
     let key = st.host.secret_key().clone();
     let id = account.id;
     let taken = st
@@ -252,10 +244,9 @@ async fn first_codes_show(
             Ok(Some((target, codes)))
         })
         .await;
-    let (target, codes) = match taken {
-        Ok(Some(t)) => t,
-        Ok(None) => return Ok(see_other(security::base_of(account.role.interface()))),
-        Err(e) => return Err(PageError::internal(&e)),
+    let (target, codes) = match taken? {
+        Some(t) => t,
+        None => return Ok(see_other(security::base_of(account.role.interface()))),
     };
     let codes: Vec<String> = codes.into_iter().map(|c| c.code).collect();
     let mut ctx = tera::Context::new();

@@ -7,10 +7,10 @@ use std::sync::Arc;
 
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-use crate::plugin::{FormValues, HostHandle, Interface, PendingLogin, GENERIC_AUTH_ERROR};
-use crate::two_factor::pages::{interface_of, see_other, skin, PageError};
+use crate::plugin::{HostHandle, Interface, PendingLogin, GENERIC_AUTH_ERROR};
+use crate::two_factor::pages::{interface_of, see_other, skin, Form, PageError};
 
 use crate::two_factor::admin::status::format_time;
 use crate::two_factor::audit::{self, AuditEvent};
@@ -119,7 +119,7 @@ async fn render(
 ) -> Result<HttpResponse, PageError> {
     let interface = interface_of(req);
     let template = format!("two_factor/{page}_{}.html", interface.as_str());
-    let ctx = tera::Context::from_serialize(view).map_err(|e| PageError::internal(&e))?;
+    let ctx = tera::Context::from_serialize(view)?;
     Ok(st.host.render(req, status, &template, ctx).await)
 }
 
@@ -172,11 +172,7 @@ async fn send_and_describe(
     initial: bool,
     view: &mut PageView,
 ) -> Result<StatusCode, PageError> {
-    let settings = st
-        .service
-        .settings(&st.host)
-        .await
-        .map_err(|e| PageError::internal(&e))?;
+    let settings = st.service.settings(&st.host).await?;
     let outcome = st
         .service
         .send_code(
@@ -189,8 +185,7 @@ async fn send_and_describe(
             stored,
             channel,
         )
-        .await
-        .map_err(|e| PageError::internal(&e))?;
+        .await?;
     Ok(match outcome {
         SendOutcome::Sent => {
             // The first code's claim (`first_show`) already stamped the time.
@@ -199,8 +194,7 @@ async fn send_and_describe(
                 st.host
                     .db()
                     .transaction(move |conn| store::mark_sent(conn, &id))
-                    .await
-                    .map_err(|e| PageError::internal(&e))?;
+                    .await?;
             }
             view.notice = Some(sent_notice(channel, stored.phone.last_two()));
             StatusCode::OK
@@ -212,8 +206,7 @@ async fn send_and_describe(
             st.host
                 .db()
                 .transaction(move |conn| store::unclaim_first_show(conn, &id))
-                .await
-                .map_err(|e| PageError::internal(&e))?;
+                .await?;
             view.error = Some(format!(
                 "{} Then use “Resend SMS with code”.",
                 wait_message(seconds, reason)
@@ -241,28 +234,20 @@ async fn verify_page(st: Data, req: HttpRequest) -> Result<HttpResponse, PageErr
     let pending = pending_for(&st, &req).await?;
     let stored = stored_phone(&st, &pending).await?;
     let (id, account_id) = (pending.id.clone(), pending.account.id);
-    let first = store::first_show(st.host.db(), id, account_id).await;
+    let first = store::first_show(st.host.db(), id, account_id).await?;
     let mut view = PageView::new(&st, pending.interface);
     view.last_two = stored.phone.last_two().to_string();
     let mut status = StatusCode::OK;
-    match first {
-        Ok(true) => {
-            let ip = st.host.client_ip(&req);
-            match send_and_describe(&st, &pending, &ip, &stored, Channel::Sms, true, &mut view)
-                .await
-            {
-                Ok(s) => status = s,
-                Err(r) => return Err(r),
-            }
-            if status == StatusCode::OK {
-                view.notice = Some(format!(
-                    "We sent a code by text message to your phone number ending in {}.",
-                    view.last_two
-                ));
-            }
+    if first {
+        let ip = st.host.client_ip(&req);
+        status =
+            send_and_describe(&st, &pending, &ip, &stored, Channel::Sms, true, &mut view).await?;
+        if status == StatusCode::OK {
+            view.notice = Some(format!(
+                "We sent a code by text message to your phone number ending in {}.",
+                view.last_two
+            ));
         }
-        Ok(false) => {}
-        Err(e) => return Err(PageError::internal(&e)),
     }
     render(&st, &req, status, "verify", &view).await
 }
@@ -279,42 +264,40 @@ async fn ended(
     render(st, req, status, "ended", &view).await
 }
 
+/// The code page's form.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct CodeForm {
+    code: String,
+}
+
 async fn verify_submit(
     st: Data,
     req: HttpRequest,
-    body: web::Bytes,
+    Form(form): Form<CodeForm>,
 ) -> Result<HttpResponse, PageError> {
     let pending = pending_for(&st, &req).await?;
-    let values = FormValues::parse(&body).unwrap_or_default();
     let ip = st.host.client_ip(&req);
     let actor = actor(&pending, &ip);
     // Count the attempt on the pending login before anything is checked.
-    match verify::count_pending_attempt(&st.host, &pending, &ip).await {
-        Ok(PendingAttempt::Counted) => {}
-        Ok(PendingAttempt::Voided) => {
+    match verify::count_pending_attempt(&st.host, &pending, &ip).await? {
+        PendingAttempt::Counted => {}
+        PendingAttempt::Voided => {
             return ended(&st, &req, StatusCode::UNAUTHORIZED, GENERIC_AUTH_ERROR).await
         }
-        Ok(PendingAttempt::Gone) => {
+        PendingAttempt::Gone => {
             return Err(PageError::SeeOther(
                 st.host.login_path(pending.interface).into(),
             ))
         }
-        Err(e) => return Err(PageError::internal(&e)),
     }
     let stored = stored_phone(&st, &pending).await?;
-    let settings = match st.service.settings(&st.host).await {
-        Ok(s) => s,
-        Err(e) => return Err(PageError::internal(&e)),
-    };
-    let code = OtpCode::parse(values.get("code").unwrap_or(""));
-    let outcome = match st
+    let settings = st.service.settings(&st.host).await?;
+    let code = OtpCode::parse(&form.code);
+    let outcome = st
         .service
         .check_code(&st.host, &settings, &actor, &stored, code.as_ref())
-        .await
-    {
-        Ok(o) => o,
-        Err(e) => return Err(PageError::internal(&e)),
-    };
+        .await?;
     let mut view = PageView::new(&st, pending.interface);
     view.last_two = stored.phone.last_two().to_string();
     let status = match outcome {
@@ -334,18 +317,14 @@ async fn verify_submit(
                 Ok(won)
             })
             .await;
-            match claimed {
-                Ok(true) => {}
-                Ok(false) => {
-                    return ended(
-                        &st,
-                        &req,
-                        StatusCode::CONFLICT,
-                        "This sign-in was already completed.",
-                    )
-                    .await;
-                }
-                Err(e) => return Err(PageError::internal(&e)),
+            if !claimed? {
+                return ended(
+                    &st,
+                    &req,
+                    StatusCode::CONFLICT,
+                    "This sign-in was already completed.",
+                )
+                .await;
             }
             let done = match st.host.complete_pending_login(&req, &pending.id).await {
                 Ok(crate::plugin::Completion::SignedIn(resp)) => resp,
@@ -402,22 +381,25 @@ async fn first_codes_or(
     resp
 }
 
-async fn send(st: Data, req: HttpRequest, body: web::Bytes) -> Result<HttpResponse, PageError> {
+/// "Resend SMS with code" and "Call me instead": which button was pressed.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct SendForm {
+    via: Option<Channel>,
+}
+
+async fn send(
+    st: Data,
+    req: HttpRequest,
+    Form(form): Form<SendForm>,
+) -> Result<HttpResponse, PageError> {
     let pending = pending_for(&st, &req).await?;
-    let values = FormValues::parse(&body).unwrap_or_default();
-    let channel = match values.get("via") {
-        Some("call") => Channel::Call,
-        _ => Channel::Sms,
-    };
+    let channel = form.via.unwrap_or(Channel::Sms);
     let stored = stored_phone(&st, &pending).await?;
     let ip = st.host.client_ip(&req);
     let mut view = PageView::new(&st, pending.interface);
     view.last_two = stored.phone.last_two().to_string();
-    let status =
-        match send_and_describe(&st, &pending, &ip, &stored, channel, false, &mut view).await {
-            Ok(s) => s,
-            Err(r) => return Err(r),
-        };
+    let status = send_and_describe(&st, &pending, &ip, &stored, channel, false, &mut view).await?;
     render(&st, &req, status, "verify", &view).await
 }
 
@@ -442,24 +424,31 @@ async fn phone_page(st: Data, req: HttpRequest) -> Result<HttpResponse, PageErro
     if let Some(r) = crate::two_factor::app::sign_in::refuse_phone_entry(&st.host, &pending).await {
         return Ok(r);
     }
-    match store::phone_of(st.host.db(), pending.account.id).await {
-        Ok(Some(_)) => {
-            return Err(PageError::SeeOther(
-                policy::verify_path(pending.interface).into(),
-            ))
-        }
-        Ok(None) => {}
-        Err(e) => return Err(PageError::internal(&e)),
+    if store::phone_of(st.host.db(), pending.account.id)
+        .await?
+        .is_some()
+    {
+        return Err(PageError::SeeOther(
+            policy::verify_path(pending.interface).into(),
+        ));
     }
     let mut view = PageView::new(&st, pending.interface);
     view.country_options = countries::options_html("");
     render(&st, &req, StatusCode::OK, "phone", &view).await
 }
 
+/// The phone step of a first sign-in: country code and number.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct PhoneForm {
+    tfa_country: String,
+    tfa_phone: String,
+}
+
 async fn phone_submit(
     st: Data,
     req: HttpRequest,
-    body: web::Bytes,
+    Form(form): Form<PhoneForm>,
 ) -> Result<HttpResponse, PageError> {
     let pending = pending_for(&st, &req).await?;
     // A sign-in held for an authenticator app cannot add a phone here (that
@@ -467,18 +456,16 @@ async fn phone_submit(
     if let Some(r) = crate::two_factor::app::sign_in::refuse_phone_entry(&st.host, &pending).await {
         return Ok(r);
     }
-    let values = FormValues::parse(&body).unwrap_or_default();
     // Only a first phone can be set here; changing one needs the profile page.
-    match store::phone_of(st.host.db(), pending.account.id).await {
-        Ok(Some(_)) => {
-            return Err(PageError::SeeOther(
-                policy::verify_path(pending.interface).into(),
-            ))
-        }
-        Ok(None) => {}
-        Err(e) => return Err(PageError::internal(&e)),
+    if store::phone_of(st.host.db(), pending.account.id)
+        .await?
+        .is_some()
+    {
+        return Err(PageError::SeeOther(
+            policy::verify_path(pending.interface).into(),
+        ));
     }
-    let (country, number) = (values.text("tfa_country"), values.text("tfa_phone"));
+    let (country, number) = (form.tfa_country.trim(), form.tfa_phone.trim());
     match PhoneNumber::parse(country, number) {
         Ok(phone) => {
             let ip = st.host.client_ip(&req);
@@ -529,14 +516,10 @@ async fn account_send_code(st: Data, req: HttpRequest) -> Result<HttpResponse, P
         ));
     };
     let back = "/account";
-    let settings = match st.service.settings(&st.host).await {
-        Ok(s) => s,
-        Err(e) => return Err(PageError::internal(&e)),
-    };
-    let stored = match store::phone_of(st.host.db(), account.id).await {
-        Ok(Some(s)) if settings.active_for(account.role) => s,
-        Ok(_) => return Err(PageError::SeeOther(back.into())),
-        Err(e) => return Err(PageError::internal(&e)),
+    let settings = st.service.settings(&st.host).await?;
+    let stored = match store::phone_of(st.host.db(), account.id).await? {
+        Some(s) if settings.active_for(account.role) => s,
+        _ => return Err(PageError::SeeOther(back.into())),
     };
     let ip = st.host.client_ip(&req);
     let actor = Actor {
@@ -550,16 +533,15 @@ async fn account_send_code(st: Data, req: HttpRequest) -> Result<HttpResponse, P
     let notice = match st
         .service
         .send_code(&st.host, &settings, &actor, &stored, Channel::Sms)
-        .await
+        .await?
     {
-        Ok(SendOutcome::Sent) => format!(
+        SendOutcome::Sent => format!(
             "A code was sent to your current phone (ending in {}) at {}.",
             stored.phone.last_two(),
             format_time(crate::db::now())
         ),
-        Ok(SendOutcome::Wait { seconds, reason }) => wait_message(seconds, reason),
-        Ok(SendOutcome::Failed(_)) => gateway_message(true).to_string(),
-        Err(e) => return Err(PageError::internal(&e)),
+        SendOutcome::Wait { seconds, reason } => wait_message(seconds, reason),
+        SendOutcome::Failed(_) => gateway_message(true).to_string(),
     };
     let account_id = account.id;
     if let Err(e) = st
