@@ -8,10 +8,11 @@
 //!
 //! Files by resource: `signin` (sign-in, the code, the SMS for a
 //! challenge), `account` (the token's account, sign-out, the bearer
-//! check), `two_factor` (status and disable); `challenges` and `tokens`
-//! hold their data.
+//! check), `two_factor` (status and disable); `body` reads each request
+//! body into its struct; `challenges` and `tokens` hold their data.
 
 mod account;
+mod body;
 pub mod challenges;
 pub mod error;
 mod signin;
@@ -21,12 +22,10 @@ mod two_factor;
 use std::sync::Arc;
 
 use actix_web::{web, HttpResponse};
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 
 use crate::plugin::{Account, HostHandle};
 use crate::two_factor::audit::AuditEvent;
-use crate::two_factor::otp_code::OtpCode;
-use crate::two_factor::recovery::codes as recovery;
 use crate::two_factor::sms::service::Service;
 use error::ApiError;
 use tokens::Kind;
@@ -72,33 +71,6 @@ async fn openapi() -> HttpResponse {
     HttpResponse::Ok()
         .content_type("application/json")
         .body(OPENAPI)
-}
-
-/// The body as a JSON object; anything else is refused.
-fn object(body: &[u8]) -> Result<Map<String, Value>, ApiError> {
-    match serde_json::from_slice::<Value>(body) {
-        Ok(Value::Object(m)) => Ok(m),
-        _ => Err(ApiError::not_an_object()),
-    }
-}
-
-/// A string field (no other JSON type is taken for it).
-fn string_field<'a>(m: &'a Map<String, Value>, name: &str) -> Option<&'a str> {
-    match m.get(name) {
-        Some(Value::String(s)) => Some(s.as_str()),
-        _ => None,
-    }
-}
-
-/// A code as the API takes it: a JSON string holding 6 to 8 digits or a
-/// recovery code. `true`, numbers, `null`, arrays and objects are refused.
-pub fn code_field(m: &Map<String, Value>) -> Option<String> {
-    let s = string_field(m, "code")?;
-    if OtpCode::parse(s).is_some() || recovery::looks_like_code(s) {
-        Some(s.trim().to_string())
-    } else {
-        None
-    }
 }
 
 fn account_json(a: &Account) -> Value {

@@ -5,7 +5,7 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 
 use crate::plugin::{Account, GENERIC_AUTH_ERROR};
 use crate::two_factor::audit;
@@ -20,7 +20,7 @@ use crate::two_factor::store;
 use super::challenges;
 use super::error::ApiError;
 use super::tokens::{self, Kind, Scope};
-use super::{api_event, code_field, object, ok, string_field, Data, State};
+use super::{api_event, body, ok, Data, State};
 
 /// The methods a sign-in challenge of this account can be met with.
 async fn methods(st: &State, account: &Account) -> Result<Vec<&'static str>, ApiError> {
@@ -88,9 +88,8 @@ pub(super) async fn signin(
     req: HttpRequest,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    let m = object(&body)?;
-    let (Some(email), Some(password)) = (string_field(&m, "email"), string_field(&m, "password"))
-    else {
+    let body: body::SignIn = body::read(&body)?;
+    let (Some(email), Some(password)) = (body.email.as_deref(), body.password.as_deref()) else {
         return Err(ApiError::invalid_request(
             "Send {\"email\": string, \"password\": string}.",
         ));
@@ -147,9 +146,9 @@ pub(super) async fn signin(
 /// credentials are those it started under.
 async fn challenge_of(
     st: &State,
-    m: &Map<String, Value>,
+    body: &body::Challenge,
 ) -> Result<(String, challenges::Challenge, Account), ApiError> {
-    let Some(id) = string_field(m, "challenge_id").map(str::to_string) else {
+    let Some(id) = body.challenge_id.clone() else {
         return Err(ApiError::invalid_request(
             "Send {\"challenge_id\": string, ...}.",
         ));
@@ -175,8 +174,8 @@ pub(super) async fn verify_2fa(
     req: HttpRequest,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    let m = object(&body)?;
-    let (id, _ch, account) = challenge_of(&st, &m).await?;
+    let body: body::Challenge = body::read(&body)?;
+    let (id, _ch, account) = challenge_of(&st, &body).await?;
     let ip = st.host.client_ip(&req);
     // Count the attempt on the challenge before anything is checked.
     let counted = {
@@ -219,7 +218,7 @@ pub(super) async fn verify_2fa(
         initial: false,
         via_api: true,
     };
-    let Some(code) = code_field(&m) else {
+    let Some(code) = body.code() else {
         verify::count_malformed(&st.host, &actor).await?;
         return Err(ApiError::malformed_code(
             "\"code\" must be a JSON string: the 6-digit code of your authenticator app or text message, or a recovery code.",
@@ -262,8 +261,8 @@ pub(super) async fn send_sms(
     req: HttpRequest,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    let m = object(&body)?;
-    let (id, ch, account) = challenge_of(&st, &m).await?;
+    let body: body::Challenge = body::read(&body)?;
+    let (id, ch, account) = challenge_of(&st, &body).await?;
     let settings = st.service.settings(&st.host).await?;
     let stored = match store::phone_of(st.host.db(), account.id).await? {
         Some(s) if settings.active_for(account.role) => s,

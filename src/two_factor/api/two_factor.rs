@@ -11,7 +11,7 @@ use crate::two_factor::sms::service::Actor;
 
 use super::account::{bearer, Need};
 use super::error::ApiError;
-use super::{api_event, code_field, object, ok, string_field, Data};
+use super::{api_event, body, ok, Data};
 
 pub(super) async fn status(st: Data, req: HttpRequest) -> Result<HttpResponse, ApiError> {
     let (_, account) = bearer(&st, &req, Need::Security).await?;
@@ -31,9 +31,9 @@ pub(super) async fn disable(
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
     let (_, account) = bearer(&st, &req, Need::Security).await?;
-    let m = object(&body)?;
+    let body: body::Disable = body::read(&body)?;
     let ip = st.host.client_ip(&req);
-    let password = string_field(&m, "password").unwrap_or("");
+    let password = body.password.as_deref().unwrap_or("");
     if password.is_empty() || !st.host.verify_password(account.id, password).await {
         return Err(ApiError::invalid_credentials());
     }
@@ -45,7 +45,7 @@ pub(super) async fn disable(
         initial: false,
         via_api: true,
     };
-    let Some(code) = code_field(&m) else {
+    let Some(code) = body.code() else {
         verify::count_malformed(&st.host, &actor).await?;
         return Err(ApiError::malformed_code(
             "\"code\" must be a JSON string holding a current code or a recovery code.",
