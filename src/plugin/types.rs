@@ -164,6 +164,15 @@ impl FormValues {
     pub fn checked(&self, name: &str) -> bool {
         matches!(self.get(name), Some("on" | "true" | "1" | "yes"))
     }
+
+    /// The fields `T` names, read into `T` (text fields only; others are
+    /// ignored). A field given twice makes the form unreadable: it reads as
+    /// `T::default()`, the empty form.
+    pub fn read<T: serde::de::DeserializeOwned + Default>(&self) -> T {
+        let pairs = self.0.iter().map(|(k, v)| (k.as_str(), v.as_str()));
+        let de = serde::de::value::MapDeserializer::<_, serde::de::value::Error>::new(pairs);
+        T::deserialize(de).unwrap_or_default()
+    }
 }
 
 /// Field name → message, shown next to the field.

@@ -1,7 +1,7 @@
 //! The Country phone code and Phone number fields on `/register`,
 //! `/account` and `/admin/users/{id}`.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::plugin::{
     AddonError, FieldErrors, FormValues, HostHandle, Interface, ProfileContext, ProfileForm,
@@ -22,6 +22,18 @@ pub const F_COUNTRY: &str = "tfa_country";
 pub const F_PHONE: &str = "tfa_phone";
 pub const F_PASSWORD: &str = "tfa_current_password";
 pub const F_CODE: &str = "tfa_code";
+
+/// The addon's fields in a host profile form (names as `F_*` above), and
+/// the e-mail of a registration, which names the account in the audit log.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct PhoneFields {
+    tfa_country: String,
+    tfa_phone: String,
+    tfa_current_password: String,
+    tfa_code: String,
+    email: String,
+}
 
 /// Route of the "Send a code to my current phone" button.
 pub const SEND_CODE_PATH: &str = "/two-factor/account/send-code";
@@ -64,7 +76,10 @@ pub async fn fields(
             .as_ref()
             .is_some_and(|a| settings.active_for(a.role));
     let (country, phone) = match values {
-        Some(v) => (v.text(F_COUNTRY).to_string(), v.text(F_PHONE).to_string()),
+        Some(v) => {
+            let f: PhoneFields = v.read();
+            (f.tfa_country.trim().into(), f.tfa_phone.trim().into())
+        }
         None => match &stored {
             // National format would be nicer; E.164 is unambiguous and valid input.
             Some(s) => (s.phone.region().to_string(), s.phone.e164().to_string()),
@@ -118,6 +133,7 @@ pub async fn validate(
     form: &ProfileContext,
     values: &FormValues,
 ) -> Result<Option<ProfileSave>, FieldErrors> {
+    let fields: PhoneFields = values.read();
     let mut errors = FieldErrors::default();
     let internal = |e: &dyn std::fmt::Display| {
         tracing::error!(error = %e, "two-factor profile check failed");
@@ -128,11 +144,11 @@ pub async fn validate(
         );
         errors
     };
-    let number = values.text(F_PHONE);
+    let number = fields.tfa_phone.trim();
     let new_phone = if number.is_empty() {
         None
     } else {
-        match PhoneNumber::parse(values.text(F_COUNTRY), number) {
+        match PhoneNumber::parse(fields.tfa_country.trim(), number) {
             Ok(p) => Some(p),
             Err(e) => {
                 phone_error(&mut errors, e);
@@ -191,7 +207,7 @@ pub async fn validate(
         let Some(account) = &form.account else {
             return Ok(None);
         };
-        let password = values.get(F_PASSWORD).unwrap_or("");
+        let password = fields.tfa_current_password.as_str();
         if password.is_empty() {
             errors.add(
                 F_PASSWORD,
@@ -208,7 +224,7 @@ pub async fn validate(
             .as_ref()
             .filter(|_| settings.active_for(account.role))
         {
-            let raw = values.text(F_CODE);
+            let raw = fields.tfa_code.trim();
             if raw.is_empty() {
                 errors.add(
                     F_CODE,
@@ -261,7 +277,7 @@ pub async fn validate(
         .account
         .as_ref()
         .map(|a| a.email.to_lowercase())
-        .unwrap_or_else(|| values.text("email").to_lowercase());
+        .unwrap_or_else(|| fields.email.trim().to_lowercase());
     let interface = match form.form {
         ProfileForm::AdminUser => Interface::Admin,
         _ => Interface::Customer,
