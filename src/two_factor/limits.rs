@@ -319,18 +319,6 @@ pub async fn release_cooldown(db: &Db, account_id: i64) -> Result<(), DbError> {
     .await
 }
 
-/// When the last code was sent to the account, if within the cooldown table's memory.
-pub async fn last_send(db: &Db, account_id: i64) -> Result<Option<i64>, DbError> {
-    db.run(move |conn| {
-        Ok(tfa_counters::table
-            .find(cooldown_key(account_id))
-            .select(tfa_counters::window_start)
-            .first::<i64>(conn)
-            .optional()?)
-    })
-    .await
-}
-
 /// "in 25 seconds", "in 12 minutes".
 pub fn human_wait(seconds: i64) -> String {
     if seconds < 60 {

@@ -42,22 +42,22 @@
 //! `migrations/` (the addon's tables), `templates/` (its pages).
 
 pub mod admin;
-pub mod api;
-pub mod app;
-pub mod audit;
-pub mod config;
-pub mod factors;
+pub(crate) mod api;
+pub(crate) mod app;
+pub(crate) mod audit;
+pub(crate) mod config;
+pub(crate) mod factors;
 pub mod gateways;
-pub mod limits;
-pub mod otp_code;
-mod pages;
+pub(crate) mod limits;
+pub(crate) mod otp_code;
+pub(crate) mod pages;
 pub mod recovery;
 pub mod schema;
-pub mod security;
-pub mod settings;
-pub mod sign_in;
+pub(crate) mod security;
+pub(crate) mod settings;
+pub(crate) mod sign_in;
 pub mod sms;
-pub mod state;
+pub(crate) mod state;
 pub mod store;
 
 #[cfg(test)]

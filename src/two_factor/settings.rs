@@ -78,11 +78,4 @@ impl StoreSettings {
             Mode::Test => &config.sandbox_url,
         }
     }
-
-    pub fn mode_label(&self) -> &'static str {
-        match self.mode {
-            Mode::Production => "production",
-            Mode::Test => "test",
-        }
-    }
 }

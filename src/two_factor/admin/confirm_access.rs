@@ -305,7 +305,7 @@ async fn send_sms(
             v.error = Some(wait_message(seconds, reason));
             StatusCode::TOO_MANY_REQUESTS
         }
-        SendOutcome::Failed(_) => {
+        SendOutcome::Failed => {
             v.error = Some(gateway_message(true).to_string());
             StatusCode::SERVICE_UNAVAILABLE
         }

@@ -3,7 +3,7 @@
 //! changing an admin's factors (`confirm_access`), and the status box on
 //! the settings page (`status`), and the audit log page (`audit_page`).
 
-pub mod audit_page;
-pub mod confirm_access;
-pub mod status;
+pub(crate) mod audit_page;
+pub(crate) mod confirm_access;
+pub(crate) mod status;
 pub mod tools;

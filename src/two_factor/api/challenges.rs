@@ -18,7 +18,6 @@ pub struct Challenge {
     /// The account's credential generation when the password was checked;
     /// the challenge is void once the account's has moved on.
     pub credential_generation: i64,
-    pub attempts: i32,
     pub sms_sent_at: Option<i64>,
 }
 
@@ -54,17 +53,15 @@ pub fn load(conn: &mut DbConn, id: &str) -> Result<Option<Challenge>, DbError> {
         .filter(tfa_api_challenges::expires_at.gt(now()))
         .select((
             tfa_api_challenges::account_id,
-            tfa_api_challenges::attempts,
             tfa_api_challenges::sms_sent_at,
             tfa_api_challenges::credential_generation,
         ))
-        .first::<(i64, i32, Option<i64>, i64)>(conn)
+        .first::<(i64, Option<i64>, i64)>(conn)
         .optional()?
         .map(
-            |(account_id, attempts, sms_sent_at, credential_generation)| Challenge {
+            |(account_id, sms_sent_at, credential_generation)| Challenge {
                 account_id,
                 credential_generation,
-                attempts,
                 sms_sent_at,
             },
         ))

@@ -304,6 +304,6 @@ pub(super) async fn send_sms(
             wait_message(seconds, reason),
             seconds,
         )),
-        SendOutcome::Failed(_) => Err(ApiError::provider_unavailable(gateway_message(true))),
+        SendOutcome::Failed => Err(ApiError::provider_unavailable(gateway_message(true))),
     }
 }

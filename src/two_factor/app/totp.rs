@@ -102,10 +102,8 @@ pub fn looks_like_code(input: &str) -> bool {
 
 #[derive(Clone, Debug)]
 pub struct AppRow {
-    pub account_id: i64,
     pub secret_enc: String,
     pub confirmed: bool,
-    pub last_step: i64,
     pub created_at: i64,
 }
 
@@ -113,19 +111,12 @@ pub fn load(conn: &mut DbConn, account_id: i64) -> Result<Option<AppRow>, DbErro
     crate::on_backend!(conn, |conn| {
         Ok(tfa_totp::table
             .find(account_id)
-            .select((
-                tfa_totp::secret,
-                tfa_totp::confirmed,
-                tfa_totp::last_step,
-                tfa_totp::created_at,
-            ))
-            .first::<(String, bool, i64, i64)>(conn)
+            .select((tfa_totp::secret, tfa_totp::confirmed, tfa_totp::created_at))
+            .first::<(String, bool, i64)>(conn)
             .optional()?
-            .map(|(secret_enc, confirmed, last_step, created_at)| AppRow {
-                account_id,
+            .map(|(secret_enc, confirmed, created_at)| AppRow {
                 secret_enc,
                 confirmed,
-                last_step,
                 created_at,
             }))
     })

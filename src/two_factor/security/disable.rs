@@ -133,7 +133,7 @@ pub(super) async fn disable_send_sms(
             StatusCode::TOO_MANY_REQUESTS,
             with_error(wait_message(seconds, reason)),
         ),
-        SendOutcome::Failed(_) => (
+        SendOutcome::Failed => (
             StatusCode::SERVICE_UNAVAILABLE,
             with_error(gateway_message(true)),
         ),

@@ -3,8 +3,8 @@
 //! front (`service`), the code and phone-entry pages of a sign-in
 //! (`pages`), and the phone fields of the profile forms (`profile`).
 
-pub mod countries;
-pub mod pages;
+pub(crate) mod countries;
+pub(crate) mod pages;
 pub mod phone;
-pub mod profile;
-pub mod service;
+pub(crate) mod profile;
+pub(crate) mod service;

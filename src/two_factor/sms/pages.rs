@@ -217,7 +217,7 @@ async fn send_and_describe(
             view.error = Some(wait_message(seconds, reason));
             StatusCode::TOO_MANY_REQUESTS
         }
-        SendOutcome::Failed(_) => {
+        SendOutcome::Failed => {
             view.error = Some(gateway_message(true).to_string());
             StatusCode::SERVICE_UNAVAILABLE
         }
@@ -541,7 +541,7 @@ async fn account_send_code(st: Data, req: HttpRequest) -> Result<HttpResponse, P
             format_time(crate::db::now())
         ),
         SendOutcome::Wait { seconds, reason } => wait_message(seconds, reason),
-        SendOutcome::Failed(_) => gateway_message(true).to_string(),
+        SendOutcome::Failed => gateway_message(true).to_string(),
     };
     let account_id = account.id;
     if let Err(e) = st

@@ -58,8 +58,13 @@ impl Actor<'_> {
 #[derive(Debug)]
 pub enum SendOutcome {
     Sent,
-    Wait { seconds: i64, reason: WaitReason },
-    Failed(GatewayError),
+    Wait {
+        seconds: i64,
+        reason: WaitReason,
+    },
+    /// The gateway refused or failed; recorded in the audit log and as the
+    /// store's last gateway error.
+    Failed,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -196,7 +201,7 @@ impl Service {
                     actor.event(event, "gateway_error").detail(e.to_string()),
                 )
                 .await;
-                Ok(SendOutcome::Failed(e))
+                Ok(SendOutcome::Failed)
             }
         }
     }
