@@ -37,9 +37,17 @@
 //!
 //! Shared: `settings` and `config` (typed settings), `otp_code` (the code
 //! type), `limits` (counters and locks in the database), `store` (phones
-//! and challenges), `state` (small typed state between requests), `factors` (which factors an account has),
-//! `audit` (the audit trail), `pages` (shared responses), `schema` and
-//! `migrations/` (the addon's tables), `templates/` (its pages).
+//! and challenges), `state` (small typed state between requests),
+//! `factors` (which factors an account has), `audit` (the audit trail),
+//! `pages` (the page error type, typed form reading, shared responses),
+//! `schema` and `migrations/` (the addon's tables), `templates/` (its
+//! pages). Each page's form is a struct beside its handler; the API's
+//! bodies are in `api/body.rs`.
+//!
+//! Public to integrators: `TwoFactorAddon`, `TwoFactorConfig`, the ids and
+//! the manifest, and the few modules the CLI and tools name (`store`,
+//! `schema`, `sms::phone`, `recovery::codes`, `gateways::authy`,
+//! `admin::tools`); the rest is crate-private.
 
 pub mod admin;
 pub(crate) mod api;

@@ -1,4 +1,6 @@
-//! Responses every page of the addon shares.
+//! What every page of the addon shares: `PageError` (why a page answers
+//! with something else), `Form` (a form read once into its struct), the
+//! interface a route was registered for, and redirects.
 
 use std::future::Future;
 use std::pin::Pin;
