@@ -96,6 +96,10 @@ pub struct TwoFactorSettings {
     pub gateway_url: String,
     /// Base URL of the sandbox in test mode; empty means this server's own `/sandbox/authy`.
     pub sandbox_url: String,
+    /// Twilio Verify in production mode.
+    pub verify_url: String,
+    /// Verify in test mode; empty means this server's own `/sandbox/twilio`.
+    pub verify_sandbox_url: String,
     pub gateway_timeout_ms: u64,
     /// Texts and calls the whole store may ask the gateway for in an hour.
     /// Past it, codes by SMS pause and the settings page says why: a cap on
@@ -120,6 +124,8 @@ impl Settings {
             .set_default("sandbox.rate_limit_per_minute", 30)?
             .set_default("two_factor.gateway_url", "https://api.authy.com")?
             .set_default("two_factor.sandbox_url", "")?
+            .set_default("two_factor.verify_url", "https://verify.twilio.com")?
+            .set_default("two_factor.verify_sandbox_url", "")?
             .set_default("two_factor.gateway_timeout_ms", 5000)?
             .set_default("two_factor.sms_hourly_ceiling", 300)?
             .set_default("data_dir", "data")?

@@ -20,6 +20,8 @@ use crate::two_factor::{TwoFactorAddon, TwoFactorConfig, ADDON_ID as TWO_FACTOR_
 
 /// Where the test-mode sandbox is mounted.
 const SANDBOX_MOUNT: &str = "/sandbox/authy";
+/// Where the sandbox's Twilio Verify API is mounted.
+const VERIFY_SANDBOX_MOUNT: &str = "/sandbox/twilio";
 
 /// What an addon factory may use to construct addons.
 pub struct AddonContext<'a> {
@@ -40,9 +42,16 @@ pub fn default_addons(ctx: &AddonContext<'_>) -> AddonList {
     } else {
         tf.sandbox_url.trim_end_matches('/').to_string()
     };
+    let verify_sandbox_url = if tf.verify_sandbox_url.is_empty() {
+        format!("{}{VERIFY_SANDBOX_MOUNT}", ctx.base_url)
+    } else {
+        tf.verify_sandbox_url.trim_end_matches('/').to_string()
+    };
     let addon = TwoFactorAddon::new(TwoFactorConfig {
         gateway_url: tf.gateway_url.trim_end_matches('/').to_string(),
         sandbox_url,
+        verify_url: tf.verify_url.trim_end_matches('/').to_string(),
+        verify_sandbox_url,
         timeout: std::time::Duration::from_millis(tf.gateway_timeout_ms),
         sms_hourly_ceiling: tf.sms_hourly_ceiling,
     });

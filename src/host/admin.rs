@@ -414,7 +414,7 @@ async fn show_settings(
         .unwrap_or(false);
     let host = state.handle_for(id);
     let status_html = if enabled {
-        installed.addon.settings_status(&host).await
+        installed.addon.settings_status(&host, req).await
     } else {
         None
     };
@@ -472,7 +472,22 @@ pub async fn addon_settings_submit(
     let Ok(values) = FormValues::parse(&body) else {
         return bad_form(&state, &req, "The settings form could not be read.").await;
     };
-    let validated = match settings_form::validate(&installed.manifest, &values) {
+    let stored = match state.registry.settings(&state.db, &state.key, &id).await {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::error!(error = %e, "reading settings failed");
+            return HttpResponse::InternalServerError().finish();
+        }
+    };
+    let checked = settings_form::validate(&installed.manifest, &values).and_then(|v| {
+        let errors = installed.addon.check_settings(&v, &stored);
+        if errors.is_empty() {
+            Ok(v)
+        } else {
+            Err(errors)
+        }
+    });
+    let validated = match checked {
         Ok(v) => v,
         Err(errors) => {
             return show_settings(

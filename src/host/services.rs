@@ -137,6 +137,10 @@ impl HostServices for AddonHost {
         self.host.render_page(req, status, template, ctx).await
     }
 
+    fn csrf_token(&self, req: &HttpRequest) -> String {
+        crate::host::csrf::token_for(&self.host, &crate::host::session::cookie_of(req).value)
+    }
+
     fn render_fragment(&self, template: &str, ctx: &tera::Context) -> Result<String, AddonError> {
         self.host
             .tera

@@ -85,11 +85,24 @@ pub trait Addon: Send + Sync + 'static {
 
     async fn on_logout(&self, _host: &HostHandle, _account: &Account) {}
 
+    /// Checks the settings form beyond the manifest's types (the shape of
+    /// an id, fields that go together) before anything is saved. `values`
+    /// are what would be saved (a secret left empty is absent: it keeps
+    /// `stored`'s). Errors are shown beside their fields.
+    fn check_settings(
+        &self,
+        _values: &std::collections::BTreeMap<String, String>,
+        _stored: &AddonSettings,
+    ) -> FieldErrors {
+        FieldErrors::default()
+    }
+
     /// Called after the admin saved the addon's settings; `changed` lists the keys.
     async fn settings_changed(&self, _host: &HostHandle, _changed: &[String]) {}
 
-    /// HTML shown above the settings form (status of an external service, say).
-    async fn settings_status(&self, _host: &HostHandle) -> Option<String> {
+    /// HTML shown above the settings form (status of an external service,
+    /// say); its own forms take their CSRF token from `host.csrf_token(req)`.
+    async fn settings_status(&self, _host: &HostHandle, _req: &HttpRequest) -> Option<String> {
         None
     }
 }
@@ -137,6 +150,13 @@ pub trait HostServices: Send + Sync + 'static {
 
     /// Renders a template to a string (profile field snippets).
     fn render_fragment(&self, template: &str, ctx: &tera::Context) -> Result<String, AddonError>;
+
+    /// The CSRF token a form in a fragment must carry (field `csrf_token`)
+    /// to be accepted when posted from this request's browser. A host
+    /// without such forms may leave the default.
+    fn csrf_token(&self, _req: &HttpRequest) -> String {
+        String::new()
+    }
 
     async fn addon_enabled(&self, addon_id: &str) -> Result<bool, DbError>;
     /// The addon's settings, secrets decrypted, defaults filled in.

@@ -93,6 +93,9 @@ pub fn validate(
             SettingKind::Bool => {
                 values.insert(spec.key.clone(), form.checked(&spec.key).to_string());
             }
+            // A select the form does not carry keeps its stored value (an
+            // older form, or a client that sets only some fields).
+            SettingKind::Select if form.get(&spec.key).is_none() => {}
             SettingKind::Select => {
                 if spec.options.iter().any(|o| o.value == raw) {
                     values.insert(spec.key.clone(), raw.to_string());

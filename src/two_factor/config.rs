@@ -9,6 +9,10 @@ pub struct TwoFactorConfig {
     pub gateway_url: String,
     /// Absolute base URL of the sandbox used in test mode (resolved by the app).
     pub sandbox_url: String,
+    /// Twilio Verify base URL in production mode (`https://verify.twilio.com`).
+    pub verify_url: String,
+    /// Absolute base URL of the sandbox's Verify API in test mode.
+    pub verify_sandbox_url: String,
     /// Timeout of every gateway request (connect and whole response).
     pub timeout: Duration,
     /// SMS and calls the store may send in an hour, all accounts together

@@ -1,5 +1,6 @@
 //! The Two Factor Authentication addon: after the password, a one-time code
-//! sent by SMS or voice call through an Authy-compatible API. Uses the host
+//! sent by SMS or voice call through Twilio Verify (or the legacy
+//! Authy-compatible API), an authenticator app, or a recovery code. Uses the host
 //! only through `crate::plugin`.
 //!
 //! Installing it in an actix-web storefront that implements `HostServices`:
@@ -8,6 +9,8 @@
 //! let addon = TwoFactorAddon::new(TwoFactorConfig {
 //!     gateway_url: "https://api.authy.com".into(),          // production mode
 //!     sandbox_url: format!("{base_url}/sandbox/authy"),     // test mode (absolute)
+//!     verify_url: "https://verify.twilio.com".into(),       // Twilio Verify, production
+//!     verify_sandbox_url: format!("{base_url}/sandbox/twilio"),
 //!     timeout: Duration::from_millis(5000),
 //!     sms_hourly_ceiling: 300,
 //! });
@@ -73,7 +76,7 @@ mod db_tests;
 
 use std::sync::Arc;
 
-use actix_web::web;
+use actix_web::{web, HttpRequest};
 
 use crate::plugin::{
     Account, Addon, AddonError, FieldErrors, FormValues, HostHandle, LoginAttempt, LoginDecision,
@@ -143,6 +146,7 @@ impl Addon for TwoFactorAddon {
         admin::tools::configure(cfg, host.clone());
         admin::confirm_access::configure(cfg, self.service.clone(), host.clone());
         admin::audit_page::configure(cfg, host.clone());
+        admin::connection_test::configure(cfg, self.service.clone(), host.clone());
         security::configure(cfg, self.service.clone(), host.clone());
         api::configure(cfg, self.service.clone(), host.clone());
         sms::pages::configure(cfg, self.service.clone(), host.clone());
@@ -237,8 +241,16 @@ impl Addon for TwoFactorAddon {
         admin::status::settings_changed(host, changed).await;
     }
 
-    async fn settings_status(&self, host: &HostHandle) -> Option<String> {
-        Some(admin::status::render(&self.service, host).await)
+    fn check_settings(
+        &self,
+        values: &std::collections::BTreeMap<String, String>,
+        stored: &crate::plugin::AddonSettings,
+    ) -> FieldErrors {
+        settings::check_form(values, stored)
+    }
+
+    async fn settings_status(&self, host: &HostHandle, req: &HttpRequest) -> Option<String> {
+        Some(admin::status::render(&self.service, host, req).await)
     }
 }
 
@@ -346,10 +358,16 @@ mod template_tests {
         ctx.insert("admin_enabled", &false);
         ctx.insert("gateway_ok", &false);
         ctx.insert("gateway_error", "the gateway answered HTTP 500");
+        ctx.insert("verify", &false);
+        ctx.insert("gateway_label", "Authy-compatible API (legacy)");
+        ctx.insert("csrf_token", "tok");
+        ctx.insert("test_path", "/admin/two-factor/gateway/test");
         let html = tera
             .render("two_factor/settings_status.html", &ctx)
             .unwrap();
         assert!(html.contains("not answering") && html.contains("HTTP 500"));
+        assert!(html.contains("closed the Authy API to new customers"));
+        assert!(html.contains(r#"name="csrf_token" value="tok""#));
 
         let mut ctx = tera::Context::new();
         skin_vars(&mut ctx);

@@ -1,27 +1,35 @@
 //! A one-time code as typed by the user, checked locally before any request.
 
 use std::fmt;
+use std::ops::RangeInclusive;
 
-/// 6 to 8 ASCII digits. Only `parse` makes one, so a value of this type is
+/// 6 to 8 ASCII digits (4 to 10 for Verify). Only `parse` makes one, so a value of this type is
 /// always safe to put in a URL path. Debug and Display never show it.
 #[derive(Clone, PartialEq, Eq)]
 pub struct OtpCode(String);
 
 pub const MIN_LEN: usize = 6;
 pub const MAX_LEN: usize = 8;
+/// The lengths a Twilio Verify service may be set to.
+pub const VERIFY_LENGTHS: RangeInclusive<usize> = 4..=10;
 
 impl OtpCode {
     /// Accepts `^[0-9]{6,8}$` after trimming surrounding whitespace (phones
     /// paste codes with a trailing newline). Everything else is refused,
     /// including Unicode digits, signs, slashes and long input.
     pub fn parse(input: &str) -> Option<OtpCode> {
+        OtpCode::parse_within(input, MIN_LEN..=MAX_LEN)
+    }
+
+    /// As `parse`, for a gateway whose codes have other lengths (Twilio
+    /// Verify: 4 to 10 digits, `VERIFY_LENGTHS`).
+    pub fn parse_within(input: &str, lengths: RangeInclusive<usize>) -> Option<OtpCode> {
         // Check the length first so a huge input costs nothing more.
         if input.len() > 64 {
             return None;
         }
         let code = input.trim();
-        let ok =
-            (MIN_LEN..=MAX_LEN).contains(&code.len()) && code.bytes().all(|b| b.is_ascii_digit());
+        let ok = lengths.contains(&code.len()) && code.bytes().all(|b| b.is_ascii_digit());
         ok.then(|| OtpCode(code.to_string()))
     }
 

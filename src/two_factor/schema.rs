@@ -36,6 +36,16 @@ diesel::table! {
         account_id -> BigInt,
         purpose -> Text,
         updated_at -> BigInt,
+        verification_sid -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    tfa_connection_tests (id) {
+        id -> Integer,
+        ok -> Bool,
+        text -> Text,
+        at -> BigInt,
     }
 }
 

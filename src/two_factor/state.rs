@@ -10,30 +10,103 @@ use diesel::sql_types::{BigInt, Text};
 
 use crate::db::{now, DbConn, DbError};
 use crate::two_factor::schema::{
-    tfa_code_holders, tfa_gateway_errors, tfa_notices, tfa_page_notes,
+    tfa_code_holders, tfa_connection_tests, tfa_gateway_errors, tfa_notices, tfa_page_notes,
 };
 
 /// Records which sign-in (pending login id, API challenge or page) the
 /// account's last texted code was sent for: a code is accepted only there.
-pub fn set_code_holder(conn: &mut DbConn, account_id: i64, purpose: &str) -> Result<(), DbError> {
+/// With Twilio Verify, also the verification the code belongs to.
+pub fn set_code_holder(
+    conn: &mut DbConn,
+    account_id: i64,
+    purpose: &str,
+    verification_sid: Option<&str>,
+) -> Result<(), DbError> {
     crate::on_backend!(conn, |conn| {
         diesel::sql_query(
-            "INSERT INTO tfa_code_holders (account_id, purpose, updated_at) VALUES ($1, $2, $3) \
-             ON CONFLICT (account_id) DO UPDATE SET purpose = $2, updated_at = $3",
+            "INSERT INTO tfa_code_holders (account_id, purpose, updated_at, verification_sid) \
+             VALUES ($1, $2, $3, $4) ON CONFLICT (account_id) DO UPDATE \
+             SET purpose = $2, updated_at = $3, verification_sid = $4",
         )
         .bind::<BigInt, _>(account_id)
         .bind::<Text, _>(purpose)
+        .bind::<BigInt, _>(now())
+        .bind::<diesel::sql_types::Nullable<Text>, _>(verification_sid)
+        .execute(conn)?;
+        Ok(())
+    })
+}
+
+/// Who holds the account's last texted code: what it was sent for, and
+/// its Twilio Verify verification, if any.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CodeHolder {
+    pub purpose: String,
+    pub verification_sid: Option<String>,
+}
+
+/// Who holds the account's last texted code.
+pub fn code_holder(conn: &mut DbConn, account_id: i64) -> Result<Option<CodeHolder>, DbError> {
+    Ok(crate::on_backend!(conn, |c| tfa_code_holders::table
+        .find(account_id)
+        .select((
+            tfa_code_holders::purpose,
+            tfa_code_holders::verification_sid
+        ))
+        .first::<(String, Option<String>)>(c)
+        .optional())?
+    .map(|(purpose, verification_sid)| CodeHolder {
+        purpose,
+        verification_sid,
+    }))
+}
+
+/// Forgets the account's code holder (a cancelled sign-in); returns the
+/// verification it named, so the gateway can be told.
+pub fn take_code_holder(
+    conn: &mut DbConn,
+    account_id: i64,
+    purpose: &str,
+) -> Result<Option<String>, DbError> {
+    let held = code_holder(conn, account_id)?;
+    match held {
+        Some(h) if h.purpose == purpose => {
+            crate::on_backend!(conn, |c| diesel::delete(
+                tfa_code_holders::table
+                    .filter(tfa_code_holders::account_id.eq(account_id))
+                    .filter(tfa_code_holders::purpose.eq(purpose))
+            )
+            .execute(c))?;
+            Ok(h.verification_sid)
+        }
+        _ => Ok(None),
+    }
+}
+
+/// The last connection test: whether it worked, what it said, when.
+pub fn record_connection_test(conn: &mut DbConn, ok: bool, text: &str) -> Result<(), DbError> {
+    crate::on_backend!(conn, |conn| {
+        diesel::sql_query(
+            "INSERT INTO tfa_connection_tests (id, ok, text, at) VALUES (1, $1, $2, $3) \
+             ON CONFLICT (id) DO UPDATE SET ok = $1, text = $2, at = $3",
+        )
+        .bind::<diesel::sql_types::Bool, _>(ok)
+        .bind::<Text, _>(text)
         .bind::<BigInt, _>(now())
         .execute(conn)?;
         Ok(())
     })
 }
 
-/// What the account's last texted code was sent for.
-pub fn code_holder(conn: &mut DbConn, account_id: i64) -> Result<Option<String>, DbError> {
-    Ok(crate::on_backend!(conn, |c| tfa_code_holders::table
-        .find(account_id)
-        .select(tfa_code_holders::purpose)
+/// The last connection test, if one was run.
+pub fn last_connection_test(conn: &mut DbConn) -> Result<Option<(bool, String, i64)>, DbError> {
+    Ok(crate::on_backend!(conn, |c| tfa_connection_tests::table
+        .find(1)
+        .select((
+            tfa_connection_tests::ok,
+            tfa_connection_tests::text,
+            tfa_connection_tests::at
+        ))
         .first(c)
         .optional())?)
 }

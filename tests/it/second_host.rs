@@ -333,6 +333,8 @@ async fn start_mini_host(sandbox_url: String) -> (String, Db) {
     let addon = Arc::new(TwoFactorAddon::new(TwoFactorConfig {
         gateway_url: "http://127.0.0.1:9".into(),
         sandbox_url,
+        verify_url: "http://127.0.0.1:9".into(),
+        verify_sandbox_url: "http://127.0.0.1:9".into(),
         timeout: std::time::Duration::from_secs(5),
         sms_hourly_ceiling: 100,
     }));

@@ -309,6 +309,10 @@ async fn send_sms(
             v.error = Some(gateway_message(true).to_string());
             StatusCode::SERVICE_UNAVAILABLE
         }
+        SendOutcome::Refused(why) => {
+            v.error = Some(why.message().to_string());
+            StatusCode::UNPROCESSABLE_ENTITY
+        }
     };
     render(&st, &req, status, &v).await
 }

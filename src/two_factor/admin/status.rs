@@ -1,10 +1,13 @@
-//! The box above the settings form (mode, base URL, whether the gateway
-//! answers, the last error) and what happens when settings change.
+//! The box above the settings form (gateway, mode, base URL, whether the
+//! gateway answers, the last connection test and error) and what happens
+//! when settings change.
+
+use actix_web::HttpRequest;
 
 use crate::plugin::HostHandle;
 
 use crate::two_factor::audit::{self, AuditEvent};
-use crate::two_factor::settings::{self, Mode};
+use crate::two_factor::settings::{self, Gateway, Mode};
 use crate::two_factor::sms::service::Service;
 use crate::two_factor::store;
 
@@ -16,9 +19,9 @@ pub async fn settings_changed(host: &HostHandle, changed: &[String]) {
         AuditEvent::new("settings_change", "saved").detail(changed.join(", ")),
     )
     .await;
-    let gateway_changed = changed
-        .iter()
-        .any(|k| k == settings::API_KEY || k == settings::PRODUCTION_MODE);
+    let gateway_changed = changed.iter().any(|k| {
+        k == settings::API_KEY || k == settings::PRODUCTION_MODE || k == settings::GATEWAY
+    });
     if gateway_changed {
         // Gateway ids belong to one application (key) on one gateway (mode).
         match store::forget_all_authy_ids(db).await {
@@ -35,7 +38,7 @@ pub async fn settings_changed(host: &HostHandle, changed: &[String]) {
     }
 }
 
-pub async fn render(service: &Service, host: &HostHandle) -> String {
+pub async fn render(service: &Service, host: &HostHandle, req: &HttpRequest) -> String {
     let mut ctx = tera::Context::new();
     let settings = match service.settings(host).await {
         Ok(s) => s,
@@ -44,12 +47,37 @@ pub async fn render(service: &Service, host: &HostHandle) -> String {
             return "<p class=\"error\">The two-factor settings could not be read from the database.</p>".into();
         }
     };
+    let verify = settings.gateway == Gateway::TwilioVerify;
+    ctx.insert("csrf_token", &host.csrf_token(req));
+    ctx.insert("test_path", super::connection_test::PATH);
+    ctx.insert("gateway_label", settings.gateway.label());
+    ctx.insert("verify", &verify);
     ctx.insert("production", &(settings.mode == Mode::Production));
-    ctx.insert("base_url", settings.base_url(&service.config));
+    ctx.insert(
+        "base_url",
+        if verify {
+            settings.verify_endpoint(&service.config).base_url
+        } else {
+            settings.base_url(&service.config)
+        },
+    );
     ctx.insert("has_key", &settings.has_api_key());
     ctx.insert("customer_enabled", &settings.customer_enabled);
     ctx.insert("admin_enabled", &settings.admin_enabled);
-    if settings.has_api_key() {
+    let test = host
+        .db()
+        .run(crate::two_factor::state::last_connection_test)
+        .await
+        .ok()
+        .flatten();
+    if let Some((ok, text, at)) = test {
+        ctx.insert("test_ok", &ok);
+        ctx.insert("test_text", &text);
+        ctx.insert("test_at", &format_time(at));
+    }
+    // The legacy API is asked on every view (as before); Twilio Verify only
+    // when the owner presses "Test connection".
+    if settings.has_api_key() && !verify {
         match service
             .client
             .app_details(service.endpoint(&settings))

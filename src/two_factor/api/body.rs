@@ -71,11 +71,13 @@ impl Disable {
     }
 }
 
-/// A code as the API takes it: 6 to 8 digits (an app or SMS code) or a
-/// recovery code, trimmed; anything else is no code at all.
+/// A code as the API takes it: 4 to 10 digits (an app or SMS code; the
+/// gateway's own length is checked later) or a recovery code, trimmed;
+/// anything else is no code at all.
 fn submitted_code(raw: Option<&str>) -> Option<String> {
     let s = raw?;
-    (OtpCode::parse(s).is_some() || recovery::looks_like_code(s)).then(|| s.trim().to_string())
+    let digits = OtpCode::parse_within(s, crate::two_factor::otp_code::VERIFY_LENGTHS).is_some();
+    (digits || recovery::looks_like_code(s)).then(|| s.trim().to_string())
 }
 
 #[cfg(test)]

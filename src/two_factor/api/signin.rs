@@ -224,7 +224,8 @@ pub(super) async fn verify_2fa(
             "\"code\" must be a JSON string: the 6-digit code of your authenticator app or text message, or a recovery code.",
         ));
     };
-    match verify::check_code(&st.service, &st.host, &actor, &code, true).await? {
+    let checked = verify::check_code(&st.service, &st.host, &actor, &code, true).await?;
+    match checked {
         Checked::Valid { method, remaining } => {
             let done = st
                 .host
@@ -252,6 +253,11 @@ pub(super) async fn verify_2fa(
             Ok(ok(body))
         }
         Checked::GatewayFailed => Err(ApiError::provider_unavailable(gateway_message(false))),
+        Checked::CodeEnded | Checked::TooManyTriesAtGateway => Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "code_expired",
+            verify::ended_message(&checked),
+        )),
         Checked::Wrong | Checked::Locked | Checked::NoCodeSent => Err(ApiError::wrong_code()),
     }
 }
@@ -305,5 +311,10 @@ pub(super) async fn send_sms(
             seconds,
         )),
         SendOutcome::Failed => Err(ApiError::provider_unavailable(gateway_message(true))),
+        SendOutcome::Refused(why) => Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            why.api_code(),
+            why.message(),
+        )),
     }
 }

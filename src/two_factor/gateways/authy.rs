@@ -6,11 +6,11 @@
 //! the answer is HTTP 200 with `"token":"is valid"` and `success` true or
 //! "true"; anything else refuses. Neither tokens nor the key are logged.
 
-use std::time::Duration;
-
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use serde::Deserialize;
 
+use super::http::{self, parse_object};
+use super::{Channel, GatewayError, TokenCheck};
 use crate::two_factor::otp_code::OtpCode;
 use crate::two_factor::sms::phone::PhoneNumber;
 
@@ -21,62 +21,11 @@ const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'_')
     .remove(b'~');
 
-/// Longest response body read; a gateway answer is a few hundred bytes.
-const MAX_BODY: usize = 64 * 1024;
-
 /// The gateway's id for a user, read only from the database.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct AuthyId(pub i64);
 
 /// How a code travels; forms name it `sms` or `call`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Channel {
-    Sms,
-    Call,
-}
-
-impl Channel {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Channel::Sms => "sms",
-            Channel::Call => "call",
-        }
-    }
-}
-
-/// A token check the gateway answered in a well-formed way.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum TokenCheck {
-    Valid,
-    /// The gateway said no (wrong, used or expired token).
-    Rejected,
-}
-
-/// Why a call failed. Messages are safe to show to a store owner: no key,
-/// no token, no phone number.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-pub enum GatewayError {
-    #[error("the gateway did not answer within the time limit")]
-    Timeout,
-    #[error("the gateway could not be reached ({0})")]
-    Unreachable(String),
-    #[error("the gateway rejected the API key (HTTP 401)")]
-    BadApiKey,
-    #[error("the gateway does not know this user (HTTP 404)")]
-    UnknownUser,
-    #[error("the gateway refused the phone number or email")]
-    InvalidUser,
-    #[error("the gateway is rate limiting requests (HTTP 429)")]
-    RateLimited,
-    #[error("the gateway answered HTTP {0}")]
-    Status(u16),
-    #[error("the gateway sent an answer that could not be understood")]
-    UnexpectedBody,
-    #[error("no API key is configured")]
-    NoApiKey,
-}
-
 /// What the app details call reports.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AppDetails {
@@ -97,16 +46,10 @@ pub struct Endpoint<'a> {
 }
 
 impl AuthyClient {
-    pub fn new(timeout: Duration) -> AuthyClient {
-        let http = reqwest::Client::builder()
-            .timeout(timeout)
-            .connect_timeout(timeout)
-            // A redirect could carry the API key header elsewhere.
-            .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("storefront-2fa/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .expect("static reqwest configuration");
-        AuthyClient { http }
+    pub fn new(timeout: std::time::Duration) -> AuthyClient {
+        AuthyClient {
+            http: http::client(timeout),
+        }
     }
 
     /// `POST /protected/json/users/new`: the gateway's id for this phone.
@@ -189,8 +132,7 @@ fn url(ep: Endpoint<'_>, segments: &[&str], query: &str) -> String {
     url
 }
 
-/// Sends and reads at most `MAX_BODY` bytes. Errors never include the URL
-/// (it holds the token) or the key.
+/// Sends with the key set; the answer's status and (bounded) body.
 async fn send(
     ep: Endpoint<'_>,
     req: reqwest::RequestBuilder,
@@ -198,38 +140,7 @@ async fn send(
     if ep.api_key.is_empty() {
         return Err(GatewayError::NoApiKey);
     }
-    let mut res = req.send().await.map_err(transport_error)?;
-    let status = res.status().as_u16();
-    let mut body = Vec::new();
-    while let Some(chunk) = res.chunk().await.map_err(transport_error)? {
-        if body.len() + chunk.len() > MAX_BODY {
-            return Err(GatewayError::UnexpectedBody);
-        }
-        body.extend_from_slice(&chunk);
-    }
-    Ok((status, body))
-}
-
-fn transport_error(e: reqwest::Error) -> GatewayError {
-    if e.is_timeout() {
-        GatewayError::Timeout
-    } else if e.is_connect() {
-        GatewayError::Unreachable("connection failed".into())
-    } else if e.is_body() || e.is_decode() {
-        GatewayError::UnexpectedBody
-    } else {
-        // Without the URL: it may hold a token.
-        GatewayError::Unreachable(e.without_url().to_string())
-    }
-}
-
-/// Parses a JSON object (not an array, which serde would map onto fields).
-fn parse_object<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, GatewayError> {
-    let first = body.iter().find(|b| !b.is_ascii_whitespace());
-    if first != Some(&b'{') {
-        return Err(GatewayError::UnexpectedBody);
-    }
-    serde_json::from_slice(body).map_err(|_| GatewayError::UnexpectedBody)
+    http::read(req).await
 }
 
 /// `success` as gateways send it: `true` or `"true"`.

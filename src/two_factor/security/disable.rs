@@ -137,6 +137,7 @@ pub(super) async fn disable_send_sms(
             StatusCode::SERVICE_UNAVAILABLE,
             with_error(gateway_message(true)),
         ),
+        SendOutcome::Refused(why) => (StatusCode::UNPROCESSABLE_ENTITY, with_error(why.message())),
     };
     page(&st, &req, &account, status, view).await
 }

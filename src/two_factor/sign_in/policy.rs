@@ -89,7 +89,9 @@ mod tests {
 
     fn settings(key: &str, customer: bool, admin: bool) -> StoreSettings {
         StoreSettings {
+            gateway: crate::two_factor::settings::Gateway::AuthyLegacy,
             api_key: key.into(),
+            verify: Default::default(),
             api_key_unreadable: false,
             mode: Mode::Test,
             customer_enabled: customer,

@@ -13,6 +13,7 @@ use crate::two_factor::audit::{self, AuditEvent};
 use crate::two_factor::limits::{self, MAX_PENDING_ATTEMPTS};
 use crate::two_factor::otp_code::OtpCode;
 use crate::two_factor::recovery::codes as recovery;
+use crate::two_factor::settings::Gateway;
 use crate::two_factor::sms::service::{count_code_attempt, Actor, Service};
 use crate::two_factor::store;
 
@@ -49,6 +50,11 @@ pub enum Checked {
     NoCodeSent,
     /// The SMS gateway failed: refuse, never fail open.
     GatewayFailed,
+    /// Twilio Verify: the code's verification is gone (expired, used or
+    /// cancelled); a new code is needed.
+    CodeEnded,
+    /// Twilio Verify: too many tries on this code at the gateway.
+    TooManyTriesAtGateway,
 }
 
 /// What counting a code attempt on a pending sign-in found.
@@ -200,8 +206,9 @@ pub async fn check_code(
         .await;
         // An SMS code of the same shape may have been meant: try it only
         // when one was sent (the gateway check counts its own attempt).
+        let verify = service.settings(host).await?.gateway == Gateway::TwilioVerify;
         match &phone {
-            Some(p) if p.authy_id.is_some() => {}
+            Some(p) if p.authy_id.is_some() || verify => {}
             _ => return Ok(Checked::Wrong),
         }
     }
@@ -209,13 +216,23 @@ pub async fn check_code(
         return count_malformed(host, actor).await;
     };
     let settings = service.settings(host).await?;
-    let code = OtpCode::parse(input);
+    let code = OtpCode::parse_within(input, settings.code_lengths());
     service
         .check_code(host, &settings, actor, &stored, code.as_ref())
         .await
         .map_err(|e| match e {
             crate::two_factor::sms::service::ServiceError::Db(d) => d,
         })
+}
+
+/// What to say when Twilio Verify ended the code's verification.
+pub fn ended_message(checked: &Checked) -> &'static str {
+    match checked {
+        Checked::TooManyTriesAtGateway => {
+            "Too many wrong tries for this code. Use “Resend SMS with code” to get a new one."
+        }
+        _ => "That code has expired or was already used. Use “Resend SMS with code” to get a new one.",
+    }
 }
 
 /// The message after a recovery code was used.

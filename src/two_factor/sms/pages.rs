@@ -221,6 +221,15 @@ async fn send_and_describe(
             view.error = Some(gateway_message(true).to_string());
             StatusCode::SERVICE_UNAVAILABLE
         }
+        SendOutcome::Refused(why) => {
+            view.error = Some(why.message().to_string());
+            // A page view is never an error status: the page says what to do.
+            if initial {
+                StatusCode::OK
+            } else {
+                StatusCode::UNPROCESSABLE_ENTITY
+            }
+        }
     })
 }
 
@@ -293,7 +302,7 @@ async fn verify_submit(
     }
     let stored = stored_phone(&st, &pending).await?;
     let settings = st.service.settings(&st.host).await?;
-    let code = OtpCode::parse(&form.code);
+    let code = OtpCode::parse_within(&form.code, settings.code_lengths());
     let outcome = st
         .service
         .check_code(&st.host, &settings, &actor, &stored, code.as_ref())
@@ -341,6 +350,10 @@ async fn verify_submit(
         }
         Checked::Wrong | Checked::Locked => {
             view.error = Some(GENERIC_AUTH_ERROR.to_string());
+            StatusCode::UNAUTHORIZED
+        }
+        Checked::CodeEnded | Checked::TooManyTriesAtGateway => {
+            view.error = Some(verify::ended_message(&outcome).to_string());
             StatusCode::UNAUTHORIZED
         }
         Checked::NoCodeSent => {
@@ -407,6 +420,10 @@ async fn cancel(st: Data, req: HttpRequest) -> Result<HttpResponse, PageError> {
     let interface = interface_of(&req);
     if let Some(pending) = st.host.pending_login(&req).await {
         st.host.cancel_pending_login(&pending.id).await?;
+        // Its code is refused from now on, at the gateway too.
+        st.service
+            .cancel_code(&st.host, pending.account.id, &pending.id)
+            .await;
         let ip = st.host.client_ip(&req);
         let ev = AuditEvent::new("challenge", "cancelled")
             .account(&pending.account)
@@ -542,6 +559,7 @@ async fn account_send_code(st: Data, req: HttpRequest) -> Result<HttpResponse, P
         ),
         SendOutcome::Wait { seconds, reason } => wait_message(seconds, reason),
         SendOutcome::Failed => gateway_message(true).to_string(),
+        SendOutcome::Refused(why) => why.message().to_string(),
     };
     let account_id = account.id;
     if let Err(e) = st

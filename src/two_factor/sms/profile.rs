@@ -235,7 +235,7 @@ pub async fn validate(
                 );
                 return Err(errors);
             }
-            let code = OtpCode::parse(raw);
+            let code = OtpCode::parse_within(raw, settings.code_lengths());
             let interface = account.role.interface();
             let actor = Actor {
                 account,
@@ -261,6 +261,10 @@ pub async fn validate(
                 }
                 Checked::GatewayFailed => {
                     errors.add(F_CODE, gateway_message(false));
+                    return Err(errors);
+                }
+                Checked::CodeEnded | Checked::TooManyTriesAtGateway => {
+                    errors.add(F_CODE, "That code has expired or was already used. Send a new code to your current phone.");
                     return Err(errors);
                 }
             }

@@ -1,6 +1,8 @@
 //! Operations shared by the login pages, the profile hooks and the status
-//! box: registering with the gateway, sending a code, checking a code. Each
-//! applies the limits, writes the audit trail and records gateway errors.
+//! box: sending a code and checking it through the store's gateway (Twilio
+//! Verify, or the legacy Authy-compatible API, which also needs the user
+//! registered), and cancelling a code. Each applies the limits, writes the
+//! audit trail and records gateway errors.
 
 use crate::db::{Db, DbError};
 use crate::plugin::{Account, HostHandle, Interface};
@@ -8,19 +10,22 @@ use crate::plugin::{Account, HostHandle, Interface};
 use crate::two_factor::audit::{self, AuditEvent};
 use crate::two_factor::config::TwoFactorConfig;
 use crate::two_factor::gateways::authy::Endpoint;
-use crate::two_factor::gateways::{AuthyClient, AuthyId, Channel, GatewayError, TokenCheck};
+use crate::two_factor::gateways::{
+    AuthyClient, AuthyId, Channel, GatewayError, TokenCheck, VerificationSid, VerifyClient,
+};
 use crate::two_factor::limits::{self, CodeGate, SendGate, WaitReason};
 use crate::two_factor::otp_code::OtpCode;
-use crate::two_factor::settings::StoreSettings;
+use crate::two_factor::settings::{Gateway, StoreSettings};
 use crate::two_factor::sign_in::verify::{Checked, Method};
 use crate::two_factor::state;
 use crate::two_factor::store::{self, StoredPhone};
 use crate::two_factor::ADDON_ID;
 
-/// The addon's shared state: configuration and the one HTTP client.
+/// The addon's shared state: configuration and the gateway clients.
 pub struct Service {
     pub config: TwoFactorConfig,
     pub client: AuthyClient,
+    pub verify: VerifyClient,
 }
 
 /// Who is asking, for limits and the audit trail.
@@ -65,6 +70,54 @@ pub enum SendOutcome {
     /// The gateway refused or failed; recorded in the audit log and as the
     /// store's last gateway error.
     Failed,
+    /// The gateway will not send to this number, for a reason the user can
+    /// act on (Twilio Verify's answers about the number).
+    Refused(Refusal),
+}
+
+/// Why the gateway will not send a code to this number.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Refusal {
+    /// 60200: the number is not valid.
+    InvalidNumber,
+    /// 60205: a landline cannot get an SMS; a call works.
+    Landline,
+    /// 60410: blocked for fraud.
+    Blocked,
+    /// 60203: the gateway's own cap on codes to one number.
+    TooManySends,
+}
+
+impl Refusal {
+    fn of(e: &GatewayError) -> Option<Refusal> {
+        match e {
+            GatewayError::InvalidNumber => Some(Refusal::InvalidNumber),
+            GatewayError::Landline => Some(Refusal::Landline),
+            GatewayError::Blocked => Some(Refusal::Blocked),
+            GatewayError::TooManySends => Some(Refusal::TooManySends),
+            _ => None,
+        }
+    }
+
+    /// The API's error code for it.
+    pub fn api_code(self) -> &'static str {
+        match self {
+            Refusal::InvalidNumber => "phone_invalid",
+            Refusal::Landline => "sms_not_supported",
+            Refusal::Blocked => "phone_blocked",
+            Refusal::TooManySends => "too_many_codes",
+        }
+    }
+
+    /// What the user is told, and what to do.
+    pub fn message(self) -> &'static str {
+        match self {
+            Refusal::InvalidNumber => "This phone number is not valid, so no code can be sent to it. Update your phone number on your account page, or ask the store to update it.",
+            Refusal::Landline => "This phone number cannot receive text messages (it looks like a landline). Use “Call me instead” to hear the code.",
+            Refusal::Blocked => "This phone number is blocked by our text message service. Please contact the store to sign in.",
+            Refusal::TooManySends => "Too many codes were sent to this phone number recently. Please wait 10 minutes, then ask for a new one.",
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -76,7 +129,12 @@ pub enum ServiceError {
 impl Service {
     pub fn new(config: TwoFactorConfig) -> Service {
         let client = AuthyClient::new(config.timeout);
-        Service { config, client }
+        let verify = VerifyClient::new(config.timeout);
+        Service {
+            config,
+            client,
+            verify,
+        }
     }
 
     pub async fn settings(&self, host: &HostHandle) -> Result<StoreSettings, DbError> {
@@ -167,32 +225,53 @@ impl Service {
             .await;
             return Ok(SendOutcome::Wait { seconds, reason });
         }
-        let mut result = self
-            .deliver(host, settings, actor.account, stored, channel)
-            .await;
-        if result == Err(GatewayError::UnknownUser) {
-            // The gateway forgot the user (new key, reset sandbox): register again once.
-            store::forget_authy_id(db, actor.account.id).await?;
-            let fresh = StoredPhone {
-                authy_id: None,
-                ..stored.clone()
-            };
-            result = self
-                .deliver(host, settings, actor.account, &fresh, channel)
-                .await;
-        }
+        let result = match settings.gateway {
+            Gateway::AuthyLegacy => {
+                let mut result = self
+                    .deliver(host, settings, actor.account, stored, channel)
+                    .await;
+                if result == Err(GatewayError::UnknownUser) {
+                    // The gateway forgot the user (new key, reset sandbox): register again once.
+                    store::forget_authy_id(db, actor.account.id).await?;
+                    let fresh = StoredPhone {
+                        authy_id: None,
+                        ..stored.clone()
+                    };
+                    result = self
+                        .deliver(host, settings, actor.account, &fresh, channel)
+                        .await;
+                }
+                result.map(|()| None)
+            }
+            Gateway::TwilioVerify => {
+                let ep = settings.verify_endpoint(&self.config);
+                let started = self.verify.start(ep, &stored.phone, channel).await;
+                if let Err(e) = &started {
+                    if !e.is_about_the_user() {
+                        self.gateway_failed(db, channel.as_str(), e).await;
+                    }
+                }
+                started.map(Some)
+            }
+        };
         match result {
-            Ok(()) => {
+            Ok(verification) => {
                 let (account_id, purpose) = (actor.account.id, actor.purpose.to_string());
                 let detail = format!("to phone ending {}", stored.phone.last_two());
                 let ev = actor.event(event, "success").detail(detail);
                 // Who holds the code, and the audit entry, in one write.
                 db.transaction(move |conn| {
-                    state::set_code_holder(conn, account_id, &purpose)?;
+                    let sid = verification.as_ref().map(VerificationSid::as_str);
+                    state::set_code_holder(conn, account_id, &purpose, sid)?;
                     audit::insert(conn, &ev)
                 })
                 .await?;
                 Ok(SendOutcome::Sent)
+            }
+            Err(e) if Refusal::of(&e).is_some() => {
+                limits::release_cooldown(db, actor.account.id).await?;
+                audit::record(db, actor.event(event, "refused").detail(e.to_string())).await;
+                Ok(SendOutcome::Refused(Refusal::of(&e).expect("checked")))
             }
             Err(e) => {
                 limits::release_cooldown(db, actor.account.id).await?;
@@ -256,7 +335,7 @@ impl Service {
         let holder = db
             .run(move |conn| state::code_holder(conn, account_id))
             .await?;
-        if holder.as_deref() != Some(actor.purpose) {
+        let Some(holder) = holder.filter(|h| h.purpose == actor.purpose) else {
             audit::record(
                 db,
                 actor
@@ -265,16 +344,29 @@ impl Service {
             )
             .await;
             return Ok(Checked::NoCodeSent);
-        }
-        let Some(id) = stored.authy_id else {
-            audit::record(
-                db,
-                actor.event("verify", "failure").detail("no code was sent"),
-            )
-            .await;
-            return Ok(Checked::NoCodeSent);
         };
-        match self.client.verify(self.endpoint(settings), id, code).await {
+        let answer = match settings.gateway {
+            Gateway::AuthyLegacy => {
+                let Some(id) = stored.authy_id else {
+                    return self.no_code_sent(db, actor).await;
+                };
+                self.client.verify(self.endpoint(settings), id, code).await
+            }
+            Gateway::TwilioVerify => {
+                // The code is checked against the verification this
+                // sign-in started, never by phone number alone.
+                let Some(sid) = holder
+                    .verification_sid
+                    .as_deref()
+                    .and_then(VerificationSid::parse)
+                else {
+                    return self.no_code_sent(db, actor).await;
+                };
+                let ep = settings.verify_endpoint(&self.config);
+                self.verify.check(ep, &sid, code).await
+            }
+        };
+        match answer {
             Ok(TokenCheck::Valid) => {
                 limits::code_used(db, actor.account.id).await?;
                 Ok(Checked::Valid {
@@ -285,6 +377,14 @@ impl Service {
             Ok(TokenCheck::Rejected) => {
                 audit::record(db, actor.event("verify", "failure").detail("wrong code")).await;
                 Ok(Checked::Wrong)
+            }
+            Err(e @ (GatewayError::NotFound | GatewayError::TooManyChecks)) => {
+                audit::record(db, actor.event("verify", "failure").detail(e.to_string())).await;
+                Ok(if e == GatewayError::NotFound {
+                    Checked::CodeEnded
+                } else {
+                    Checked::TooManyTriesAtGateway
+                })
             }
             Err(e) => {
                 if e == GatewayError::UnknownUser {
@@ -297,6 +397,41 @@ impl Service {
                 )
                 .await;
                 Ok(Checked::GatewayFailed)
+            }
+        }
+    }
+
+    async fn no_code_sent(&self, db: &Db, actor: &Actor<'_>) -> Result<Checked, ServiceError> {
+        audit::record(
+            db,
+            actor.event("verify", "failure").detail("no code was sent"),
+        )
+        .await;
+        Ok(Checked::NoCodeSent)
+    }
+
+    /// A sign-in was cancelled: its code is no longer held, and a Twilio
+    /// Verify verification is cancelled at the gateway too (best effort:
+    /// the code is already refused here).
+    pub async fn cancel_code(&self, host: &HostHandle, account_id: i64, purpose: &str) {
+        let db = host.db();
+        let purpose = purpose.to_string();
+        let taken = db
+            .transaction(move |conn| state::take_code_holder(conn, account_id, &purpose))
+            .await;
+        let Ok(Some(sid)) = taken else { return };
+        let Some(sid) = VerificationSid::parse(&sid) else {
+            return;
+        };
+        let Ok(settings) = self.settings(host).await else {
+            return;
+        };
+        if settings.gateway == Gateway::TwilioVerify {
+            let ep = settings.verify_endpoint(&self.config);
+            if let Err(e) = self.verify.cancel(ep, &sid).await {
+                if e != GatewayError::NotFound {
+                    tracing::warn!(error = %e, "two-factor: cancelling the verification failed");
+                }
             }
         }
     }
