@@ -10,6 +10,7 @@ diesel::table! {
         e164 -> Text,
         authy_id -> Nullable<BigInt>,
         updated_at -> BigInt,
+        refused_at -> Nullable<BigInt>,
     }
 }
 

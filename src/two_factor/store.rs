@@ -18,16 +18,37 @@ pub struct StoredPhone {
     pub account_id: i64,
     pub phone: PhoneNumber,
     pub authy_id: Option<AuthyId>,
+    /// The gateway said this number is not valid (until it changes).
+    pub refused: bool,
 }
 
-type PhoneRow = (i64, String, i32, String, String, Option<i64>);
+type PhoneRow = (i64, String, i32, String, String, Option<i64>, Option<i64>);
 
-fn from_row((account_id, country, code, national, e164, authy): PhoneRow) -> StoredPhone {
+fn from_row(
+    (account_id, country, code, national, e164, authy, refused_at): PhoneRow,
+) -> StoredPhone {
     StoredPhone {
         account_id,
         phone: PhoneNumber::from_stored(country, code as u16, national, e164),
         authy_id: authy.map(AuthyId),
+        refused: refused_at.is_some(),
     }
+}
+
+/// The gateway said the account's number (`e164`) is not valid; kept
+/// until the number changes.
+pub async fn mark_refused(db: &Db, account_id: i64, e164: String) -> Result<(), DbError> {
+    db.transaction(move |conn| {
+        crate::on_backend!(conn, |c| diesel::update(
+            tfa_phones::table
+                .find(account_id)
+                .filter(tfa_phones::e164.eq(&e164))
+        )
+        .set(tfa_phones::refused_at.eq(Some(now())))
+        .execute(c))?;
+        Ok(())
+    })
+    .await
 }
 
 pub fn load_phone(conn: &mut DbConn, account_id: i64) -> Result<Option<StoredPhone>, DbError> {
@@ -40,6 +61,7 @@ pub fn load_phone(conn: &mut DbConn, account_id: i64) -> Result<Option<StoredPho
             tfa_phones::national_number,
             tfa_phones::e164,
             tfa_phones::authy_id,
+            tfa_phones::refused_at,
         ))
         .first::<PhoneRow>(c)
         .optional())?;
@@ -68,6 +90,7 @@ pub fn save_phone(
                     tfa_phones::national_number.eq(phone.national()),
                     tfa_phones::e164.eq(phone.e164()),
                     tfa_phones::authy_id.eq(None::<i64>),
+                    tfa_phones::refused_at.eq(None::<i64>),
                     tfa_phones::updated_at.eq(now()),
                 ))
                 .execute(conn)?;

@@ -252,15 +252,28 @@ async fn setup() -> Tv {
 }
 
 impl Tv {
+    /// Clears the addon's send counters (cooldowns, per-number quotas).
+    fn forget_limits(&self) {
+        use diesel::prelude::*;
+        use storefront_2fa::two_factor::schema::tfa_counters;
+        diesel::delete(tfa_counters::table)
+            .execute(&mut self.app.db.get().unwrap())
+            .unwrap();
+    }
+
     /// A customer with a phone, signed in with the password: at the code page.
     async fn at_code_page(&self, email: &str) -> (crate::helpers::Browser, u16, String) {
+        self.at_code_page_of(email).await.1
+    }
+
+    async fn at_code_page_of(&self, email: &str) -> (i64, (crate::helpers::Browser, u16, String)) {
         let id = self.app.create_account(email, PASSWORD, Role::Customer);
         self.app.add_phone(id, NATIONAL, SmsSetUp::Complete);
         let b = self.app.new_browser();
         let res = b.login("/login", email, PASSWORD).await;
         assert_eq!(location(&res), "/two-factor/verify");
         let (status, page) = b.get_text("/two-factor/verify").await;
-        (b, status, page)
+        (id, (b, status, page))
     }
 }
 
@@ -347,7 +360,16 @@ async fn verify_answers_become_words_the_user_can_act_on() {
         assert_eq!(page_status, 200, "{code}");
         assert!(page.contains(words), "{code}: {page}");
     }
+    // The profile says the number was refused, until it is changed.
+    t.gw.on_send(Answer::Error(400, 60200));
+    let (id, _) = t.at_code_page_of("refused@example.com").await;
+    let (_, page) = t.app.browser.get_text(&format!("/admin/users/{id}")).await;
+    assert!(
+        page.contains("says this user&#x27;s phone number is not valid"),
+        "{page}"
+    );
     t.gw.on_send(Answer::Normal);
+    t.forget_limits(); // every account here shares one number
     let (b, _, _) = t.at_code_page("expired@example.com").await;
     t.gw.on_check(Answer::Error(404, 20404));
     let (status, _, page) = submit(&b, "123456").await;

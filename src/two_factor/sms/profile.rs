@@ -97,6 +97,16 @@ pub async fn fields(
         }
         _ => None,
     };
+    // The gateway refused the stored number: say so beside the field,
+    // unless the form already has something to say there.
+    let mut errors = errors.clone();
+    if stored.as_ref().is_some_and(|s| s.refused) && errors.get(F_PHONE).is_none() {
+        errors.add(F_PHONE, match form.form {
+            ProfileForm::AdminUser => "Our text message service says this user's phone number is not valid, so no codes reach it. Enter a correct number.",
+            _ => "Our text message service says this phone number is not valid, so no codes reach it. Enter a correct number.",
+        });
+    }
+    let errors = &errors;
     let view = FieldsView {
         form: form.form,
         country_options: countries::options_html(&country),

@@ -270,6 +270,10 @@ impl Service {
             }
             Err(e) if Refusal::of(&e).is_some() => {
                 limits::release_cooldown(db, actor.account.id).await?;
+                if e == GatewayError::InvalidNumber {
+                    let e164 = stored.phone.e164().to_string();
+                    store::mark_refused(db, actor.account.id, e164).await?;
+                }
                 audit::record(db, actor.event(event, "refused").detail(e.to_string())).await;
                 Ok(SendOutcome::Refused(Refusal::of(&e).expect("checked")))
             }

@@ -9,3 +9,6 @@ CREATE TABLE tfa_connection_tests (
     text TEXT NOT NULL,
     at BIGINT NOT NULL
 );
+-- When the gateway said the phone number is not valid (Verify 60200):
+-- the profile asks for a correct one until the number changes.
+ALTER TABLE tfa_phones ADD COLUMN refused_at BIGINT;
