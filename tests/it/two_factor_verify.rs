@@ -460,3 +460,57 @@ async fn settings_check_sid_shapes_and_the_connection_test_says_what_happened() 
         "{page}"
     );
 }
+
+#[tokio::test]
+async fn the_api_signs_in_with_a_verify_code_and_names_an_expired_one() {
+    let t = setup().await;
+    let id = t
+        .app
+        .create_account("api@example.com", PASSWORD, Role::Customer);
+    t.app.add_phone(id, NATIONAL, SmsSetUp::Complete);
+    let api = reqwest::Client::new();
+    let post = |path: &str, body: serde_json::Value| {
+        api.post(format!("{}/api/v1{path}", t.app.address))
+            .json(&body)
+            .send()
+    };
+    let res = post(
+        "/signin",
+        serde_json::json!({"email": "api@example.com", "password": PASSWORD}),
+    )
+    .await
+    .unwrap();
+    let body: serde_json::Value = res.json().await.unwrap();
+    let challenge = body["challenge_id"].as_str().unwrap().to_string();
+    let res = post(
+        "/two-factor/sms",
+        serde_json::json!({"challenge_id": challenge}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(res.status(), 200);
+    let code = t.gw.last_code().unwrap();
+    // The gateway says the code's verification is gone: a clear error, no token.
+    t.gw.on_check(Answer::Error(404, 20404));
+    let res = post(
+        "/verify-2fa",
+        serde_json::json!({"challenge_id": challenge, "code": code}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(res.status(), 401);
+    let body: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(body["error"], "code_expired");
+    assert!(body.get("token").is_none());
+    t.gw.on_check(Answer::Normal);
+    let res = post(
+        "/verify-2fa",
+        serde_json::json!({"challenge_id": challenge, "code": code}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(res.status(), 200);
+    let body: serde_json::Value = res.json().await.unwrap();
+    assert!(body["token"].as_str().is_some_and(|t| !t.is_empty()));
+    assert_eq!(body["method"], "sms");
+}
