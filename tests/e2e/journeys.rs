@@ -561,3 +561,31 @@ pub async fn authenticator_app(page: &Page, app: &TestApp) {
     page.click_text("Continue").await;
     page.find("header nav a[href='/account']").await;
 }
+
+/// Journey 7: Enter in the admin user form saves it and resets nothing; the
+/// reset is a page of its own that names the user.
+pub async fn admin_user_reset(page: &Page, app: &TestApp) {
+    const PHONE: &str = "2015550127";
+    configure(app).await;
+    let id = account_with_phone(app, "vendor@example.com", Role::Vendor, PHONE);
+    page.goto("/admin/login").await;
+    log_in(page, OWNER, OWNER_PASSWORD).await;
+    page.wait_path("/admin").await;
+    page.goto(&format!("/admin/users/{id}")).await;
+    page.assert_text("phone ending in 27").await;
+    page.type_into("#f-name", " Jr").await;
+    page.press_enter().await;
+    page.wait_text("The user was saved.").await;
+    page.assert_text("phone ending in 27").await;
+    page.shot("01-saved-with-enter").await;
+    page.click("#tfa-reset-link").await;
+    page.wait_path(&format!("/admin/two-factor/users/{id}/reset"))
+        .await;
+    page.assert_text("Reset two-factor authentication for vendor@example.com?")
+        .await;
+    page.assert_fits_375("02-confirm-reset").await;
+    page.shot("02-confirm-reset").await;
+    page.click("#tfa-reset-confirm").await;
+    page.wait_text("no phone").await;
+    page.shot("03-reset-done").await;
+}

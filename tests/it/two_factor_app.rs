@@ -508,6 +508,42 @@ async fn an_admin_resets_a_users_two_factor_from_the_user_page() {
     assert_eq!(location(&res), "/admin");
 }
 
+/// Enter in a field of the admin user form presses its first submit button:
+/// that must be "Save user", never the reset. The reset has its own page
+/// that names the user, with the only form that resets.
+#[tokio::test]
+async fn the_user_form_has_one_submit_button_and_the_reset_its_own_page() {
+    let app = app_with_addon().await;
+    let e = enrol(&app, "vend@example.com", Role::Vendor).await;
+    let user_path = format!("/admin/users/{}", e.id);
+    let (_, page) = app.browser.get_text(&user_path).await;
+    let form_start = page.find(&format!(r#"action="{user_path}""#)).unwrap();
+    let form = &page[form_start..form_start + page[form_start..].find("</form>").unwrap()];
+    let submits = form.matches("<button").count();
+    assert_eq!(submits, 1, "one button in the user form: {form}");
+    assert!(form.contains(">Save user</button>"));
+    assert!(!page.contains("formaction="), "no button posts elsewhere");
+    let reset = format!("/admin/two-factor/users/{}/reset", e.id);
+    assert!(form.contains(&format!(r#"href="{reset}""#)), "{form}");
+    // The confirmation names the user and changes nothing by itself.
+    let (status, confirm) = app.browser.get_text(&reset).await;
+    assert_eq!(status, 200);
+    assert!(confirm.contains("Reset two-factor authentication for vend@example.com?"));
+    assert!(confirm.contains(r#"class="danger""#));
+    let (_, page) = app.browser.get_text(&user_path).await;
+    assert!(
+        page.contains("Authenticator app: on"),
+        "a GET resets nothing"
+    );
+    // A vendor cannot even see it.
+    let (status, _) = e.browser.get_text(&reset).await;
+    assert_eq!(status, 403);
+    let (status, loc, _) = post_from(&app.browser, &reset, &reset, &[]).await;
+    assert_eq!((status, loc.starts_with(&user_path)), (303, true));
+    let (_, page) = app.browser.get_text(&user_path).await;
+    assert!(page.contains("Authenticator app: off"), "{page}");
+}
+
 fn cli(app: &TestApp, args: &[&str]) -> (bool, String) {
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_storefront-2fa"))
         .args(args)

@@ -59,8 +59,10 @@ pub fn describe(email: &str, f: &Factors) -> String {
     out
 }
 
-/// The admin's "Reset two-factor authentication" button on `/admin/users/{id}`
-/// (a `formaction` button inside the host's user form).
+/// The admin's "Reset two-factor authentication…" on `/admin/users/{id}`: a
+/// link to a page of its own that names the user and holds the one form
+/// that resets (a button inside the user form would be that form's first
+/// submit button, so Enter in any field would press it).
 pub fn reset_path(account_id: i64) -> String {
     format!("/admin/two-factor/users/{account_id}/reset")
 }
@@ -71,8 +73,38 @@ pub fn configure(cfg: &mut actix_web::web::ServiceConfig, host: crate::plugin::H
     cfg.service(
         web::resource("/admin/two-factor/users/{id}/reset")
             .app_data(web::Data::new(host))
+            .route(web::get().to(confirm_page))
             .route(web::post().to(admin_reset)),
     );
+}
+
+/// "Reset two-factor authentication for …?": what it removes, for whom,
+/// and the one button that does it.
+async fn confirm_page(
+    host: actix_web::web::Data<crate::plugin::HostHandle>,
+    req: actix_web::HttpRequest,
+    path: actix_web::web::Path<String>,
+) -> Result<actix_web::HttpResponse, PageError> {
+    host.require_admin(&req).await?;
+    let id = path
+        .into_inner()
+        .parse::<i64>()
+        .map_err(|_| PageError::NotFound)?;
+    let target = host.find_account(id).await?.ok_or(PageError::NotFound)?;
+    let f = factors::of(host.db(), id).await?;
+    let mut ctx = tera::Context::new();
+    ctx.insert("email", &target.email);
+    ctx.insert("user_path", &format!("/admin/users/{id}"));
+    ctx.insert("reset_path", &reset_path(id));
+    ctx.insert("factors", &f);
+    Ok(host
+        .render(
+            &req,
+            actix_web::http::StatusCode::OK,
+            "two_factor/admin_user_reset_confirm.html",
+            ctx,
+        )
+        .await)
 }
 
 async fn admin_reset(
