@@ -39,6 +39,36 @@ impl OtpCode {
     }
 }
 
+/// A code as people type or paste it: digit groups with single spaces or
+/// dashes between them ("894 3320", "894-3320") become the digits alone;
+/// anything else is returned as it is, to be refused (and counted) by the
+/// parser it goes to. Every code field (SMS, app, recovery, the API)
+/// takes its input through here, so all accept the same separators.
+pub fn without_separators(input: &str) -> std::borrow::Cow<'_, str> {
+    let t = input.trim();
+    let bytes = t.as_bytes();
+    let separated = t.len() <= 64
+        && bytes.first().is_some_and(u8::is_ascii_digit)
+        && bytes.last().is_some_and(u8::is_ascii_digit)
+        && bytes.iter().any(|b| matches!(b, b' ' | b'-'))
+        && bytes
+            .iter()
+            .all(|b| b.is_ascii_digit() || matches!(b, b' ' | b'-'))
+        // One separator at a time.
+        && bytes
+            .windows(2)
+            .all(|w| w[0].is_ascii_digit() || w[1].is_ascii_digit());
+    if separated {
+        t.bytes()
+            .filter(u8::is_ascii_digit)
+            .map(char::from)
+            .collect::<String>()
+            .into()
+    } else {
+        input.into()
+    }
+}
+
 impl fmt::Debug for OtpCode {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("OtpCode(<redacted>)")
@@ -85,6 +115,27 @@ mod tests {
                 &bad[..bad.len().min(20)]
             );
         }
+    }
+
+    #[test]
+    fn separators_between_digit_groups_are_dropped_and_nothing_else() {
+        use super::without_separators as w;
+        for (typed, code) in [
+            ("894 3320", "8943320"),
+            ("894-3320", "8943320"),
+            (" 12 34 56 ", "123456"),
+            ("123456", "123456"),
+        ] {
+            assert_eq!(w(typed).trim(), code, "{typed:?}");
+            assert!(OtpCode::parse(&w(typed)).is_some());
+        }
+        // Not digit groups: left as typed, so the parser refuses them.
+        for odd in [
+            "12  34", "-123456", "123456-", "12 a4 56", "1 2\t3", "12--34", "",
+        ] {
+            assert_eq!(w(odd), odd, "{odd:?}");
+        }
+        assert!(OtpCode::parse(&w("12--3456")).is_none());
     }
 
     #[test]

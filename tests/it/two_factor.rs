@@ -380,6 +380,25 @@ async fn a_malformed_code_form_is_an_attempt_and_never_a_pass() {
     assert_ne!(b.get("/account").await.status(), 200);
 }
 
+/// "894 3320" and "894-3320" are the code 8943320, as people read it out.
+#[tokio::test]
+async fn an_sms_code_typed_with_spaces_or_dashes_signs_in() {
+    let t = setup(true, false).await;
+    t.account_with_phone("cust@example.com", Role::Customer);
+    for (n, sep) in [" ", "-"].into_iter().enumerate() {
+        let b = t.app.new_browser();
+        if n > 0 {
+            t.age_counters(31);
+        }
+        b.login("/login", "cust@example.com", PASSWORD).await;
+        b.get_text("/two-factor/verify").await;
+        let code = t.gw.last_code(NATIONAL).unwrap();
+        let typed = format!("{}{sep}{}", &code[..3], &code[3..]);
+        let (status, loc, _) = submit_code(&b, "/two-factor", &typed).await;
+        assert_eq!((status, loc.as_str()), (303, "/"), "{typed:?}");
+    }
+}
+
 #[tokio::test]
 async fn resend_replaces_the_code_and_is_rate_limited() {
     let t = setup(true, false).await;

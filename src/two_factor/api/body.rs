@@ -75,7 +75,8 @@ impl Disable {
 /// gateway's own length is checked later) or a recovery code, trimmed;
 /// anything else is no code at all.
 fn submitted_code(raw: Option<&str>) -> Option<String> {
-    let s = raw?;
+    let typed = crate::two_factor::otp_code::without_separators(raw?);
+    let s = typed.as_ref();
     let digits = OtpCode::parse_within(s, crate::two_factor::otp_code::VERIFY_LENGTHS).is_some();
     (digits || recovery::looks_like_code(s)).then(|| s.trim().to_string())
 }

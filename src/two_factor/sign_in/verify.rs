@@ -142,7 +142,8 @@ pub async fn check_code(
     input: &str,
     sms: bool,
 ) -> Result<Checked, DbError> {
-    let input = input.trim();
+    let typed = crate::two_factor::otp_code::without_separators(input);
+    let input = typed.trim();
     let db = host.db().clone();
     let account_id = actor.account.id;
     if recovery::looks_like_code(input) {

@@ -245,7 +245,8 @@ pub async fn validate(
                 );
                 return Err(errors);
             }
-            let code = OtpCode::parse_within(raw, settings.code_lengths());
+            let typed = crate::two_factor::otp_code::without_separators(raw);
+            let code = OtpCode::parse_within(&typed, settings.code_lengths());
             let interface = account.role.interface();
             let actor = Actor {
                 account,
