@@ -38,8 +38,12 @@ enum Command {
     /// Manage accounts.
     #[command(subcommand)]
     User(UserCommand),
-    /// Run the Authy-compatible sandbox on its own (for other apps and tests).
+    /// Run the test sandbox on its own (for other apps and tests), or list
+    /// what it would have sent (`sandbox outbox`).
+    #[command(args_conflicts_with_subcommands = true)]
     Sandbox {
+        #[command(subcommand)]
+        action: Option<SandboxCommand>,
         #[arg(long, default_value = "127.0.0.1:9090")]
         bind: String,
         /// The API key clients must send (or STOREFRONT__SANDBOX__API_KEY).
@@ -49,6 +53,20 @@ enum Command {
     /// Two-factor authentication of an account (for a locked-out admin).
     #[command(subcommand)]
     Tfa(TwoFactorCommand),
+}
+
+#[derive(Subcommand)]
+enum SandboxCommand {
+    /// The latest test messages (codes) in the sandbox outbox, newest
+    /// first: how a store owner in test mode reads a code from the shell.
+    Outbox {
+        /// Only messages to this phone number (its digits, national or
+        /// with the country code).
+        #[arg(long)]
+        phone: Option<String>,
+        #[arg(long, default_value_t = 10)]
+        limit: i64,
+    },
 }
 
 #[derive(Subcommand)]
@@ -98,7 +116,15 @@ async fn main() -> anyhow::Result<()> {
             create_user(&settings, &email, &role, &name)
         }
         Command::User(UserCommand::List) => list_users(&settings),
-        Command::Sandbox { bind, api_key } => {
+        Command::Sandbox {
+            action: Some(SandboxCommand::Outbox { phone, limit }),
+            ..
+        } => print_outbox(&settings, phone.as_deref(), limit),
+        Command::Sandbox {
+            action: None,
+            bind,
+            api_key,
+        } => {
             let key = api_key.unwrap_or_else(|| settings.sandbox.api_key.clone());
             let db = Db::connect(&settings.database_url(), settings.database.pool_size)?;
             println!("Authy-compatible sandbox on http://{bind}/ (outbox: GET /outbox with X-Authy-API-Key)");
@@ -213,5 +239,28 @@ fn list_users(settings: &Settings) -> anyhow::Result<()> {
         println!("{:>6}  {:<8}  {:<40}  {}", r.id, r.role, r.email, r.name);
     }
     println!("{total} account(s)");
+    Ok(())
+}
+
+/// `storefront-2fa sandbox outbox`: the newest test messages, one a line.
+fn print_outbox(settings: &Settings, phone: Option<&str>, limit: i64) -> anyhow::Result<()> {
+    let db = connect(settings)?;
+    let messages = storefront_2fa::authy_sandbox::outbox::list(&mut *db.get()?, phone, limit)?;
+    if messages.is_empty() {
+        println!(
+            "The sandbox outbox is empty{}.",
+            match phone {
+                Some(p) => format!(" for {p}"),
+                None => String::new(),
+            }
+        );
+        return Ok(());
+    }
+    for m in messages {
+        println!(
+            "{}  {:<4}  +{} {}  {}",
+            m.sent_at_iso, m.channel, m.country_code, m.phone, m.text
+        );
+    }
     Ok(())
 }

@@ -446,3 +446,33 @@ async fn an_api_key_that_no_longer_decrypts_refuses_logins_instead_of_skipping_2
 async fn post_with_csrf(b: &Browser, path: &str, fields: &[(&str, &str)]) -> (u16, String, String) {
     post_from(b, "/login", path, fields).await
 }
+
+/// A sole admin in test mode: the code page says where the code is (the
+/// console and `storefront-2fa sandbox outbox`), never the code itself, and
+/// that command lists it from the shell.
+#[tokio::test]
+async fn in_test_mode_the_code_page_says_where_the_code_is_and_the_shell_lists_it() {
+    let app = app_in_test_mode().await;
+    with_phone(&app, "boss@example.com", Role::Admin);
+    let b = app.new_browser();
+    b.login("/admin/login", "boss@example.com", PASSWORD).await;
+    let (status, page) = b.get_text("/admin/two-factor/verify").await;
+    assert_eq!(status, 200);
+    let code = outbox_code(&app).await;
+    assert!(page.contains("Test mode:"), "{page}");
+    assert!(page.contains("storefront-2fa sandbox outbox"), "{page}");
+    let shown = page.replace(&extract_csrf(&page), "");
+    assert!(!shown.contains(&code), "the page never shows the code");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_storefront-2fa"))
+        .args(["sandbox", "outbox", "--phone", NATIONAL, "--limit", "1"])
+        .current_dir(&app.settings.data_dir)
+        .env("STOREFRONT__DATABASE__URL", &app.settings.database.url)
+        .env("STOREFRONT__DATA_DIR", &app.settings.data_dir)
+        .env("RUST_LOG", "warn")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains(&code) && text.contains(NATIONAL), "{text}");
+    assert_eq!(text.lines().count(), 1, "{text}");
+}

@@ -16,6 +16,7 @@ use crate::two_factor::admin::status::format_time;
 use crate::two_factor::audit::{self, AuditEvent};
 use crate::two_factor::gateways::Channel;
 use crate::two_factor::otp_code::OtpCode;
+use crate::two_factor::settings::Mode;
 use crate::two_factor::sign_in::after;
 use crate::two_factor::sign_in::policy;
 use crate::two_factor::sign_in::verify::{self, Checked, PendingAttempt};
@@ -119,7 +120,11 @@ async fn render(
 ) -> Result<HttpResponse, PageError> {
     let interface = interface_of(req);
     let template = format!("two_factor/{page}_{}.html", interface.as_str());
-    let ctx = tera::Context::from_serialize(view)?;
+    let mut ctx = tera::Context::from_serialize(view)?;
+    // In test mode no text leaves the machine: the page says where the code
+    // is (never the code itself), so a sole admin is not locked out.
+    let test_mode = st.service.settings(&st.host).await?.mode == Mode::Test;
+    ctx.insert("test_mode", &test_mode);
     Ok(st.host.render(req, status, &template, ctx).await)
 }
 
