@@ -476,3 +476,35 @@ async fn in_test_mode_the_code_page_says_where_the_code_is_and_the_shell_lists_i
     assert!(text.contains(&code) && text.contains(NATIONAL), "{text}");
     assert_eq!(text.lines().count(), 1, "{text}");
 }
+
+/// The status box never says "asked for a code" when nobody can be, and
+/// warns an admin who switched admins on without a factor of their own.
+#[tokio::test]
+async fn the_settings_status_does_not_contradict_itself() {
+    let app = spawn_app().await;
+    app.login_admin().await;
+    configure(&app, &[("customer_enabled", "on"), ("admin_enabled", "on")]).await;
+    let (_, page) = app
+        .browser
+        .get_text("/admin/addons/two_factor/settings")
+        .await;
+    assert!(page.contains(r#"id="tfa-no-credentials""#), "{page}");
+    assert!(!page.contains("Customers: asked for a code"), "{page}");
+    assert!(page.contains("not asked yet"));
+    configure(
+        &app,
+        &[
+            ("api_key", KEY),
+            ("customer_enabled", "on"),
+            ("admin_enabled", "on"),
+        ],
+    )
+    .await;
+    let (_, page) = app
+        .browser
+        .get_text("/admin/addons/two_factor/settings")
+        .await;
+    assert!(!page.contains(r#"id="tfa-no-credentials""#));
+    assert!(page.contains("Customers: asked for a code"));
+    assert!(page.contains(r#"id="tfa-me-unprotected""#), "{page}");
+}

@@ -62,6 +62,16 @@ pub async fn render(service: &Service, host: &HostHandle, req: &HttpRequest) -> 
         },
     );
     ctx.insert("has_key", &settings.has_api_key());
+    // Admins are asked for a code, but the admin looking at this has no
+    // factor: their own sign-in is protected by the password alone.
+    if settings.admin_enabled {
+        if let Some(me) = host.current_account(req).await {
+            let unprotected = crate::two_factor::factors::of(host.db(), me.id)
+                .await
+                .is_ok_and(|f| !f.any());
+            ctx.insert("me_without_factor", &unprotected);
+        }
+    }
     ctx.insert("customer_enabled", &settings.customer_enabled);
     ctx.insert("admin_enabled", &settings.admin_enabled);
     let test = host
