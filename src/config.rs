@@ -71,6 +71,44 @@ pub struct SandboxSettings {
     pub mount_in_production: bool,
     /// Requests per user per minute before the sandbox answers 429.
     pub rate_limit_per_minute: u32,
+    /// Digits in the codes of the sandbox's Twilio Verify API (its services'
+    /// `code_length`): 4 to 10, default 6. Anything else stops the start.
+    #[serde(
+        default = "SandboxSettings::default_verify_code_length",
+        deserialize_with = "SandboxSettings::deserialize_verify_code_length"
+    )]
+    pub verify_code_length: u8,
+}
+
+impl SandboxSettings {
+    pub const VERIFY_CODE_LENGTHS: std::ops::RangeInclusive<u8> = 4..=10;
+
+    fn default_verify_code_length() -> u8 {
+        6
+    }
+
+    fn deserialize_verify_code_length<'de, D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<u8, D::Error> {
+        let n = i64::deserialize(deserializer)?;
+        u8::try_from(n)
+            .ok()
+            .filter(|n| Self::VERIFY_CODE_LENGTHS.contains(n))
+            .ok_or_else(|| serde::de::Error::custom(Self::code_length_message(n)))
+    }
+
+    fn code_length_message(n: impl std::fmt::Display) -> String {
+        format!("sandbox.verify_code_length must be a number of digits from 4 to 10 (Twilio Verify's range), not {n}")
+    }
+
+    /// Checks values set in code rather than read by [`Settings::load`].
+    pub fn validate(&self) -> Result<(), String> {
+        if Self::VERIFY_CODE_LENGTHS.contains(&self.verify_code_length) {
+            Ok(())
+        } else {
+            Err(Self::code_length_message(self.verify_code_length))
+        }
+    }
 }
 
 impl std::fmt::Debug for SandboxSettings {
@@ -86,6 +124,7 @@ impl std::fmt::Debug for SandboxSettings {
             )
             .field("mount_in_production", &self.mount_in_production)
             .field("rate_limit_per_minute", &self.rate_limit_per_minute)
+            .field("verify_code_length", &self.verify_code_length)
             .finish()
     }
 }

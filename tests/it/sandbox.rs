@@ -28,6 +28,7 @@ pub fn settings(rate_limit_per_minute: u32) -> SandboxSettings {
         api_key: String::new(),
         mount_in_production: false,
         rate_limit_per_minute,
+        verify_code_length: 6,
     }
 }
 
