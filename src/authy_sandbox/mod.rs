@@ -6,7 +6,9 @@
 //! (validation and masking), `users`, `tokens` (SMS/call codes), `outbox`,
 //! `approvals` (push), `verifications` (phone verification), `ratelimit`,
 //! `stats`, `routes` (the HTTP handlers), `admin` (the store admin's outbox
-//! page) and `standalone` (the sandbox as its own server).
+//! page) and `standalone` (the sandbox as its own server). `twilio` serves
+//! the same sandbox over the Twilio Verify v2 wire protocol (its own tables,
+//! the same outbox), mounted beside it under `/sandbox/twilio`.
 //!
 //! Mounting in the app (the policy answers 404 for every route in
 //! production mode unless `sandbox.mount_in_production` is set):
@@ -33,6 +35,7 @@ pub mod schema;
 pub mod standalone;
 pub mod stats;
 pub mod tokens;
+pub mod twilio;
 pub mod users;
 pub mod verifications;
 
@@ -57,6 +60,12 @@ pub trait SandboxPolicy: Send + Sync + 'static {
     /// from the query string or the body (the wire reference allows those
     /// for old clients, but a key in a URL ends up in access logs).
     fn key_in_header_only(&self) -> bool {
+        false
+    }
+    /// Whether the Twilio Verify API (`twilio`) takes these HTTP Basic
+    /// credentials: an Account SID and Auth Token, or an API key SID and
+    /// secret. Compare in constant time. None by default.
+    async fn accepts_twilio(&self, _user: &str, _secret: &str) -> bool {
         false
     }
 }

@@ -38,10 +38,10 @@ impl OutboxMessage {
     }
 }
 
-/// Stores a message and logs it.
-pub fn record(conn: &mut DbConn, channel: &str, phone: &Phone, text: &str) -> Result<(), DbError> {
+/// Stores a message and logs it; returns its id.
+pub fn record(conn: &mut DbConn, channel: &str, phone: &Phone, text: &str) -> Result<i64, DbError> {
     crate::on_backend!(conn, |conn| {
-        diesel::insert_into(ob::table)
+        let id: i64 = diesel::insert_into(ob::table)
             .values((
                 ob::sent_at.eq(now()),
                 ob::channel.eq(channel),
@@ -50,7 +50,8 @@ pub fn record(conn: &mut DbConn, channel: &str, phone: &Phone, text: &str) -> Re
                 ob::full_phone.eq(phone.full_digits()),
                 ob::text.eq(text),
             ))
-            .execute(conn)?;
+            .returning(ob::id)
+            .get_result(conn)?;
         tracing::info!(
             target: "authy_sandbox",
             channel,
@@ -58,7 +59,7 @@ pub fn record(conn: &mut DbConn, channel: &str, phone: &Phone, text: &str) -> Re
             text,
             "sandbox outbox message"
         );
-        Ok(())
+        Ok(id)
     })
 }
 

@@ -87,5 +87,45 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    sandbox_verify_verifications (id) {
+        id -> BigInt,
+        sid -> Text,
+        service_sid -> Text,
+        account_sid -> Text,
+        to_number -> Text,
+        channel -> Text,
+        code_hash -> Text,
+        message_id -> BigInt,
+        status -> Text,
+        checks -> Integer,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+        expires_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    sandbox_verify_sends (id) {
+        id -> BigInt,
+        attempt_sid -> Text,
+        verification_id -> BigInt,
+        service_sid -> Text,
+        to_number -> Text,
+        channel -> Text,
+        sent_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    sandbox_verify_numbers (service_sid, to_number) {
+        service_sid -> Text,
+        to_number -> Text,
+        locked_at -> BigInt,
+    }
+}
+
 diesel::joinable!(sandbox_approvals -> sandbox_users (user_id));
 diesel::allow_tables_to_appear_in_same_query!(sandbox_approvals, sandbox_users);
+diesel::joinable!(sandbox_verify_sends -> sandbox_verify_verifications (verification_id));
+diesel::allow_tables_to_appear_in_same_query!(sandbox_verify_sends, sandbox_verify_verifications);

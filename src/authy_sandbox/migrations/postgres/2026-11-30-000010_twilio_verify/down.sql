@@ -1,0 +1,3 @@
+DROP TABLE sandbox_verify_numbers;
+DROP TABLE sandbox_verify_sends;
+DROP TABLE sandbox_verify_verifications;
