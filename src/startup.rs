@@ -152,8 +152,9 @@ impl Application {
                 (id, derived)
             })
             .collect();
-        // The sandbox takes an API key; each addon declares its own.
-        let mut token_routes = vec![SANDBOX_MOUNT.to_string()];
+        // The sandbox takes an API key (Authy) or HTTP Basic (Verify); each
+        // addon declares its own.
+        let mut token_routes = vec![SANDBOX_MOUNT.to_string(), VERIFY_SANDBOX_MOUNT.to_string()];
         for installed in registry.all() {
             token_routes.extend(installed.manifest.addon.token_prefixes.iter().cloned());
         }
@@ -246,6 +247,36 @@ impl SandboxPolicy for MountedSandboxPolicy {
     fn key_in_header_only(&self) -> bool {
         true
     }
+
+    /// The addon's Verify credentials (Account SID and Auth Token, or API
+    /// key SID and secret), and any Account SID with the operator's
+    /// `sandbox.api_key`. Every pair is compared, in constant time.
+    async fn accepts_twilio(&self, user: &str, secret: &str) -> bool {
+        use crate::crypto::constant_time_eq;
+        if user.is_empty() || secret.is_empty() {
+            return false;
+        }
+        let mut accepted = false;
+        if let Some(settings) = self.addon_settings().await {
+            for (user_key, secret_key) in [
+                ("twilio_account_sid", "twilio_auth_token"),
+                ("twilio_api_key_sid", "twilio_api_key_secret"),
+            ] {
+                if settings.is_set(user_key) && settings.is_set(secret_key) {
+                    let user_ok =
+                        constant_time_eq(settings.text(user_key).as_bytes(), user.as_bytes());
+                    let secret_ok =
+                        constant_time_eq(settings.text(secret_key).as_bytes(), secret.as_bytes());
+                    accepted |= user_ok & secret_ok;
+                }
+            }
+        }
+        let operator = &self.state.settings.sandbox.api_key;
+        if !operator.is_empty() && authy_sandbox::twilio::is_sid(user, "AC") {
+            accepted |= constant_time_eq(operator.as_bytes(), secret.as_bytes());
+        }
+        accepted
+    }
 }
 
 fn build_server(
@@ -271,6 +302,7 @@ fn build_server(
         let registry_for_routes = registry.clone();
         let routes_state = routes_state.clone();
         let sandbox = sandbox.clone();
+        let verify_sandbox = sandbox.clone();
         App::new()
             .app_data(data.clone())
             .app_data(db.clone())
@@ -288,6 +320,10 @@ fn build_server(
             )
             .service(
                 web::scope(SANDBOX_MOUNT).configure(move |c| authy_sandbox::configure(c, sandbox)),
+            )
+            .service(
+                web::scope(VERIFY_SANDBOX_MOUNT)
+                    .configure(move |c| authy_sandbox::twilio::configure(c, verify_sandbox)),
             )
             .configure(host::configure)
             .configure(move |cfg| {
