@@ -21,4 +21,5 @@ mod two_factor_app_sms;
 mod two_factor_gateway;
 mod two_factor_sandbox;
 mod two_factor_verify;
+mod twilio_sandbox;
 mod upgrade;
