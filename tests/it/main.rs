@@ -21,5 +21,6 @@ mod two_factor_app_sms;
 mod two_factor_gateway;
 mod two_factor_sandbox;
 mod two_factor_verify;
+mod twilio_conformance;
 mod twilio_sandbox;
 mod upgrade;
