@@ -544,6 +544,49 @@ async fn the_user_form_has_one_submit_button_and_the_reset_its_own_page() {
     assert!(page.contains("Authenticator app: off"), "{page}");
 }
 
+/// Setting up the app keeps the recovery codes saved at SMS set-up: they
+/// are not replaced behind the user's back.
+#[tokio::test]
+async fn app_set_up_keeps_the_recovery_codes_already_saved() {
+    let app = app_with_addon().await;
+    let id = app.create_account("both@example.com", PASSWORD, Role::Customer);
+    app.add_phone(id, "2015550123", crate::helpers::SmsSetUp::Complete);
+    let before = recovery_hashes(&app, id);
+    assert!(!before.is_empty(), "SMS set-up left recovery codes");
+    let b = app.new_browser();
+    b.login("/login", "both@example.com", PASSWORD).await;
+    let (_, _, page) = post_from(&b, "/account/security", "/account/security/app/start", &[]).await;
+    let secret = between(&page, r#"<code id="tfa-secret">"#, "</code>").replace(' ', "");
+    let step = fresh_step().await;
+    let (status, _, page) = post_from(
+        &b,
+        "/account/security",
+        "/account/security/app/confirm",
+        &[("code", &code(&secret, step)), ("password", PASSWORD)],
+    )
+    .await;
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("unused recovery codes still work"), "{page}");
+    assert!(listed_codes(&page).is_empty(), "no new codes shown");
+    assert_eq!(
+        recovery_hashes(&app, id),
+        before,
+        "the saved codes are kept"
+    );
+}
+
+fn recovery_hashes(app: &TestApp, account_id: i64) -> Vec<String> {
+    use diesel::prelude::*;
+    use storefront_2fa::two_factor::schema::tfa_recovery_codes as rc;
+    let mut v: Vec<String> = rc::table
+        .filter(rc::account_id.eq(account_id))
+        .select(rc::code_hash)
+        .load(&mut app.db.get().unwrap())
+        .unwrap();
+    v.sort();
+    v
+}
+
 fn cli(app: &TestApp, args: &[&str]) -> (bool, String) {
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_storefront-2fa"))
         .args(args)

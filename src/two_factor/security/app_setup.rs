@@ -105,7 +105,16 @@ pub(super) async fn app_confirm(
         event(&account, &req, &ip, "app_setup", "success"),
     )
     .await;
+    // Recovery codes the user already saved (at SMS set-up, minutes ago
+    // perhaps) keep working: replacing them here would void them silently.
+    let unused = factors::of(st.host.db(), id).await?.recovery.remaining;
+    if unused > 0 {
+        let view = with_notice(format!(
+            "Your authenticator app is set up. From now on you will be asked for its code when you sign in. Your {unused} unused recovery codes still work; “Generate new codes” below replaces them."
+        ));
+        return page(&st, &req, &account, StatusCode::OK, view).await;
+    }
     let codes = new_codes(&st, &account).await?;
-    let view = codes_view(codes, "Your authenticator app is set up. From now on you will be asked for its code when you sign in. Save these recovery codes: each one lets you in once if you lose your phone. Any older codes no longer work.".into());
+    let view = codes_view(codes, "Your authenticator app is set up. From now on you will be asked for its code when you sign in. Save these recovery codes: each one lets you in once if you lose your phone.".into());
     page(&st, &req, &account, StatusCode::OK, view).await
 }
