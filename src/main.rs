@@ -127,7 +127,7 @@ async fn main() -> anyhow::Result<()> {
         } => {
             let key = api_key.unwrap_or_else(|| settings.sandbox.api_key.clone());
             let db = Db::connect(&settings.database_url(), settings.database.pool_size)?;
-            println!("Authy-compatible sandbox on http://{bind}/ (outbox: GET /outbox with X-Authy-API-Key)");
+            println!("Test sandbox on http://{bind}/: the Authy-compatible API at the root (outbox: GET /outbox with X-Authy-API-Key), Twilio Verify v2 under /twilio (HTTP Basic: an AC… SID and the API key)");
             storefront_2fa::authy_sandbox::run_standalone(&bind, db, key, settings.sandbox.clone())
                 .await
         }

@@ -589,3 +589,94 @@ pub async fn admin_user_reset(page: &Page, app: &TestApp) {
     page.wait_text("no phone").await;
     page.shot("03-reset-done").await;
 }
+
+/// The newest code texted to `national`, read from the sandbox outbox in
+/// the database once `count` messages have reached it (any gateway).
+async fn newest_code_in_outbox(app: &TestApp, national: &str, count: usize) -> String {
+    use diesel::prelude::*;
+    use storefront_2fa::authy_sandbox::schema::sandbox_outbox as ob;
+    let started = Instant::now();
+    loop {
+        let texts: Vec<String> = ob::table
+            .filter(ob::phone.eq(national))
+            .order(ob::id.desc())
+            .select(ob::text)
+            .load(&mut app.db.get().unwrap())
+            .unwrap();
+        if texts.len() >= count {
+            // The last run of digits: the message also names "2FA".
+            let code: String = texts[0]
+                .split(|c: char| !c.is_ascii_digit())
+                .rfind(|run| !run.is_empty())
+                .unwrap_or_default()
+                .to_string();
+            assert!((4..=10).contains(&code.len()), "a code in {:?}", texts[0]);
+            return code;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "no message {count} to {national} in the sandbox outbox"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Journey 6: the store owner picks Twilio Verify, enters its three values
+/// and tests the connection (test mode: the sandbox speaks Verify); a
+/// shopper then signs in at checkout with a Verify code from the outbox.
+pub async fn twilio_verify(page: &Page, app: &TestApp) {
+    const PHONE: &str = "2015550126";
+    const AC: &str = "AC00112233445566778899aabbccddeeff";
+    const TOKEN: &str = "e2e-auth-token-0123456789abcdef";
+    const VA: &str = "VAffeeddccbbaa99887766554433221100";
+    app.login_admin().await;
+    app.browser
+        .post_form("/admin/addons/two_factor/enable", &[])
+        .await;
+    page.goto("/admin/login").await;
+    log_in(page, OWNER, OWNER_PASSWORD).await;
+    page.wait_path("/admin").await;
+    page.goto("/admin/addons/two_factor/settings").await;
+    page.choose("#s-gateway", "twilio_verify").await;
+    // A mistyped SID is refused beside its field, in words.
+    page.type_into("#s-twilio_account_sid", "AC123").await;
+    page.type_into("#s-twilio_auth_token", TOKEN).await;
+    page.type_into("#s-twilio_service_sid", VA).await;
+    page.tick("s-customer_enabled").await;
+    submit_main_form(page).await;
+    page.wait_text("followed by 32 characters").await;
+    page.shot("01-wrong-sid").await;
+    page.js("document.getElementById('s-twilio_account_sid').value = ''; return true")
+        .await;
+    page.type_into("#s-twilio_account_sid", AC).await;
+    page.type_into("#s-twilio_auth_token", TOKEN).await;
+    submit_main_form(page).await;
+    page.wait_text("The settings were saved.").await;
+    assert!(
+        !page.text().await.contains(TOKEN),
+        "the token is never shown"
+    );
+    page.click("#tfa-test-connection").await;
+    page.wait_text("Twilio Verify answered").await;
+    page.assert_text("Twilio Verify").await;
+    page.assert_fits_375("02-connection-ok").await;
+    page.shot("02-connection-ok").await;
+    page.click_text("Log out").await;
+    page.wait_path("/admin/login").await;
+    page.goto("/").await;
+
+    let id = app.create_account("verify-shopper@example.com", PASSWORD, Role::Customer);
+    app.add_phone(id, PHONE, SmsSetUp::Complete);
+    let product = page.text_of("ul.products li.product h2").await;
+    page.click("ul.products li.product button[type=submit]")
+        .await;
+    page.wait_path("/cart").await;
+    page.goto("/checkout").await;
+    page.assert_text("Log in to place your order").await;
+    log_in(page, "verify-shopper@example.com", PASSWORD).await;
+    let code = newest_code_in_outbox(app, PHONE, 1).await;
+    enter_code_by_keyboard(page, "/two-factor/verify", &code, "03-verify-checkout").await;
+    page.wait_path("/checkout").await;
+    page.assert_text(&product).await;
+    page.shot("04-checkout").await;
+}

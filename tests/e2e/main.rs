@@ -40,6 +40,9 @@ const JOURNEYS: &[(&str, JourneyFn)] = &[
     ("forced_password_change", |p, a| {
         Box::pin(journeys::forced_password_change(p, a))
     }),
+    ("twilio_verify", |p, a| {
+        Box::pin(journeys::twilio_verify(p, a))
+    }),
     ("admin_user_reset", |p, a| {
         Box::pin(journeys::admin_user_reset(p, a))
     }),

@@ -514,3 +514,75 @@ async fn the_api_signs_in_with_a_verify_code_and_names_an_expired_one() {
     assert!(body["token"].as_str().is_some_and(|t| !t.is_empty()));
     assert_eq!(body["method"], "sms");
 }
+
+/// The newest code the sandbox sent to `national` (the last run of digits:
+/// the message also names "2FA").
+fn sandbox_outbox_code(app: &TestApp, national: &str) -> Option<String> {
+    use diesel::prelude::*;
+    use storefront_2fa::authy_sandbox::schema::sandbox_outbox as ob;
+    let text: Option<String> = ob::table
+        .filter(ob::phone.eq(national))
+        .order(ob::id.desc())
+        .select(ob::text)
+        .first(&mut app.db.get().unwrap())
+        .optional()
+        .unwrap();
+    text.and_then(|t| {
+        t.split(|c: char| !c.is_ascii_digit())
+            .rfind(|r| !r.is_empty())
+            .map(str::to_string)
+    })
+}
+
+/// Test mode with Twilio Verify: the app's own sandbox (mounted at
+/// /sandbox/twilio) takes the store's credentials, sends to the outbox,
+/// and refuses an SMS to a landline, for which a call works.
+#[tokio::test]
+async fn in_test_mode_verify_codes_go_through_the_mounted_sandbox() {
+    let app = crate::helpers::spawn_app().await;
+    app.login_admin().await;
+    let b = &app.browser;
+    b.post_form("/admin/addons/two_factor/enable", &[]).await;
+    let res = b
+        .post_form(
+            "/admin/addons/two_factor/settings",
+            &[
+                ("gateway", "twilio_verify"),
+                ("twilio_account_sid", AC),
+                ("twilio_auth_token", TOKEN),
+                ("twilio_service_sid", VA),
+                ("customer_enabled", "on"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), 303);
+    let id = app.create_account("shopper@example.com", PASSWORD, Role::Customer);
+    app.add_phone(id, NATIONAL, SmsSetUp::Complete);
+    let shopper = app.new_browser();
+    shopper
+        .login("/login", "shopper@example.com", PASSWORD)
+        .await;
+    let (status, page) = shopper.get_text("/two-factor/verify").await;
+    assert_eq!(status, 200, "{page}");
+    let code = sandbox_outbox_code(&app, NATIONAL).expect("a code in the outbox");
+    assert_eq!(code.len(), 6);
+    let (status, loc, _) = submit(&shopper, &code).await;
+    assert_eq!((status, loc.as_str()), (303, "/"));
+    // A landline (the sandbox's test number ending 0205): no SMS, a call.
+    let landline = "2015550205";
+    let id = app.create_account("landline@example.com", PASSWORD, Role::Customer);
+    app.add_phone(id, landline, SmsSetUp::Complete);
+    let caller = app.new_browser();
+    caller
+        .login("/login", "landline@example.com", PASSWORD)
+        .await;
+    let (_, page) = caller.get_text("/two-factor/verify").await;
+    assert!(page.contains("looks like a landline"), "{page}");
+    assert!(sandbox_outbox_code(&app, landline).is_none());
+    let (status, _, page) =
+        post_from(&caller, "/login", "/two-factor/send", &[("via", "call")]).await;
+    assert_eq!(status, 200, "{page}");
+    let code = sandbox_outbox_code(&app, landline).expect("the call's code");
+    let (status, loc, _) = submit(&caller, &code).await;
+    assert_eq!((status, loc.as_str()), (303, "/"));
+}
