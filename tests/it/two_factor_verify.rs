@@ -232,6 +232,13 @@ async fn setup() -> Tv {
         s.two_factor.gateway_timeout_ms = 800;
     })
     .await;
+    use_twilio_verify(&app).await;
+    Tv { app, gw }
+}
+
+/// The owner signs in, enables the addon, and saves Twilio Verify's three
+/// values with customers on.
+async fn use_twilio_verify(app: &TestApp) {
     app.login_admin().await;
     let b = &app.browser;
     b.post_form("/admin/addons/two_factor/enable", &[]).await;
@@ -248,7 +255,6 @@ async fn setup() -> Tv {
         )
         .await;
     assert_eq!(res.status(), 303, "settings saved");
-    Tv { app, gw }
 }
 
 impl Tv {
@@ -540,22 +546,7 @@ fn sandbox_outbox_code(app: &TestApp, national: &str) -> Option<String> {
 #[tokio::test]
 async fn in_test_mode_verify_codes_go_through_the_mounted_sandbox() {
     let app = crate::helpers::spawn_app().await;
-    app.login_admin().await;
-    let b = &app.browser;
-    b.post_form("/admin/addons/two_factor/enable", &[]).await;
-    let res = b
-        .post_form(
-            "/admin/addons/two_factor/settings",
-            &[
-                ("gateway", "twilio_verify"),
-                ("twilio_account_sid", AC),
-                ("twilio_auth_token", TOKEN),
-                ("twilio_service_sid", VA),
-                ("customer_enabled", "on"),
-            ],
-        )
-        .await;
-    assert_eq!(res.status(), 303);
+    use_twilio_verify(&app).await;
     let id = app.create_account("shopper@example.com", PASSWORD, Role::Customer);
     app.add_phone(id, NATIONAL, SmsSetUp::Complete);
     let shopper = app.new_browser();
