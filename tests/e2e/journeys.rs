@@ -521,6 +521,15 @@ pub async fn authenticator_app(page: &Page, app: &TestApp) {
     page.wait_path("/account/security").await;
     page.assert_text("Authenticator app: on").await;
     page.shot("05-app-on").await;
+    // "Generate new codes…" is its own step; Cancel leaves the codes alone.
+    page.click("#regenerate-link").await;
+    page.wait_path("/account/security/recovery/regenerate")
+        .await;
+    page.assert_text("Generate new recovery codes?").await;
+    page.assert_fits_375("05b-regenerate-confirm").await;
+    page.shot("05b-regenerate-confirm").await;
+    page.click_text("Cancel").await;
+    page.wait_path("/account/security").await;
 
     // Sign in with a code from the app.
     page.click_text("Log out").await;

@@ -544,6 +544,33 @@ async fn the_user_form_has_one_submit_button_and_the_reset_its_own_page() {
     assert!(page.contains("Authenticator app: off"), "{page}");
 }
 
+/// "Generate new codes" is a step of its own that says what stops working;
+/// opening it changes nothing.
+#[tokio::test]
+async fn generating_new_recovery_codes_has_its_own_confirmation_step() {
+    let app = app_with_addon().await;
+    let e = enrol(&app, "cust@example.com", Role::Customer).await;
+    let before = recovery_hashes(&app, e.id);
+    let (_, page) = e.browser.get_text("/account/security").await;
+    assert!(
+        !page.contains("formaction="),
+        "no second action in the view form"
+    );
+    assert!(page.contains(r#"href="/account/security/recovery/regenerate""#));
+    let (status, page) = e
+        .browser
+        .get_text("/account/security/recovery/regenerate")
+        .await;
+    assert_eq!(status, 200);
+    assert!(page.contains("Generate new recovery codes?"), "{page}");
+    assert!(page.contains("Your 10 unused recovery codes stop working at once"));
+    assert_eq!(
+        recovery_hashes(&app, e.id),
+        before,
+        "opening it changes nothing"
+    );
+}
+
 /// Setting up the app keeps the recovery codes saved at SMS set-up: they
 /// are not replaced behind the user's back.
 #[tokio::test]

@@ -60,6 +60,10 @@ pub fn configure(cfg: &mut web::ServiceConfig, service: Arc<Service>, host: Host
                 )
                 .route(
                     "/recovery/regenerate",
+                    web::get().to(recovery_codes::recovery_regenerate_page),
+                )
+                .route(
+                    "/recovery/regenerate",
                     web::post().to(recovery_codes::recovery_regenerate),
                 )
                 .route("/disable", web::post().to(disable::disable))
@@ -86,7 +90,7 @@ pub fn base_of(interface: Interface) -> &'static str {
 #[derive(Serialize, Default)]
 struct View {
     base: &'static str,
-    /// overview | setup | codes | recovery | token
+    /// overview | setup | codes | recovery | regenerate | token
     mode: &'static str,
     notice: Option<String>,
     error: Option<String>,

@@ -61,6 +61,20 @@ pub(super) async fn recovery_view(
     page(&st, &req, &account, StatusCode::OK, view).await
 }
 
+/// "Generate new codes…": its own step, saying what stops working, with
+/// the one form that replaces the codes.
+pub(super) async fn recovery_regenerate_page(
+    st: Data,
+    req: HttpRequest,
+) -> Result<HttpResponse, PageError> {
+    let account = account(&st, &req).await?;
+    let view = View {
+        mode: "regenerate",
+        ..View::default()
+    };
+    page(&st, &req, &account, StatusCode::OK, view).await
+}
+
 pub(super) async fn recovery_regenerate(
     st: Data,
     req: HttpRequest,
