@@ -130,6 +130,21 @@ pub async fn render(
     mut ctx: tera::Context,
 ) -> HttpResponse {
     let session = session::current(state, req).await.unwrap_or_default();
+    if session
+        .account
+        .as_ref()
+        .is_some_and(|a| a.role == crate::plugin::Role::Admin.as_str())
+    {
+        // Enabled addons' own admin pages, in the admin navigation.
+        let links: Vec<_> = match state.registry.enabled(&state.db).await {
+            Ok(enabled) => enabled
+                .iter()
+                .flat_map(|a| a.manifest.addon.admin_links.iter().cloned())
+                .collect(),
+            Err(_) => Vec::new(),
+        };
+        ctx.insert("addon_links", &links);
+    }
     if let Some(account) = &session.account {
         ctx.insert(
             "current_account",

@@ -29,6 +29,17 @@ pub struct AddonInfo {
     /// bodies (JSON) as they are instead of turning them into pages.
     #[serde(default)]
     pub token_prefixes: Vec<String>,
+    /// Pages of the addon the host links from its admin navigation (shown
+    /// to administrators while the addon is enabled).
+    #[serde(default)]
+    pub admin_links: Vec<AdminLink>,
+}
+
+/// A link in the host's admin navigation: a page under the addon's prefixes.
+#[derive(Clone, Debug, Deserialize, serde::Serialize)]
+pub struct AdminLink {
+    pub label: String,
+    pub path: String,
 }
 
 #[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
@@ -110,6 +121,24 @@ impl Manifest {
                 )));
             }
         }
+        for link in &self.addon.admin_links {
+            let own = self
+                .addon
+                .route_prefixes
+                .iter()
+                .any(|prefix| path_is_under(&link.path, prefix));
+            // Plain path characters only: the skin puts it in an href as is.
+            let plain = link
+                .path
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"/-_.".contains(&b));
+            if !own || !plain || link.label.trim().is_empty() {
+                return Err(ManifestError::Invalid(format!(
+                    "admin link {:?} is not one of the addon's pages",
+                    link.path
+                )));
+            }
+        }
         for prefix in &self.addon.token_prefixes {
             if !self
                 .addon
@@ -178,5 +207,17 @@ mod tests {
         let inside = "[addon]\nid='x'\nname='X'\nversion='1'\nroute_prefixes=['/x']\ntoken_prefixes=['/x/api']\n";
         assert!(Manifest::parse(inside).is_ok());
         assert!(path_is_under("/x/api/v1", "/x/api") && !path_is_under("/x/apiary", "/x/api"));
+        let link = |path: &str| {
+            format!("[addon]\nid='x'\nname='X'\nversion='1'\nroute_prefixes=['/x']\nadmin_links=[{{label='L', path='{path}'}}]\n")
+        };
+        assert!(Manifest::parse(&link("/x/log")).is_ok());
+        assert!(
+            Manifest::parse(&link("/admin/users")).is_err(),
+            "not its page"
+        );
+        assert!(
+            Manifest::parse(&link("/x/a\\\" onclick=\\\"")).is_err(),
+            "plain paths only"
+        );
     }
 }

@@ -508,3 +508,41 @@ async fn the_settings_status_does_not_contradict_itself() {
     assert!(page.contains("Customers: asked for a code"));
     assert!(page.contains(r#"id="tfa-me-unprotected""#), "{page}");
 }
+
+/// Administrators reach the addon's audit log from the admin navigation
+/// while the addon is enabled, and the outbox from the status box in test
+/// mode; both links lead to pages that exist.
+#[tokio::test]
+async fn the_admin_navigation_links_the_audit_log_and_the_status_box_the_outbox() {
+    let app = spawn_app().await;
+    app.login_admin().await;
+    let (_, page) = app.browser.get_text("/admin").await;
+    assert!(!page.contains("/admin/two-factor/audit"), "addon disabled");
+    configure(&app, &[("api_key", KEY), ("customer_enabled", "on")]).await;
+    let (_, page) = app.browser.get_text("/admin").await;
+    assert!(
+        page.contains(r#"<a href="/admin/two-factor/audit">2FA audit log</a>"#),
+        "{page}"
+    );
+    let (_, page) = app
+        .browser
+        .get_text("/admin/addons/two_factor/settings")
+        .await;
+    assert!(
+        page.contains(r#"href="/admin/two-factor/sandbox""#),
+        "{page}"
+    );
+    for path in ["/admin/two-factor/audit", "/admin/two-factor/sandbox"] {
+        let (status, _) = app.browser.get_text(path).await;
+        assert_eq!(status, 200, "{path}");
+    }
+    // A vendor sees no admin-only link.
+    let id = app.create_account("vendor@example.com", PASSWORD, Role::Vendor);
+    let _ = id;
+    let vendor = app.new_browser();
+    vendor
+        .login("/admin/login", "vendor@example.com", PASSWORD)
+        .await;
+    let (_, page) = vendor.get_text("/admin").await;
+    assert!(!page.contains("/admin/two-factor/audit"), "{page}");
+}
