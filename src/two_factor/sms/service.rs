@@ -268,23 +268,21 @@ impl Service {
                 .await?;
                 Ok(SendOutcome::Sent)
             }
-            Err(e) if Refusal::of(&e).is_some() => {
+            Err(e) => {
                 limits::release_cooldown(db, actor.account.id).await?;
-                if e == GatewayError::InvalidNumber {
+                // An answer about this number, or a failure of the gateway.
+                let refusal = Refusal::of(&e);
+                if refusal == Some(Refusal::InvalidNumber) {
                     let e164 = stored.phone.e164().to_string();
                     store::mark_refused(db, actor.account.id, e164).await?;
                 }
-                audit::record(db, actor.event(event, "refused").detail(e.to_string())).await;
-                Ok(SendOutcome::Refused(Refusal::of(&e).expect("checked")))
-            }
-            Err(e) => {
-                limits::release_cooldown(db, actor.account.id).await?;
-                audit::record(
-                    db,
-                    actor.event(event, "gateway_error").detail(e.to_string()),
-                )
-                .await;
-                Ok(SendOutcome::Failed)
+                let outcome = if refusal.is_some() {
+                    "refused"
+                } else {
+                    "gateway_error"
+                };
+                audit::record(db, actor.event(event, outcome).detail(e.to_string())).await;
+                Ok(refusal.map_or(SendOutcome::Failed, SendOutcome::Refused))
             }
         }
     }
