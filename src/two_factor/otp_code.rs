@@ -33,6 +33,12 @@ impl OtpCode {
         ok.then(|| OtpCode(code.to_string()))
     }
 
+    /// As `parse_within`, for a code as a person typed it: digit groups
+    /// with spaces or dashes are its digits (see `without_separators`).
+    pub fn parse_typed(input: &str, lengths: RangeInclusive<usize>) -> Option<OtpCode> {
+        OtpCode::parse_within(&without_separators(input), lengths)
+    }
+
     /// The digits, for the one request that sends them to the gateway.
     pub fn expose(&self) -> &str {
         &self.0

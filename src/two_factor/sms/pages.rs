@@ -307,8 +307,7 @@ async fn verify_submit(
     }
     let stored = stored_phone(&st, &pending).await?;
     let settings = st.service.settings(&st.host).await?;
-    let typed = crate::two_factor::otp_code::without_separators(&form.code);
-    let code = OtpCode::parse_within(&typed, settings.code_lengths());
+    let code = OtpCode::parse_typed(&form.code, settings.code_lengths());
     let outcome = st
         .service
         .check_code(&st.host, &settings, &actor, &stored, code.as_ref())

@@ -245,8 +245,7 @@ pub async fn validate(
                 );
                 return Err(errors);
             }
-            let typed = crate::two_factor::otp_code::without_separators(raw);
-            let code = OtpCode::parse_within(&typed, settings.code_lengths());
+            let code = OtpCode::parse_typed(raw, settings.code_lengths());
             let interface = account.role.interface();
             let actor = Actor {
                 account,
