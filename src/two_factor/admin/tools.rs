@@ -78,6 +78,13 @@ pub fn configure(cfg: &mut actix_web::web::ServiceConfig, host: crate::plugin::H
     );
 }
 
+/// The account id in `/admin/two-factor/users/{id}/reset`; 404 otherwise.
+fn account_id_in(path: actix_web::web::Path<String>) -> Result<i64, PageError> {
+    path.into_inner()
+        .parse::<i64>()
+        .map_err(|_| PageError::NotFound)
+}
+
 /// "Reset two-factor authentication for …?": what it removes, for whom,
 /// and the one button that does it.
 async fn confirm_page(
@@ -86,10 +93,7 @@ async fn confirm_page(
     path: actix_web::web::Path<String>,
 ) -> Result<actix_web::HttpResponse, PageError> {
     host.require_admin(&req).await?;
-    let id = path
-        .into_inner()
-        .parse::<i64>()
-        .map_err(|_| PageError::NotFound)?;
+    let id = account_id_in(path)?;
     let target = host.find_account(id).await?.ok_or(PageError::NotFound)?;
     let f = factors::of(host.db(), id).await?;
     let mut ctx = tera::Context::new();
@@ -113,9 +117,7 @@ async fn admin_reset(
     path: actix_web::web::Path<String>,
 ) -> Result<actix_web::HttpResponse, PageError> {
     let admin = host.require_admin(&req).await?;
-    let Ok(id) = path.into_inner().parse::<i64>() else {
-        return Err(PageError::NotFound);
-    };
+    let id = account_id_in(path)?;
     if id == admin.id {
         // One's own factors go through the Security page's disable rules
         // (the password and a current code), never through this tool.
@@ -124,10 +126,7 @@ async fn admin_reset(
             crate::two_factor::security::ADMIN_BASE
         )));
     }
-    let target = match host.find_account(id).await? {
-        Some(a) => a,
-        None => return Err(PageError::NotFound),
-    };
+    let target = host.find_account(id).await?.ok_or(PageError::NotFound)?;
     // Changing another admin's second factor needs a fresh confirmation.
     if target.role == Role::Admin
         && !confirm_access::is_confirmed(host.db(), host.session_key(&req).as_deref(), admin.id)
