@@ -105,7 +105,7 @@ async fn code_number(app: &TestApp, national: &str, nth: usize) -> String {
         let messages = outbox(app, national).await;
         if messages.len() >= nth {
             let text = messages[0]["text"].as_str().expect("message text");
-            let code: String = text.chars().filter(char::is_ascii_digit).collect();
+            let code = crate::helpers::code_in(text).unwrap_or_default();
             assert!((6..=8).contains(&code.len()), "a code in {text:?}");
             return code;
         }
@@ -602,23 +602,11 @@ pub async fn admin_user_reset(page: &Page, app: &TestApp) {
 /// The newest code texted to `national`, read from the sandbox outbox in
 /// the database once `count` messages have reached it (any gateway).
 async fn newest_code_in_outbox(app: &TestApp, national: &str, count: usize) -> String {
-    use diesel::prelude::*;
-    use storefront_2fa::authy_sandbox::schema::sandbox_outbox as ob;
     let started = Instant::now();
     loop {
-        let texts: Vec<String> = ob::table
-            .filter(ob::phone.eq(national))
-            .order(ob::id.desc())
-            .select(ob::text)
-            .load(&mut app.db.get().unwrap())
-            .unwrap();
+        let texts = crate::helpers::outbox_texts(app, national);
         if texts.len() >= count {
-            // The last run of digits: the message also names "2FA".
-            let code: String = texts[0]
-                .split(|c: char| !c.is_ascii_digit())
-                .rfind(|run| !run.is_empty())
-                .unwrap_or_default()
-                .to_string();
+            let code = crate::helpers::code_in(&texts[0]).unwrap_or_default();
             assert!((4..=10).contains(&code.len()), "a code in {:?}", texts[0]);
             return code;
         }

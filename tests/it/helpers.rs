@@ -322,8 +322,29 @@ pub async fn sandbox_code(
         .unwrap();
     assert_eq!(res.status(), 200);
     let messages: serde_json::Value = res.json().await.unwrap();
-    let text = messages[0]["text"].as_str().expect("a message").to_string();
-    text.chars().filter(char::is_ascii_digit).collect()
+    let text = messages[0]["text"].as_str().expect("a message");
+    code_in(text).expect("a code in the message")
+}
+
+/// The code in a sandbox message: its last run of digits (a Verify
+/// message also names "2FA" before it).
+pub fn code_in(text: &str) -> Option<String> {
+    text.split(|c: char| !c.is_ascii_digit())
+        .rfind(|run| !run.is_empty())
+        .map(str::to_string)
+}
+
+/// The texts the sandbox sent to `national`, newest first, read from its
+/// outbox table (any gateway, any mode).
+pub fn outbox_texts(app: &TestApp, national: &str) -> Vec<String> {
+    use diesel::prelude::*;
+    use storefront_2fa::authy_sandbox::schema::sandbox_outbox as ob;
+    ob::table
+        .filter(ob::phone.eq(national))
+        .order(ob::id.desc())
+        .select(ob::text)
+        .load(&mut app.db.get().unwrap())
+        .unwrap()
 }
 
 /// The recovery codes a page lists (`<li><code>…</code>`).

@@ -521,23 +521,11 @@ async fn the_api_signs_in_with_a_verify_code_and_names_an_expired_one() {
     assert_eq!(body["method"], "sms");
 }
 
-/// The newest code the sandbox sent to `national` (the last run of digits:
-/// the message also names "2FA").
+/// The newest code the sandbox sent to `national`.
 fn sandbox_outbox_code(app: &TestApp, national: &str) -> Option<String> {
-    use diesel::prelude::*;
-    use storefront_2fa::authy_sandbox::schema::sandbox_outbox as ob;
-    let text: Option<String> = ob::table
-        .filter(ob::phone.eq(national))
-        .order(ob::id.desc())
-        .select(ob::text)
-        .first(&mut app.db.get().unwrap())
-        .optional()
-        .unwrap();
-    text.and_then(|t| {
-        t.split(|c: char| !c.is_ascii_digit())
-            .rfind(|r| !r.is_empty())
-            .map(str::to_string)
-    })
+    crate::helpers::outbox_texts(app, national)
+        .first()
+        .and_then(|t| crate::helpers::code_in(t))
 }
 
 /// Test mode with Twilio Verify: the app's own sandbox (mounted at
