@@ -60,7 +60,7 @@ async fn test_connection(
 }
 
 /// Asks the gateway; whether it worked and the answer in words.
-pub async fn run(service: &Service, settings: &StoreSettings) -> (bool, String) {
+async fn run(service: &Service, settings: &StoreSettings) -> (bool, String) {
     if !settings.has_api_key() {
         return (
             false,
