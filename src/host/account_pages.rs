@@ -48,6 +48,15 @@ async fn show_profile(
         "name",
         values.map(|v| v.text("name")).unwrap_or(&account.name),
     );
+    // The current password just typed stays when only another field was
+    // wrong (see `register::show`).
+    let current_password = match values {
+        Some(v) if errors.get("current_password").is_none() => {
+            v.get("current_password").unwrap_or("")
+        }
+        _ => "",
+    };
+    ctx.insert("current_password", current_password);
     ctx.insert("flash", &flash);
     state
         .render_page(req, status, "host/account.html", ctx)

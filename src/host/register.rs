@@ -45,6 +45,16 @@ async fn show(
     ctx.insert("errors", errors);
     ctx.insert("email", values.map(|v| v.text("email")).unwrap_or(""));
     ctx.insert("name", values.map(|v| v.text("name")).unwrap_or(""));
+    // The passwords just typed stay when only another field was wrong (a
+    // phone number, say), so fixing that does not mean typing them again.
+    // They go back only to the browser that sent them, on a no-store page.
+    let passwords_ok = errors.get("password").is_none() && errors.get("confirm_password").is_none();
+    let typed = |name: &str| match values {
+        Some(v) if passwords_ok => v.get(name).unwrap_or("").to_string(),
+        _ => String::new(),
+    };
+    ctx.insert("password", &typed("password"));
+    ctx.insert("confirm_password", &typed("confirm_password"));
     ctx.insert("next", next);
     state
         .render_page(req, status, "host/register.html", ctx)

@@ -150,6 +150,7 @@ impl Addon for TwoFactorAddon {
         security::configure(cfg, self.service.clone(), host.clone());
         api::configure(cfg, self.service.clone(), host.clone());
         sms::pages::configure(cfg, self.service.clone(), host.clone());
+        sms::phone_change::configure(cfg, self.service.clone(), host.clone());
         // The sandbox's outbox page for the store admin (test mode codes),
         // gone in production mode.
         let db = host.db().clone();
@@ -334,8 +335,12 @@ mod template_tests {
             "country_options",
             &super::sms::countries::options_html("US"),
         );
-        ctx.insert("phone", "+12015550123");
-        ctx.insert("stored_last_two", "23");
+        ctx.insert("phone", "(201) 555-0123");
+        ctx.insert("stored_masked", "+1 •••-•••-0123");
+        ctx.insert("whose", "own");
+        ctx.insert("current_password", "typed <pw>");
+        ctx.insert("change_masked", "+44 •••• ••3456");
+        ctx.insert("new_phone_send_path", "/two-factor/account/new-phone/send");
         ctx.insert("needs_code", &true);
         ctx.insert("needs_password", &true);
         ctx.insert("send_code_path", "/two-factor/account/send-code");
@@ -349,6 +354,9 @@ mod template_tests {
         assert!(html.contains(r#"name="tfa_current_password""#));
         assert!(html.contains(r#"formaction="/two-factor/account/send-code""#));
         assert!(html.contains("not a valid phone number"));
+        assert!(html.contains(r#"value="typed &lt;pw&gt;""#), "escaped");
+        assert!(html.contains(r#"name="tfa_new_phone_code""#));
+        assert!(html.contains("Confirm your new number +44 •••• ••3456"));
 
         let mut ctx = tera::Context::new();
         ctx.insert("production", &false);

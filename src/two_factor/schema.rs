@@ -11,6 +11,21 @@ diesel::table! {
         authy_id -> Nullable<BigInt>,
         updated_at -> BigInt,
         refused_at -> Nullable<BigInt>,
+        confirmed_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    tfa_phone_changes (account_id) {
+        account_id -> BigInt,
+        country -> Text,
+        calling_code -> Integer,
+        national_number -> Text,
+        e164 -> Text,
+        authy_id -> Nullable<BigInt>,
+        created_at -> BigInt,
+        expires_at -> BigInt,
+        sent_at -> Nullable<BigInt>,
     }
 }
 

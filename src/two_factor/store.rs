@@ -20,19 +20,50 @@ pub struct StoredPhone {
     pub authy_id: Option<AuthyId>,
     /// The gateway said this number is not valid (until it changes).
     pub refused: bool,
+    /// A code sent to it was entered correctly. False for a number set at
+    /// registration or by an admin: its owner confirms it with the code at
+    /// their next sign-in.
+    pub confirmed: bool,
 }
 
-type PhoneRow = (i64, String, i32, String, String, Option<i64>, Option<i64>);
+type PhoneRow = (
+    i64,
+    String,
+    i32,
+    String,
+    String,
+    Option<i64>,
+    Option<i64>,
+    Option<i64>,
+);
 
 fn from_row(
-    (account_id, country, code, national, e164, authy, refused_at): PhoneRow,
+    (account_id, country, code, national, e164, authy, refused_at, confirmed_at): PhoneRow,
 ) -> StoredPhone {
     StoredPhone {
         account_id,
         phone: PhoneNumber::from_stored(country, code as u16, national, e164),
         authy_id: authy.map(AuthyId),
         refused: refused_at.is_some(),
+        confirmed: confirmed_at.is_some(),
     }
+}
+
+/// A code sent to `e164` was entered correctly: the account's number, if it
+/// still is that one, is confirmed.
+pub async fn mark_confirmed(db: &Db, account_id: i64, e164: String) -> Result<(), DbError> {
+    db.transaction(move |conn| {
+        crate::on_backend!(conn, |c| diesel::update(
+            tfa_phones::table
+                .find(account_id)
+                .filter(tfa_phones::e164.eq(&e164))
+                .filter(tfa_phones::confirmed_at.is_null())
+        )
+        .set(tfa_phones::confirmed_at.eq(Some(now())))
+        .execute(c))?;
+        Ok(())
+    })
+    .await
 }
 
 /// The gateway said the account's number (`e164`) is not valid; kept
@@ -62,6 +93,7 @@ pub fn load_phone(conn: &mut DbConn, account_id: i64) -> Result<Option<StoredPho
             tfa_phones::e164,
             tfa_phones::authy_id,
             tfa_phones::refused_at,
+            tfa_phones::confirmed_at,
         ))
         .first::<PhoneRow>(c)
         .optional())?;
@@ -72,12 +104,34 @@ pub async fn phone_of(db: &Db, account_id: i64) -> Result<Option<StoredPhone>, D
     db.run(move |conn| load_phone(conn, account_id)).await
 }
 
-/// Stores `phone` for the account. A different number forgets the gateway
-/// id (the gateway's user is per phone). Returns true when anything changed.
+/// Stores `phone` for the account as confirmed (its owner just proved it,
+/// or is proving it with the code that follows). A different number
+/// forgets the gateway id (the gateway's user is per phone). Returns true
+/// when anything changed.
 pub fn save_phone(
     conn: &mut DbConn,
     account_id: i64,
     phone: &PhoneNumber,
+) -> Result<bool, DbError> {
+    store_phone(conn, account_id, phone, Some(now()))
+}
+
+/// Stores `phone` as not confirmed yet (set at registration, or by an
+/// admin for someone else): the code of its owner's next sign-in goes to it
+/// and confirms it.
+pub fn save_unconfirmed_phone(
+    conn: &mut DbConn,
+    account_id: i64,
+    phone: &PhoneNumber,
+) -> Result<bool, DbError> {
+    store_phone(conn, account_id, phone, None)
+}
+
+fn store_phone(
+    conn: &mut DbConn,
+    account_id: i64,
+    phone: &PhoneNumber,
+    confirmed_at: Option<i64>,
 ) -> Result<bool, DbError> {
     let existing = load_phone(conn, account_id)?;
     match existing {
@@ -92,6 +146,7 @@ pub fn save_phone(
                     tfa_phones::authy_id.eq(None::<i64>),
                     tfa_phones::refused_at.eq(None::<i64>),
                     tfa_phones::updated_at.eq(now()),
+                    tfa_phones::confirmed_at.eq(confirmed_at),
                 ))
                 .execute(conn)?;
             Ok(true)
@@ -106,6 +161,7 @@ pub fn save_phone(
                     tfa_phones::e164.eq(phone.e164()),
                     tfa_phones::authy_id.eq(None::<i64>),
                     tfa_phones::updated_at.eq(now()),
+                    tfa_phones::confirmed_at.eq(confirmed_at),
                 ))
                 .execute(conn)?;
             Ok(true)

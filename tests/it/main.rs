@@ -8,6 +8,7 @@ mod example_addon;
 mod helpers;
 mod host;
 mod instances;
+mod phones;
 mod plugin_api;
 mod sandbox;
 mod sandbox_admin;

@@ -6,5 +6,6 @@
 pub(crate) mod countries;
 pub(crate) mod pages;
 pub mod phone;
+pub(crate) mod phone_change;
 pub(crate) mod profile;
 pub(crate) mod service;

@@ -455,7 +455,11 @@ async fn phone_page(st: Data, req: HttpRequest) -> Result<HttpResponse, PageErro
         ));
     }
     let mut view = PageView::new(&st, pending.interface);
-    view.country_options = countries::options_html("");
+    // The store's country comes chosen; a number typed with its own
+    // country code wins anyway.
+    let addon = st.host.addon_settings(ADDON_ID).await?;
+    let store_country = addon.text(crate::two_factor::sms::profile::STORE_COUNTRY);
+    view.country_options = countries::options_html(countries::store_country(store_country));
     render(&st, &req, StatusCode::OK, "phone", &view).await
 }
 
@@ -558,8 +562,8 @@ async fn account_send_code(st: Data, req: HttpRequest) -> Result<HttpResponse, P
         .await?
     {
         SendOutcome::Sent => format!(
-            "A code was sent to your current phone (ending in {}) at {}.",
-            stored.phone.last_two(),
+            "A code was sent to your current phone ({}) at {}.",
+            stored.phone.masked(),
             format_time(crate::db::now())
         ),
         SendOutcome::Wait { seconds, reason } => wait_message(seconds, reason),

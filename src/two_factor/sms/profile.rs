@@ -12,16 +12,22 @@ use crate::two_factor::admin::confirm_access;
 use crate::two_factor::audit::{self, AuditEvent};
 use crate::two_factor::limits;
 use crate::two_factor::otp_code::OtpCode;
+use crate::two_factor::settings::StoreSettings;
 use crate::two_factor::sign_in::verify::Checked;
 use crate::two_factor::sms::countries;
 use crate::two_factor::sms::phone::{PhoneError, PhoneNumber};
+use crate::two_factor::sms::phone_change::{self, NEW_PHONE_PURPOSE};
 use crate::two_factor::sms::service::{gateway_message, Actor, Service, ACCOUNT_PAGE_PURPOSE};
 use crate::two_factor::store;
+use crate::two_factor::ADDON_ID;
 
 pub const F_COUNTRY: &str = "tfa_country";
 pub const F_PHONE: &str = "tfa_phone";
 pub const F_PASSWORD: &str = "tfa_current_password";
 pub const F_CODE: &str = "tfa_code";
+pub const F_NEW_CODE: &str = "tfa_new_phone_code";
+/// The addon setting naming the store's country (preselected for a phone).
+pub const STORE_COUNTRY: &str = "store_country";
 
 /// The addon's fields in a host profile form (names as `F_*` above), and
 /// the e-mail of a registration, which names the account in the audit log.
@@ -32,8 +38,37 @@ struct PhoneFields {
     tfa_phone: String,
     tfa_current_password: String,
     tfa_code: String,
+    tfa_new_phone_code: String,
     email: String,
 }
+
+/// Whose phone the form is about: the wording follows it ("your phone",
+/// "this user's phone"), and only one's own new number waits for a code.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+enum Whose {
+    Own,
+    ThisUser,
+}
+
+fn whose(form: &ProfileContext) -> Whose {
+    match (form.form, &form.account, &form.actor) {
+        (ProfileForm::AdminUser, Some(target), Some(actor)) if target.id != actor.id => {
+            Whose::ThisUser
+        }
+        _ => Whose::Own,
+    }
+}
+
+/// A change of one's own number on a profile (not at registration) waits
+/// for a code sent to the new number.
+fn confirms_new_number(form: &ProfileContext) -> bool {
+    form.account.is_some() && form.form != ProfileForm::Registration && whose(form) == Whose::Own
+}
+
+/// Where "Send a new code to my new number" goes, per interface.
+pub const NEW_PHONE_SEND_PATH: &str = "/two-factor/account/new-phone/send";
+pub const ADMIN_NEW_PHONE_SEND_PATH: &str = "/admin/two-factor/account/new-phone/send";
 
 /// Route of the "Send a code to my current phone" button.
 pub const SEND_CODE_PATH: &str = "/two-factor/account/send-code";
@@ -46,7 +81,19 @@ struct FieldsView<'a> {
     /// Pre-rendered, escaped `<option>`s (see `countries::options_html`).
     country_options: String,
     phone: String,
-    stored_last_two: Option<String>,
+    /// The number on file, masked ("+44 •••• ••3456").
+    stored_masked: Option<String>,
+    /// The number on file was set by an admin or at registration and waits
+    /// for its owner's next sign-in.
+    stored_unconfirmed: bool,
+    /// The new number waiting for its code, masked.
+    change_masked: Option<String>,
+    new_phone_send_path: &'a str,
+    change_notice: Option<String>,
+    whose: Whose,
+    /// What was typed in the current-password field, kept when only
+    /// another field was wrong (it was just typed by this user).
+    current_password: String,
     /// Changing the phone needs a code from the current phone.
     needs_code: bool,
     needs_password: bool,
@@ -68,23 +115,35 @@ pub async fn fields(
         Some(account) => store::phone_of(host.db(), account.id).await?,
         None => None,
     };
-    let settings = service.settings(host).await?;
+    let addon = host.addon_settings(ADDON_ID).await?;
+    let settings = StoreSettings::from_addon(&addon);
     let needs_code = form.form == ProfileForm::Account
         && stored.is_some()
         && form
             .account
             .as_ref()
             .is_some_and(|a| settings.active_for(a.role));
-    let (country, phone) = match values {
-        Some(v) => {
-            let f: PhoneFields = v.read();
-            (f.tfa_country.trim().into(), f.tfa_phone.trim().into())
-        }
-        None => match &stored {
-            // National format would be nicer; E.164 is unambiguous and valid input.
-            Some(s) => (s.phone.region().to_string(), s.phone.e164().to_string()),
-            None => (String::new(), String::new()),
+    let typed: Option<PhoneFields> = values.map(|v| v.read());
+    let (country, phone) = match &typed {
+        // What was typed; a valid number in its tidy national form (a
+        // pasted "+44 …" becomes the United Kingdom and "07400 123456").
+        Some(f) => match PhoneNumber::parse(&f.tfa_country, &f.tfa_phone) {
+            Ok(p) => (p.region().to_string(), p.national_display()),
+            Err(_) => (f.tfa_country.trim().into(), f.tfa_phone.trim().into()),
         },
+        None => match &stored {
+            Some(s) => (s.phone.region().to_string(), s.phone.national_display()),
+            None => (
+                countries::store_country(addon.text(STORE_COUNTRY)).to_string(),
+                String::new(),
+            ),
+        },
+    };
+    let (change, change_notice) = match &form.account {
+        Some(account) if confirms_new_number(form) => {
+            new_number_state(service, host, account, &form.ip).await?
+        }
+        _ => (None, None),
     };
     let notice = match (&form.account, needs_code) {
         (Some(account), true) => {
@@ -101,17 +160,30 @@ pub async fn fields(
     // unless the form already has something to say there.
     let mut errors = errors.clone();
     if stored.as_ref().is_some_and(|s| s.refused) && errors.get(F_PHONE).is_none() {
-        errors.add(F_PHONE, match form.form {
-            ProfileForm::AdminUser => "Our text message service says this user's phone number is not valid, so no codes reach it. Enter a correct number.",
-            _ => "Our text message service says this phone number is not valid, so no codes reach it. Enter a correct number.",
+        errors.add(F_PHONE, match whose(form) {
+            Whose::ThisUser => "Our text message service says this user's phone number is not valid, so no codes reach it. Enter a correct number.",
+            Whose::Own => "Our text message service says this phone number is not valid, so no codes reach it. Enter a correct number.",
         });
     }
     let errors = &errors;
+    let current_password = match &typed {
+        Some(f) if errors.get(F_PASSWORD).is_none() => f.tfa_current_password.clone(),
+        _ => String::new(),
+    };
     let view = FieldsView {
         form: form.form,
         country_options: countries::options_html(&country),
         phone,
-        stored_last_two: stored.as_ref().map(|s| s.phone.last_two().to_string()),
+        stored_masked: stored.as_ref().map(|s| s.phone.masked()),
+        stored_unconfirmed: stored.as_ref().is_some_and(|s| !s.confirmed),
+        change_masked: change.map(|c| c.phone.masked()),
+        new_phone_send_path: match form.form {
+            ProfileForm::AdminUser => ADMIN_NEW_PHONE_SEND_PATH,
+            _ => NEW_PHONE_SEND_PATH,
+        },
+        change_notice,
+        whose: whose(form),
+        current_password,
         needs_code,
         needs_password: form.form == ProfileForm::Account,
         send_code_path: SEND_CODE_PATH,
@@ -130,10 +202,48 @@ pub async fn fields(
     host.render_fragment("two_factor/profile_fields.html", &ctx)
 }
 
-fn phone_error(errors: &mut FieldErrors, e: PhoneError) {
-    match e {
-        PhoneError::UnknownCountry => errors.add(F_COUNTRY, e.to_string()),
-        _ => errors.add(F_PHONE, e.to_string()),
+/// The new number waiting for its code, if any, and what to say about it.
+/// The first time the profile shows it, its code is sent (once: a reload
+/// never sends again). An expired one is forgotten, and said so once.
+async fn new_number_state(
+    service: &Service,
+    host: &HostHandle,
+    account: &crate::plugin::Account,
+    ip: &str,
+) -> Result<(Option<phone_change::PhoneChange>, Option<String>), AddonError> {
+    let Some(change) = phone_change::of(host.db(), account.id).await? else {
+        return Ok((None, None));
+    };
+    let id = account.id;
+    if change.expired() {
+        host.db()
+            .transaction(move |c| phone_change::forget(c, id))
+            .await?;
+        return Ok((None, Some(phone_change::EXPIRED.to_string())));
+    }
+    let first = phone_change::send_first(service, host, account, ip)
+        .await
+        .map_err(|e| AddonError::Internal(e.to_string()))?;
+    let notice = match first {
+        Some(text) => Some(text),
+        None => host
+            .db()
+            .run(move |conn| crate::two_factor::state::notice(conn, id))
+            .await?
+            .filter(|(_, at)| *at > crate::db::now() - 600)
+            .map(|(text, _)| text),
+    };
+    Ok((Some(change), notice))
+}
+
+fn phone_error(errors: &mut FieldErrors, e: PhoneError, whose: Whose) {
+    match (e, whose) {
+        (PhoneError::UnknownCountry, Whose::ThisUser) => errors.add(
+            F_COUNTRY,
+            "Choose the country of this user's phone number, or type it with its country code (+44 …).",
+        ),
+        (e @ PhoneError::UnknownCountry, Whose::Own) => errors.add(F_COUNTRY, e.to_string()),
+        (e, _) => errors.add(F_PHONE, e.to_string()),
     }
 }
 
@@ -161,7 +271,7 @@ pub async fn validate(
         match PhoneNumber::parse(fields.tfa_country.trim(), number) {
             Ok(p) => Some(p),
             Err(e) => {
-                phone_error(&mut errors, e);
+                phone_error(&mut errors, e, whose(form));
                 return Err(errors);
             }
         }
@@ -187,6 +297,29 @@ pub async fn validate(
             .map_err(|e| internal(&e))?,
         None => None,
     };
+    // The code of a new number waiting for it: that number becomes the
+    // one on file (whether the phone field still shows the old number or
+    // the new one again).
+    let new_code = fields.tfa_new_phone_code.trim();
+    if confirms_new_number(form) && !new_code.is_empty() {
+        if let Some(account) = &form.account {
+            let keeps_field = match (&stored, &new_phone) {
+                (Some(s), Some(p)) => s.phone == *p,
+                (None, None) => true,
+                _ => false,
+            };
+            let change = phone_change::of(host.db(), account.id)
+                .await
+                .map_err(|e| internal(&e))?;
+            let same_as_change = change
+                .as_ref()
+                .zip(new_phone.as_ref())
+                .is_some_and(|(c, p)| c.phone == *p);
+            if keeps_field || same_as_change {
+                return confirm_new_number(service, host, form, account, change, new_code).await;
+            }
+        }
+    }
     let unchanged = match (&stored, &new_phone) {
         (None, None) => true,
         (Some(s), Some(p)) => s.phone == *p,
@@ -239,8 +372,8 @@ pub async fn validate(
                 errors.add(
                     F_CODE,
                     format!(
-                        "Enter the code sent to your current phone (ending in {}). Use “Send a code to my current phone” to get one.",
-                        current.phone.last_two()
+                        "Enter the code sent to your current phone ({}). Use “Send a code to my current phone” to get one.",
+                        current.phone.masked()
                     ),
                 );
                 return Err(errors);
@@ -302,20 +435,41 @@ pub async fn validate(
         ProfileForm::AdminUser => format!("by admin {actor_email}"),
     };
     let ip = form.ip.clone();
+    let own_change = confirms_new_number(form);
     // A changed or removed phone voids the account's sign-ins under way
-    // (they started under the old factor); a new account has none.
-    let void = (form.form != ProfileForm::Registration).then(|| host.clone());
+    // (they started under the old factor); a new account has none, and a
+    // new number waiting for its code changes nothing yet.
+    let void = (form.form != ProfileForm::Registration && !(own_change && new_phone.is_some()))
+        .then(|| host.clone());
     let save: ProfileSave = Box::new(move |conn, account_id| {
         if let Some(host) = &void {
             host.void_pending_sign_ins(conn, account_id)?;
         }
         let (outcome, detail) = match &new_phone {
+            // One's own new number waits for the code sent to it; the
+            // number on file stays in use until then.
+            Some(phone) if own_change => {
+                phone_change::start(conn, account_id, phone)?;
+                (
+                    "pending",
+                    format!(
+                        "new phone ending {} asked for {by}; waits for its code",
+                        phone.last_two()
+                    ),
+                )
+            }
+            // Set by an admin for someone, or at registration: its owner
+            // confirms it with the code at their next sign-in.
             Some(phone) => {
-                store::save_phone(conn, account_id, phone)?;
-                ("saved", format!("phone ending {} {by}", phone.last_two()))
+                store::save_unconfirmed_phone(conn, account_id, phone)?;
+                (
+                    "saved",
+                    format!("phone ending {} {by}; unconfirmed", phone.last_two()),
+                )
             }
             None => {
                 store::delete_phone(conn, account_id)?;
+                phone_change::forget(conn, account_id)?;
                 ("removed", format!("phone removed {by}"))
             }
         };
@@ -328,4 +482,103 @@ pub async fn validate(
         audit::insert(conn, &ev)
     });
     Ok(Some(save))
+}
+
+/// Checks the code sent to the new number waiting for it; when right, the
+/// save makes it the number on file (once: the change is used up). The
+/// attempt counts against the account like every code.
+async fn confirm_new_number(
+    service: &Service,
+    host: &HostHandle,
+    form: &ProfileContext,
+    account: &crate::plugin::Account,
+    change: Option<phone_change::PhoneChange>,
+    raw: &str,
+) -> Result<Option<ProfileSave>, FieldErrors> {
+    let errors = FieldErrors::default();
+    let refuse = |mut errors: FieldErrors, text: &str| {
+        errors.add(F_NEW_CODE, text);
+        Err(errors)
+    };
+    let Some(change) = change else {
+        return refuse(
+            errors,
+            "No new phone number is waiting for a code. Enter the new number, then the code sent to it.",
+        );
+    };
+    if change.expired() {
+        return refuse(errors, phone_change::EXPIRED);
+    }
+    let settings = match service.settings(host).await {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::error!(error = %e, "two-factor profile check failed");
+            return refuse(errors, gateway_message(false));
+        }
+    };
+    let code = OtpCode::parse_typed(raw, settings.code_lengths());
+    let actor = Actor {
+        account,
+        interface: account.role.interface(),
+        ip: &form.ip,
+        purpose: NEW_PHONE_PURPOSE,
+        initial: false,
+        via_api: false,
+    };
+    let stored = change.as_stored(account.id);
+    let outcome = match service
+        .check_code(host, &settings, &actor, &stored, code.as_ref())
+        .await
+    {
+        Ok(o) => o,
+        Err(e) => {
+            tracing::error!(error = %e, "two-factor profile check failed");
+            return refuse(errors, gateway_message(false));
+        }
+    };
+    match outcome {
+        Checked::Valid { .. } => {}
+        Checked::Wrong | Checked::NoCodeSent => {
+            return refuse(
+                errors,
+                "That code is not right. Check it, or send a new code to your new number.",
+            );
+        }
+        Checked::Locked => return refuse(errors, GENERIC_AUTH_ERROR),
+        Checked::GatewayFailed => return refuse(errors, gateway_message(false)),
+        Checked::CodeEnded | Checked::TooManyTriesAtGateway => {
+            return refuse(
+                errors,
+                "That code has expired or was already used. Send a new code to your new number.",
+            );
+        }
+    }
+    let host = host.clone();
+    let e164 = change.phone.e164().to_string();
+    let detail = format!(
+        "phone ending {} confirmed with a code by the account holder",
+        change.phone.last_two()
+    );
+    let (ip, email, interface) = (
+        form.ip.clone(),
+        account.email.to_lowercase(),
+        account.role.interface(),
+    );
+    Ok(Some(Box::new(move |conn, account_id| {
+        if !phone_change::complete(conn, account_id, &e164)? {
+            // Used or replaced since the check: nothing changes.
+            return Err(crate::db::DbError::Query(
+                diesel::result::Error::RollbackTransaction,
+            ));
+        }
+        // Sign-ins under way started under the old number.
+        host.void_pending_sign_ins(conn, account_id)?;
+        let mut ev = AuditEvent::new("phone_change", "saved")
+            .interface(interface)
+            .ip(&ip)
+            .detail(detail.clone());
+        ev.account_id = Some(account_id);
+        ev.account_email = email.clone();
+        audit::insert(conn, &ev)
+    })))
 }

@@ -371,6 +371,12 @@ impl Service {
         match answer {
             Ok(TokenCheck::Valid) => {
                 limits::code_used(db, actor.account.id).await?;
+                // The code reached this number: a number set at
+                // registration or by an admin is now confirmed.
+                if !stored.confirmed {
+                    store::mark_confirmed(db, actor.account.id, stored.phone.e164().to_string())
+                        .await?;
+                }
                 Ok(Checked::Valid {
                     method: Method::Sms,
                     remaining: None,

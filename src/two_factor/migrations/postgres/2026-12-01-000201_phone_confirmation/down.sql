@@ -1,0 +1,2 @@
+DROP TABLE tfa_phone_changes;
+ALTER TABLE tfa_phones DROP COLUMN confirmed_at;
