@@ -16,6 +16,7 @@ mod helpers;
 
 mod driver;
 mod journeys;
+mod phones;
 
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
@@ -45,6 +46,10 @@ const JOURNEYS: &[(&str, JourneyFn)] = &[
     }),
     ("admin_user_reset", |p, a| {
         Box::pin(journeys::admin_user_reset(p, a))
+    }),
+    ("phone_change", |p, a| Box::pin(phones::phone_change(p, a))),
+    ("phone_register", |p, a| {
+        Box::pin(phones::phone_register(p, a))
     }),
 ];
 

@@ -225,7 +225,15 @@ async fn new_number_state(
         .await
         .map_err(|e| AddonError::Internal(e.to_string()))?;
     let notice = match first {
-        Some(text) => Some(text),
+        // Kept as the profile's notice too, so that the next view (after a
+        // wrong code, say) still says it, not what was said before.
+        Some(text) => {
+            let kept = text.clone();
+            host.db()
+                .transaction(move |conn| crate::two_factor::state::set_notice(conn, id, &kept))
+                .await?;
+            Some(text)
+        }
         None => host
             .db()
             .run(move |conn| crate::two_factor::state::notice(conn, id))
@@ -559,6 +567,10 @@ async fn confirm_new_number(
         "phone ending {} confirmed with a code by the account holder",
         change.phone.last_two()
     );
+    let confirmed = format!(
+        "Your new number {} is confirmed: sign-in codes go to it from now on.",
+        change.phone.masked()
+    );
     let (ip, email, interface) = (
         form.ip.clone(),
         account.email.to_lowercase(),
@@ -573,6 +585,8 @@ async fn confirm_new_number(
         }
         // Sign-ins under way started under the old number.
         host.void_pending_sign_ins(conn, account_id)?;
+        // Replaces what was said about the old number's code.
+        crate::two_factor::state::set_notice(conn, account_id, &confirmed)?;
         let mut ev = AuditEvent::new("phone_change", "saved")
             .interface(interface)
             .ip(&ip)
