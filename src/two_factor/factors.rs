@@ -18,6 +18,8 @@ pub struct Factors {
     pub app_since: Option<i64>,
     /// The last two digits of the SMS phone, when one is on file.
     pub phone_last_two: Option<String>,
+    /// The SMS phone for pages that mask it: "+44 •••• ••3456".
+    pub phone_masked: Option<String>,
     pub recovery: recovery::Summary,
 }
 
@@ -30,11 +32,12 @@ impl Factors {
 
 pub fn load(conn: &mut DbConn, account_id: i64) -> Result<Factors, DbError> {
     let app = totp::load(conn, account_id)?.filter(|r| r.confirmed);
+    let phone = store::load_phone(conn, account_id)?;
     Ok(Factors {
         app: app.is_some(),
         app_since: app.map(|r| r.created_at),
-        phone_last_two: store::load_phone(conn, account_id)?
-            .map(|p| p.phone.last_two().to_string()),
+        phone_last_two: phone.as_ref().map(|p| p.phone.last_two().to_string()),
+        phone_masked: phone.as_ref().map(|p| p.phone.masked()),
         recovery: recovery::summary(conn, account_id)?,
     })
 }
