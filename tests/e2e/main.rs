@@ -51,6 +51,7 @@ const JOURNEYS: &[(&str, JourneyFn)] = &[
     ("phone_register", |p, a| {
         Box::pin(phones::phone_register(p, a))
     }),
+    ("phone_admin", |p, a| Box::pin(phones::phone_admin(p, a))),
 ];
 
 /// Removes this journey's screenshots from an earlier run.

@@ -198,3 +198,29 @@ pub async fn phone_register(page: &Page, app: &TestApp) {
     code_number(app, NEW, 1).await;
     page.shot("02-verify-new-account").await;
 }
+
+/// Journey: an admin sets a customer's phone; it is saved as unconfirmed,
+/// and the page speaks of "this user's phone".
+pub async fn phone_admin(page: &Page, app: &TestApp) {
+    configure(app).await;
+    let id = app.create_account("sam@example.com", PASSWORD, Role::Customer);
+    app.add_phone(id, OLD, SmsSetUp::Complete);
+    page.goto("/admin/login").await;
+    page.type_into("#f-email", "owner@example.com").await;
+    page.type_into("#f-password", "owner-password-1").await;
+    page.press_enter().await;
+    page.wait_path("/admin").await;
+    page.goto(&format!("/admin/users/{id}")).await;
+    page.assert_text("Sign-in codes are sent to this user's phone")
+        .await;
+    page.assert_text("+1 •••-•••-0126").await;
+    assert_eq!(value_of(page, "#f-tfa_phone").await, "(201) 555-0126");
+    page.type_into("#f-tfa_phone", "+44 7400 123456").await;
+    page.press_enter().await;
+    page.wait_text("The user was saved.").await;
+    page.assert_text("+44 •••• ••3456 (not confirmed yet: the user confirms it with the code at their next sign-in)")
+        .await;
+    assert_eq!(value_of(page, "#f-tfa_country").await, "GB");
+    page.assert_fits_375("01-unconfirmed").await;
+    page.shot("01-unconfirmed").await;
+}

@@ -379,3 +379,79 @@ async fn a_wrong_phone_keeps_the_passwords_just_typed() {
         "{page}"
     );
 }
+
+#[tokio::test]
+async fn an_admins_own_new_number_on_the_admin_user_page_waits_for_its_code() {
+    let t = setup(true, true).await;
+    let admin = &t.app.browser;
+    // `setup` signed in as owner@example.com, an admin with no phone yet.
+    let id: i64 = {
+        use storefront_2fa::host::accounts;
+        let mut conn = t.app.db.get().unwrap();
+        accounts::by_email(&mut conn, "owner@example.com")
+            .unwrap()
+            .unwrap()
+            .id
+    };
+    let page = format!("/admin/users/{id}");
+    let fields = [
+        ("email", "owner@example.com"),
+        ("name", "Owner"),
+        ("role", "admin"),
+        ("tfa_country", "US"),
+        ("tfa_phone", "+44 7400 123456"),
+    ];
+    // An admin account's phone needs "confirm it is you" first.
+    let (status, _, body) = post_from(admin, &page, &page, &fields).await;
+    assert_eq!(status, 422, "{body}");
+    let confirm = "/admin/two-factor/confirm-access";
+    let (status, _, body) = post_from(
+        admin,
+        confirm,
+        confirm,
+        &[("password", "owner-password-1"), ("code", "")],
+    )
+    .await;
+    assert_eq!(status, 303, "{body}");
+    let (status, _, body) = post_from(admin, &page, &page, &fields).await;
+    assert_eq!(status, 303, "{body}");
+    assert!(store::phone_of(&t.app.db, id).await.unwrap().is_none());
+    // The admin's own page speaks of "your" number and sends its code.
+    let (_, form) = admin.get_text(&page).await;
+    assert!(
+        form.contains("Confirm your new number +44 •••• ••3456"),
+        "{form}"
+    );
+    assert!(form.contains("/admin/two-factor/account/new-phone/send"));
+    assert_eq!(t.gw.messages_to(NEW).len(), 1, "sent on the first view");
+    // "Send a new code to my new number" goes back to the admin's own page.
+    age_counters(&t);
+    let (status, loc, _) = post_from(
+        admin,
+        &page,
+        "/admin/two-factor/account/new-phone/send",
+        &[],
+    )
+    .await;
+    assert_eq!((status, loc.as_str()), (303, page.as_str()));
+    let code = t.gw.last_code(NEW).unwrap();
+    assert_eq!(t.gw.messages_to(NEW).len(), 2);
+    let (status, _, body) = post_from(
+        admin,
+        &page,
+        &page,
+        &[
+            ("email", "owner@example.com"),
+            ("name", "Owner"),
+            ("role", "admin"),
+            ("tfa_country", ""),
+            ("tfa_phone", ""),
+            ("tfa_new_phone_code", &code),
+        ],
+    )
+    .await;
+    assert_eq!(status, 303, "{body}");
+    let stored = store::phone_of(&t.app.db, id).await.unwrap().unwrap();
+    assert_eq!(stored.phone.e164(), "+447400123456");
+    assert!(stored.confirmed);
+}
