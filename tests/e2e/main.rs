@@ -14,6 +14,7 @@
 #[path = "../it/helpers.rs"]
 mod helpers;
 
+mod code_step;
 mod driver;
 mod journeys;
 
@@ -46,6 +47,7 @@ const JOURNEYS: &[(&str, JourneyFn)] = &[
     ("admin_user_reset", |p, a| {
         Box::pin(journeys::admin_user_reset(p, a))
     }),
+    ("code_step", |p, a| Box::pin(code_step::code_step(p, a))),
 ];
 
 /// Removes this journey's screenshots from an earlier run.
