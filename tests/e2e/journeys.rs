@@ -333,14 +333,23 @@ pub async fn admin_2fa(page: &Page, app: &TestApp) {
     );
     page.shot("02-wrong-code").await;
 
-    // Resend.
+    // Resend, once the cooldown is over (the page counts it down from
+    // when it was loaded, so load it again); the POST redirects back.
     let_cooldown_pass(app);
+    page.goto("/admin/two-factor/verify").await;
     page.click_text("Resend SMS with code").await;
-    page.wait_path("/admin/two-factor/send").await;
+    page.wait_text("We sent a new code").await;
+    page.wait_path("/admin/two-factor/verify").await;
     page.find(".card .flash").await;
     page.shot("03-resent").await;
     let second = code_number(app, PHONE, 2).await;
-    enter_code_by_keyboard(page, "/admin/two-factor/send", &second, "04-verify-resent").await;
+    enter_code_by_keyboard(
+        page,
+        "/admin/two-factor/verify",
+        &second,
+        "04-verify-resent",
+    )
+    .await;
 
     page.wait_path("/admin").await;
     page.assert_text("Dashboard").await;
