@@ -132,6 +132,61 @@ pub async fn code_attempt(db: &Db, account_id: i64) -> Result<CodeGate, DbError>
     .await
 }
 
+/// Where an account stands after a wrong code: how many more it may enter
+/// before it is locked, and when it may sign in again if it cannot now.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Standing {
+    /// Wrong codes the account may still enter in this window; the next
+    /// one after these locks it (even a right code is then refused).
+    pub fails_left: i32,
+    /// Seconds until a code is accepted again: the lock's end when the
+    /// account is locked, else the end of the window of failures when none
+    /// are left; 0 when codes are accepted now.
+    pub wait_secs: i64,
+}
+
+/// The account's standing, read (nothing is counted).
+pub async fn standing(db: &Db, account_id: i64) -> Result<Standing, DbError> {
+    db.run(move |conn| {
+        let t = now();
+        let read = |conn: &mut DbConn, key: String| -> Result<Option<(i64, i32)>, DbError> {
+            Ok(crate::on_backend!(conn, |c| tfa_counters::table
+                .find(key)
+                .select((tfa_counters::window_start, tfa_counters::count))
+                .first::<(i64, i32)>(c)
+                .optional())?)
+        };
+        if let Some((since, _)) =
+            read(conn, lock_key(account_id))?.filter(|(s, _)| *s > t - LOCK_SECS)
+        {
+            return Ok(Standing {
+                fails_left: 0,
+                wait_secs: (since + LOCK_SECS - t).max(1),
+            });
+        }
+        Ok(
+            match read(conn, fail_key(account_id))?.filter(|(s, _)| *s > t - FAIL_WINDOW_SECS) {
+                Some((start, count)) => {
+                    let fails_left = (MAX_FAILS - count).max(0);
+                    Standing {
+                        fails_left,
+                        wait_secs: if fails_left == 0 {
+                            (start + FAIL_WINDOW_SECS - t).max(1)
+                        } else {
+                            0
+                        },
+                    }
+                }
+                None => Standing {
+                    fails_left: MAX_FAILS,
+                    wait_secs: 0,
+                },
+            },
+        )
+    })
+    .await
+}
+
 /// A correct code does not count as a failure: give the attempt back.
 pub async fn code_succeeded(db: &Db, account_id: i64) -> Result<(), DbError> {
     db.transaction(move |conn| give_back_attempt(conn, account_id))
@@ -306,6 +361,20 @@ pub async fn store_ceiling_reached(db: &Db, ceiling: i32) -> Result<Option<i64>,
         Ok(row
             .filter(|(start, count)| *count > ceiling && *start > now() - HOUR)
             .map(|(start, _)| start))
+    })
+    .await
+}
+
+/// Seconds until the account may ask for another code (the resend
+/// cooldown); 0 when it may now. For the countdown on the code pages.
+pub async fn cooldown_left(db: &Db, account_id: i64) -> Result<i64, DbError> {
+    db.run(move |conn| {
+        let start = crate::on_backend!(conn, |c| tfa_counters::table
+            .find(cooldown_key(account_id))
+            .select(tfa_counters::window_start)
+            .first::<i64>(c)
+            .optional())?;
+        Ok(start.map_or(0, |s| (s + SEND_COOLDOWN_SECS - now()).max(0)))
     })
     .await
 }

@@ -160,3 +160,12 @@ diesel::table! {
         revoked_at -> Nullable<BigInt>,
     }
 }
+
+diesel::table! {
+    tfa_flashes (session_key) {
+        session_key -> Text,
+        kind -> Text,
+        text -> Text,
+        created_at -> BigInt,
+    }
+}

@@ -17,11 +17,11 @@ const KEY: &str = "e2e-sandbox-api-key-1";
 /// The owner account `TestApp::login_admin` creates.
 const OWNER: &str = "owner@example.com";
 const OWNER_PASSWORD: &str = "owner-password-1";
-const PASSWORD: &str = "a-good-password-1";
+pub const PASSWORD: &str = "a-good-password-1";
 
 /// Test mode, both interface toggles on, as the store owner journey leaves
 /// it; done over HTTP for the journeys that are about something else.
-async fn configure(app: &TestApp) {
+pub async fn configure(app: &TestApp) {
     app.login_admin().await;
     app.browser
         .post_form("/admin/addons/two_factor/enable", &[])
@@ -99,7 +99,7 @@ async fn outbox(app: &TestApp, national: &str) -> Vec<Value> {
 
 /// Waits for message number `nth` (1 = the first ever) to this phone and
 /// returns the code in it.
-async fn code_number(app: &TestApp, national: &str, nth: usize) -> String {
+pub async fn code_number(app: &TestApp, national: &str, nth: usize) -> String {
     let started = Instant::now();
     loop {
         let messages = outbox(app, national).await;
@@ -119,7 +119,7 @@ async fn code_number(app: &TestApp, national: &str, nth: usize) -> String {
 
 /// Lets the 30-second cool-down between codes to one account pass (the
 /// counters live in the database; this moves their windows back).
-fn let_cooldown_pass(app: &TestApp) {
+pub fn let_cooldown_pass(app: &TestApp) {
     use diesel::prelude::*;
     use storefront_2fa::two_factor::schema::tfa_counters;
     diesel::update(tfa_counters::table)
@@ -333,14 +333,23 @@ pub async fn admin_2fa(page: &Page, app: &TestApp) {
     );
     page.shot("02-wrong-code").await;
 
-    // Resend.
+    // Resend, once the cooldown is over (the page counts it down from
+    // when it was loaded, so load it again); the POST redirects back.
     let_cooldown_pass(app);
+    page.goto("/admin/two-factor/verify").await;
     page.click_text("Resend SMS with code").await;
-    page.wait_path("/admin/two-factor/send").await;
+    page.wait_text("We sent a new code").await;
+    page.wait_path("/admin/two-factor/verify").await;
     page.find(".card .flash").await;
     page.shot("03-resent").await;
     let second = code_number(app, PHONE, 2).await;
-    enter_code_by_keyboard(page, "/admin/two-factor/send", &second, "04-verify-resent").await;
+    enter_code_by_keyboard(
+        page,
+        "/admin/two-factor/verify",
+        &second,
+        "04-verify-resent",
+    )
+    .await;
 
     page.wait_path("/admin").await;
     page.assert_text("Dashboard").await;

@@ -14,6 +14,7 @@
 #[path = "../it/helpers.rs"]
 mod helpers;
 
+mod code_step;
 mod driver;
 mod journeys;
 mod phones;
@@ -52,6 +53,7 @@ const JOURNEYS: &[(&str, JourneyFn)] = &[
         Box::pin(phones::phone_register(p, a))
     }),
     ("phone_admin", |p, a| Box::pin(phones::phone_admin(p, a))),
+    ("code_step", |p, a| Box::pin(code_step::code_step(p, a))),
 ];
 
 /// Removes this journey's screenshots from an earlier run.

@@ -306,6 +306,33 @@ pub async fn post_from(
     (status, loc, res.text().await.unwrap())
 }
 
+/// The sign-in code pages answer every POST with a redirect (POST,
+/// redirect, GET). Posts like `post_from`; when the answer leads back to a
+/// code page or to the "not signed in" page, that page is read (its one-time
+/// message shows there) and returned with the POST's status and location.
+pub async fn post_and_read_back(
+    b: &Browser,
+    page: &str,
+    path: &str,
+    fields: &[(&str, &str)],
+) -> (u16, String, String) {
+    let (status, loc, body) = post_from(b, page, path, fields).await;
+    if status == 303 && refused_to(&loc) {
+        let (_, page) = b.get_text(&loc).await;
+        return (status, loc, page);
+    }
+    (status, loc, body)
+}
+
+/// Whether a code page's redirect leads back to a code page or to the "not
+/// signed in" page, rather than on to where the sign-in was going.
+pub fn refused_to(loc: &str) -> bool {
+    let path = loc.split('?').next().unwrap_or(loc);
+    ["/verify", "/app", "/ended"]
+        .iter()
+        .any(|end| path.contains("/two-factor") && path.ends_with(end))
+}
+
 /// The code in the newest outbox message to `phone` of the sandbox at
 /// `sandbox` (its base URL: `{store}/sandbox/authy` when the store mounts it).
 pub async fn sandbox_code(

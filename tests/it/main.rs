@@ -4,6 +4,7 @@
 mod anywhere;
 mod attacks;
 mod cli;
+mod code_step;
 mod example_addon;
 mod helpers;
 mod host;

@@ -448,7 +448,8 @@ async fn the_addon_mounted_in_another_store_signs_a_customer_in_with_a_texted_co
         .send()
         .await
         .unwrap();
-    assert_eq!(res.status(), 401);
+    assert_eq!(res.status(), 303);
+    assert!(crate::helpers::refused_to(&crate::helpers::location(&res)));
     let res = b
         .client
         .post(b.url("/two-factor/verify"))

@@ -2,12 +2,13 @@
 //! a cookie-keeping client, an Authy-compatible gateway on loopback.
 
 use diesel::prelude::*;
-use storefront_2fa::plugin::{Role, GENERIC_AUTH_ERROR};
+use storefront_2fa::plugin::Role;
 use storefront_2fa::startup::default_addons;
 use storefront_2fa::two_factor::store;
 
 use crate::helpers::{
-    extract_csrf, listed_codes, location, post_from, spawn_app_with, Browser, SmsSetUp, TestApp,
+    extract_csrf, listed_codes, location, post_and_read_back, post_from, refused_to,
+    spawn_app_with, Browser, SmsSetUp, TestApp,
 };
 use crate::two_factor_gateway::{FakeGateway, Fault, API_KEY};
 
@@ -92,7 +93,7 @@ async fn show_first_codes(b: &Browser, path: &str) -> (u16, String) {
 }
 
 async fn submit_code(b: &Browser, base: &str, code: &str) -> (u16, String, String) {
-    post_from(b, "/login", &format!("{base}/verify"), &[("code", code)]).await
+    post_and_read_back(b, "/login", &format!("{base}/verify"), &[("code", code)]).await
 }
 
 #[tokio::test]
@@ -314,7 +315,7 @@ async fn the_role_decides_not_the_form_and_toggles_off_or_no_phone_mean_no_chall
 }
 
 #[tokio::test]
-async fn wrong_codes_get_the_generic_message_and_the_sixth_voids_the_login() {
+async fn wrong_codes_say_the_attempts_left_and_the_fifth_cancels_the_login() {
     let t = setup(true, false).await;
     t.account_with_phone("cust@example.com", Role::Customer);
     let b = t.app.new_browser();
@@ -326,29 +327,42 @@ async fn wrong_codes_get_the_generic_message_and_the_sixth_voids_the_login() {
     } else {
         "1111111"
     };
-    for n in 1..=5 {
-        let (status, _, page) = submit_code(&b, "/two-factor", wrong).await;
-        assert_eq!(status, 401, "attempt {n}");
+    // The password was right: the code page says what happened, after a
+    // redirect (POST, redirect, GET).
+    for n in 1..=4 {
+        let (status, loc, page) = submit_code(&b, "/two-factor", wrong).await;
+        assert_eq!(
+            (status, loc.as_str()),
+            (303, "/two-factor/verify"),
+            "attempt {n}"
+        );
+        let left = 5 - n;
+        let s = if left == 1 { "" } else { "s" };
         assert!(
-            page.contains(GENERIC_AUTH_ERROR.split(',').next().unwrap()),
+            page.contains(&format!("That code is not right. {left} attempt{s} left.")),
             "{page}"
         );
     }
-    // The sixth, even with the right code, voids the pending login.
-    let (status, _, page) = submit_code(&b, "/two-factor", &code).await;
-    assert_eq!(status, 401);
+    // The fifth wrong code cancels the pending login, and says so.
+    let (status, loc, page) = submit_code(&b, "/two-factor", wrong).await;
+    assert_eq!((status, loc.as_str()), (303, "/two-factor/ended"));
     assert!(
-        page.contains("Please sign in again") && page.contains("/login"),
+        page.contains(
+            "Too many wrong codes: this sign-in was cancelled; you can sign in again now."
+        ) && page.contains("/login"),
         "{page}"
     );
+    // After it, even the right code is refused.
+    let (status, loc, _) = submit_code(&b, "/two-factor", &code).await;
+    assert_eq!((status, loc.as_str()), (303, "/login"));
     let res = b.get("/two-factor/verify").await;
     assert_eq!(location(&res), "/login", "pending login is gone");
     assert_ne!(b.get("/account").await.status(), 200);
 }
 
 /// A body that is not a form (here the code given twice, both times the
-/// right one) reads as the empty form: the generic message, counted as an
-/// attempt like a wrong code, so five of them and the right code voids.
+/// right one) reads as the empty form: counted as an attempt like a wrong
+/// code, so five of them cancel the sign-in and the right code is refused.
 #[tokio::test]
 async fn a_malformed_code_form_is_an_attempt_and_never_a_pass() {
     let t = setup(true, false).await;
@@ -367,16 +381,19 @@ async fn a_malformed_code_form_is_an_attempt_and_never_a_pass() {
             .send()
             .await
             .unwrap();
-        assert_eq!(res.status().as_u16(), 401, "attempt {n}");
-        let page = res.text().await.unwrap();
-        assert!(
-            page.contains(GENERIC_AUTH_ERROR.split(',').next().unwrap()),
-            "{page}"
-        );
+        assert_eq!(res.status().as_u16(), 303, "attempt {n}");
+        let loc = location(&res);
+        assert!(refused_to(&loc), "attempt {n}: {loc}");
+        let (_, page) = b.get_text(&loc).await;
+        let expected = if n < 5 {
+            format!("That code is not right. {} attempt", 5 - n)
+        } else {
+            "Too many wrong codes: this sign-in was cancelled".to_string()
+        };
+        assert!(page.contains(&expected), "attempt {n}: {page}");
     }
-    let (status, _, page) = submit_code(&b, "/two-factor", &code).await;
-    assert_eq!(status, 401);
-    assert!(page.contains("Please sign in again"), "{page}");
+    let (status, loc, _) = submit_code(&b, "/two-factor", &code).await;
+    assert_eq!((status, loc.as_str()), (303, "/login"));
     assert_ne!(b.get("/account").await.status(), 200);
 }
 
@@ -409,23 +426,30 @@ async fn resend_replaces_the_code_and_is_rate_limited() {
     let first = t.gw.last_code(NATIONAL).unwrap();
     // At once: refused with when to try again, and nothing reaches the gateway.
     let before = t.gw.requests().len();
-    let (status, _, page) = post_from(&b, "/login", "/two-factor/send", &[("via", "sms")]).await;
-    assert_eq!(status, 429);
+    let (status, loc, page) =
+        post_and_read_back(&b, "/login", "/two-factor/send", &[("via", "sms")]).await;
+    assert_eq!((status, loc.as_str()), (303, "/two-factor/verify"));
     assert!(page.contains("You can ask for another one in"), "{page}");
     assert_eq!(t.gw.requests().len(), before);
     t.age_counters(31);
-    let (status, _, page) = post_from(&b, "/login", "/two-factor/send", &[("via", "sms")]).await;
-    assert_eq!(status, 200, "{page}");
+    let (status, _, page) =
+        post_and_read_back(&b, "/login", "/two-factor/send", &[("via", "sms")]).await;
+    assert_eq!(status, 303, "{page}");
     assert!(page.contains("We sent a new code"));
     let second = t.gw.last_code(NATIONAL).unwrap();
     if second != first {
-        let (status, _, _) = submit_code(&b, "/two-factor", &first).await;
-        assert_eq!(status, 401, "the replaced code no longer works");
+        let (status, loc, _) = submit_code(&b, "/two-factor", &first).await;
+        assert_eq!(
+            (status, loc.as_str()),
+            (303, "/two-factor/verify"),
+            "the replaced code no longer works"
+        );
     }
     // Call me instead.
     t.age_counters(31);
-    let (status, _, page) = post_from(&b, "/login", "/two-factor/send", &[("via", "call")]).await;
-    assert_eq!(status, 200, "{page}");
+    let (status, _, page) =
+        post_and_read_back(&b, "/login", "/two-factor/send", &[("via", "call")]).await;
+    assert_eq!(status, 303, "{page}");
     assert!(page.contains("We are calling"));
     assert_eq!(t.gw.messages_to(NATIONAL), vec!["sms", "sms", "call"]);
     let third = t.gw.last_code(NATIONAL).unwrap();
@@ -437,11 +461,14 @@ async fn resend_replaces_the_code_and_is_rate_limited() {
     t.age_counters(31);
     b.get_text("/two-factor/verify").await; // 4th
     t.age_counters(31);
-    let (status, _, _) = post_from(&b, "/login", "/two-factor/send", &[("via", "sms")]).await; // 5th
-    assert_eq!(status, 200);
+    let (status, _, page) =
+        post_and_read_back(&b, "/login", "/two-factor/send", &[("via", "sms")]).await; // 5th
+    assert_eq!(status, 303);
+    assert!(page.contains("We sent a new code"), "{page}");
     t.age_counters(31);
-    let (status, _, page) = post_from(&b, "/login", "/two-factor/send", &[("via", "sms")]).await;
-    assert_eq!(status, 429);
+    let (status, _, page) =
+        post_and_read_back(&b, "/login", "/two-factor/send", &[("via", "sms")]).await;
+    assert_eq!(status, 303);
     assert!(page.contains("Too many codes"), "{page}");
     assert_eq!(t.gw.messages_to(NATIONAL).len(), 5);
 }
@@ -458,8 +485,8 @@ async fn ten_wrong_codes_lock_the_account_even_for_the_right_code() {
         t.age_counters(31);
         b.get_text("/two-factor/verify").await;
         for _ in 0..5 {
-            let (status, _, _) = submit_code(&b, "/two-factor", "0000000").await;
-            assert_eq!(status, 401);
+            let (status, loc, _) = submit_code(&b, "/two-factor", "0000000").await;
+            assert!(status == 303 && refused_to(&loc), "{loc}");
             wrong_total += 1;
         }
     }
@@ -470,16 +497,32 @@ async fn ten_wrong_codes_lock_the_account_even_for_the_right_code() {
     b.get_text("/two-factor/verify").await;
     let code = t.gw.last_code(NATIONAL).unwrap();
     let verifies = t.gw.verify_requests();
-    let (status, _, page) = submit_code(&b, "/two-factor", &code).await;
-    assert_eq!(status, 401);
-    assert!(page.contains(GENERIC_AUTH_ERROR.split(',').next().unwrap()));
+    // Locked: refused even with the right code, the sign-in is cancelled,
+    // and the page says when a code is accepted again (the 15-minute lock).
+    let (status, loc, page) = submit_code(&b, "/two-factor", &code).await;
+    assert_eq!((status, loc.as_str()), (303, "/two-factor/ended"));
+    assert!(
+        page.contains("Too many wrong codes: this sign-in was cancelled; you can sign in again in 15 minutes."),
+        "{page}"
+    );
+    assert_ne!(b.get("/account").await.status(), 200);
     assert_eq!(
         t.gw.verify_requests(),
         verifies,
         "a locked account's code is not even checked"
     );
-    let (status, _, _) = submit_code(&b, "/two-factor", &code).await;
-    assert_eq!(status, 401, "still locked");
+    let b = t.app.new_browser();
+    b.login("/login", "cust@example.com", PASSWORD).await;
+    let (status, loc, page) = submit_code(&b, "/two-factor", &code).await;
+    assert_eq!(
+        (status, loc.as_str()),
+        (303, "/two-factor/ended"),
+        "still locked"
+    );
+    assert!(
+        page.contains("you can sign in again in 15 minutes"),
+        "{page}"
+    );
     assert!(t
         .audit_events()
         .iter()
@@ -536,8 +579,13 @@ async fn hostile_codes_never_reach_the_gateway() {
         "123456789",
         long.as_str(),
     ] {
-        let (status, _, _) = submit_code(&b, "/two-factor", code).await;
-        assert!(status == 401 || status == 413 || status == 400, "{status}");
+        let (status, loc, _) = submit_code(&b, "/two-factor", code).await;
+        assert!(
+            (status == 303 && (refused_to(&loc) || loc == "/login"))
+                || status == 413
+                || status == 400,
+            "{status} {loc}"
+        );
     }
     assert_eq!(t.gw.verify_requests(), 0, "{:?}", t.gw.requests());
 }
@@ -557,14 +605,19 @@ async fn a_failing_gateway_refuses_with_a_clear_message() {
         assert!(page.contains("Resend SMS with code"));
         // The gateway comes back: retry at once (no cooldown after a failure).
         t.gw.set_fault(Fault::None);
-        let (status, _, _) = post_from(&b, "/login", "/two-factor/send", &[("via", "sms")]).await;
-        assert_eq!(status, 200);
+        let (status, _, page) =
+            post_and_read_back(&b, "/login", "/two-factor/send", &[("via", "sms")]).await;
+        assert_eq!(status, 303);
+        assert!(page.contains("We sent a new code"), "{page}");
         let code = t.gw.last_code(NATIONAL).unwrap();
         // Verifying fails: refused, never let through.
         t.gw.set_fault(fault);
         let (status, loc, page) = submit_code(&b, "/two-factor", &code).await;
-        assert_eq!(status, 503, "{fault:?}");
-        assert!(loc.is_empty());
+        assert_eq!(
+            (status, loc.as_str()),
+            (303, "/two-factor/verify"),
+            "{fault:?}"
+        );
         assert!(page.contains("We could not check your code"), "{page}");
         assert_ne!(b.get("/account").await.status(), 200);
         // The settings page shows the failure.

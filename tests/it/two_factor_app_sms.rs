@@ -30,12 +30,28 @@ async fn app_users_can_fall_back_to_sms_or_a_recovery_code() {
     let b = password_step(&app, &e).await;
     let (_, page) = b.get_text("/two-factor/app").await;
     assert!(page.contains("Send me an SMS instead"), "{page}");
-    assert!(page.contains(r#"href="/two-factor/verify""#));
-    // The SMS page sends a code and links back to recovery codes.
-    let (status, page) = b.get_text("/two-factor/verify").await;
-    assert_eq!(status, 200, "{page}");
+    assert!(page.contains(r#"action="/two-factor/send""#), "{page}");
+    // "Send me an SMS instead" sends one, then the SMS page says so and
+    // links back to recovery codes.
+    let (status, loc, page) = crate::helpers::post_and_read_back(
+        &b,
+        "/two-factor/app",
+        "/two-factor/send",
+        &[("via", "sms"), ("from", "app")],
+    )
+    .await;
+    assert_eq!((status, loc.as_str()), (303, "/two-factor/verify"));
+    assert!(
+        page.contains("We sent a new code by text message"),
+        "{page}"
+    );
     assert!(page.contains("Use a recovery code"));
     let code = gw.last_code(NATIONAL).expect("SMS sent");
+    assert_eq!(
+        gw.messages_to(NATIONAL).len(),
+        1,
+        "one SMS, not a second on the GET"
+    );
     let (status, loc, _) = post_from(&b, "/login", "/two-factor/verify", &[("code", &code)]).await;
     assert_eq!((status, loc.as_str()), (303, "/"), "signed in by SMS");
 
@@ -49,8 +65,16 @@ async fn app_users_can_fall_back_to_sms_or_a_recovery_code() {
     assert_eq!(status, 200);
     assert!(page.contains("Recovery code"), "{page}");
     assert!(!page.contains("Use my authenticator app"));
-    let (status, _, _) = submit(&b, Role::Customer, "abcd-efgh-jk01", "recovery").await;
-    assert_eq!(status, 401, "no codes yet");
+    let (status, loc, page) = submit(&b, Role::Customer, "abcd-efgh-jk01", "recovery").await;
+    assert_eq!(
+        (status, loc.as_str()),
+        (303, "/two-factor/app?method=recovery"),
+        "no codes yet"
+    );
+    assert!(
+        page.contains("That code is not right. 4 attempts left."),
+        "{page}"
+    );
 }
 
 #[tokio::test]

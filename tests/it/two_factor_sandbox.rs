@@ -1,7 +1,7 @@
 //! The two-factor addon against the real Authy-compatible sandbox that the
 //! app mounts in test mode: codes are read from the sandbox outbox JSON.
 
-use storefront_2fa::plugin::{Role, GENERIC_AUTH_ERROR};
+use storefront_2fa::plugin::Role;
 use storefront_2fa::startup::default_addons;
 
 use crate::helpers::{
@@ -155,25 +155,35 @@ async fn resend_replaces_the_code_call_works_and_wrong_codes_are_refused() {
     b.get_text("/two-factor/verify").await;
     let first = outbox_code(&app).await;
     age_counters(&app, 31);
-    let (status, _, _) = post_with_csrf(&b, "/two-factor/send", &[("via", "sms")]).await;
-    assert_eq!(status, 200);
+    let (status, _, page) = post_with_csrf(&b, "/two-factor/send", &[("via", "sms")]).await;
+    assert_eq!(status, 303);
+    assert!(page.contains("We sent a new code"), "{page}");
     let second = outbox_code(&app).await;
     assert_eq!(outbox_len(&app).await, 2);
     if first != second {
-        let (status, _, page) = post_with_csrf(&b, "/two-factor/verify", &[("code", &first)]).await;
-        assert_eq!(status, 401, "replaced code refused");
-        assert!(page.contains(&GENERIC_AUTH_ERROR[..30]));
+        let (status, loc, page) =
+            post_with_csrf(&b, "/two-factor/verify", &[("code", &first)]).await;
+        assert_eq!(
+            (status, loc.as_str()),
+            (303, "/two-factor/verify"),
+            "replaced code refused"
+        );
+        assert!(
+            page.contains("That code is not right. 4 attempts left."),
+            "{page}"
+        );
     }
     age_counters(&app, 31);
     let (status, _, page) = post_with_csrf(&b, "/two-factor/send", &[("via", "call")]).await;
-    assert_eq!(status, 200, "{page}");
+    assert_eq!(status, 303, "{page}");
+    assert!(page.contains("We are calling"), "{page}");
     let third = outbox_code(&app).await;
     let (status, loc, _) = post_with_csrf(&b, "/two-factor/verify", &[("code", &third)]).await;
     assert_eq!((status, loc.as_str()), (303, "/"));
 }
 
 #[tokio::test]
-async fn the_sixth_attempt_voids_and_ten_failures_lock() {
+async fn the_fifth_wrong_code_cancels_and_ten_failures_lock() {
     let app = app_in_test_mode().await;
     with_phone(&app, "cust@example.com", Role::Customer);
     for round in 0..2 {
@@ -181,15 +191,23 @@ async fn the_sixth_attempt_voids_and_ten_failures_lock() {
         b.login("/login", "cust@example.com", PASSWORD).await;
         age_counters(&app, 31);
         b.get_text("/two-factor/verify").await;
-        for _ in 0..5 {
-            let (status, _, _) =
+        for n in 1..=5 {
+            let (status, loc, page) =
                 post_with_csrf(&b, "/two-factor/verify", &[("code", "0000000")]).await;
-            assert_eq!(status, 401);
+            assert_eq!(status, 303);
+            if n < 5 {
+                assert_eq!(loc, "/two-factor/verify");
+            } else {
+                // The second round used up the account's ten: a code is
+                // accepted again when its 15-minute window ends.
+                let when = if round == 0 { "now" } else { "in 15 minutes" };
+                assert_eq!(loc, "/two-factor/ended", "round {round}");
+                assert!(page.contains(&format!("Too many wrong codes: this sign-in was cancelled; you can sign in again {when}.")), "{page}");
+            }
         }
         let code = outbox_code(&app).await;
-        let (status, _, page) = post_with_csrf(&b, "/two-factor/verify", &[("code", &code)]).await;
-        assert_eq!(status, 401, "round {round}");
-        assert!(page.contains("Please sign in again"));
+        let (status, loc, _) = post_with_csrf(&b, "/two-factor/verify", &[("code", &code)]).await;
+        assert_eq!((status, loc.as_str()), (303, "/login"), "round {round}");
         assert_eq!(location(&b.get("/two-factor/verify").await), "/login");
     }
     // Ten wrong codes in 15 minutes: even the right code is refused.
@@ -198,9 +216,13 @@ async fn the_sixth_attempt_voids_and_ten_failures_lock() {
     age_counters(&app, 31);
     b.get_text("/two-factor/verify").await;
     let code = outbox_code(&app).await;
-    let (status, _, page) = post_with_csrf(&b, "/two-factor/verify", &[("code", &code)]).await;
-    assert_eq!(status, 401);
-    assert!(page.contains(&GENERIC_AUTH_ERROR[..30]));
+    let (status, loc, page) = post_with_csrf(&b, "/two-factor/verify", &[("code", &code)]).await;
+    assert_eq!((status, loc.as_str()), (303, "/two-factor/ended"));
+    assert!(
+        page.contains("you can sign in again in 15 minutes."),
+        "{page}"
+    );
+    assert_ne!(b.get("/account").await.status(), 200);
 }
 
 #[tokio::test]
@@ -251,8 +273,8 @@ async fn hostile_codes_never_reach_the_sandbox() {
         "1234567?x=1",
         long.as_str(),
     ] {
-        let (status, _, _) = post_with_csrf(&b, "/two-factor/verify", &[("code", code)]).await;
-        assert_ne!(status, 303);
+        let (status, loc, _) = post_with_csrf(&b, "/two-factor/verify", &[("code", code)]).await;
+        assert!(status != 303 || crate::helpers::refused_to(&loc), "{loc}");
     }
     let after = api_calls(&app).await;
     assert_eq!(after - before, idle, "no gateway call for hostile codes");
@@ -292,7 +314,7 @@ async fn a_gateway_that_is_down_refuses_with_a_message_in_production_mode() {
     assert!(page.contains("We could not send your code"));
     let (status, loc, page) =
         post_with_csrf(&b, "/two-factor/verify", &[("code", "1234567")]).await;
-    assert!(loc.is_empty() && status != 303);
+    assert_eq!((status, loc.as_str()), (303, "/two-factor/verify"));
     assert!(
         page.contains("No code has been sent yet") || page.contains("We could not check your code")
     );
@@ -317,9 +339,10 @@ async fn a_code_is_bound_to_the_sign_in_that_asked_for_it() {
     // The second sign-in comes within the cooldown: it gets no new code and
     // cannot borrow the first one's.
     second.get("/two-factor/verify").await;
-    let (status, _, body) = post_with_csrf(&second, "/two-factor/verify", &[("code", &code)]).await;
-    assert_ne!(
-        status, 303,
+    let (status, loc, body) =
+        post_with_csrf(&second, "/two-factor/verify", &[("code", &code)]).await;
+    assert!(
+        status == 303 && crate::helpers::refused_to(&loc),
         "a code sent for another pending login is refused"
     );
     assert!(!body.contains("My account"));
@@ -444,7 +467,7 @@ async fn an_api_key_that_no_longer_decrypts_refuses_logins_instead_of_skipping_2
 
 /// POSTs a form with the CSRF token of the login page.
 async fn post_with_csrf(b: &Browser, path: &str, fields: &[(&str, &str)]) -> (u16, String, String) {
-    post_from(b, "/login", path, fields).await
+    crate::helpers::post_and_read_back(b, "/login", path, fields).await
 }
 
 /// A sole admin in test mode: the code page says where the code is (the

@@ -11,7 +11,7 @@ use std::time::Duration;
 use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
 use base64::Engine;
 use rand::Rng;
-use storefront_2fa::plugin::{Role, GENERIC_AUTH_ERROR};
+use storefront_2fa::plugin::Role;
 use storefront_2fa::startup::default_addons;
 
 use crate::helpers::{location, post_from, spawn_app_with, SmsSetUp, TestApp};
@@ -284,7 +284,7 @@ impl Tv {
 }
 
 async fn submit(b: &crate::helpers::Browser, code: &str) -> (u16, String, String) {
-    post_from(b, "/login", "/two-factor/verify", &[("code", code)]).await
+    crate::helpers::post_and_read_back(b, "/login", "/two-factor/verify", &[("code", code)]).await
 }
 
 #[tokio::test]
@@ -305,9 +305,12 @@ async fn a_shopper_signs_in_with_a_verify_code_bound_to_its_verification() {
     );
     let code = t.gw.last_code().unwrap();
     let wrong = if code == "000000" { "111111" } else { "000000" };
-    let (status, _, page) = submit(&b, wrong).await;
-    assert_eq!(status, 401);
-    assert!(page.contains(GENERIC_AUTH_ERROR.split(',').next().unwrap()));
+    let (status, loc, page) = submit(&b, wrong).await;
+    assert_eq!((status, loc.as_str()), (303, "/two-factor/verify"));
+    assert!(
+        page.contains("That code is not right. 4 attempts left."),
+        "{page}"
+    );
     let (status, loc, _) = submit(&b, &code).await;
     assert_eq!((status, loc.as_str()), (303, "/"));
     assert_eq!(b.get("/account").await.status(), 200);
@@ -336,8 +339,12 @@ async fn every_gateway_fault_refuses_the_sign_in() {
         let (b, _, _) = t.at_code_page("shopper@example.com").await;
         let code = t.gw.last_code().unwrap();
         t.gw.on_check(fault);
-        let (status, _, page) = submit(&b, &code).await;
-        assert_eq!(status, 503, "{fault:?}: {page}");
+        let (status, loc, page) = submit(&b, &code).await;
+        assert_eq!(
+            (status, loc.as_str()),
+            (303, "/two-factor/verify"),
+            "{fault:?}: {page}"
+        );
         assert!(page.contains("We could not check your code"), "{fault:?}");
         assert_ne!(b.get("/account").await.status(), 200, "{fault:?}");
         // The send meets it too: no code, the gateway message, no session.
@@ -378,12 +385,12 @@ async fn verify_answers_become_words_the_user_can_act_on() {
     t.forget_limits(); // every account here shares one number
     let (b, _, _) = t.at_code_page("expired@example.com").await;
     t.gw.on_check(Answer::Error(404, 20404));
-    let (status, _, page) = submit(&b, "123456").await;
-    assert_eq!(status, 401);
+    let (status, loc, page) = submit(&b, "123456").await;
+    assert_eq!((status, loc.as_str()), (303, "/two-factor/verify"));
     assert!(page.contains("expired or was already used"), "{page}");
     t.gw.on_check(Answer::Error(429, 60202));
-    let (status, _, page) = submit(&b, "123456").await;
-    assert_eq!(status, 401);
+    let (status, loc, page) = submit(&b, "123456").await;
+    assert_eq!((status, loc.as_str()), (303, "/two-factor/verify"));
     assert!(
         page.contains("Too many wrong tries for this code"),
         "{page}"
@@ -397,7 +404,7 @@ async fn cancelling_a_sign_in_cancels_its_verification() {
     let (b, _, _) = t.at_code_page("shopper@example.com").await;
     let code = t.gw.last_code().unwrap();
     let (status, loc, _) = post_from(&b, "/login", "/two-factor/cancel", &[]).await;
-    assert_eq!((status, loc.as_str()), (303, "/login"));
+    assert_eq!((status, loc.as_str()), (303, "/two-factor/ended"));
     assert!(
         t.gw.requests()
             .iter()
@@ -558,9 +565,15 @@ async fn in_test_mode_verify_codes_go_through_the_mounted_sandbox() {
     let (_, page) = caller.get_text("/two-factor/verify").await;
     assert!(page.contains("looks like a landline"), "{page}");
     assert!(sandbox_outbox_code(&app, landline).is_none());
-    let (status, _, page) =
-        post_from(&caller, "/login", "/two-factor/send", &[("via", "call")]).await;
-    assert_eq!(status, 200, "{page}");
+    let (status, _, page) = crate::helpers::post_and_read_back(
+        &caller,
+        "/login",
+        "/two-factor/send",
+        &[("via", "call")],
+    )
+    .await;
+    assert_eq!(status, 303, "{page}");
+    assert!(page.contains("We are calling"), "{page}");
     let code = sandbox_outbox_code(&app, landline).expect("the call's code");
     let (status, loc, _) = submit(&caller, &code).await;
     assert_eq!((status, loc.as_str()), (303, "/"));

@@ -10,14 +10,18 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 
-use crate::plugin::{HostHandle, Interface, PendingLogin, GENERIC_AUTH_ERROR};
+use crate::plugin::{HostHandle, Interface, PendingLogin};
 use crate::two_factor::pages::{interface_of, internal_error, see_other, skin, Form, PageError};
 
 use crate::two_factor::audit::AuditEvent;
 use crate::two_factor::factors;
+use crate::two_factor::limits;
 use crate::two_factor::security;
 use crate::two_factor::sign_in::after;
+use crate::two_factor::sign_in::flash::{self, Flash};
 use crate::two_factor::sign_in::verify::{self, Checked, Method, PendingAttempt};
+use crate::two_factor::sign_in::wrong_code::{self, WrongCode};
+use crate::two_factor::sms::pages::{ended_path, redirect_with};
 use crate::two_factor::sms::service::{Actor, Service};
 use crate::two_factor::store;
 use crate::two_factor::ADDON_ID;
@@ -71,6 +75,8 @@ struct View {
     mode: &'static str,
     has_app: bool,
     has_phone: bool,
+    /// Seconds until "Send me an SMS instead" may be used (the countdown).
+    resend_wait: i64,
     notice: Option<String>,
     error: Option<String>,
     continue_to: Option<String>,
@@ -156,7 +162,22 @@ async fn page(
 ) -> Result<HttpResponse, PageError> {
     let pending = pending_for(&st, &req).await?;
     let recovery = query.is_some_and(|q| q.method == Some(CodeKind::Recovery));
-    let view = view_for(&st, &pending, recovery).await?;
+    let mut view = view_for(&st, &pending, recovery).await?;
+    // What the last POST said, kept across its redirect.
+    match flash::take(&st.host, &req).await? {
+        Some(Flash {
+            kind: flash::Kind::Notice,
+            text,
+        }) => view.notice = Some(text),
+        Some(Flash {
+            kind: flash::Kind::Error,
+            text,
+        }) => view.error = Some(text),
+        None => {}
+    }
+    if view.has_phone {
+        view.resend_wait = limits::cooldown_left(st.host.db(), pending.account.id).await?;
+    }
     render(&st, &req, StatusCode::OK, "app_verify", &view).await
 }
 
@@ -168,19 +189,15 @@ async fn submit(
     let pending = pending_for(&st, &req).await?;
     let ip = st.host.client_ip(&req);
     let login = || PageError::SeeOther(st.host.login_path(pending.interface).into());
-    match verify::count_pending_attempt(&st.host, &pending, &ip).await? {
-        PendingAttempt::Counted => {}
+    let ended = ended_path(pending.interface);
+    let left = match verify::count_pending_attempt(&st.host, &pending, &ip).await? {
+        PendingAttempt::Counted { left } => left,
         PendingAttempt::Voided => {
-            let view = View {
-                base: crate::two_factor::sms::pages::base_path(pending.interface),
-                login_path: st.host.login_path(pending.interface),
-                error: Some(GENERIC_AUTH_ERROR.to_string()),
-                ..View::default()
-            };
-            return render(&st, &req, StatusCode::UNAUTHORIZED, "ended", &view).await;
+            let why = wrong_code::cancelled(&st.host, &pending, &ip, true).await?;
+            return redirect_with(&st.host, &req, &ended, Flash::error(why.message())).await;
         }
         PendingAttempt::Gone => return Err(login()),
-    }
+    };
     let actor = Actor {
         account: &pending.account,
         interface: pending.interface,
@@ -197,10 +214,19 @@ async fn submit(
             debug_assert!(method != Method::Sms);
             remaining
         }
+        Checked::Locked => {
+            let why = wrong_code::cancelled(&st.host, &pending, &ip, false).await?;
+            return redirect_with(&st.host, &req, &ended, Flash::error(why.message())).await;
+        }
+        // Wrong, and the SMS outcomes (an SMS code is never checked here).
         _ => {
-            let mut view = view_for(&st, &pending, recovery_mode).await?;
-            view.error = Some(GENERIC_AUTH_ERROR.to_string());
-            return render(&st, &req, StatusCode::UNAUTHORIZED, "app_verify", &view).await;
+            let wrong = wrong_code::after_wrong_code(&st.host, &pending, &ip, left).await?;
+            let again = match (wrong, recovery_mode) {
+                (WrongCode::Cancelled { .. }, _) => ended,
+                (_, true) => format!("{}?method=recovery", app_path(pending.interface)),
+                (_, false) => app_path(pending.interface).to_string(),
+            };
+            return redirect_with(&st.host, &req, &again, Flash::error(wrong.message())).await;
         }
     };
     if !store::claim_completion(st.host.db(), pending.id.clone(), pending.account.id).await? {

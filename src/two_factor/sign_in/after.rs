@@ -146,6 +146,20 @@ pub async fn to_first_codes_or(
     }
 }
 
+/// Whether a texted code for this account confirms its phone rather than
+/// signing in as usual: SMS set-up is not finished (no recovery codes yet,
+/// the rule `to_first_codes_or` ends it by), as after registration or when
+/// an admin entered the number. The code page then says "Confirm your
+/// phone number".
+pub async fn confirms_phone(host: &HostHandle, account_id: i64) -> Result<bool, DbError> {
+    Ok(host
+        .db()
+        .run(move |conn| recovery::summary(conn, account_id))
+        .await?
+        .total
+        == 0)
+}
+
 async fn make_first_codes(host: &HostHandle, id: i64, target: String) -> Result<bool, DbError> {
     // Most sign-ins: codes exist; find out with a read, not a write lock.
     if host

@@ -60,8 +60,9 @@ pub enum Checked {
 /// What counting a code attempt on a pending sign-in found.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum PendingAttempt {
-    /// Counted; go on and check the code.
-    Counted,
+    /// Counted; go on and check the code. `left`: wrong codes this
+    /// sign-in may still take after this one.
+    Counted { left: i32 },
     /// Past `MAX_PENDING_ATTEMPTS`: the sign-in was cancelled and audited.
     Voided,
     /// The pending sign-in is gone (expired, completed or cancelled).
@@ -77,21 +78,38 @@ pub async fn count_pending_attempt(
     ip: &str,
 ) -> Result<PendingAttempt, DbError> {
     match host.count_pending_attempt(&pending.id).await? {
-        Some(n) if n <= MAX_PENDING_ATTEMPTS => Ok(PendingAttempt::Counted),
+        Some(n) if n <= MAX_PENDING_ATTEMPTS => Ok(PendingAttempt::Counted {
+            left: MAX_PENDING_ATTEMPTS - n,
+        }),
         Some(_) => {
-            host.cancel_pending_login(&pending.id).await?;
-            let ev = AuditEvent::new("verify", "voided")
-                .account(&pending.account)
-                .interface(pending.interface)
-                .ip(ip)
-                .detail(format!(
-                    "more than {MAX_PENDING_ATTEMPTS} wrong codes; sign-in cancelled"
-                ));
-            audit::record(host.db(), ev).await;
+            void(
+                host,
+                pending,
+                ip,
+                format!("more than {MAX_PENDING_ATTEMPTS} wrong codes; sign-in cancelled"),
+            )
+            .await?;
             Ok(PendingAttempt::Voided)
         }
         None => Ok(PendingAttempt::Gone),
     }
+}
+
+/// Cancels the pending sign-in after too many wrong codes, and audits why.
+pub async fn void(
+    host: &HostHandle,
+    pending: &PendingLogin,
+    ip: &str,
+    why: String,
+) -> Result<(), DbError> {
+    host.cancel_pending_login(&pending.id).await?;
+    let ev = AuditEvent::new("verify", "voided")
+        .account(&pending.account)
+        .interface(pending.interface)
+        .ip(ip)
+        .detail(why);
+    audit::record(host.db(), ev).await;
+    Ok(())
 }
 
 fn event(actor: &Actor<'_>, outcome: &'static str) -> AuditEvent {

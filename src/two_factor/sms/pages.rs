@@ -9,17 +9,20 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 
-use crate::plugin::{HostHandle, Interface, PendingLogin, GENERIC_AUTH_ERROR};
+use crate::plugin::{HostHandle, Interface, PendingLogin};
 use crate::two_factor::pages::{interface_of, see_other, skin, Form, PageError};
 
 use crate::two_factor::admin::status::format_time;
 use crate::two_factor::audit::{self, AuditEvent};
 use crate::two_factor::gateways::Channel;
+use crate::two_factor::limits;
 use crate::two_factor::otp_code::OtpCode;
 use crate::two_factor::settings::Mode;
 use crate::two_factor::sign_in::after;
+use crate::two_factor::sign_in::flash::{self, Flash};
 use crate::two_factor::sign_in::policy;
 use crate::two_factor::sign_in::verify::{self, Checked, PendingAttempt};
+use crate::two_factor::sign_in::wrong_code::{self, WrongCode};
 use crate::two_factor::sms::countries;
 use crate::two_factor::sms::phone::{PhoneError, PhoneNumber};
 use crate::two_factor::sms::profile::SEND_CODE_PATH;
@@ -58,6 +61,12 @@ pub fn configure(cfg: &mut web::ServiceConfig, service: Arc<Service>, host: Host
                 .route(web::post().to(send)),
         )
         .service(
+            web::resource(format!("{base}/ended"))
+                .app_data(data.clone())
+                .app_data(skin(interface))
+                .route(web::get().to(ended_page)),
+        )
+        .service(
             web::resource(format!("{base}/cancel"))
                 .app_data(data.clone())
                 .app_data(skin(interface))
@@ -86,11 +95,32 @@ pub(crate) fn base_path(interface: Interface) -> &'static str {
     }
 }
 
+/// Where a sign-in that ended without a session says why.
+pub(crate) fn ended_path(interface: Interface) -> String {
+    format!("{}/ended", base_path(interface))
+}
+
+/// Keeps `flash` for the page `to` and redirects there (POST, redirect,
+/// GET: a reload of that page sends and submits nothing).
+pub(crate) async fn redirect_with(
+    host: &HostHandle,
+    req: &HttpRequest,
+    to: &str,
+    flash: Flash,
+) -> Result<HttpResponse, PageError> {
+    flash::leave(host, req, flash).await?;
+    Ok(see_other(to))
+}
+
 #[derive(Serialize, Default)]
 struct PageView {
     base: &'static str,
     login_path: &'static str,
     last_two: String,
+    /// This code confirms the phone (SMS set-up), not an ordinary sign-in.
+    confirm_phone: bool,
+    /// Seconds until "Resend" and "Call me" may be used (the countdown).
+    resend_wait: i64,
     notice: Option<String>,
     error: Option<String>,
     /// Phone entry form.
@@ -251,31 +281,54 @@ async fn verify_page(st: Data, req: HttpRequest) -> Result<HttpResponse, PageErr
     let first = store::first_show(st.host.db(), id, account_id).await?;
     let mut view = PageView::new(&st, pending.interface);
     view.last_two = stored.phone.last_two().to_string();
+    view.confirm_phone = after::confirms_phone(&st.host, account_id).await?;
     let mut status = StatusCode::OK;
     if first {
         let ip = st.host.client_ip(&req);
         status =
             send_and_describe(&st, &pending, &ip, &stored, Channel::Sms, true, &mut view).await?;
-        if status == StatusCode::OK {
+        if status == StatusCode::OK && view.error.is_none() {
             view.notice = Some(format!(
                 "We sent a code by text message to your phone number ending in {}.",
                 view.last_two
             ));
         }
     }
+    show_flash(&st, &req, &mut view).await?;
+    view.resend_wait = limits::cooldown_left(st.host.db(), account_id).await?;
     render(&st, &req, status, "verify", &view).await
 }
 
-/// Shown when a pending login ends without a session (voided, already used).
-async fn ended(
-    st: &State,
-    req: &HttpRequest,
-    status: StatusCode,
-    message: &str,
-) -> Result<HttpResponse, PageError> {
-    let mut view = PageView::new(st, interface_of(req));
-    view.error = Some(message.to_string());
-    render(st, req, status, "ended", &view).await
+/// Puts what the last POST said (kept across its redirect) on the page.
+async fn show_flash(st: &State, req: &HttpRequest, view: &mut PageView) -> Result<(), PageError> {
+    match flash::take(&st.host, req).await? {
+        Some(Flash {
+            kind: flash::Kind::Notice,
+            text,
+        }) => view.notice = Some(text),
+        Some(Flash {
+            kind: flash::Kind::Error,
+            text,
+        }) => view.error = Some(text),
+        None => {}
+    }
+    Ok(())
+}
+
+/// Where a sign-in that ended without a session (cancelled, too many
+/// wrong codes, already completed) says so and what happens next.
+async fn ended_page(st: Data, req: HttpRequest) -> Result<HttpResponse, PageError> {
+    let mut view = PageView::new(&st, interface_of(&req));
+    show_flash(&st, &req, &mut view).await?;
+    if view.notice.is_none() && view.error.is_none() {
+        view.notice = Some("This sign-in has ended.".to_string());
+    }
+    render(&st, &req, StatusCode::OK, "ended", &view).await
+}
+
+/// Ends the page's POST on the "you are not signed in" page, saying why.
+async fn to_ended(st: &State, req: &HttpRequest, flash: Flash) -> Result<HttpResponse, PageError> {
+    redirect_with(&st.host, req, &ended_path(interface_of(req)), flash).await
 }
 
 /// The code page's form.
@@ -294,17 +347,18 @@ async fn verify_submit(
     let ip = st.host.client_ip(&req);
     let actor = actor(&pending, &ip);
     // Count the attempt on the pending login before anything is checked.
-    match verify::count_pending_attempt(&st.host, &pending, &ip).await? {
-        PendingAttempt::Counted => {}
+    let left = match verify::count_pending_attempt(&st.host, &pending, &ip).await? {
+        PendingAttempt::Counted { left } => left,
         PendingAttempt::Voided => {
-            return ended(&st, &req, StatusCode::UNAUTHORIZED, GENERIC_AUTH_ERROR).await
+            let why = wrong_code::cancelled(&st.host, &pending, &ip, true).await?;
+            return to_ended(&st, &req, Flash::error(why.message())).await;
         }
         PendingAttempt::Gone => {
             return Err(PageError::SeeOther(
                 st.host.login_path(pending.interface).into(),
             ))
         }
-    }
+    };
     let stored = stored_phone(&st, &pending).await?;
     let settings = st.service.settings(&st.host).await?;
     let code = OtpCode::parse_typed(&form.code, settings.code_lengths());
@@ -312,9 +366,8 @@ async fn verify_submit(
         .service
         .check_code(&st.host, &settings, &actor, &stored, code.as_ref())
         .await?;
-    let mut view = PageView::new(&st, pending.interface);
-    view.last_two = stored.phone.last_two().to_string();
-    let status = match outcome {
+    let here = policy::verify_path(pending.interface);
+    let flash = match outcome {
         Checked::Valid { .. } => {
             let ev = AuditEvent::new("verify", "success")
                 .account(&pending.account)
@@ -332,13 +385,8 @@ async fn verify_submit(
             })
             .await;
             if !claimed? {
-                return ended(
-                    &st,
-                    &req,
-                    StatusCode::CONFLICT,
-                    "This sign-in was already completed.",
-                )
-                .await;
+                let done = Flash::error("This sign-in was already completed.");
+                return to_ended(&st, &req, done).await;
             }
             let done = match st.host.complete_pending_login(&req, &pending.id).await {
                 Ok(crate::plugin::Completion::SignedIn(resp)) => resp,
@@ -353,26 +401,26 @@ async fn verify_submit(
             };
             return Ok(first_codes_or(&st, &pending, &ip, done).await);
         }
-        Checked::Wrong | Checked::Locked => {
-            view.error = Some(GENERIC_AUTH_ERROR.to_string());
-            StatusCode::UNAUTHORIZED
+        Checked::Wrong => {
+            let wrong = wrong_code::after_wrong_code(&st.host, &pending, &ip, left).await?;
+            if let WrongCode::Cancelled { .. } = wrong {
+                return to_ended(&st, &req, Flash::error(wrong.message())).await;
+            }
+            Flash::error(wrong.message())
+        }
+        Checked::Locked => {
+            let why = wrong_code::cancelled(&st.host, &pending, &ip, false).await?;
+            return to_ended(&st, &req, Flash::error(why.message())).await;
         }
         Checked::CodeEnded | Checked::TooManyTriesAtGateway => {
-            view.error = Some(verify::ended_message(&outcome).to_string());
-            StatusCode::UNAUTHORIZED
+            Flash::error(verify::ended_message(&outcome))
         }
-        Checked::NoCodeSent => {
-            view.error = Some(
-                "No code has been sent yet for this sign-in. Use “Resend SMS with code” to get one.".to_string(),
-            );
-            StatusCode::UNAUTHORIZED
-        }
-        Checked::GatewayFailed => {
-            view.error = Some(gateway_message(false).to_string());
-            StatusCode::SERVICE_UNAVAILABLE
-        }
+        Checked::NoCodeSent => Flash::error(
+            "No code has been sent yet for this sign-in. Use “Resend SMS with code” to get one.",
+        ),
+        Checked::GatewayFailed => Flash::error(gateway_message(false)),
     };
-    render(&st, &req, status, "verify", &view).await
+    redirect_with(&st.host, &req, here, flash).await
 }
 
 /// The end of SMS set-up: the first sign-in with a texted code goes on to
@@ -399,13 +447,28 @@ async fn first_codes_or(
     resp
 }
 
-/// "Resend SMS with code" and "Call me instead": which button was pressed.
+/// Which page a send button was on: the SMS code page ("Resend", "Call
+/// me") or the app page ("Send me an SMS instead").
+#[derive(Deserialize, Default, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+enum SentFrom {
+    #[default]
+    Sms,
+    App,
+}
+
+/// "Resend SMS with code", "Call me instead" and "Send me an SMS instead":
+/// which button was pressed, on which page.
 #[derive(Deserialize, Default)]
 #[serde(default)]
 struct SendForm {
     via: Option<Channel>,
+    from: SentFrom,
 }
 
+/// Sends a code, then redirects: to the SMS code page when one went out
+/// (or from it), back to the app page when "Send me an SMS instead" could
+/// not send one, with what happened kept for that page.
 async fn send(
     st: Data,
     req: HttpRequest,
@@ -413,17 +476,38 @@ async fn send(
 ) -> Result<HttpResponse, PageError> {
     let pending = pending_for(&st, &req).await?;
     let channel = form.via.unwrap_or(Channel::Sms);
-    let stored = stored_phone(&st, &pending).await?;
+    let sms_page = policy::verify_path(pending.interface);
+    let back = match form.from {
+        SentFrom::Sms => sms_page,
+        SentFrom::App => crate::two_factor::app::sign_in::app_path(pending.interface),
+    };
+    let Some(stored) = store::phone_of(st.host.db(), pending.account.id).await? else {
+        let none = "There is no phone number on this account, so no code can be sent. Use your authenticator app or a recovery code.";
+        return redirect_with(&st.host, &req, back, Flash::error(none)).await;
+    };
     let ip = st.host.client_ip(&req);
     let mut view = PageView::new(&st, pending.interface);
-    view.last_two = stored.phone.last_two().to_string();
-    let status = send_and_describe(&st, &pending, &ip, &stored, channel, false, &mut view).await?;
-    render(&st, &req, status, "verify", &view).await
+    send_and_describe(&st, &pending, &ip, &stored, channel, false, &mut view).await?;
+    let (to, flash) = match (view.error, view.notice) {
+        (Some(error), _) => (back, Flash::error(error)),
+        (None, notice) => (sms_page, Flash::notice(notice.unwrap_or_default())),
+    };
+    redirect_with(&st.host, &req, to, flash).await
 }
 
+/// Cancels the sign-in and says what that means for the account.
 async fn cancel(st: Data, req: HttpRequest) -> Result<HttpResponse, PageError> {
-    let interface = interface_of(&req);
+    let mut said = "You are not signed in. Your account has not changed; sign in again whenever you are ready.";
     if let Some(pending) = st.host.pending_login(&req).await {
+        let id = pending.account.id;
+        // A phone waiting to be confirmed (registration, or entered by an
+        // admin) stays on the account, and the next sign-in texts a code
+        // to confirm it.
+        if store::phone_of(st.host.db(), id).await?.is_some()
+            && after::confirms_phone(&st.host, id).await?
+        {
+            said = "You are not signed in. Your account is kept, with its phone number not yet confirmed: the next time you sign in, we will text a code to confirm it.";
+        }
         st.host.cancel_pending_login(&pending.id).await?;
         // Its code is refused from now on, at the gateway too.
         st.service
@@ -436,7 +520,7 @@ async fn cancel(st: Data, req: HttpRequest) -> Result<HttpResponse, PageError> {
             .ip(&ip);
         audit::record(st.host.db(), ev).await;
     }
-    Ok(see_other(st.host.login_path(interface)))
+    to_ended(&st, &req, Flash::notice(said)).await
 }
 
 async fn phone_page(st: Data, req: HttpRequest) -> Result<HttpResponse, PageError> {
