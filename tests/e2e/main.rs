@@ -14,6 +14,7 @@
 #[path = "../it/helpers.rs"]
 mod helpers;
 
+mod admin_pages;
 mod driver;
 mod journeys;
 
@@ -45,6 +46,9 @@ const JOURNEYS: &[(&str, JourneyFn)] = &[
     }),
     ("admin_user_reset", |p, a| {
         Box::pin(journeys::admin_user_reset(p, a))
+    }),
+    ("admin_pages", |p, a| {
+        Box::pin(admin_pages::admin_pages(p, a))
     }),
 ];
 

@@ -20,7 +20,6 @@ pub fn event(name: &str, outcome: &str) -> String {
         ("recovery_codes", "viewed") => "Recovery codes viewed",
         ("recovery_codes", _) => "New recovery codes",
         ("phone_change", _) => "Phone changed",
-        ("settings_change", "gateway_ids_forgotten") => "Gateway ids forgotten",
         ("settings_change", _) => "Settings saved",
         ("connection_test", _) => "Connection test",
         ("confirm_access", _) => "Admin confirmed it is them",
