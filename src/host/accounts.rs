@@ -211,6 +211,16 @@ pub fn count_admins(conn: &mut DbConn) -> Result<i64, DbError> {
         .get_result(conn)?)
 }
 
+/// Every account with one of `roles`, oldest first.
+pub fn with_roles(conn: &mut DbConn, roles: &[Role]) -> Result<Vec<AccountRow>, DbError> {
+    let names: Vec<&str> = roles.iter().map(|r| r.as_str()).collect();
+    Ok(accounts::table
+        .filter(accounts::role.eq_any(names))
+        .order(accounts::id.asc())
+        .select(AccountRow::as_select())
+        .load(conn)?)
+}
+
 /// One page of accounts whose email or name contains `query`, newest first.
 pub fn search(
     conn: &mut DbConn,
@@ -218,16 +228,32 @@ pub fn search(
     page: i64,
     per_page: i64,
 ) -> Result<(Vec<AccountRow>, i64), DbError> {
+    search_among(conn, query, None, page, per_page)
+}
+
+/// As `search`, kept to the accounts `only` lists when given (a filter an
+/// addon offers on the Users list).
+pub fn search_among(
+    conn: &mut DbConn,
+    query: &str,
+    only: Option<&[i64]>,
+    page: i64,
+    per_page: i64,
+) -> Result<(Vec<AccountRow>, i64), DbError> {
     let pattern = format!("%{}%", escape_like(&query.to_lowercase()));
     let filtered = || {
-        accounts::table
+        let mut q = accounts::table
             .filter(
                 accounts::email
                     .like(pattern.clone())
                     .escape('\\')
                     .or(accounts::name.like(pattern.clone()).escape('\\')),
             )
-            .into_boxed()
+            .into_boxed();
+        if let Some(ids) = only {
+            q = q.filter(accounts::id.eq_any(ids.to_vec()));
+        }
+        q
     };
     let total: i64 = filtered().count().get_result(conn)?;
     let rows = filtered()

@@ -9,6 +9,7 @@ use diesel::prelude::*;
 use serde::Serialize;
 
 use super::accounts::{self, AccountRow};
+use super::admin_hooks::{self, Filtered};
 use super::email::Email;
 use super::profile_hooks;
 use super::{bad_form, redirect, HostState, SavedQuery};
@@ -46,7 +47,15 @@ pub async fn dashboard(
     ctx.insert("users", &counts.0);
     ctx.insert("products", &counts.1);
     ctx.insert("orders", &counts.2);
-    ctx.insert("is_admin", &(account.role() == Role::Admin));
+    let is_admin = account.role() == Role::Admin;
+    ctx.insert("is_admin", &is_admin);
+    // Only administrators can act on them (the Users list is theirs).
+    let notices = if is_admin {
+        admin_hooks::dashboard_notices(&state.clone().into_inner()).await
+    } else {
+        Vec::new()
+    };
+    ctx.insert("notices", &notices);
     ctx.insert(
         "flash",
         &q.signed_out
@@ -62,6 +71,8 @@ pub async fn dashboard(
 pub struct UsersQuery {
     q: Option<String>,
     page: Option<i64>,
+    /// `<addon id>.<key>`: a filter an addon offers (`admin_hooks::filter`).
+    filter: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -71,6 +82,7 @@ struct UserRowView {
     name: String,
     role: String,
     must_change_password: bool,
+    badges: Vec<crate::plugin::UserBadge>,
 }
 
 pub async fn users(
@@ -78,9 +90,33 @@ pub async fn users(
     req: HttpRequest,
     query: web::Query<UsersQuery>,
 ) -> HttpResponse {
+    let state = state.into_inner();
     if let Err(res) = state.require_admin_row(&req).await {
         return res;
     }
+    let filters = admin_hooks::filters(&state).await;
+    let filter = query
+        .filter
+        .as_deref()
+        .filter(|f| !f.is_empty())
+        .map(|f| f.chars().take(100).collect::<String>());
+    let (only, filter_notice) = match &filter {
+        None => (None, None),
+        Some(f) => match admin_hooks::filter(&state, f).await {
+            Filtered::Only(ids) => (Some(ids), None),
+            Filtered::Unknown => (
+                None,
+                Some("That filter is not available (is its addon enabled?); all accounts are listed."),
+            ),
+            Filtered::Failed => return HttpResponse::InternalServerError().finish(),
+        },
+    };
+    let filter_label = filter.as_ref().and_then(|f| {
+        filters
+            .iter()
+            .find(|l| &l.param == f)
+            .map(|l| l.label.clone())
+    });
     let q: String = query
         .q
         .clone()
@@ -92,15 +128,20 @@ pub async fn users(
     let search = q.trim().to_string();
     let Ok((rows, total)) = state
         .db
-        .run(move |conn| accounts::search(conn, &search, page, USERS_PER_PAGE))
+        .run(move |conn| {
+            accounts::search_among(conn, &search, only.as_deref(), page, USERS_PER_PAGE)
+        })
         .await
     else {
         return HttpResponse::InternalServerError().finish();
     };
     let pages = ((total + USERS_PER_PAGE - 1) / USERS_PER_PAGE).max(1);
+    let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+    let mut badges = admin_hooks::badges(&state, &ids).await;
     let users: Vec<UserRowView> = rows
         .into_iter()
         .map(|r| UserRowView {
+            badges: badges.remove(&r.id).unwrap_or_default(),
             id: r.id,
             email: r.email,
             name: r.name,
@@ -114,6 +155,19 @@ pub async fn users(
     ctx.insert("page", &page);
     ctx.insert("pages", &pages);
     ctx.insert("total", &total);
+    // Addons that take part give every listed account its badges.
+    let badge_column = users.iter().any(|u| !u.badges.is_empty());
+    ctx.insert("badge_column", &badge_column);
+    ctx.insert("filters", &filters);
+    ctx.insert(
+        "filter",
+        &filter_notice
+            .is_none()
+            .then_some(filter.as_deref())
+            .flatten(),
+    );
+    ctx.insert("filter_label", &filter_label);
+    ctx.insert("filter_notice", &filter_notice);
     state
         .render_page(&req, StatusCode::OK, "host/admin/users.html", ctx)
         .await
@@ -180,10 +234,19 @@ async fn show_user(
         &Role::ALL.iter().map(|r| r.as_str()).collect::<Vec<_>>(),
     );
     ctx.insert("errors", errors);
-    ctx.insert("flash", &flash);
+    let sections = admin_hooks::user_sections(state, req, target).await;
+    let notices: Vec<&str> = flash
+        .into_iter()
+        .chain(sections.iter().filter_map(|s| s.notice.as_deref()))
+        .collect();
+    ctx.insert("notices", &notices);
     ctx.insert(
         "addon_fields",
         &profile_hooks::fields_html(state, &pc, values, errors).await,
+    );
+    ctx.insert(
+        "addon_sections",
+        &sections.iter().map(|s| s.html.as_str()).collect::<Vec<_>>(),
     );
     state
         .render_page(req, status, "host/admin/user_edit.html", ctx)
@@ -364,16 +427,29 @@ async fn set_enabled(
     id: String,
     on: bool,
 ) -> HttpResponse {
-    if let Err(res) = state.require_admin_row(&req).await {
-        return res;
-    }
-    if state.registry.get(&id).is_none() {
+    let state = state.into_inner();
+    let admin = match state.require_admin_row(&req).await {
+        Ok(a) => a,
+        Err(res) => return res,
+    };
+    let Some(installed) = state.registry.get(&id) else {
         return HttpResponse::NotFound().finish();
+    };
+    if state
+        .registry
+        .set_enabled(&state.db, &id, on)
+        .await
+        .is_err()
+    {
+        return HttpResponse::InternalServerError().finish();
     }
-    match state.registry.set_enabled(&state.db, &id, on).await {
-        Ok(()) => redirect("/admin/addons"),
-        Err(_) => HttpResponse::InternalServerError().finish(),
-    }
+    // Told whether now on or off: the switch is the addon's own business.
+    let by = admin_hooks::actor(&state, &req, &admin);
+    installed
+        .addon
+        .enabled_changed(&state.handle_for(&id), on, &by)
+        .await;
+    redirect("/admin/addons")
 }
 
 pub async fn addon_enable(
@@ -463,9 +539,10 @@ pub async fn addon_settings_submit(
     body: web::Bytes,
 ) -> HttpResponse {
     let state = state.into_inner();
-    if let Err(res) = state.require_admin_row(&req).await {
-        return res;
-    }
+    let admin = match state.require_admin_row(&req).await {
+        Ok(a) => a,
+        Err(res) => return res,
+    };
     let Some(installed) = state.registry.get(&id) else {
         return HttpResponse::NotFound().finish();
     };
@@ -515,7 +592,8 @@ pub async fn addon_settings_submit(
     };
     if !changed.is_empty() {
         let host = state.handle_for(&id);
-        installed.addon.settings_changed(&host, &changed).await;
+        let by = admin_hooks::actor(&state, &req, &admin);
+        installed.addon.settings_changed(&host, &changed, &by).await;
     }
     redirect(&format!("/admin/addons/{id}/settings?saved=1"))
 }

@@ -5,6 +5,7 @@
 pub mod account_pages;
 pub mod accounts;
 pub mod admin;
+pub mod admin_hooks;
 pub mod basket;
 pub mod cart;
 pub mod cart_summary;

@@ -200,6 +200,16 @@ impl HostServices for AddonHost {
         Ok(row.map(|r| r.to_account()))
     }
 
+    async fn accounts_with_roles(&self, roles: &[Role]) -> Result<Vec<Account>, DbError> {
+        let roles = roles.to_vec();
+        let rows = self
+            .host
+            .db
+            .run(move |conn| accounts::with_roles(conn, &roles))
+            .await?;
+        Ok(rows.iter().map(AccountRow::to_account).collect())
+    }
+
     async fn verify_password(&self, account_id: i64, password: &str) -> bool {
         let row = self
             .host

@@ -50,6 +50,9 @@ pub enum Hook {
     AfterPasswordChange,
     OnLogout,
     Routes,
+    /// The admin user page's section, the Users list's badges and
+    /// filters, dashboard notices.
+    AdminPages,
 }
 
 #[derive(Clone, Debug, Deserialize)]

@@ -1,6 +1,7 @@
 //! The host's addon API. The host depends on this module; addons depend on
 //! this module only. Nothing here knows any particular addon or host page.
 
+pub mod admin_pages;
 pub mod gate;
 pub mod manifest;
 pub mod registry;
@@ -16,6 +17,7 @@ use crate::crypto::SecretKey;
 pub use crate::db::migrations::MigrationSet;
 use crate::db::{Db, DbConn, DbError};
 
+pub use admin_pages::{AdminActor, BadgeTone, DashboardNotice, UserBadge, UserFilter, UserSection};
 pub use manifest::{Manifest, SettingKind, SettingSpec};
 pub use registry::{AddonRegistry, AddonSettings, InstalledAddon};
 pub use types::*;
@@ -98,7 +100,58 @@ pub trait Addon: Send + Sync + 'static {
     }
 
     /// Called after the admin saved the addon's settings; `changed` lists the keys.
-    async fn settings_changed(&self, _host: &HostHandle, _changed: &[String]) {}
+    async fn settings_changed(&self, _host: &HostHandle, _changed: &[String], _by: &AdminActor) {}
+
+    /// Called after an admin enabled or disabled this addon on the Addons
+    /// page, whether it is now on or off (it is the switch itself).
+    async fn enabled_changed(&self, _host: &HostHandle, _enabled: bool, _by: &AdminActor) {}
+
+    /// HTML shown on the admin user page after the profile form and its
+    /// Save button (status, links to actions of their own). Never inside
+    /// the form: a button there would be what Enter presses. Hook
+    /// `admin_pages`.
+    async fn admin_user_section(
+        &self,
+        _host: &HostHandle,
+        _req: &HttpRequest,
+        _account: &Account,
+    ) -> Result<Option<UserSection>, AddonError> {
+        Ok(None)
+    }
+
+    /// Badges for the accounts on one page of the Users list, read for all
+    /// of them at once (one query, not one per account). Hook `admin_pages`.
+    async fn user_badges(
+        &self,
+        _host: &HostHandle,
+        _account_ids: &[i64],
+    ) -> Result<std::collections::HashMap<i64, Vec<UserBadge>>, AddonError> {
+        Ok(Default::default())
+    }
+
+    /// Filters the addon offers on the Users list. Hook `admin_pages`.
+    fn user_filters(&self) -> Vec<UserFilter> {
+        Vec::new()
+    }
+
+    /// The ids of the accounts that filter `key` keeps; None for a key the
+    /// addon does not offer. Hook `admin_pages`.
+    async fn filter_users(
+        &self,
+        _host: &HostHandle,
+        _key: &str,
+    ) -> Result<Option<Vec<i64>>, AddonError> {
+        Ok(None)
+    }
+
+    /// Warnings for the admin dashboard, shown to administrators. Hook
+    /// `admin_pages`.
+    async fn dashboard_notices(
+        &self,
+        _host: &HostHandle,
+    ) -> Result<Vec<DashboardNotice>, AddonError> {
+        Ok(Vec::new())
+    }
 
     /// HTML shown above the settings form (status of an external service,
     /// say); its own forms take their CSRF token from `host.csrf_token(req)`.
@@ -173,6 +226,11 @@ pub trait HostServices: Send + Sync + 'static {
     /// An account with the admin role, or a redirect / 403 page.
     async fn require_admin(&self, req: &HttpRequest) -> Result<Account, HttpResponse>;
     async fn find_account(&self, account_id: i64) -> Result<Option<Account>, DbError>;
+    /// Every account with one of `roles` (the store's staff, say). A host
+    /// without it lists none.
+    async fn accounts_with_roles(&self, _roles: &[Role]) -> Result<Vec<Account>, DbError> {
+        Ok(Vec::new())
+    }
     /// Checks a password with the same cost and timing as the login form.
     async fn verify_password(&self, account_id: i64, password: &str) -> bool;
     /// Checks an email and password with the same cost and timing as the

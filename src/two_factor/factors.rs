@@ -5,7 +5,7 @@ use diesel::prelude::*;
 use serde::Serialize;
 
 use crate::db::{Db, DbConn, DbError};
-use crate::two_factor::schema::{tfa_api_challenges, tfa_api_tokens};
+use crate::two_factor::schema::{tfa_api_challenges, tfa_api_tokens, tfa_phones, tfa_totp};
 
 use crate::two_factor::app::totp;
 use crate::two_factor::recovery::codes as recovery;
@@ -44,6 +44,63 @@ pub fn load(conn: &mut DbConn, account_id: i64) -> Result<Factors, DbError> {
 
 pub async fn of(db: &Db, account_id: i64) -> Result<Factors, DbError> {
     db.run(move |conn| load(conn, account_id)).await
+}
+
+/// Which of the second factors a sign-in can ask for an account has.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Kinds {
+    pub app: bool,
+    pub sms: bool,
+}
+
+impl Kinds {
+    pub fn any(self) -> bool {
+        self.app || self.sms
+    }
+}
+
+/// The factors of every account in `ids`, in two queries however many
+/// there are (the Users list, the dashboard); accounts with none are absent.
+pub fn kinds_of(
+    conn: &mut DbConn,
+    ids: &[i64],
+) -> Result<std::collections::HashMap<i64, Kinds>, DbError> {
+    let mut out: std::collections::HashMap<i64, Kinds> = Default::default();
+    if ids.is_empty() {
+        return Ok(out);
+    }
+    let apps: Vec<i64> = tfa_totp::table
+        .filter(tfa_totp::account_id.eq_any(ids))
+        .filter(tfa_totp::confirmed.eq(true))
+        .select(tfa_totp::account_id)
+        .load(conn)?;
+    let phones: Vec<i64> = tfa_phones::table
+        .filter(tfa_phones::account_id.eq_any(ids))
+        .select(tfa_phones::account_id)
+        .load(conn)?;
+    for id in apps {
+        out.entry(id).or_default().app = true;
+    }
+    for id in phones {
+        out.entry(id).or_default().sms = true;
+    }
+    Ok(out)
+}
+
+/// The personal access tokens of the account that still work.
+pub fn active_access_tokens(conn: &mut DbConn, account_id: i64) -> Result<i64, DbError> {
+    let now = crate::db::now();
+    Ok(tfa_api_tokens::table
+        .filter(tfa_api_tokens::account_id.eq(account_id))
+        .filter(tfa_api_tokens::kind.eq(crate::two_factor::api::tokens::Kind::Pat.as_str()))
+        .filter(tfa_api_tokens::revoked_at.is_null())
+        .filter(
+            tfa_api_tokens::expires_at
+                .is_null()
+                .or(tfa_api_tokens::expires_at.gt(now)),
+        )
+        .count()
+        .get_result(conn)?)
 }
 
 /// Whether the account has a confirmed app and a phone (what a sign-in

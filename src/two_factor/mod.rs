@@ -79,8 +79,8 @@ use std::sync::Arc;
 use actix_web::{web, HttpRequest};
 
 use crate::plugin::{
-    Account, Addon, AddonError, FieldErrors, FormValues, HostHandle, LoginAttempt, LoginDecision,
-    ProfileContext, ProfileSave,
+    Account, Addon, AddonError, AdminActor, DashboardNotice, FieldErrors, FormValues, HostHandle,
+    LoginAttempt, LoginDecision, ProfileContext, ProfileSave, UserBadge, UserFilter, UserSection,
 };
 
 pub use config::TwoFactorConfig;
@@ -216,9 +216,6 @@ impl Addon for TwoFactorAddon {
         errors: &FieldErrors,
     ) -> Result<String, AddonError> {
         let mut html = sms::profile::fields(&self.service, host, form, values, errors).await?;
-        if let (crate::plugin::ProfileForm::AdminUser, Some(account)) = (form.form, &form.account) {
-            html.push_str(&admin::tools::admin_user_fragment(host, account).await?);
-        }
         html.push_str(&security::profile_link(host, form).await?);
         Ok(html)
     }
@@ -238,8 +235,50 @@ impl Addon for TwoFactorAddon {
         api::password_changed(host, account).await;
     }
 
-    async fn settings_changed(&self, host: &HostHandle, changed: &[String]) {
-        admin::status::settings_changed(host, changed).await;
+    async fn settings_changed(&self, host: &HostHandle, changed: &[String], by: &AdminActor) {
+        admin::changes::settings_changed(host, changed, by).await;
+    }
+
+    async fn enabled_changed(&self, host: &HostHandle, enabled: bool, by: &AdminActor) {
+        admin::changes::enabled_changed(host, enabled, by).await;
+    }
+
+    async fn admin_user_section(
+        &self,
+        host: &HostHandle,
+        req: &HttpRequest,
+        account: &Account,
+    ) -> Result<Option<UserSection>, AddonError> {
+        admin::user_section::render(host, req, account)
+            .await
+            .map(Some)
+    }
+
+    async fn user_badges(
+        &self,
+        host: &HostHandle,
+        account_ids: &[i64],
+    ) -> Result<std::collections::HashMap<i64, Vec<UserBadge>>, AddonError> {
+        admin::staff::badges(host, account_ids).await
+    }
+
+    fn user_filters(&self) -> Vec<UserFilter> {
+        admin::staff::filters()
+    }
+
+    async fn filter_users(
+        &self,
+        host: &HostHandle,
+        key: &str,
+    ) -> Result<Option<Vec<i64>>, AddonError> {
+        admin::staff::filter(host, key).await
+    }
+
+    async fn dashboard_notices(
+        &self,
+        host: &HostHandle,
+    ) -> Result<Vec<DashboardNotice>, AddonError> {
+        admin::staff::dashboard_notices(host).await
     }
 
     fn check_settings(

@@ -15,6 +15,7 @@
 mod helpers;
 
 mod code_step;
+mod admin_pages;
 mod driver;
 mod journeys;
 mod phones;
@@ -54,6 +55,9 @@ const JOURNEYS: &[(&str, JourneyFn)] = &[
     }),
     ("phone_admin", |p, a| Box::pin(phones::phone_admin(p, a))),
     ("code_step", |p, a| Box::pin(code_step::code_step(p, a))),
+    ("admin_pages", |p, a| {
+        Box::pin(admin_pages::admin_pages(p, a))
+    }),
 ];
 
 /// Removes this journey's screenshots from an earlier run.

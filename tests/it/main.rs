@@ -1,6 +1,7 @@
 //! The one integration-test binary: every module talks HTTP to real servers
 //! on loopback.
 
+mod admin_pages;
 mod anywhere;
 mod attacks;
 mod cli;

@@ -764,11 +764,15 @@ async fn audit_page_lists_events_newest_first_for_admins_only() {
         .get_text("/admin/two-factor/audit?email=cust")
         .await;
     assert_eq!(status, 200);
+    // Events and outcomes read as words ("Code sent", "Failed").
     assert!(
-        page.contains("cust@example.com") && page.contains("code_sent") && page.contains("failure")
+        page.contains("cust@example.com")
+            && page.contains("<td>Code sent</td>")
+            && page.contains("<td>Failed</td>"),
+        "{page}"
     );
-    let fail = page.find("failure").unwrap();
-    let sent = page.find("code_sent").unwrap();
+    let fail = page.find("<td>Failed</td>").unwrap();
+    let sent = page.find("<td>Code sent</td>").unwrap();
     assert!(fail < sent, "newest first");
     let code = t.gw.last_code(NATIONAL).unwrap();
     assert!(!page.contains(&code), "never a code");

@@ -6,7 +6,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 
 use crate::plugin::HostHandle;
-use crate::two_factor::admin::status::format_time;
+use crate::two_factor::admin::audit_labels;
 use crate::two_factor::audit;
 use crate::two_factor::pages::PageError;
 
@@ -37,11 +37,17 @@ struct AuditView {
 
 #[derive(Serialize)]
 struct AuditLine {
+    /// "2026-11-30 14:05 UTC", kept on one line.
     time: String,
+    /// The exact time, for the `datetime` attribute and the tooltip.
+    iso_time: String,
+    exact_time: String,
     account: String,
     interface: String,
     ip: String,
+    /// The stored name (`code_sent`), for scripts reading the page.
     event: String,
+    event_label: String,
     outcome: String,
     detail: String,
 }
@@ -66,7 +72,9 @@ async fn audit_page(
         rows: rows
             .into_iter()
             .map(|r| AuditLine {
-                time: format_time(r.created_at),
+                time: format_at(r.created_at, "%Y-%m-%d %H:%M UTC"),
+                iso_time: format_at(r.created_at, "%Y-%m-%dT%H:%M:%SZ"),
+                exact_time: format_at(r.created_at, "%Y-%m-%d %H:%M:%S UTC"),
                 account: match (r.account_email.is_empty(), r.account_id) {
                     (false, _) => r.account_email,
                     (true, Some(id)) => format!("account #{id}"),
@@ -74,8 +82,9 @@ async fn audit_page(
                 },
                 interface: r.interface,
                 ip: r.ip,
+                event_label: audit_labels::event(&r.event, &r.outcome),
+                outcome: audit_labels::outcome(&r.outcome),
                 event: r.event,
-                outcome: r.outcome,
                 detail: r.detail,
             })
             .collect(),
@@ -90,4 +99,10 @@ async fn audit_page(
             .await),
         Err(e) => Err(PageError::internal(&e)),
     }
+}
+
+fn format_at(t: i64, format: &str) -> String {
+    chrono::DateTime::from_timestamp(t, 0)
+        .map(|d| d.format(format).to_string())
+        .unwrap_or_default()
 }

@@ -1,42 +1,12 @@
 //! The box above the settings form (gateway, mode, base URL, whether the
-//! gateway answers, the last connection test and error) and what happens
-//! when settings change.
+//! gateway answers, the last connection test and error).
 
 use actix_web::HttpRequest;
 
 use crate::plugin::HostHandle;
 
-use crate::two_factor::audit::{self, AuditEvent};
-use crate::two_factor::settings::{self, Gateway, Mode};
+use crate::two_factor::settings::{Gateway, Mode};
 use crate::two_factor::sms::service::Service;
-use crate::two_factor::store;
-
-pub async fn settings_changed(host: &HostHandle, changed: &[String]) {
-    let db = host.db();
-    // Only key names are recorded, never values.
-    audit::record(
-        db,
-        AuditEvent::new("settings_change", "saved").detail(changed.join(", ")),
-    )
-    .await;
-    let gateway_changed = changed.iter().any(|k| {
-        k == settings::API_KEY || k == settings::PRODUCTION_MODE || k == settings::GATEWAY
-    });
-    if gateway_changed {
-        // Gateway ids belong to one application (key) on one gateway (mode).
-        match store::forget_all_authy_ids(db).await {
-            Ok(n) => {
-                audit::record(
-                    db,
-                    AuditEvent::new("settings_change", "gateway_ids_forgotten")
-                        .detail(format!("{n} phones")),
-                )
-                .await
-            }
-            Err(e) => tracing::error!(error = %e, "could not forget gateway ids"),
-        }
-    }
-}
 
 pub async fn render(service: &Service, host: &HostHandle, req: &HttpRequest) -> String {
     let mut ctx = tera::Context::new();

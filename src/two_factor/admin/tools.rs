@@ -161,18 +161,8 @@ async fn admin_reset(
     if let Err(e) = host.end_other_sessions(id, None).await {
         return Err(PageError::internal(&e));
     }
-    Ok(see_other(&format!("/admin/users/{id}?tfa_reset=1")))
-}
-
-/// The status and reset button shown on the admin user page.
-pub async fn admin_user_fragment(
-    host: &crate::plugin::HostHandle,
-    account: &crate::plugin::Account,
-) -> Result<String, crate::plugin::AddonError> {
-    let f = factors::of(host.db(), account.id).await?;
-    let mut ctx = tera::Context::new();
-    ctx.insert("factors", &f);
-    ctx.insert("app_since", &f.app_since.map(format_time));
-    ctx.insert("reset_path", &reset_path(account.id));
-    host.render_fragment("two_factor/admin_user_reset.html", &ctx)
+    Ok(see_other(&format!(
+        "/admin/users/{id}?{}",
+        super::user_section::RESET_DONE
+    )))
 }
