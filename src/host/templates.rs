@@ -156,6 +156,14 @@ pub async fn render(
             },
         );
     }
+    // Between the password and the second factor nobody is signed in, yet
+    // the skin must not offer "Log in" or "Register" to someone signing in.
+    if session.account.is_none()
+        && session.pending_login_id().is_some()
+        && state.pending_with_account(req).await.is_some()
+    {
+        ctx.insert("signing_in", &true);
+    }
     ctx.insert("csrf_token", &token_for(state, &cookie_of(req).value));
     ctx.insert("store_name", STORE_NAME);
     html(state, status, template, &ctx)

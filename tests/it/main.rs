@@ -9,6 +9,7 @@ mod helpers;
 mod host;
 mod instances;
 mod plugin_api;
+mod polish;
 mod sandbox;
 mod sandbox_admin;
 mod sandbox_api;
