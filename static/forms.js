@@ -24,6 +24,19 @@ document.addEventListener("submit", function (e) {
   var target = summary || document.querySelector("[aria-invalid='true']");
   if (target) target.focus();
   if (!summary) return;
+  // The server lists errors by field name; show them in the form's order.
+  var list = summary.querySelector("ul");
+  var items = Array.prototype.slice.call(list.querySelectorAll("li"));
+  var fieldOf = function (li) {
+    var a = li.querySelector("a");
+    return a && document.getElementById(a.getAttribute("href").slice(1));
+  };
+  items.sort(function (x, y) {
+    var fx = fieldOf(x), fy = fieldOf(y);
+    if (!fx || !fy) return 0;
+    return fx.compareDocumentPosition(fy) & Node.DOCUMENT_POSITION_FOLLOWING ? -1 : 1;
+  });
+  items.forEach(function (li) { list.appendChild(li); });
   summary.addEventListener("click", function (e) {
     var link = e.target.closest("a[href^='#']");
     var field = link && document.getElementById(link.getAttribute("href").slice(1));

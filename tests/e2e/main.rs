@@ -16,6 +16,7 @@ mod helpers;
 
 mod driver;
 mod journeys;
+mod polish;
 
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
@@ -46,6 +47,7 @@ const JOURNEYS: &[(&str, JourneyFn)] = &[
     ("admin_user_reset", |p, a| {
         Box::pin(journeys::admin_user_reset(p, a))
     }),
+    ("polish", |p, a| Box::pin(polish::polish(p, a))),
 ];
 
 /// Removes this journey's screenshots from an earlier run.

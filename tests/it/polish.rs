@@ -157,6 +157,25 @@ async fn the_addons_page_describes_every_factor() {
 }
 
 #[tokio::test]
+async fn the_status_box_is_not_a_card_inside_the_settings_card() {
+    let t = setup(true, false).await;
+    let (status, page) = t
+        .app
+        .browser
+        .get_text("/admin/addons/two_factor/settings")
+        .await;
+    assert_eq!(status, 200);
+    let start = page.find("id=\"addon-status\"").expect("the status box");
+    let end = start + page[start..].find("</section>").expect("its end");
+    assert!(page[start..end].contains("<section class=\"tfa-status\""));
+    assert!(
+        !page[start..end].contains("class=\"card"),
+        "{}",
+        &page[start..end]
+    );
+}
+
+#[tokio::test]
 async fn every_page_names_a_favicon_that_is_served() {
     let t = setup(false, false).await;
     let b = t.app.new_browser();
