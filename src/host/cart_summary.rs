@@ -8,6 +8,7 @@ use serde::Serialize;
 use super::basket::{account_owner, anonymous_owner, lines, CartLine};
 use super::catalog::format_price;
 use super::session::{self, cookie_of};
+use super::templates::pending_for_page;
 use super::HostState;
 use crate::plugin::Interface;
 
@@ -62,7 +63,7 @@ pub struct CheckoutProgress {
 /// The checkout progress of this request, when its session holds a
 /// customer's sign-in that started at checkout (its target is `/checkout`).
 pub async fn checkout_progress(state: &HostState, req: &HttpRequest) -> Option<CheckoutProgress> {
-    let (pending, _) = state.pending_with_account(req).await?;
+    let pending = pending_for_page(state, req).await?;
     let at_checkout = pending.target == "/checkout" || pending.target.starts_with("/checkout?");
     if pending.interface() != Interface::Customer || !at_checkout {
         return None;
