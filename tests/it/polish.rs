@@ -333,3 +333,36 @@ async fn no_page_of_an_admin_or_a_customer_links_to_a_missing_page() {
         "customer pages link to 404s: {broken:#?} {broken_mid:#?}"
     );
 }
+
+/// One name for a code field on every page: each label of a field named
+/// `code` (or the profile's `tfa_code`) in the addon's templates says
+/// "Verification code" (the recovery-code field names its own credential).
+#[test]
+fn every_code_field_is_called_verification_code() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/two_factor/templates");
+    let mut checked = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        let text = std::fs::read_to_string(&path).unwrap();
+        for (at, _) in text.match_indices("<label for=\"") {
+            let label = &text[at..at + text[at..].find("</label>").unwrap()];
+            let id = &label["<label for=\"".len()..];
+            let id = &id[..id.find('"').unwrap()];
+            let input = text
+                .find(&format!("id=\"{id}\""))
+                .map(|i| &text[i..i + text[i..].find('>').unwrap_or(0)])
+                .unwrap_or("");
+            if !(input.contains("name=\"code\"") || input.contains("name=\"tfa_code\"")) {
+                continue;
+            }
+            let words = &label[label.find('>').unwrap() + 1..];
+            checked += 1;
+            assert!(
+                words.starts_with("Verification code") || words == "Recovery code",
+                "{}: the code field {id} is labelled {words:?}",
+                path.display()
+            );
+        }
+    }
+    assert!(checked >= 6, "checked {checked} code fields");
+}
