@@ -133,6 +133,11 @@ pub async fn bad_form(state: &HostState, req: &HttpRequest, message: &str) -> Ht
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/", web::get().to(catalog::home))
         .route("/healthz", web::get().to(catalog::healthz))
+        // Browsers and feed readers ask for /favicon.ico whatever the page says.
+        .route(
+            "/favicon.ico",
+            web::get().to(|| async { redirect("/static/favicon.svg") }),
+        )
         .route("/products/{slug}", web::get().to(catalog::product))
         .route("/cart", web::get().to(cart::view))
         .route("/cart/add", web::post().to(cart::add))

@@ -7,6 +7,7 @@ use actix_web::{HttpRequest, HttpResponse};
 use async_trait::async_trait;
 
 use super::accounts::{self, AccountRow};
+use super::cart_summary::checkout_progress;
 use super::login::{change_password_path, login_path, signed_in};
 use super::pending::{self, PendingRow};
 use super::session;
@@ -132,8 +133,13 @@ impl HostServices for AddonHost {
         req: &HttpRequest,
         status: StatusCode,
         template: &str,
-        ctx: tera::Context,
+        mut ctx: tera::Context,
     ) -> HttpResponse {
+        // An addon's page during a sign-in that started at checkout keeps
+        // the checkout's heading and cart (the skin shows `checkout`).
+        if let Some(progress) = checkout_progress(&self.host, req).await {
+            ctx.insert("checkout", &progress);
+        }
         self.host.render_page(req, status, template, ctx).await
     }
 

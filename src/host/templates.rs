@@ -2,10 +2,13 @@
 //! the same skin variables.
 
 use actix_web::http::StatusCode;
-use actix_web::{HttpRequest, HttpResponse};
+use std::rc::Rc;
+
+use actix_web::{HttpMessage, HttpRequest, HttpResponse};
 use serde::Serialize;
 
 use super::csrf::token_for;
+use super::pending::PendingRow;
 use super::session::{self, cookie_of};
 use super::HostState;
 
@@ -113,6 +116,24 @@ fn read_folder(root: &std::path::Path) -> Result<Vec<(String, String)>, Template
     Ok(out)
 }
 
+/// The live pending login of this request, read once per request for
+/// what the page shows around its content (the header, the checkout
+/// progress). Display only: access decisions read the row afresh.
+#[derive(Clone)]
+struct PagePending(Option<Rc<PendingRow>>);
+
+pub async fn pending_for_page(state: &HostState, req: &HttpRequest) -> Option<Rc<PendingRow>> {
+    if let Some(cached) = req.extensions().get::<PagePending>() {
+        return cached.0.clone();
+    }
+    let found = state
+        .pending_with_account(req)
+        .await
+        .map(|(row, _)| Rc::new(row));
+    req.extensions_mut().insert(PagePending(found.clone()));
+    found
+}
+
 /// Account fields a page may show.
 #[derive(Serialize)]
 struct AccountView<'a> {
@@ -155,6 +176,11 @@ pub async fn render(
                 role: &account.role,
             },
         );
+    }
+    // Between the password and the second factor nobody is signed in, yet
+    // the skin must not offer "Log in" or "Register" to someone signing in.
+    if session.account.is_none() && pending_for_page(state, req).await.is_some() {
+        ctx.insert("signing_in", &true);
     }
     ctx.insert("csrf_token", &token_for(state, &cookie_of(req).value));
     ctx.insert("store_name", STORE_NAME);

@@ -192,7 +192,11 @@ pub trait HostServices: Send + Sync + 'static {
     fn client_ip(&self, req: &HttpRequest) -> String;
 
     /// Renders a template with the skin's variables (current account,
-    /// CSRF token, store name) added to `ctx`.
+    /// CSRF token, store name) added to `ctx`. While the request's sign-in
+    /// is under way the skin offers no "Log in"; when that sign-in started
+    /// at a host's checkout, the skin shows the checkout's progress and cart
+    /// around the addon's page (the `checkout` variable), and completing the
+    /// pending login returns to checkout.
     async fn render(
         &self,
         req: &HttpRequest,

@@ -19,6 +19,7 @@ mod admin_pages;
 mod driver;
 mod journeys;
 mod phones;
+mod polish;
 
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
@@ -58,6 +59,7 @@ const JOURNEYS: &[(&str, JourneyFn)] = &[
     ("admin_pages", |p, a| {
         Box::pin(admin_pages::admin_pages(p, a))
     }),
+    ("polish", |p, a| Box::pin(polish::polish(p, a))),
 ];
 
 /// Removes this journey's screenshots from an earlier run.

@@ -12,6 +12,7 @@ mod host;
 mod instances;
 mod phones;
 mod plugin_api;
+mod polish;
 mod sandbox;
 mod sandbox_admin;
 mod sandbox_api;
