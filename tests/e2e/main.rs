@@ -14,8 +14,8 @@
 #[path = "../it/helpers.rs"]
 mod helpers;
 
-mod code_step;
 mod admin_pages;
+mod code_step;
 mod driver;
 mod journeys;
 mod phones;
