@@ -343,6 +343,7 @@ mod template_tests {
                     &super::sms::countries::options_html("GB"),
                 );
                 ctx.insert("phone", "");
+                ctx.insert("resend_wait", &0);
                 let html = tera
                     .render(&format!("two_factor/{page}_{skin}.html"), &ctx)
                     .unwrap_or_else(|e| panic!("{page} {skin}: {e:?}"));

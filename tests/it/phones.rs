@@ -242,8 +242,18 @@ async fn a_number_an_admin_sets_for_someone_is_confirmed_at_their_next_sign_in()
     assert!(!stored.confirmed, "saved as unconfirmed");
     let (_, form) = admin.get_text(&page).await;
     assert!(form.contains("not confirmed yet"), "{form}");
-    // The user's next sign-in sends its code to that number and confirms it.
-    sign_in(&t, "cust@example.com", NEW).await;
+    // The user's next sign-in sends its code to that number, says so (their
+    // recovery codes exist, so only the unconfirmed number tells), and
+    // confirms it.
+    age_counters(&t);
+    let b = t.app.new_browser();
+    let res = b.login("/login", "cust@example.com", PASSWORD).await;
+    assert_eq!(location(&res), "/two-factor/verify");
+    let (_, verify) = b.get_text("/two-factor/verify").await;
+    assert!(verify.contains("Confirm your phone number"), "{verify}");
+    let code = t.gw.last_code(NEW).expect("a code to the new number");
+    let (status, _, page) = post_from(&b, "/login", "/two-factor/verify", &[("code", &code)]).await;
+    assert_eq!(status, 303, "{page}");
     let stored = store::phone_of(&t.app.db, id).await.unwrap().unwrap();
     assert!(stored.confirmed);
 }

@@ -256,7 +256,9 @@ pub async fn create_pat(e: &Enrolled, name: &str, scope: &str) -> String {
     )
     .await;
     assert_eq!(status, 200, "{page}");
-    let start = page.find(r#"<code id="new-token">"#).unwrap() + r#"<code id="new-token">"#.len();
+    // The token is the text of the element with id "new-token".
+    let element = page.find(r#"<code id="new-token""#).expect("the new token");
+    let start = element + page[element..].find('>').unwrap() + 1;
     page[start..start + page[start..].find('<').unwrap()].to_string()
 }
 

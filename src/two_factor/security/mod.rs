@@ -463,6 +463,7 @@ mod template_tests {
                 ctx.insert("has_app", &true);
                 ctx.insert("has_phone", &true);
                 ctx.insert("error", "<i>x</i>");
+                ctx.insert("resend_wait", &0);
                 let html = tera
                     .render(&format!("two_factor/app_verify_{skin}.html"), &ctx)
                     .unwrap();

@@ -147,17 +147,18 @@ pub async fn to_first_codes_or(
 }
 
 /// Whether a texted code for this account confirms its phone rather than
-/// signing in as usual: SMS set-up is not finished (no recovery codes yet,
-/// the rule `to_first_codes_or` ends it by), as after registration or when
-/// an admin entered the number. The code page then says "Confirm your
-/// phone number".
+/// signing in as usual: its number is not confirmed yet (entered at
+/// registration or by an admin), or SMS set-up is not finished (no recovery
+/// codes yet, the rule `to_first_codes_or` ends it by). The code page then
+/// says "Confirm your phone number". One read for both.
 pub async fn confirms_phone(host: &HostHandle, account_id: i64) -> Result<bool, DbError> {
-    Ok(host
-        .db()
-        .run(move |conn| recovery::summary(conn, account_id))
-        .await?
-        .total
-        == 0)
+    host.db()
+        .run(move |conn| {
+            let unconfirmed = crate::two_factor::store::load_phone(conn, account_id)?
+                .is_some_and(|stored| !stored.confirmed);
+            Ok(unconfirmed || recovery::summary(conn, account_id)?.total == 0)
+        })
+        .await
 }
 
 async fn make_first_codes(host: &HostHandle, id: i64, target: String) -> Result<bool, DbError> {
