@@ -218,3 +218,39 @@ fn age_counters(t: &Tfa, secs: i64) {
         .execute(&mut t.app.db.get().unwrap())
         .unwrap();
 }
+
+#[tokio::test]
+async fn a_flash_no_browser_came_back_for_is_swept_when_the_next_is_left() {
+    use diesel::prelude::*;
+    use storefront_2fa::two_factor::schema::tfa_flashes;
+    let t = setup(true, false).await;
+    shopper(&t, SmsSetUp::Complete);
+    // A session that left a message an hour ago and never came back.
+    diesel::insert_into(tfa_flashes::table)
+        .values((
+            tfa_flashes::session_key.eq("gone"),
+            tfa_flashes::kind.eq("error"),
+            tfa_flashes::text.eq("old"),
+            tfa_flashes::created_at.eq(storefront_2fa::db::now() - 3600),
+        ))
+        .execute(&mut t.app.db.get().unwrap())
+        .unwrap();
+    let b = t.app.new_browser();
+    b.login("/login", "cust@example.com", PASSWORD).await;
+    b.get_text("/two-factor/verify").await;
+    let (status, _, _) = post_from(
+        &b,
+        "/two-factor/verify",
+        "/two-factor/verify",
+        &[("code", "0000000")],
+    )
+    .await;
+    assert_eq!(status, 303);
+    let keys: Vec<String> = tfa_flashes::table
+        .select(tfa_flashes::session_key)
+        .load(&mut t.app.db.get().unwrap())
+        .unwrap();
+    // This browser's message waits; the abandoned one is gone.
+    assert_eq!(keys.len(), 1, "{keys:?}");
+    assert_ne!(keys[0], "gone");
+}

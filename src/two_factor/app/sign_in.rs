@@ -164,16 +164,8 @@ async fn page(
     let recovery = query.is_some_and(|q| q.method == Some(CodeKind::Recovery));
     let mut view = view_for(&st, &pending, recovery).await?;
     // What the last POST said, kept across its redirect.
-    match flash::take(&st.host, &req).await? {
-        Some(Flash {
-            kind: flash::Kind::Notice,
-            text,
-        }) => view.notice = Some(text),
-        Some(Flash {
-            kind: flash::Kind::Error,
-            text,
-        }) => view.error = Some(text),
-        None => {}
+    if let Some(flash) = flash::take(&st.host, &req).await? {
+        flash.show(&mut view.notice, &mut view.error);
     }
     if view.has_phone {
         view.resend_wait = limits::cooldown_left(st.host.db(), pending.account.id).await?;

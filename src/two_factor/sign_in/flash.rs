@@ -55,6 +55,14 @@ impl Flash {
             text: text.into(),
         }
     }
+
+    /// Puts the text where a page shows its kind: the notice or the error.
+    pub fn show(self, notice: &mut Option<String>, error: &mut Option<String>) {
+        match self.kind {
+            Kind::Notice => *notice = Some(self.text),
+            Kind::Error => *error = Some(self.text),
+        }
+    }
 }
 
 /// Keeps `flash` for this browser's next page. Without a session (no
@@ -75,6 +83,11 @@ pub async fn leave(host: &HostHandle, req: &HttpRequest, flash: Flash) -> Result
                 .bind::<Text, _>(flash.kind.as_str())
                 .bind::<Text, _>(&flash.text)
                 .bind::<BigInt, _>(now())
+                .execute(conn)?;
+                // Flashes of sessions that never came back to read them.
+                diesel::delete(
+                    tfa_flashes::table.filter(tfa_flashes::created_at.lt(now() - TTL_SECS)),
+                )
                 .execute(conn)?;
                 Ok(())
             })

@@ -301,16 +301,8 @@ async fn verify_page(st: Data, req: HttpRequest) -> Result<HttpResponse, PageErr
 
 /// Puts what the last POST said (kept across its redirect) on the page.
 async fn show_flash(st: &State, req: &HttpRequest, view: &mut PageView) -> Result<(), PageError> {
-    match flash::take(&st.host, req).await? {
-        Some(Flash {
-            kind: flash::Kind::Notice,
-            text,
-        }) => view.notice = Some(text),
-        Some(Flash {
-            kind: flash::Kind::Error,
-            text,
-        }) => view.error = Some(text),
-        None => {}
+    if let Some(flash) = flash::take(&st.host, req).await? {
+        flash.show(&mut view.notice, &mut view.error);
     }
     Ok(())
 }
