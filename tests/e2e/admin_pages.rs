@@ -78,7 +78,7 @@ pub async fn admin_pages(page: &Page, app: &TestApp) {
     // outside the form, in a danger zone.
     page.click_text("vendor@example.com").await;
     page.wait_path(&format!("/admin/users/{vendor}")).await;
-    page.assert_text("SMS: phone ending in 27").await;
+    page.assert_text("SMS: +1 •••-•••-0127").await;
     let layout = page
         .js("const link = document.getElementById('tfa-reset-link');\
              const save = Array.from(document.querySelectorAll('form button')).find(b => b.textContent === 'Save user');\
@@ -93,7 +93,7 @@ pub async fn admin_pages(page: &Page, app: &TestApp) {
     page.type_into("#f-name", "Vendor Jr").await;
     page.press_enter().await;
     page.wait_text("The user was saved.").await;
-    page.assert_text("SMS: phone ending in 27").await;
+    page.assert_text("SMS: +1 •••-•••-0127").await;
     page.assert_fits_375("04-user-page").await;
     page.shot("04-user-page").await;
 

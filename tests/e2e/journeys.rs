@@ -590,11 +590,11 @@ pub async fn admin_user_reset(page: &Page, app: &TestApp) {
     log_in(page, OWNER, OWNER_PASSWORD).await;
     page.wait_path("/admin").await;
     page.goto(&format!("/admin/users/{id}")).await;
-    page.assert_text("phone ending in 27").await;
+    page.assert_text("SMS: +1 •••-•••-0127").await;
     page.type_into("#f-name", " Jr").await;
     page.press_enter().await;
     page.wait_text("The user was saved.").await;
-    page.assert_text("phone ending in 27").await;
+    page.assert_text("SMS: +1 •••-•••-0127").await;
     page.shot("01-saved-with-enter").await;
     page.click("#tfa-reset-link").await;
     page.wait_path(&format!("/admin/two-factor/users/{id}/reset"))

@@ -37,7 +37,8 @@ pub async fn render(
     let mut ctx = tera::Context::new();
     ctx.insert("factors", &f);
     ctx.insert("app_since", &f.app_since.map(format_time));
-    ctx.insert("phone_refused", &phone.is_some_and(|p| p.refused));
+    ctx.insert("phone_refused", &phone.as_ref().is_some_and(|p| p.refused));
+    ctx.insert("phone_confirmed", &phone.is_some_and(|p| p.confirmed));
     ctx.insert("access_tokens", &tokens);
     ctx.insert("own", &own);
     ctx.insert("security_path", ADMIN_BASE);
