@@ -336,7 +336,7 @@ mod template_tests {
                 skin_vars(&mut ctx);
                 ctx.insert("base", "/two-factor");
                 ctx.insert("login_path", "/login");
-                ctx.insert("last_two", "34");
+                ctx.insert("phone_masked", "+44 •••• ••1234");
                 ctx.insert("error", "<b>bad</b>");
                 ctx.insert(
                     "country_options",
@@ -349,6 +349,8 @@ mod template_tests {
                     .unwrap_or_else(|e| panic!("{page} {skin}: {e:?}"));
                 assert!(html.contains("&lt;b&gt;bad"), "escaped error on {page}");
                 if page == "verify" {
+                    // The phone as every page shows it: masked, international.
+                    assert!(html.contains("your phone <strong>+44 •••• ••1234</strong>"));
                     assert!(html.contains(r#"inputmode="numeric" autocomplete="one-time-code""#));
                     assert!(html.contains("autofocus"));
                     assert!(

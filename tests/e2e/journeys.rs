@@ -298,7 +298,7 @@ pub async fn admin_2fa(page: &Page, app: &TestApp) {
     page.goto("/admin/login").await;
     log_in(page, "boss@example.com", PASSWORD).await;
     page.wait_path("/admin/two-factor/verify").await;
-    page.assert_text("ending in 25").await;
+    page.assert_text("+1 •••-•••-0125").await;
     let first = code_number(app, PHONE, 1).await;
 
     // A wrong code, typed and sent with Enter.
@@ -446,7 +446,7 @@ pub async fn forced_password_change(page: &Page, app: &TestApp) {
     page.goto("/login").await;
     log_in(page, "pat@example.com", new_password).await;
     page.wait_path("/two-factor/verify").await;
-    page.assert_text("ending in 26").await;
+    page.assert_text("+1 •••-•••-0126").await;
 }
 
 /// A TOTP code as an authenticator app computes it from the key the

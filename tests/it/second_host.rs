@@ -438,7 +438,10 @@ async fn the_addon_mounted_in_another_store_signs_a_customer_in_with_a_texted_co
     assert_eq!(location(&b.get("/").await), "/login", "nothing granted yet");
     let (status, page) = b.get_text("/two-factor/verify").await;
     assert_eq!(status, 200, "{page}");
-    assert!(page.contains("ending in <strong>50</strong>"), "{page}");
+    assert!(
+        page.contains("your phone <strong>+1 •••-•••-0150</strong>"),
+        "{page}"
+    );
     let code = crate::helpers::sandbox_code(&b.client, &sandbox_url, PHONE, SANDBOX_KEY).await;
     // A wrong code first, then the right one.
     let res = b

@@ -125,8 +125,8 @@ pub(super) async fn disable_send_sms(
         SendOutcome::Sent => (
             StatusCode::OK,
             with_notice(format!(
-                "We sent a code by text message to your phone number ending in {}.",
-                stored.phone.last_two()
+                "We sent a code by text message to your phone {}.",
+                stored.phone.masked()
             )),
         ),
         SendOutcome::Wait { seconds, reason } => (

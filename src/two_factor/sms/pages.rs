@@ -116,7 +116,9 @@ pub(crate) async fn redirect_with(
 struct PageView {
     base: &'static str,
     login_path: &'static str,
-    last_two: String,
+    /// The phone the code goes to, international and masked to its last
+    /// four digits ("+44 •••• ••3456"), as every page shows it.
+    phone_masked: String,
     /// This code confirms the phone (SMS set-up), not an ordinary sign-in.
     confirm_phone: bool,
     /// Seconds until "Resend" and "Call me" may be used (the countdown).
@@ -186,14 +188,10 @@ fn actor<'a>(pending: &'a PendingLogin, ip: &'a str) -> Actor<'a> {
     }
 }
 
-fn sent_notice(channel: Channel, last_two: &str) -> String {
+fn sent_notice(channel: Channel, masked: &str) -> String {
     match channel {
-        Channel::Sms => {
-            format!("We sent a new code by text message to your phone number ending in {last_two}.")
-        }
-        Channel::Call => {
-            format!("We are calling your phone number ending in {last_two} to read you a new code.")
-        }
+        Channel::Sms => format!("We sent a new code by text message to your phone {masked}."),
+        Channel::Call => format!("We are calling your phone {masked} to read you a new code."),
     }
 }
 
@@ -231,7 +229,7 @@ async fn send_and_describe(
                     .transaction(move |conn| store::mark_sent(conn, &id))
                     .await?;
             }
-            view.notice = Some(sent_notice(channel, stored.phone.last_two()));
+            view.notice = Some(sent_notice(channel, &stored.phone.masked()));
             StatusCode::OK
         }
         SendOutcome::Wait { seconds, reason } if initial => {
@@ -280,7 +278,7 @@ async fn verify_page(st: Data, req: HttpRequest) -> Result<HttpResponse, PageErr
     let (id, account_id) = (pending.id.clone(), pending.account.id);
     let first = store::first_show(st.host.db(), id, account_id).await?;
     let mut view = PageView::new(&st, pending.interface);
-    view.last_two = stored.phone.last_two().to_string();
+    view.phone_masked = stored.phone.masked();
     view.confirm_phone = after::confirms_phone(&st.host, account_id).await?;
     let mut status = StatusCode::OK;
     if first {
@@ -289,8 +287,8 @@ async fn verify_page(st: Data, req: HttpRequest) -> Result<HttpResponse, PageErr
             send_and_describe(&st, &pending, &ip, &stored, Channel::Sms, true, &mut view).await?;
         if status == StatusCode::OK && view.error.is_none() {
             view.notice = Some(format!(
-                "We sent a code by text message to your phone number ending in {}.",
-                view.last_two
+                "We sent a code by text message to your phone {}.",
+                view.phone_masked
             ));
         }
     }
