@@ -350,7 +350,7 @@ mod template_tests {
                 assert!(html.contains("&lt;b&gt;bad"), "escaped error on {page}");
                 if page == "verify" {
                     // The phone as every page shows it: masked, international.
-                    assert!(html.contains("your phone <strong>+44 •••• ••1234</strong>"));
+                    assert!(html.contains(r#"your phone <strong class="nowrap">+44 •••• ••1234</strong>"#));
                     assert!(html.contains(r#"inputmode="numeric" autocomplete="one-time-code""#));
                     assert!(html.contains("autofocus"));
                     assert!(

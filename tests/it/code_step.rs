@@ -209,6 +209,26 @@ async fn cancelling_an_ordinary_sign_in_says_you_are_not_signed_in() {
     assert_eq!(location(&b.get("/two-factor/verify").await), "/login");
 }
 
+/// A browser that is signed in (from before, or by the same sign-in
+/// finished in another tab) is not told it is signed out.
+#[tokio::test]
+async fn the_ended_page_tells_a_signed_in_browser_it_is_signed_in() {
+    let t = setup(false, false).await;
+    shopper(&t, SmsSetUp::Complete);
+    let b = t.app.new_browser();
+    let res = b.login("/login", "cust@example.com", PASSWORD).await;
+    assert_eq!(res.status(), 303);
+    assert_eq!(b.get("/account").await.status(), 200, "signed in");
+    let (status, page) = b.get_text("/two-factor/ended").await;
+    assert_eq!(status, 200);
+    assert!(page.contains("You are signed in"), "{page}");
+    assert!(!page.contains("You are not signed in"), "{page}");
+    assert!(page.contains(r#"href="/account""#), "{page}");
+
+    let (_, page) = t.app.new_browser().get_text("/two-factor/ended").await;
+    assert!(page.contains("You are not signed in"), "{page}");
+}
+
 /// Moves the addon's counter windows back (cooldowns, quotas).
 fn age_counters(t: &Tfa, secs: i64) {
     use diesel::prelude::*;

@@ -439,7 +439,7 @@ async fn the_addon_mounted_in_another_store_signs_a_customer_in_with_a_texted_co
     let (status, page) = b.get_text("/two-factor/verify").await;
     assert_eq!(status, 200, "{page}");
     assert!(
-        page.contains("your phone <strong>+1 •••-•••-0150</strong>"),
+        page.contains(r#"your phone <strong class="nowrap">+1 •••-•••-0150</strong>"#),
         "{page}"
     );
     let code = crate::helpers::sandbox_code(&b.client, &sandbox_url, PHONE, SANDBOX_KEY).await;

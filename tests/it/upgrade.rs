@@ -66,7 +66,7 @@ async fn a_database_from_the_previous_layout_upgrades_in_place_with_nothing_lost
     let (status, page) = shopper.get_text("/two-factor/verify").await;
     assert_eq!(status, 200, "{page}");
     assert!(
-        page.contains("your phone <strong>+1 •••-•••-0123</strong>"),
+        page.contains(r#"your phone <strong class="nowrap">+1 •••-•••-0123</strong>"#),
         "{page}"
     );
     let sms = crate::helpers::sandbox_code(

@@ -131,6 +131,12 @@ struct PageView {
     phone: String,
     country_error: Option<String>,
     phone_error: Option<String>,
+    /// On the "ended" page: this browser is still signed in (from before,
+    /// or by the sign-in that just completed elsewhere), so the page must
+    /// not say it is not.
+    signed_in: bool,
+    /// Where a signed-in user goes on from the "ended" page.
+    home_path: &'static str,
 }
 
 impl PageView {
@@ -308,11 +314,21 @@ async fn show_flash(st: &State, req: &HttpRequest, view: &mut PageView) -> Resul
 /// Where a sign-in that ended without a session (cancelled, too many
 /// wrong codes, already completed) says so and what happens next.
 async fn ended_page(st: Data, req: HttpRequest) -> Result<HttpResponse, PageError> {
-    let mut view = PageView::new(&st, interface_of(&req));
+    let interface = interface_of(&req);
+    let mut view = PageView::new(&st, interface);
     show_flash(&st, &req, &mut view).await?;
     if view.notice.is_none() && view.error.is_none() {
         view.notice = Some("This sign-in has ended.".to_string());
     }
+    view.signed_in = st
+        .host
+        .current_account(&req)
+        .await
+        .is_some_and(|account| account.role.interface() == interface);
+    view.home_path = match interface {
+        Interface::Admin => "/admin",
+        Interface::Customer => "/account",
+    };
     render(&st, &req, StatusCode::OK, "ended", &view).await
 }
 
