@@ -18,6 +18,7 @@ mod sandbox_admin;
 mod sandbox_api;
 mod sandbox_mounted;
 mod second_host;
+mod trusted_devices;
 mod twilio_conformance;
 mod twilio_sandbox;
 mod two_factor;
