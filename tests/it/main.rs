@@ -13,6 +13,7 @@ mod instances;
 mod phones;
 mod plugin_api;
 mod polish;
+mod require_two_factor;
 mod sandbox;
 mod sandbox_admin;
 mod sandbox_api;
