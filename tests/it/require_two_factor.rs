@@ -329,3 +329,54 @@ async fn two_instances_share_the_clock_and_the_shortened_period() {
     let (status, loc, _) = post_from(&there, SETUP, &format!("{SETUP}/later"), &[]).await;
     assert_eq!((status, loc.as_str()), (303, SETUP));
 }
+
+#[tokio::test]
+async fn text_messages_can_be_set_up_from_the_held_sign_in() {
+    use crate::two_factor_sandbox::{app_in_test_mode, KEY};
+    let app = app_in_test_mode().await;
+    settings(
+        &app,
+        &[
+            ("api_key", KEY),
+            ("customer_enabled", "on"),
+            ("admin_enabled", "on"),
+            ("customer_require_2fa", "on"),
+            ("customer_grace_days", "0"),
+        ],
+    )
+    .await;
+    app.create_account("cara@example.com", PASSWORD, Role::Customer);
+    let b = app.new_browser();
+    let res = b.login("/login", "cara@example.com", PASSWORD).await;
+    assert_eq!(location(&res), "/two-factor/setup-required");
+    let (_, page) = b.get_text("/two-factor/setup-required").await;
+    assert!(
+        page.contains(r#"href="/two-factor/phone" id="setup-sms""#),
+        "{page}"
+    );
+    let (status, loc, _) = post_from(
+        &b,
+        "/two-factor/phone",
+        "/two-factor/phone",
+        &[("tfa_country", "US"), ("tfa_phone", "2015550177")],
+    )
+    .await;
+    assert_eq!((status, loc.as_str()), (303, "/two-factor/verify"));
+    let (status, _) = b.get_text("/two-factor/verify").await;
+    assert_eq!(status, 200);
+    let text = crate::helpers::outbox_texts(&app, "2015550177")[0].clone();
+    let code = crate::helpers::code_in(&text).unwrap();
+    let (status, loc, _) = post_from(
+        &b,
+        "/two-factor/verify",
+        "/two-factor/verify",
+        &[("code", &code)],
+    )
+    .await;
+    assert_eq!((status, loc.as_str()), (303, "/two-factor/recovery-codes"));
+    assert_eq!(b.get("/account").await.status(), 200, "signed in");
+    // From now on a code is asked for, not set-up.
+    b.post_form("/logout", &[]).await;
+    let res = b.login("/login", "cara@example.com", PASSWORD).await;
+    assert_eq!(location(&res), "/two-factor/verify");
+}

@@ -332,6 +332,10 @@ async fn signing_out_everywhere_ends_every_device() {
         .post_form("/account/sign-out-everywhere", &[])
         .await;
     assert_eq!(res.status(), 303);
+    // The Security page no longer lists it, and the log says it was forgotten.
+    let (_, page) = elsewhere.get_text("/account/security").await;
+    assert!(page.contains(r#"id="no-trusted-devices""#), "{page}");
+    assert_eq!(audit_count(&app, ann.id, "forgotten"), 1);
     assert_eq!(password_only(&b, &ann).await, "/two-factor/app");
 }
 

@@ -12,7 +12,7 @@ use crate::two_factor::audit;
 use crate::two_factor::factors;
 use crate::two_factor::gateways::Channel;
 use crate::two_factor::limits::MAX_PENDING_ATTEMPTS;
-use crate::two_factor::required::{self, rule::Grace};
+use crate::two_factor::required::{self, rule::Standing};
 use crate::two_factor::sign_in::policy::{self, Requirement};
 use crate::two_factor::sign_in::verify::{self, Checked};
 use crate::two_factor::sms::service::{gateway_message, wait_message, Actor, SendOutcome};
@@ -116,11 +116,11 @@ pub(super) async fn signin(
             // after the grace period no token, during it a token and the
             // days left (the same rule as the login forms).
             let grace = if has_factor {
-                Grace::NotRequired
+                Standing::NotRequired
             } else {
                 required::sign_in::standing(&st.host, &account).await?
             };
-            if grace == Grace::Ended {
+            if grace == Standing::Ended {
                 audit::record(
                     st.host.db(),
                     api_event(&account, &ip, "api_signin", "failure")
@@ -139,7 +139,7 @@ pub(super) async fn signin(
             )
             .await;
             let mut answer = issue_session_token(&st, account.id).await?;
-            if let Grace::InGrace { days_left } = grace {
+            if let Standing::InGrace { days_left } = grace {
                 answer["two_factor_setup_required"] = json!({
                     "required": true,
                     "days_left": days_left,

@@ -10,7 +10,7 @@ use crate::plugin::{AddonError, BadgeTone, DashboardNotice, HostHandle, UserBadg
 use crate::two_factor::factors;
 use crate::two_factor::ADDON_ID;
 
-use super::rule::{grace, Grace, Rule};
+use super::rule::{grace, Rule, Standing};
 use super::store;
 
 /// Filter keys (`/admin/users?filter=two_factor.setup_grace`).
@@ -35,7 +35,7 @@ pub fn filters() -> Vec<UserFilter> {
 async fn standings(
     host: &HostHandle,
     ids: Option<Vec<i64>>,
-) -> Result<HashMap<i64, Grace>, AddonError> {
+) -> Result<HashMap<i64, Standing>, AddonError> {
     let starts: Vec<(i64, i64)> = host
         .db()
         .run(move |conn| match ids {
@@ -63,19 +63,19 @@ async fn standings(
             continue;
         };
         let g = grace(Rule::for_role(&settings, account.role), started, t);
-        if g != Grace::NotRequired {
+        if g != Standing::NotRequired {
             out.insert(id, g);
         }
     }
     Ok(out)
 }
 
-pub fn badge(g: Grace) -> Option<UserBadge> {
+pub fn badge(g: Standing) -> Option<UserBadge> {
     let label = match g {
-        Grace::NotRequired => return None,
-        Grace::InGrace { days_left: 1 } => "2FA due in 1 day".to_string(),
-        Grace::InGrace { days_left } => format!("2FA due in {days_left} days"),
-        Grace::Ended => "2FA set-up only".to_string(),
+        Standing::NotRequired => return None,
+        Standing::InGrace { days_left: 1 } => "2FA due in 1 day".to_string(),
+        Standing::InGrace { days_left } => format!("2FA due in {days_left} days"),
+        Standing::Ended => "2FA set-up only".to_string(),
     };
     Some(UserBadge {
         label,
@@ -93,9 +93,9 @@ pub async fn badges(host: &HostHandle, ids: &[i64]) -> Result<HashMap<i64, UserB
 }
 
 pub async fn filter(host: &HostHandle, key: &str) -> Result<Option<Vec<i64>>, AddonError> {
-    let keep: fn(&Grace) -> bool = match key {
-        IN_GRACE => |g| matches!(g, Grace::InGrace { .. }),
-        GRACE_OVER => |g| *g == Grace::Ended,
+    let keep: fn(&Standing) -> bool = match key {
+        IN_GRACE => |g| matches!(g, Standing::InGrace { .. }),
+        GRACE_OVER => |g| *g == Standing::Ended,
         _ => return Ok(None),
     };
     let mut ids: Vec<i64> = standings(host, None)
@@ -112,9 +112,9 @@ pub async fn dashboard_notices(host: &HostHandle) -> Result<Vec<DashboardNotice>
     let all = standings(host, None).await?;
     let in_grace = all
         .values()
-        .filter(|g| matches!(g, Grace::InGrace { .. }))
+        .filter(|g| matches!(g, Standing::InGrace { .. }))
         .count();
-    let over = all.values().filter(|g| **g == Grace::Ended).count();
+    let over = all.values().filter(|g| **g == Standing::Ended).count();
     let mut out = Vec::new();
     if in_grace > 0 {
         out.push(DashboardNotice {

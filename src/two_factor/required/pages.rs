@@ -26,7 +26,7 @@ use crate::two_factor::store;
 use crate::two_factor::ADDON_ID;
 
 use super::options::{self, SetupOption};
-use super::rule::Grace;
+use super::rule::Standing;
 use super::sign_in::standing;
 
 pub fn page_path(interface: Interface) -> &'static str {
@@ -119,7 +119,7 @@ async fn pending_for(st: &State, req: &HttpRequest) -> Result<PendingLogin, Page
     Ok(pending)
 }
 
-async fn view_for(st: &State, pending: &PendingLogin, grace: Grace) -> Result<View, PageError> {
+async fn view_for(st: &State, pending: &PendingLogin, grace: Standing) -> Result<View, PageError> {
     let settings = st.service.settings(&st.host).await?;
     let interface = pending.interface;
     Ok(View {
@@ -127,10 +127,10 @@ async fn view_for(st: &State, pending: &PendingLogin, grace: Grace) -> Result<Vi
         page_path: page_path(interface),
         mode: "overview",
         days_left: match grace {
-            Grace::InGrace { days_left } => Some(days_left),
+            Standing::InGrace { days_left } => Some(days_left),
             // The store stopped requiring it meanwhile: later is fine.
-            Grace::NotRequired => Some(0),
-            Grace::Ended => None,
+            Standing::NotRequired => Some(0),
+            Standing::Ended => None,
         },
         later_path: later_path(interface),
         options: options::available(&settings, pending.account.role, interface),
@@ -190,12 +190,12 @@ async fn later(st: Data, req: HttpRequest) -> Result<HttpResponse, PageError> {
     let pending = pending_for(&st, &req).await?;
     let here = page_path(pending.interface);
     let left = match standing(&st.host, &pending.account).await? {
-        Grace::Ended => {
+        Standing::Ended => {
             let no = Flash::error("The time to set up two-factor authentication is over: set it up now to sign in, or cancel.");
             return redirect_with(&st.host, &req, here, no).await;
         }
-        Grace::InGrace { days_left } => days_left,
-        Grace::NotRequired => 0,
+        Standing::InGrace { days_left } => days_left,
+        Standing::NotRequired => 0,
     };
     let ip = st.host.client_ip(&req);
     let done = complete(&st, &req, &pending).await?;

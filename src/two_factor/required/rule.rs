@@ -51,7 +51,7 @@ impl Rule {
 /// Where an account without a second factor stands.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(tag = "state", rename_all = "snake_case")]
-pub enum Grace {
+pub enum Standing {
     NotRequired,
     /// Set-up is required; "Remind me later" still lets the user in.
     InGrace {
@@ -63,16 +63,16 @@ pub enum Grace {
 
 /// The account's standing, its clock having started at `started_at`: the
 /// period is the store's current one, so shortening it reaches everyone.
-pub fn grace(rule: Rule, started_at: i64, now: i64) -> Grace {
+pub fn grace(rule: Rule, started_at: i64, now: i64) -> Standing {
     if !rule.required {
-        return Grace::NotRequired;
+        return Standing::NotRequired;
     }
     let ends = started_at + rule.grace_days * DAY_SECS;
     if now >= ends {
-        Grace::Ended
+        Standing::Ended
     } else {
         // Whole days, rounded up: "1 day left" until the very end.
-        Grace::InGrace {
+        Standing::InGrace {
             days_left: (ends - now + DAY_SECS - 1) / DAY_SECS,
         }
     }
@@ -106,33 +106,36 @@ mod tests {
 
     #[test]
     fn the_grace_counts_whole_days_from_the_stored_start() {
-        assert_eq!(grace(ON_7, NOW, NOW), Grace::InGrace { days_left: 7 });
+        assert_eq!(grace(ON_7, NOW, NOW), Standing::InGrace { days_left: 7 });
         assert_eq!(
             grace(ON_7, NOW - 6 * DAY_SECS - 1, NOW),
-            Grace::InGrace { days_left: 1 }
+            Standing::InGrace { days_left: 1 }
         );
-        assert_eq!(grace(ON_7, NOW - 7 * DAY_SECS, NOW), Grace::Ended);
+        assert_eq!(grace(ON_7, NOW - 7 * DAY_SECS, NOW), Standing::Ended);
         let off = Rule {
             required: false,
             ..ON_7
         };
-        assert_eq!(grace(off, NOW - 100 * DAY_SECS, NOW), Grace::NotRequired);
+        assert_eq!(grace(off, NOW - 100 * DAY_SECS, NOW), Standing::NotRequired);
     }
 
     #[test]
     fn shortening_reaches_users_already_counting_and_zero_means_now() {
         let started = NOW - 3 * DAY_SECS;
-        assert_eq!(grace(ON_7, started, NOW), Grace::InGrace { days_left: 4 });
+        assert_eq!(
+            grace(ON_7, started, NOW),
+            Standing::InGrace { days_left: 4 }
+        );
         let two = Rule {
             grace_days: 2,
             ..ON_7
         };
-        assert_eq!(grace(two, started, NOW), Grace::Ended);
+        assert_eq!(grace(two, started, NOW), Standing::Ended);
         let zero = Rule {
             grace_days: 0,
             ..ON_7
         };
-        assert_eq!(grace(zero, NOW, NOW), Grace::Ended);
+        assert_eq!(grace(zero, NOW, NOW), Standing::Ended);
     }
 
     #[test]

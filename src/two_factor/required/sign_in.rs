@@ -8,15 +8,15 @@ use crate::two_factor::audit::{self, AuditEvent};
 use crate::two_factor::store as challenges;
 use crate::two_factor::ADDON_ID;
 
-use super::rule::{grace, Grace, Rule};
+use super::rule::{grace, Rule, Standing};
 use super::{pages, store};
 
 /// Where `account` (which has no second factor) stands now; starts its
 /// clock when the requirement is seen for the first time (audited).
-pub async fn standing(host: &HostHandle, account: &Account) -> Result<Grace, DbError> {
+pub async fn standing(host: &HostHandle, account: &Account) -> Result<Standing, DbError> {
     let rule = Rule::for_role(&host.addon_settings(ADDON_ID).await?, account.role);
     if !rule.required {
-        return Ok(Grace::NotRequired);
+        return Ok(Standing::NotRequired);
     }
     let t = now();
     let id = account.id;
@@ -42,9 +42,9 @@ pub async fn at_sign_in(
     attempt: &LoginAttempt,
 ) -> Result<LoginDecision, AddonError> {
     let detail = match standing(host, &attempt.account).await? {
-        Grace::NotRequired => return Ok(LoginDecision::Continue),
-        Grace::InGrace { days_left } => format!("{days_left} day(s) of grace left"),
-        Grace::Ended => "grace period over: set-up or sign out".to_string(),
+        Standing::NotRequired => return Ok(LoginDecision::Continue),
+        Standing::InGrace { days_left } => format!("{days_left} day(s) of grace left"),
+        Standing::Ended => "grace period over: set-up or sign out".to_string(),
     };
     let ev = AuditEvent::new("setup_required", "asked")
         .account(&attempt.account)

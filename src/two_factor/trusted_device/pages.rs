@@ -35,15 +35,21 @@ pub struct DeviceLine {
 }
 
 /// The account's devices that still count, for the Security page; rows
-/// that no longer count are removed on the way.
+/// that no longer count (signed out everywhere, say, which moves the
+/// credential generation on) are removed on the way, and audited.
 pub async fn view(host: &HostHandle, account: &Account) -> Result<DevicesView, DbError> {
     let days = TrustDays::for_role(&host.addon_settings(ADDON_ID).await?, account.role);
     let (id, generation) = (account.id, account.credential_generation);
+    let ev = forgotten(account, "credentials changed or expired");
     let listed = host
         .db()
         .transaction(move |conn| {
             let t = now();
-            store::sweep(conn, id, generation, t)?;
+            let swept = store::sweep(conn, id, generation, t)?;
+            if swept > 0 {
+                let detail = format!("{swept} device(s); {}", ev.detail);
+                audit::insert(conn, &ev.clone().detail(detail))?;
+            }
             store::list(conn, id, generation, t)
         })
         .await?;
