@@ -380,3 +380,42 @@ async fn text_messages_can_be_set_up_from_the_held_sign_in() {
     let res = b.login("/login", "cara@example.com", PASSWORD).await;
     assert_eq!(location(&res), "/two-factor/verify");
 }
+
+#[tokio::test]
+async fn the_only_phone_cannot_be_removed_while_a_factor_is_required() {
+    let app = app_with_addon().await;
+    let id = app.create_account("cara@example.com", PASSWORD, Role::Customer);
+    app.add_phone(id, "2015550188", crate::helpers::SmsSetUp::Complete);
+    settings(&app, &[("customer_require_2fa", "on")]).await;
+    let b = app.new_browser();
+    // SMS is not switched on for customers here: the password signs in.
+    assert_eq!(
+        location(&b.login("/login", "cara@example.com", PASSWORD).await),
+        "/"
+    );
+    let form = [
+        ("email", "cara@example.com"),
+        ("name", "Cara"),
+        ("tfa_country", "US"),
+        ("tfa_phone", ""),
+        ("tfa_current_password", PASSWORD),
+    ];
+    let (status, _, page) = post_from(&b, "/account", "/account", &form).await;
+    assert_eq!(status, 422, "{page}");
+    assert!(
+        page.contains("your last second factor cannot be removed"),
+        "{page}"
+    );
+    let phone = storefront_2fa::two_factor::store::phone_of(&app.db, id)
+        .await
+        .unwrap();
+    assert!(phone.is_some(), "the phone stays");
+    // Not required: it can go.
+    settings(&app, &[("customer_require_2fa", "")]).await;
+    let (status, _, page) = post_from(&b, "/account", "/account", &form).await;
+    assert_eq!(status, 303, "{page}");
+    let phone = storefront_2fa::two_factor::store::phone_of(&app.db, id)
+        .await
+        .unwrap();
+    assert!(phone.is_none());
+}

@@ -14,9 +14,11 @@
 //! - `sign_in`: the login hook's side and the API's;
 //! - `pages`: the interstitial, "Remind me later", and app set-up within
 //!   the sign-in;
-//! - `admin`: grace state on the Users list and the dashboard.
+//! - `admin`: grace state on the Users list and the dashboard;
+//! - `last_factor`: the last factor stays while it is required.
 
 pub mod admin;
+pub mod last_factor;
 pub mod options;
 pub mod pages;
 pub mod rule;
