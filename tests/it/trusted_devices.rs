@@ -146,10 +146,9 @@ async fn a_ticked_box_skips_the_code_on_that_browser_for_that_account_only() {
     );
     assert!(set[0].contains("Path=/"));
     let (ann_cookie, ann_token) = device_cookies(&shared)[0].clone();
-    assert!(
-        !ann_cookie.contains(&ann.id.to_string()),
-        "the name hides the id"
-    );
+    // Named by a keyed hash of the account id, not by the id itself.
+    assert_eq!(ann_cookie.len(), "sf_device_".len() + 16, "{ann_cookie}");
+    assert_ne!(ann_cookie, format!("sf_device_{}", ann.id));
     let stored: Vec<(String, i64)> = td::table
         .select((td::token_hash, td::account_id))
         .load(&mut app.db.get().unwrap())
