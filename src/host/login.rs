@@ -245,6 +245,7 @@ async fn password_login(
         target: target.clone(),
         ip: state.client_ip_of(req),
         password_just_changed: false,
+        cookies: crate::plugin::RequestCookies::of(req),
     };
     if account.must_change_password {
         // An admin asked for a new password, perhaps because the old one
@@ -536,6 +537,7 @@ pub async fn change_password_submit(
         target: row.target.clone(),
         ip: state.client_ip_of(&req),
         password_just_changed: true,
+        cookies: crate::plugin::RequestCookies::of(&req),
     };
     match continue_login(&state, &req, &attempt).await {
         Ok(res) => res,

@@ -193,6 +193,7 @@ pub async fn submit(
         target: next.clone(),
         ip: state.client_ip_of(&req),
         password_just_changed: false,
+        cookies: crate::plugin::RequestCookies::of(&req),
     };
     match continue_login(&state, &req, &attempt).await {
         Ok(res) => res,

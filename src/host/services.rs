@@ -385,4 +385,8 @@ impl HostServices for AddonHost {
     fn session_key(&self, req: &HttpRequest) -> Option<String> {
         self.host.session_key_of(req)
     }
+
+    fn secure_cookies(&self) -> bool {
+        self.host.settings.server.secure_cookies
+    }
 }

@@ -279,6 +279,12 @@ pub trait HostServices: Send + Sync + 'static {
     /// or disabled, so that a sign-in started before cannot go on.
     fn void_pending_sign_ins(&self, conn: &mut DbConn, account_id: i64) -> Result<(), DbError>;
 
+    /// Whether cookies must carry `Secure` (the store is served over TLS),
+    /// for cookies an addon sets itself.
+    fn secure_cookies(&self) -> bool {
+        false
+    }
+
     /// An opaque key of this request's signed-in session (stable until the
     /// session id rotates), for state an addon binds to one session. None
     /// when the request has no session.

@@ -93,6 +93,43 @@ pub struct LoginAttempt {
     /// True when the user has just set a new password that an admin
     /// required; an addon may then insist on enrolment (a phone, say).
     pub password_just_changed: bool,
+    /// The cookies the browser sent with the password, so that an addon can
+    /// recognise a device it marked before (a trusted device). Empty for a
+    /// sign-in that has no browser.
+    pub cookies: RequestCookies,
+}
+
+/// The cookies of a request, by name. Debug shows the names only: values
+/// are secrets (the session id, tokens).
+#[derive(Clone, Default)]
+pub struct RequestCookies(BTreeMap<String, String>);
+
+impl RequestCookies {
+    pub fn of(req: &actix_web::HttpRequest) -> RequestCookies {
+        RequestCookies(
+            req.cookies()
+                .map(|all| {
+                    all.iter()
+                        .map(|c| (c.name().to_string(), c.value().to_string()))
+                        .collect()
+                })
+                .unwrap_or_default(),
+        )
+    }
+
+    pub fn from_pairs(pairs: impl IntoIterator<Item = (String, String)>) -> RequestCookies {
+        RequestCookies(pairs.into_iter().collect())
+    }
+
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0.get(name).map(String::as_str)
+    }
+}
+
+impl std::fmt::Debug for RequestCookies {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.0.keys()).finish()
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]

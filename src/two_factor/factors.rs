@@ -152,6 +152,8 @@ pub fn remove_all(
     )
     .set(tfa_api_tokens::revoked_at.eq(Some(crate::db::now())))
     .execute(conn)?;
+    // No device trusted under the old factors skips the new ones.
+    crate::two_factor::trusted_device::store::forget_all(conn, account_id)?;
     void(conn, account_id)?;
     Ok(app || phone || codes)
 }

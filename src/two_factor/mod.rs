@@ -63,6 +63,7 @@ pub(crate) mod limits;
 pub(crate) mod otp_code;
 pub(crate) mod pages;
 pub mod recovery;
+pub(crate) mod required;
 pub mod schema;
 pub(crate) mod security;
 pub(crate) mod settings;
@@ -70,6 +71,7 @@ pub(crate) mod sign_in;
 pub mod sms;
 pub(crate) mod state;
 pub mod store;
+pub mod trusted_device;
 
 #[cfg(test)]
 mod db_tests;
@@ -143,10 +145,13 @@ impl Addon for TwoFactorAddon {
         // Before `sms::pages`: its `/two-factor` resources come last.
         app::sign_in::configure(cfg, self.service.clone(), host.clone());
         sign_in::after::configure(cfg, host.clone());
+        required::pages::configure(cfg, self.service.clone(), host.clone());
         admin::tools::configure(cfg, host.clone());
         admin::confirm_access::configure(cfg, self.service.clone(), host.clone());
         admin::audit_page::configure(cfg, host.clone());
         admin::connection_test::configure(cfg, self.service.clone(), host.clone());
+        // Before `security`: its Security page scope shares their prefix.
+        trusted_device::pages::configure(cfg, self.service.clone(), host.clone());
         security::configure(cfg, self.service.clone(), host.clone());
         api::configure(cfg, self.service.clone(), host.clone());
         sms::pages::configure(cfg, self.service.clone(), host.clone());
@@ -171,7 +176,11 @@ impl Addon for TwoFactorAddon {
         let (has_app, has_phone) = factors::app_and_phone(host.db(), account_id).await?;
         match sign_in::policy::requirement(&settings, attempt.account.role, has_app, has_phone) {
             sign_in::policy::Requirement::App => {
-                return app::sign_in::challenge(host, attempt).await
+                // A device this account trusted skips the code.
+                if trusted_device::remember::skips_code(host, attempt).await? {
+                    return Ok(LoginDecision::Continue);
+                }
+                return app::sign_in::challenge(host, attempt).await;
             }
             sign_in::policy::Requirement::Unavailable => {
                 tracing::error!(
@@ -193,6 +202,9 @@ impl Addon for TwoFactorAddon {
             attempt.password_just_changed,
         );
         if let LoginDecision::Challenge { redirect } = &decision {
+            if has_phone && trusted_device::remember::skips_code(host, attempt).await? {
+                return Ok(LoginDecision::Continue);
+            }
             let detail = if has_phone {
                 "code required"
             } else {
@@ -204,6 +216,10 @@ impl Addon for TwoFactorAddon {
                 .ip(&attempt.ip)
                 .detail(format!("{detail}; {redirect}"));
             store::start_challenge(host.db(), attempt.pending_id.clone(), account_id, ev).await?;
+        }
+        if decision == LoginDecision::Continue && !has_app && !has_phone {
+            // No second factor: the store may require one.
+            return required::sign_in::at_sign_in(host, attempt).await;
         }
         Ok(decision)
     }
@@ -233,6 +249,7 @@ impl Addon for TwoFactorAddon {
         // API sign-ins made with the old password end; personal access
         // tokens stay (they are revoked on their own, like GitHub's).
         api::password_changed(host, account).await;
+        trusted_device::pages::forget_all(host, account, "password changed").await;
     }
 
     async fn settings_changed(&self, host: &HostHandle, changed: &[String], by: &AdminActor) {
@@ -259,11 +276,17 @@ impl Addon for TwoFactorAddon {
         host: &HostHandle,
         account_ids: &[i64],
     ) -> Result<std::collections::HashMap<i64, Vec<UserBadge>>, AddonError> {
-        admin::staff::badges(host, account_ids).await
+        let mut badges = admin::staff::badges(host, account_ids).await?;
+        for (id, badge) in required::admin::badges(host, account_ids).await? {
+            badges.entry(id).or_default().push(badge);
+        }
+        Ok(badges)
     }
 
     fn user_filters(&self) -> Vec<UserFilter> {
-        admin::staff::filters()
+        let mut filters = admin::staff::filters();
+        filters.extend(required::admin::filters());
+        filters
     }
 
     async fn filter_users(
@@ -271,14 +294,19 @@ impl Addon for TwoFactorAddon {
         host: &HostHandle,
         key: &str,
     ) -> Result<Option<Vec<i64>>, AddonError> {
-        admin::staff::filter(host, key).await
+        match admin::staff::filter(host, key).await? {
+            Some(ids) => Ok(Some(ids)),
+            None => required::admin::filter(host, key).await,
+        }
     }
 
     async fn dashboard_notices(
         &self,
         host: &HostHandle,
     ) -> Result<Vec<DashboardNotice>, AddonError> {
-        admin::staff::dashboard_notices(host).await
+        let mut notices = admin::staff::dashboard_notices(host).await?;
+        notices.extend(required::admin::dashboard_notices(host).await?);
+        Ok(notices)
     }
 
     fn check_settings(
@@ -286,7 +314,10 @@ impl Addon for TwoFactorAddon {
         values: &std::collections::BTreeMap<String, String>,
         stored: &crate::plugin::AddonSettings,
     ) -> FieldErrors {
-        settings::check_form(values, stored)
+        let mut errors = settings::check_form(values, stored);
+        errors.merge(trusted_device::period::check_settings(values));
+        errors.merge(required::rule::check_settings(values));
+        errors
     }
 
     async fn settings_status(&self, host: &HostHandle, req: &HttpRequest) -> Option<String> {

@@ -169,3 +169,24 @@ diesel::table! {
         created_at -> BigInt,
     }
 }
+
+diesel::table! {
+    tfa_trusted_devices (id) {
+        id -> BigInt,
+        account_id -> BigInt,
+        token_hash -> Text,
+        device_name -> Text,
+        ip -> Text,
+        created_at -> BigInt,
+        last_used_at -> Nullable<BigInt>,
+        expires_at -> BigInt,
+        credential_generation -> BigInt,
+    }
+}
+
+diesel::table! {
+    tfa_setup_grace (account_id) {
+        account_id -> BigInt,
+        started_at -> BigInt,
+    }
+}

@@ -20,6 +20,8 @@ mod driver;
 mod journeys;
 mod phones;
 mod polish;
+mod required_setup;
+mod trusted_device;
 
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
@@ -60,6 +62,12 @@ const JOURNEYS: &[(&str, JourneyFn)] = &[
         Box::pin(admin_pages::admin_pages(p, a))
     }),
     ("polish", |p, a| Box::pin(polish::polish(p, a))),
+    ("trusted_device", |p, a| {
+        Box::pin(trusted_device::trusted_device(p, a))
+    }),
+    ("required_setup", |p, a| {
+        Box::pin(required_setup::required_setup(p, a))
+    }),
 ];
 
 /// Removes this journey's screenshots from an earlier run.

@@ -281,6 +281,8 @@ async fn login(mini: web::Data<Mini>, form: web::Form<BTreeMap<String, String>>)
         target: "/".into(),
         ip: "127.0.0.1".into(),
         password_just_changed: false,
+        // This little host keeps no cookies of its own for addons to read.
+        cookies: Default::default(),
     };
     let handle: HostHandle = mini.host.clone();
     let sid = random_token(32);

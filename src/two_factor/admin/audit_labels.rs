@@ -27,6 +27,13 @@ pub fn event(name: &str, outcome: &str) -> String {
         ("api_token", "revoked") => "Access token revoked",
         ("api_token", _) => "Access token",
         ("api_signin", _) => "API sign-in",
+        ("trusted_device", "trusted") => "Device trusted",
+        ("trusted_device", "used") => "Trusted device skipped the code",
+        ("trusted_device", "forgotten") => "Trusted device forgotten",
+        ("trusted_device", _) => "Trusted device",
+        ("setup_required", "asked") => "Sign-in asked to set up 2FA",
+        ("setup_required", "postponed") => "2FA set-up postponed",
+        ("setup_required", _) => "2FA set-up required",
         _ => return words(name),
     };
     label.to_string()

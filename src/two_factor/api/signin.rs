@@ -12,6 +12,7 @@ use crate::two_factor::audit;
 use crate::two_factor::factors;
 use crate::two_factor::gateways::Channel;
 use crate::two_factor::limits::MAX_PENDING_ATTEMPTS;
+use crate::two_factor::required::{self, rule::Standing};
 use crate::two_factor::sign_in::policy::{self, Requirement};
 use crate::two_factor::sign_in::verify::{self, Checked};
 use crate::two_factor::sms::service::{gateway_message, wait_message, Actor, SendOutcome};
@@ -40,15 +41,13 @@ async fn methods(st: &State, account: &Account) -> Result<Vec<&'static str>, Api
 }
 
 /// What a sign-in of this account needs: the same rule as the login forms
-/// (`policy::requirement`).
-async fn requirement(st: &State, account: &Account) -> Result<Requirement, ApiError> {
+/// (`policy::requirement`), and whether the account has any second factor.
+async fn requirement(st: &State, account: &Account) -> Result<(Requirement, bool), ApiError> {
     let (has_app, has_phone) = factors::app_and_phone(st.host.db(), account.id).await?;
     let settings = st.service.settings(&st.host).await?;
-    Ok(policy::requirement(
-        &settings,
-        account.role,
-        has_app,
-        has_phone,
+    Ok((
+        policy::requirement(&settings, account.role, has_app, has_phone),
+        has_app || has_phone,
     ))
 }
 
@@ -100,7 +99,8 @@ pub(super) async fn signin(
         .authenticate(email, password)
         .await
         .ok_or_else(ApiError::invalid_credentials)?;
-    match requirement(&st, &account).await? {
+    let (needs, has_factor) = requirement(&st, &account).await?;
+    match needs {
         Requirement::Unavailable => {
             tracing::error!(
                 "two-factor: API sign-in refused: the stored gateway key cannot be decrypted"
@@ -112,12 +112,40 @@ pub(super) async fn signin(
             ))
         }
         Requirement::Nothing => {
+            // The store may require a second factor the account lacks:
+            // after the grace period no token, during it a token and the
+            // days left (the same rule as the login forms).
+            let grace = if has_factor {
+                Standing::NotRequired
+            } else {
+                required::sign_in::standing(&st.host, &account).await?
+            };
+            if grace == Standing::Ended {
+                audit::record(
+                    st.host.db(),
+                    api_event(&account, &ip, "api_signin", "failure")
+                        .detail("two-factor set-up required: grace period over"),
+                )
+                .await;
+                return Err(ApiError::new(
+                    StatusCode::FORBIDDEN,
+                    "two_factor_setup_required",
+                    "This store requires two-factor authentication for this account and the grace period is over. Sign in on the website to set it up.",
+                ));
+            }
             audit::record(
                 st.host.db(),
                 api_event(&account, &ip, "api_signin", "success"),
             )
             .await;
-            Ok(ok(issue_session_token(&st, account.id).await?))
+            let mut answer = issue_session_token(&st, account.id).await?;
+            if let Standing::InGrace { days_left } = grace {
+                answer["two_factor_setup_required"] = json!({
+                    "required": true,
+                    "days_left": days_left,
+                });
+            }
+            Ok(ok(answer))
         }
         Requirement::App | Requirement::Sms => {
             let acct = account.clone();

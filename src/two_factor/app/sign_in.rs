@@ -24,6 +24,7 @@ use crate::two_factor::sign_in::wrong_code::{self, WrongCode};
 use crate::two_factor::sms::pages::{ended_path, redirect_with};
 use crate::two_factor::sms::service::{Actor, Service};
 use crate::two_factor::store;
+use crate::two_factor::trusted_device::remember::{self, RememberDevice, RememberOffer};
 use crate::two_factor::ADDON_ID;
 
 pub const CUSTOMER_PATH: &str = "/two-factor/app";
@@ -80,6 +81,8 @@ struct View {
     notice: Option<String>,
     error: Option<String>,
     continue_to: Option<String>,
+    /// "Don't ask again on this device" (`_remember_device.html`).
+    remember: RememberOffer,
 }
 
 async fn pending_for(st: &State, req: &HttpRequest) -> Result<PendingLogin, PageError> {
@@ -117,6 +120,7 @@ struct Query {
 struct CodeForm {
     code: String,
     method: CodeKind,
+    remember_device: RememberDevice,
 }
 
 async fn view_for(st: &State, pending: &PendingLogin, recovery: bool) -> Result<View, PageError> {
@@ -170,7 +174,10 @@ async fn page(
     if view.has_phone {
         view.resend_wait = limits::cooldown_left(st.host.db(), pending.account.id).await?;
     }
-    render(&st, &req, StatusCode::OK, "app_verify", &view).await
+    view.remember = remember::offer(&st.host, pending.account.role).await?;
+    let mut page = render(&st, &req, StatusCode::OK, "app_verify", &view).await?;
+    remember::forget_refused_cookie(&st.host, &req, pending.account.id, &mut page);
+    Ok(page)
 }
 
 async fn submit(
@@ -231,6 +238,7 @@ async fn submit(
         Err(crate::plugin::HostError::PendingLoginGone) => return Err(login()),
         Err(crate::plugin::HostError::Db(e)) => return Err(e.into()),
     };
+    let done = remember::after_code(&st.host, &req, &pending, form.remember_device, done).await;
     if remaining.is_none() {
         return Ok(done);
     }

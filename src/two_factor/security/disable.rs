@@ -22,6 +22,10 @@ pub(super) async fn disable(
         )
         .await;
     }
+    if required_by_store(&st, &account).await? {
+        let view = with_error(DISABLE_REQUIRED);
+        return page(&st, &req, &account, StatusCode::CONFLICT, view).await;
+    }
     let wrong = event(&account, &req, &ip, "disable", "failure").detail("wrong password");
     if let Some(r) = require_password(&st, &req, &account, &form.password, Some(wrong)).await? {
         return Ok(r);

@@ -112,6 +112,11 @@ struct View {
     /// A new personal access token, shown once.
     new_token: Option<String>,
     new_token_name: String,
+    /// "Trusted devices" (`_trusted_devices.html`).
+    trusted: crate::two_factor::trusted_device::pages::DevicesView,
+    /// Why two-factor authentication cannot be turned off (the store
+    /// requires it of this account): the disable form says so instead.
+    disable_blocked: Option<&'static str>,
 }
 
 #[derive(Serialize)]
@@ -168,7 +173,31 @@ async fn load_view(st: &State, account: &Account, view: &mut View) -> Result<(),
     view.low_codes = f.any() && f.recovery.total > 0 && f.recovery.remaining <= recovery::LOW;
     view.factors = f;
     view.tokens = pats.into_iter().map(TokenLine::from).collect();
+    view.trusted = crate::two_factor::trusted_device::pages::view(&st.host, account).await?;
+    view.disable_blocked = required_by_store(st, account)
+        .await?
+        .then_some(DISABLE_REQUIRED);
     Ok(())
+}
+
+/// Whether the store requires a second factor of the account's role.
+async fn required_by_store(st: &State, account: &Account) -> Result<bool, PageError> {
+    let settings = st.host.addon_settings(crate::two_factor::ADDON_ID).await?;
+    Ok(crate::two_factor::required::rule::Rule::for_role(&settings, account.role).required)
+}
+
+/// What the disable form says while the store requires a second factor.
+pub(crate) const DISABLE_REQUIRED: &str = "This store requires two-factor authentication for your account, so it cannot be turned off. You can set up an authenticator app or change your phone number instead.";
+
+/// The Security page with a notice, for actions that live in other
+/// folders and end on this page (forgetting trusted devices).
+pub(crate) async fn show_with_notice(
+    st: &State,
+    req: &HttpRequest,
+    account: &Account,
+    notice: String,
+) -> Result<HttpResponse, PageError> {
+    page(st, req, account, StatusCode::OK, with_notice(notice)).await
 }
 
 async fn render(

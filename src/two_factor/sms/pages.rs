@@ -30,6 +30,7 @@ use crate::two_factor::sms::service::{
     gateway_message, wait_message, Actor, SendOutcome, Service, ACCOUNT_PAGE_PURPOSE,
 };
 use crate::two_factor::store::{self, StoredPhone};
+use crate::two_factor::trusted_device::remember::{self, RememberDevice, RememberOffer};
 use crate::two_factor::ADDON_ID;
 
 struct State {
@@ -137,6 +138,8 @@ struct PageView {
     signed_in: bool,
     /// Where a signed-in user goes on from the "ended" page.
     home_path: &'static str,
+    /// "Don't ask again on this device" (`_remember_device.html`).
+    remember: RememberOffer,
 }
 
 impl PageView {
@@ -300,7 +303,10 @@ async fn verify_page(st: Data, req: HttpRequest) -> Result<HttpResponse, PageErr
     }
     show_flash(&st, &req, &mut view).await?;
     view.resend_wait = limits::cooldown_left(st.host.db(), account_id).await?;
-    render(&st, &req, status, "verify", &view).await
+    view.remember = remember::offer(&st.host, pending.account.role).await?;
+    let mut page = render(&st, &req, status, "verify", &view).await?;
+    remember::forget_refused_cookie(&st.host, &req, account_id, &mut page);
+    Ok(page)
 }
 
 /// Puts what the last POST said (kept across its redirect) on the page.
@@ -342,6 +348,7 @@ async fn to_ended(st: &State, req: &HttpRequest, flash: Flash) -> Result<HttpRes
 #[serde(default)]
 struct CodeForm {
     code: String,
+    remember_device: RememberDevice,
 }
 
 async fn verify_submit(
@@ -405,6 +412,8 @@ async fn verify_submit(
                 }
                 Err(e) => return Err(PageError::internal(&e)),
             };
+            let done =
+                remember::after_code(&st.host, &req, &pending, form.remember_device, done).await;
             return Ok(first_codes_or(&st, &pending, &ip, done).await);
         }
         Checked::Wrong => {

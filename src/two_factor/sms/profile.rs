@@ -336,6 +336,19 @@ pub async fn validate(
     if unchanged {
         return Ok(None);
     }
+    // While the store requires a second factor, one's own only phone stays.
+    if let (ProfileForm::Account, Some(account), Some(_), None) =
+        (form.form, &form.account, &stored, &new_phone)
+    {
+        use crate::two_factor::required::last_factor;
+        if last_factor::phone_is_kept(host, account)
+            .await
+            .map_err(|e| internal(&e))?
+        {
+            errors.add(F_PHONE, last_factor::KEPT);
+            return Err(errors);
+        }
+    }
 
     // An admin account's phone is its second factor: changing it (own or
     // another admin's) from the admin user page needs "confirm it is you".

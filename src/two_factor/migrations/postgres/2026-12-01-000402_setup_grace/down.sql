@@ -1,0 +1,1 @@
+DROP TABLE tfa_setup_grace;
