@@ -62,6 +62,7 @@ pub mod gateways;
 pub(crate) mod limits;
 pub(crate) mod otp_code;
 pub(crate) mod pages;
+pub mod passkey;
 pub mod recovery;
 pub mod schema;
 pub(crate) mod security;
@@ -115,12 +116,19 @@ static TEMPLATES: include_dir::Dir<'static> =
 
 pub struct TwoFactorAddon {
     service: Arc<Service>,
+    passkeys: Arc<passkey::RelyingParty>,
 }
 
 impl TwoFactorAddon {
+    /// Panics when `config.public_url` is not a WebAuthn origin: the
+    /// application checks it at start-up with `passkey::relying_party::
+    /// parse_origin`, which says what is wrong.
     pub fn new(config: TwoFactorConfig) -> TwoFactorAddon {
+        let passkeys =
+            passkey::RelyingParty::new(&config.public_url).unwrap_or_else(|e| panic!("{e}"));
         TwoFactorAddon {
             service: Arc::new(Service::new(config)),
+            passkeys: Arc::new(passkeys),
         }
     }
 }
@@ -141,14 +149,30 @@ impl Addon for TwoFactorAddon {
 
     fn configure_routes(&self, cfg: &mut web::ServiceConfig, host: HostHandle) {
         // Before `sms::pages`: its `/two-factor` resources come last.
+        passkey::sign_in::configure(
+            cfg,
+            self.service.clone(),
+            host.clone(),
+            self.passkeys.clone(),
+        );
         app::sign_in::configure(cfg, self.service.clone(), host.clone());
         sign_in::after::configure(cfg, host.clone());
         admin::tools::configure(cfg, host.clone());
         admin::confirm_access::configure(cfg, self.service.clone(), host.clone());
         admin::audit_page::configure(cfg, host.clone());
         admin::connection_test::configure(cfg, self.service.clone(), host.clone());
-        security::configure(cfg, self.service.clone(), host.clone());
-        api::configure(cfg, self.service.clone(), host.clone());
+        security::configure(
+            cfg,
+            self.service.clone(),
+            host.clone(),
+            self.passkeys.clone(),
+        );
+        api::configure(
+            cfg,
+            self.service.clone(),
+            host.clone(),
+            self.passkeys.clone(),
+        );
         sms::pages::configure(cfg, self.service.clone(), host.clone());
         sms::phone_change::configure(cfg, self.service.clone(), host.clone());
         // The sandbox's outbox page for the store admin (test mode codes),
@@ -168,6 +192,12 @@ impl Addon for TwoFactorAddon {
     ) -> Result<LoginDecision, AddonError> {
         let settings = self.service.settings(host).await?;
         let account_id = attempt.account.id;
+        // A passkey, like an app, is the user's own choice: asked for
+        // first, whatever the role's SMS setting; the key page offers the
+        // other factors beside it.
+        if factors::has_passkey(host.db(), account_id).await? {
+            return passkey::sign_in::challenge(host, attempt).await;
+        }
         let (has_app, has_phone) = factors::app_and_phone(host.db(), account_id).await?;
         match sign_in::policy::requirement(&settings, attempt.account.role, has_app, has_phone) {
             sign_in::policy::Requirement::App => {

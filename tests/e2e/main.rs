@@ -18,6 +18,7 @@ mod admin_pages;
 mod code_step;
 mod driver;
 mod journeys;
+mod passkeys;
 mod phones;
 mod polish;
 
@@ -60,6 +61,12 @@ const JOURNEYS: &[(&str, JourneyFn)] = &[
         Box::pin(admin_pages::admin_pages(p, a))
     }),
     ("polish", |p, a| Box::pin(polish::polish(p, a))),
+    ("passkey_checkout", |p, a| {
+        Box::pin(passkeys::passkey_checkout(p, a))
+    }),
+    ("passkey_admin", |p, a| {
+        Box::pin(passkeys::passkey_admin(p, a))
+    }),
 ];
 
 /// Removes this journey's screenshots from an earlier run.

@@ -27,6 +27,9 @@ use crate::two_factor::gateways::Channel;
 use crate::two_factor::recovery::codes as recovery;
 use crate::two_factor::sign_in::verify::{self, Checked};
 use crate::two_factor::sms::service::{gateway_message, wait_message, Actor, SendOutcome, Service};
+// The passkey forms of this page live with their factor.
+use crate::two_factor::passkey::setup as passkey_setup;
+use crate::two_factor::passkey::RelyingParty;
 use crate::two_factor::store;
 
 pub const CUSTOMER_BASE: &str = "/account/security";
@@ -37,20 +40,31 @@ pub const SECURITY_PAGE_PURPOSE: &str = "security-page";
 pub struct State {
     pub service: Arc<Service>,
     pub host: HostHandle,
+    pub passkeys: Arc<RelyingParty>,
 }
 
-type Data = web::Data<State>;
+pub(crate) type Data = web::Data<State>;
 
-pub fn configure(cfg: &mut web::ServiceConfig, service: Arc<Service>, host: HostHandle) {
-    let data = web::Data::new(State { service, host });
+pub fn configure(
+    cfg: &mut web::ServiceConfig,
+    service: Arc<Service>,
+    host: HostHandle,
+    passkeys: Arc<RelyingParty>,
+) {
+    let data = web::Data::new(State {
+        service,
+        host,
+        passkeys,
+    });
     for (base, interface) in [
         (CUSTOMER_BASE, Interface::Customer),
         (ADMIN_BASE, Interface::Admin),
     ] {
+        let scope = web::scope(base)
+            .app_data(data.clone())
+            .app_data(skin(interface));
         cfg.service(
-            web::scope(base)
-                .app_data(data.clone())
-                .app_data(skin(interface))
+            passkey_setup::routes(scope)
                 .route("", web::get().to(overview))
                 .route("/app/start", web::post().to(app_setup::app_start))
                 .route("/app/confirm", web::post().to(app_setup::app_confirm))
@@ -88,34 +102,42 @@ pub fn base_of(interface: Interface) -> &'static str {
 }
 
 #[derive(Serialize, Default)]
-struct View {
-    base: &'static str,
+pub(crate) struct View {
+    pub(crate) base: &'static str,
     /// overview | setup | codes | recovery | regenerate | token
-    mode: &'static str,
-    notice: Option<String>,
-    error: Option<String>,
-    factors: Factors,
-    app_since: Option<String>,
-    codes_generated: Option<String>,
-    low_codes: bool,
-    tokens: Vec<TokenLine>,
+    pub(crate) mode: &'static str,
+    pub(crate) notice: Option<String>,
+    pub(crate) error: Option<String>,
+    pub(crate) factors: Factors,
+    pub(crate) app_since: Option<String>,
+    pub(crate) codes_generated: Option<String>,
+    pub(crate) low_codes: bool,
+    pub(crate) tokens: Vec<TokenLine>,
     /// Set-up.
-    qr_svg: Option<String>,
-    secret: Option<String>,
-    otpauth: Option<String>,
+    pub(crate) qr_svg: Option<String>,
+    pub(crate) secret: Option<String>,
+    pub(crate) otpauth: Option<String>,
     /// New recovery codes, with the form Done submits.
-    codes: Vec<String>,
-    codes_text: String,
-    done: Option<DoneForm>,
+    pub(crate) codes: Vec<String>,
+    pub(crate) codes_text: String,
+    pub(crate) done: Option<DoneForm>,
     /// "View recovery codes": every code, used ones marked.
-    shown_codes: Vec<recovery::ShownCode>,
+    pub(crate) shown_codes: Vec<recovery::ShownCode>,
     /// A new personal access token, shown once.
-    new_token: Option<String>,
-    new_token_name: String,
+    pub(crate) new_token: Option<String>,
+    pub(crate) new_token_name: String,
+    /// The account's passkeys and security keys.
+    pub(crate) passkeys: Vec<passkey_setup::KeyView>,
+    /// Adding a key: the browser's creation options (JSON).
+    pub(crate) passkey_options: Option<String>,
+    /// Adding a key: the name it will have.
+    pub(crate) passkey_name: String,
+    /// The key being renamed or removed.
+    pub(crate) passkey: Option<passkey_setup::KeyView>,
 }
 
 #[derive(Serialize)]
-struct TokenLine {
+pub(crate) struct TokenLine {
     id: i64,
     name: String,
     scope: String,
@@ -145,7 +167,7 @@ impl From<PatRow> for TokenLine {
     }
 }
 
-async fn account(st: &State, req: &HttpRequest) -> Result<Account, PageError> {
+pub(crate) async fn account(st: &State, req: &HttpRequest) -> Result<Account, PageError> {
     let interface = interface_of(req);
     let account = st.host.require_account(req, interface).await?;
     // Admins and vendors use the admin skin's page; customers the store's.
@@ -168,6 +190,7 @@ async fn load_view(st: &State, account: &Account, view: &mut View) -> Result<(),
     view.low_codes = f.any() && f.recovery.total > 0 && f.recovery.remaining <= recovery::LOW;
     view.factors = f;
     view.tokens = pats.into_iter().map(TokenLine::from).collect();
+    view.passkeys = passkey_setup::key_views(st, id).await?;
     Ok(())
 }
 
@@ -187,7 +210,7 @@ async fn render(
     Ok(resp)
 }
 
-async fn page(
+pub(crate) async fn page(
     st: &State,
     req: &HttpRequest,
     account: &Account,
@@ -205,21 +228,21 @@ async fn page(
     render(st, req, status, &view).await
 }
 
-fn with_error(message: impl Into<String>) -> View {
+pub(crate) fn with_error(message: impl Into<String>) -> View {
     View {
         error: Some(message.into()),
         ..View::default()
     }
 }
 
-fn with_notice(message: impl Into<String>) -> View {
+pub(crate) fn with_notice(message: impl Into<String>) -> View {
     View {
         notice: Some(message.into()),
         ..View::default()
     }
 }
 
-const WRONG_PASSWORD: &str =
+pub(crate) const WRONG_PASSWORD: &str =
     "That password is not right, or too many attempts were made. Please try again.";
 
 /// A form that needs only the current password.
@@ -233,9 +256,9 @@ struct PasswordForm {
 /// SMS code, or a recovery code).
 #[derive(Deserialize, Default)]
 #[serde(default)]
-struct PasswordAndCodeForm {
-    password: String,
-    code: String,
+pub(crate) struct PasswordAndCodeForm {
+    pub password: String,
+    pub code: String,
 }
 
 /// Checks the current password, counted against the account's limit.
@@ -245,7 +268,7 @@ async fn password_ok(st: &State, account: &Account, password: &str) -> Result<bo
 
 /// Checks the current password: None when it is right, else the Security
 /// page saying it is wrong (401), after auditing `on_wrong` when given.
-async fn require_password(
+pub(crate) async fn require_password(
     st: &State,
     req: &HttpRequest,
     account: &Account,
@@ -269,7 +292,7 @@ async fn require_password(
     Ok(Some(wrong))
 }
 
-fn event(
+pub(crate) fn event(
     account: &Account,
     req: &HttpRequest,
     ip: &str,
@@ -325,7 +348,7 @@ pub async fn profile_link(
 mod access_tokens;
 mod app_setup;
 mod disable;
-mod recovery_codes;
+pub(crate) mod recovery_codes;
 
 #[cfg(test)]
 mod template_tests {
