@@ -485,6 +485,7 @@ async fn a_removed_key_and_another_users_key_are_refused() {
     .await;
     assert_eq!(status, 200, "{page}");
     assert!(page.contains("<td>Old key</td>"), "{page}");
+    assert_eq!(audited(&app, "renamed", "Old key"), 1);
     let (status, _, _) = post_from(
         &w.browser,
         &manage,
@@ -579,4 +580,126 @@ async fn a_public_url_that_is_no_webauthn_origin_stops_the_start() {
             "{bad}: {err}"
         );
     }
+}
+
+/// A JSON call to the API; the status and body.
+async fn api(
+    app: &TestApp,
+    method: reqwest::Method,
+    path: &str,
+    body: Option<&Value>,
+    challenge: Option<&str>,
+) -> (u16, Value) {
+    let mut req = reqwest::Client::new().request(method, format!("{}/api/v1{path}", app.address));
+    if let Some(b) = body {
+        req = req.json(b);
+    }
+    if let Some(c) = challenge {
+        req = req.header("X-Challenge-Id", c);
+    }
+    let res = req.send().await.unwrap();
+    let status = res.status().as_u16();
+    (status, res.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn a_native_app_signs_in_over_the_api_with_a_key() {
+    use reqwest::Method;
+    let app = app_with_addon().await;
+    let mut w = enrol(&app, "native@example.com", Role::Customer).await;
+    let signin = json!({"email": w.email, "password": PASSWORD});
+    let (status, body) = api(&app, Method::POST, "/signin", Some(&signin), None).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["methods"], json!(["webauthn", "recovery"]), "{body}");
+    let challenge = body["challenge_id"].as_str().unwrap().to_string();
+
+    // No challenge header: told what to send.
+    let (status, _) = api(&app, Method::GET, "/two-factor/webauthn", None, None).await;
+    assert_eq!(status, 400);
+    let (status, body) = api(
+        &app,
+        Method::GET,
+        "/two-factor/webauthn",
+        None,
+        Some(&challenge),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["origin"], json!(origin(&app)));
+    let options = body["options"].clone();
+
+    // Another origin's answer: refused, and the ceremony is used up.
+    let phished = w.key.get(&options, "http://evil.localhost");
+    let post = |credential: &Value| json!({"challenge_id": challenge, "credential": credential});
+    let (status, body) = api(
+        &app,
+        Method::POST,
+        "/two-factor/webauthn",
+        Some(&post(&phished)),
+        None,
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (401, Some("invalid_code"))
+    );
+    let good = w.key.get(&options, &origin(&app));
+    let (status, _) = api(
+        &app,
+        Method::POST,
+        "/two-factor/webauthn",
+        Some(&post(&good)),
+        None,
+    )
+    .await;
+    assert_eq!(status, 401, "the ceremony was taken by the first answer");
+
+    let (_, body) = api(
+        &app,
+        Method::GET,
+        "/two-factor/webauthn",
+        None,
+        Some(&challenge),
+    )
+    .await;
+    let options = body["options"].clone();
+    let good = w.key.get(&options, &origin(&app));
+    let (status, body) = api(
+        &app,
+        Method::POST,
+        "/two-factor/webauthn",
+        Some(&post(&good)),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["method"], "webauthn");
+    let token = body["token"].as_str().unwrap();
+    let res = reqwest::Client::new()
+        .get(format!("{}/api/v1/me", app.address))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    // The completed challenge takes nothing more.
+    let (status, _) = api(
+        &app,
+        Method::GET,
+        "/two-factor/webauthn",
+        None,
+        Some(&challenge),
+    )
+    .await;
+    assert_eq!(status, 401);
+
+    let (_, doc) = api(&app, Method::GET, "/openapi.json", None, None).await;
+    let path = &doc["paths"]["/two-factor/webauthn"];
+    assert_eq!(path["get"]["operationId"], "WebAuthnOptions");
+    assert_eq!(path["post"]["operationId"], "WebAuthnVerify");
+    let methods = &doc["components"]["schemas"]["Challenge"]["properties"]["methods"];
+    assert!(methods["items"]["enum"]
+        .as_array()
+        .unwrap()
+        .contains(&json!("webauthn")));
 }

@@ -358,6 +358,16 @@ async fn rename(
         )
         .await;
     }
+    let ip = st.host.client_ip(&req);
+    audit::record(
+        st.host.db(),
+        event(&account, &req, &ip, "passkey", "renamed").detail(format!(
+            "“{}” → “{}”",
+            key.name,
+            name.as_str()
+        )),
+    )
+    .await;
     let view = with_notice(format!(
         "Your key “{}” is now called “{}”.",
         key.name,

@@ -473,6 +473,90 @@ mod template_tests {
     }
 
     #[test]
+    fn passkey_modes_and_the_key_step_render_in_both_skins() {
+        let tera = tera();
+        let key = passkey_setup::KeyView {
+            id: 7,
+            name: "Blue <key>".into(),
+            added: "a".into(),
+            last_used: "never".into(),
+        };
+        for skin in ["customer", "admin"] {
+            let mut overview = View {
+                passkeys: vec![key.clone()],
+                ..View::default()
+            };
+            overview.factors.passkeys = 1;
+            let views = [
+                ("overview", overview),
+                (
+                    "passkey_add",
+                    View {
+                        passkey_options: Some(r#"{"publicKey":{"challenge":"x"}}"#.into()),
+                        passkey_name: "Laptop".into(),
+                        ..View::default()
+                    },
+                ),
+                (
+                    "passkey_manage",
+                    View {
+                        passkey: Some(key.clone()),
+                        ..View::default()
+                    },
+                ),
+            ];
+            for (mode, mut v) in views {
+                v.mode = mode;
+                v.base = CUSTOMER_BASE;
+                let html = tera
+                    .render(&format!("two_factor/security_{skin}.html"), &ctx_of(&v))
+                    .unwrap_or_else(|e| panic!("{mode} {skin}: {e:?}"));
+                assert!(!html.contains("style=\""), "no inline styles");
+                match mode {
+                    "overview" => {
+                        assert!(html.contains("<td>Blue &lt;key&gt;</td>"), "{html}");
+                        assert!(html.contains("Passkeys and security keys: <strong>1</strong>"));
+                        assert!(html.contains(r#"action="/account/security/passkeys/start""#));
+                        assert!(html.contains(r#"href="/account/security/passkeys/7""#));
+                    }
+                    "passkey_add" => {
+                        // The options survive HTML escaping as a data attribute.
+                        assert!(html.contains(
+                            r#"data-options="{&quot;publicKey&quot;:{&quot;challenge&quot;:&quot;x&quot;}}""#
+                        ));
+                        assert!(html.contains(r#"<script src="/static/passkey.js" defer>"#));
+                        assert!(html.contains("Add “Laptop”"));
+                    }
+                    _ => {
+                        assert!(html.contains(r#"action="/account/security/passkeys/7/rename""#));
+                        assert!(html.contains(r#"action="/account/security/passkeys/7/remove""#));
+                        assert!(html.contains(r#"autocomplete="current-password""#));
+                    }
+                }
+            }
+            let mut ctx = tera::Context::new();
+            ctx.insert("csrf_token", "tok");
+            ctx.insert("store_name", "Shop");
+            ctx.insert("base", "/two-factor");
+            ctx.insert("path", "/two-factor/passkey");
+            ctx.insert("app_path", "/two-factor/app");
+            ctx.insert("has_app", &true);
+            ctx.insert("has_phone", &true);
+            ctx.insert("resend_wait", &0);
+            ctx.insert("options", "{}");
+            ctx.insert("error", "<i>x</i>");
+            let html = tera
+                .render(&format!("two_factor/passkey_verify_{skin}.html"), &ctx)
+                .unwrap();
+            assert!(html.contains("&lt;i&gt;x"));
+            assert!(html.contains(r#"id="passkey-use""#));
+            assert!(html.contains("Use my authenticator app"));
+            assert!(html.contains("Use a recovery code"));
+            assert!(html.contains("Send me an SMS instead"));
+        }
+    }
+
+    #[test]
     fn app_step_and_fragments_render() {
         let tera = tera();
         for skin in ["customer", "admin"] {
