@@ -2,8 +2,8 @@
 //! keys in a real Chromium with a WebDriver virtual authenticator (the
 //! W3C `POST /session/{id}/webauthn/authenticator`, sent through
 //! fantoccini's `issue_cmd`). A shopper adds a passkey on the Security page
-//! and signs in with it at checkout; an admin adds a security key and
-//! signs in with it. The browser opens the store at `http://localhost`:
+//! and signs in with it at checkout; an admin adds a security key, signs
+//! in with it, and removes it with the key itself. The browser opens the store at `http://localhost`:
 //! the store's WebAuthn origin (browsers refuse passkeys for IP addresses).
 
 use serde_json::{json, Value};
@@ -138,4 +138,15 @@ pub async fn passkey_admin(page: &Page, app: &TestApp) {
     page.click("#passkey-use").await;
     page.wait_path("/admin").await;
     page.shot("03-signed-in").await;
+
+    // Removed with the key itself and the password (no code needed).
+    goto_localhost(page, app, "/admin/account/security").await;
+    page.click("#passkeys tbody a").await;
+    page.find("#passkey-remove").await;
+    page.assert_fits_375("04-manage").await;
+    page.shot("04-manage").await;
+    page.type_into("#pk-password-key", PASSWORD).await;
+    page.click("#passkey-remove").await;
+    page.wait_text("Your key “Blue YubiKey” is removed").await;
+    page.shot("05-removed").await;
 }

@@ -527,7 +527,71 @@ async fn a_removed_key_and_another_users_key_are_refused() {
     let mut spare = spare;
     let (status, loc) = answer(&b, w.role, &spare.get(&options, &origin(&app))).await;
     assert_eq!((status, loc.as_str()), (303, "/"));
-    let _ = other.key.get(&options, &origin(&app));
+
+    // The spare key removed with itself (and the password), not a code:
+    // another key's answer is refused, the ceremony then used up.
+    let spare_id: i64 = tfa_passkeys::table
+        .filter(tfa_passkeys::account_id.eq(w.id))
+        .select(tfa_passkeys::id)
+        .first(&mut app.db.get().unwrap())
+        .unwrap();
+    let manage = format!("/account/security/passkeys/{spare_id}");
+    let remove = format!("{manage}/remove-with-key");
+    let (_, page) = w.browser.get_text(&manage).await;
+    let token = crate::helpers::extract_csrf(&page);
+    let options = options_in(&page);
+    let foreign = other.key.get(&options, &origin(&app)).to_string();
+    let res = w
+        .browser
+        .post_raw(
+            &remove,
+            &[
+                ("password", PASSWORD),
+                ("credential", &foreign),
+                ("csrf_token", &token),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), 401);
+    let page = res.text().await.unwrap();
+    let options = options_in(&page);
+    let own = spare.get(&options, &origin(&app)).to_string();
+    let res = w
+        .browser
+        .post_raw(
+            &remove,
+            &[
+                ("password", "wrong-password"),
+                ("credential", &own),
+                ("csrf_token", &token),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), 401, "the password is needed too");
+    let page = res.text().await.unwrap();
+    let options = options_in(&page);
+    let own = spare.get(&options, &origin(&app)).to_string();
+    let res = w
+        .browser
+        .post_raw(
+            &remove,
+            &[
+                ("password", PASSWORD),
+                ("credential", &own),
+                ("csrf_token", &token),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    let page = res.text().await.unwrap();
+    assert!(page.contains("Your key “Spare key” is removed"), "{page}");
+    // It was the last factor: two-factor authentication is off.
+    assert!(
+        page.contains("two-factor authentication is now off"),
+        "{page}"
+    );
+    let res = app.new_browser().login("/login", &w.email, PASSWORD).await;
+    assert_eq!(location(&res), "/");
 }
 
 #[tokio::test]

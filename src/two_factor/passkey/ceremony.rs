@@ -21,6 +21,8 @@ pub const TTL_SECS: i64 = 5 * 60;
 pub enum Binding<'a> {
     /// Adding a key on the Security page, in this signed-in session.
     Register { session_key: &'a str },
+    /// Confirming with a key itself on the Security page (removing it).
+    Confirm { session_key: &'a str },
     /// The key step of this pending sign-in.
     SignIn { pending_id: &'a str },
     /// The key step of this API sign-in challenge.
@@ -32,6 +34,7 @@ impl Binding<'_> {
         match self {
             Binding::Register { session_key } => format!("register:{session_key}"),
             Binding::SignIn { pending_id } => format!("sign-in:{pending_id}"),
+            Binding::Confirm { session_key } => format!("confirm:{session_key}"),
             Binding::Api { challenge_id } => format!("api:{challenge_id}"),
         }
     }

@@ -105,6 +105,21 @@ pub fn credentials(conn: &mut DbConn, account_id: i64) -> Result<Vec<Passkey>, D
     Ok(stored.iter().filter_map(|s| decode(s)).collect())
 }
 
+/// One of the account's credentials, by its row id.
+pub fn credential(
+    conn: &mut DbConn,
+    account_id: i64,
+    key_id: i64,
+) -> Result<Option<Passkey>, DbError> {
+    let stored: Option<String> = tfa_passkeys::table
+        .find(key_id)
+        .filter(tfa_passkeys::account_id.eq(account_id))
+        .select(tfa_passkeys::passkey)
+        .first(conn)
+        .optional()?;
+    Ok(stored.as_deref().and_then(decode))
+}
+
 /// What adding a key did.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Added {

@@ -6,7 +6,9 @@
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse, Scope};
 use serde::{Deserialize, Serialize};
-use webauthn_rs::prelude::{PasskeyRegistration, RegisterPublicKeyCredential};
+use webauthn_rs::prelude::{
+    PasskeyAuthentication, PasskeyRegistration, PublicKeyCredential, RegisterPublicKeyCredential,
+};
 
 use crate::plugin::Account;
 use crate::two_factor::admin::status::format_time;
@@ -22,7 +24,7 @@ use crate::two_factor::sign_in::verify::{self, Checked};
 use crate::two_factor::sms::service::{gateway_message, Actor};
 
 use super::ceremony::{self, Binding};
-use super::keys::{self, Added, KeyName};
+use super::keys::{self, Added, KeyName, Use};
 
 /// The passkey routes of a Security page scope.
 pub fn routes(scope: Scope) -> Scope {
@@ -32,6 +34,10 @@ pub fn routes(scope: Scope) -> Scope {
         .route("/passkeys/{id}", web::get().to(manage))
         .route("/passkeys/{id}/rename", web::post().to(rename))
         .route("/passkeys/{id}/remove", web::post().to(remove))
+        .route(
+            "/passkeys/{id}/remove-with-key",
+            web::post().to(remove_with_key),
+        )
 }
 
 /// A key as the page shows it.
@@ -303,12 +309,202 @@ async fn manage(
         )
         .await;
     };
+    let options = start_confirm(&st, &req, &account, key.id).await?;
     let view = View {
         mode: "passkey_manage",
         passkey: Some(key),
+        passkey_options: options,
         ..View::default()
     };
     page(&st, &req, &account, StatusCode::OK, view).await
+}
+
+/// What confirming with the key itself keeps server-side: which key, and
+/// webauthn-rs's state for a sign-in that allows only it.
+#[derive(Serialize, Deserialize)]
+struct Confirmation {
+    key_id: i64,
+    state: PasskeyAuthentication,
+}
+
+/// Starts "Remove with this key": the browser's request options for this
+/// one key (None when its stored credential no longer reads).
+async fn start_confirm(
+    st: &State,
+    req: &HttpRequest,
+    account: &Account,
+    key_id: i64,
+) -> Result<Option<String>, PageError> {
+    let id = account.id;
+    let Some(credential) = st
+        .host
+        .db()
+        .run(move |conn| keys::credential(conn, id, key_id))
+        .await?
+    else {
+        return Ok(None);
+    };
+    let (options, state) = st
+        .passkeys
+        .start_sign_in(&[credential])
+        .map_err(|e| PageError::internal(&e))?;
+    let session = session_key(st, req)?;
+    let kept = Confirmation { key_id, state };
+    st.host
+        .db()
+        .transaction(move |conn| {
+            ceremony::put(
+                conn,
+                Binding::Confirm {
+                    session_key: &session,
+                },
+                id,
+                &kept,
+            )
+        })
+        .await?;
+    Ok(Some(
+        serde_json::to_string(&options).map_err(|e| PageError::internal(&e))?,
+    ))
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct PasswordAndKeyForm {
+    password: String,
+    credential: String,
+}
+
+/// Removes a key after the password and an answer of that key itself.
+async fn remove_with_key(
+    st: Data,
+    req: HttpRequest,
+    path: web::Path<i64>,
+    Form(form): Form<PasswordAndKeyForm>,
+) -> Result<HttpResponse, PageError> {
+    let account = account(&st, &req).await?;
+    let ip = st.host.client_ip(&req);
+    let key_id = path.into_inner();
+    let Some(key) = find_key(&st, &account, key_id).await? else {
+        return page(
+            &st,
+            &req,
+            &account,
+            StatusCode::NOT_FOUND,
+            with_error(NO_SUCH_KEY),
+        )
+        .await;
+    };
+    let id = account.id;
+    let session = session_key(&st, &req)?;
+    // Taken first: whatever happens next, this answer is used up.
+    let kept: Option<Confirmation> = st
+        .host
+        .db()
+        .run(move |conn| {
+            ceremony::take(
+                conn,
+                Binding::Confirm {
+                    session_key: &session,
+                },
+                id,
+            )
+        })
+        .await?;
+    let refused = |detail: String| {
+        event(&account, &req, &ip, "passkey", "failure")
+            .detail(format!("removing “{}”: {detail}", key.name))
+    };
+    if !verify::password(&st.host, id, &form.password).await? {
+        audit::record(st.host.db(), refused("wrong password".into())).await;
+        return manage_again(
+            &st,
+            &req,
+            &account,
+            key,
+            StatusCode::UNAUTHORIZED,
+            WRONG_PASSWORD,
+        )
+        .await;
+    }
+    let answer: Option<PublicKeyCredential> = serde_json::from_str(&form.credential).ok();
+    let checked = match (kept, answer) {
+        (_, None) => Err("no answer from the browser that reads".to_string()),
+        (None, _) => Err("no confirmation under way (expired or used)".to_string()),
+        (Some(kept), Some(_)) if kept.key_id != key_id => {
+            Err("a confirmation started for another key".to_string())
+        }
+        (Some(kept), Some(answer)) => st
+            .passkeys
+            .finish_sign_in(&answer, &kept.state)
+            .map_err(|e| super::sign_in::refusal(&e)),
+    };
+    let result = match checked {
+        Ok(r) => r,
+        Err(why) => {
+            audit::record(st.host.db(), refused(why)).await;
+            return manage_again(
+                &st,
+                &req,
+                &account,
+                key,
+                StatusCode::UNAUTHORIZED,
+                "Your key's answer was not accepted. Try again, or confirm with a code instead.",
+            )
+            .await;
+        }
+    };
+    match st
+        .host
+        .db()
+        .transaction(move |conn| keys::record_use(conn, id, &result))
+        .await?
+    {
+        Use::Recorded { .. } => {}
+        Use::CounterWentBack { stored, got, .. } => {
+            audit::record(st.host.db(), refused(format!("signature counter went backwards ({got} after {stored}); a cloned key, or a replayed answer"))).await;
+            return manage_again(
+                &st,
+                &req,
+                &account,
+                key,
+                StatusCode::UNAUTHORIZED,
+                "Your key's answer was not accepted. Try again, or confirm with a code instead.",
+            )
+            .await;
+        }
+        Use::Unknown => {
+            return page(
+                &st,
+                &req,
+                &account,
+                StatusCode::NOT_FOUND,
+                with_error(NO_SUCH_KEY),
+            )
+            .await;
+        }
+    }
+    remove_now(&st, &req, &account, &ip, key_id).await
+}
+
+/// The key's page again, with a new confirmation and `message`.
+async fn manage_again(
+    st: &State,
+    req: &HttpRequest,
+    account: &Account,
+    key: KeyView,
+    status: StatusCode,
+    message: &str,
+) -> Result<HttpResponse, PageError> {
+    let options = start_confirm(st, req, account, key.id).await?;
+    let view = View {
+        mode: "passkey_manage",
+        passkey: Some(key),
+        passkey_options: options,
+        error: Some(message.to_string()),
+        ..View::default()
+    };
+    page(st, req, account, status, view).await
 }
 
 async fn rename(
@@ -436,6 +632,18 @@ async fn remove(
             return page(&st, &req, &account, StatusCode::UNAUTHORIZED, view).await;
         }
     }
+    remove_now(&st, &req, &account, &ip, key_id).await
+}
+
+/// Removes the key (checks passed); the last factor going turns two-factor
+/// authentication off.
+async fn remove_now(
+    st: &State,
+    req: &HttpRequest,
+    account: &Account,
+    ip: &str,
+    key_id: i64,
+) -> Result<HttpResponse, PageError> {
     let id = account.id;
     let host = st.host.clone();
     let (removed, all_off) = st
@@ -456,9 +664,9 @@ async fn remove(
         .await?;
     let Some(name) = removed else {
         return page(
-            &st,
-            &req,
-            &account,
+            st,
+            req,
+            account,
             StatusCode::NOT_FOUND,
             with_error(NO_SUCH_KEY),
         )
@@ -466,7 +674,7 @@ async fn remove(
     };
     audit::record(
         st.host.db(),
-        event(&account, &req, &ip, "passkey", "removed").detail(name.clone()),
+        event(account, req, ip, "passkey", "removed").detail(name.clone()),
     )
     .await;
     let text = if all_off {
@@ -474,5 +682,5 @@ async fn remove(
     } else {
         format!("Your key “{name}” is removed. It no longer signs you in.")
     };
-    page(&st, &req, &account, StatusCode::OK, with_notice(text)).await
+    page(st, req, account, StatusCode::OK, with_notice(text)).await
 }
