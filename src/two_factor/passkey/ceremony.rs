@@ -6,6 +6,7 @@
 //! gone after 5 minutes: an answer replayed later finds nothing.
 
 use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Text};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
@@ -53,21 +54,23 @@ pub fn put<S: Serialize>(
     let key = binding.key();
     let t = now();
     diesel::delete(
-        tfa_webauthn_ceremonies::table.filter(
-            tfa_webauthn_ceremonies::expires_at
-                .le(t)
-                .or(tfa_webauthn_ceremonies::binding.eq(&key)),
-        ),
+        tfa_webauthn_ceremonies::table.filter(tfa_webauthn_ceremonies::expires_at.le(t)),
     )
     .execute(conn)?;
-    diesel::insert_into(tfa_webauthn_ceremonies::table)
-        .values((
-            tfa_webauthn_ceremonies::binding.eq(&key),
-            tfa_webauthn_ceremonies::account_id.eq(account_id),
-            tfa_webauthn_ceremonies::state.eq(state),
-            tfa_webauthn_ceremonies::expires_at.eq(t + TTL_SECS),
-        ))
-        .execute(conn)?;
+    // One upsert: two tabs (or instances) starting at once both succeed,
+    // the later state winning.
+    crate::on_backend!(conn, |c| {
+        diesel::sql_query(
+            "INSERT INTO tfa_webauthn_ceremonies (binding, account_id, state, expires_at) \
+             VALUES ($1, $2, $3, $4) ON CONFLICT (binding) DO UPDATE \
+             SET account_id = $2, state = $3, expires_at = $4",
+        )
+        .bind::<Text, _>(&key)
+        .bind::<BigInt, _>(account_id)
+        .bind::<Text, _>(&state)
+        .bind::<BigInt, _>(t + TTL_SECS)
+        .execute(c)?;
+    });
     Ok(())
 }
 
