@@ -23,6 +23,11 @@ pub struct Settings {
 pub struct ServerSettings {
     /// `host:port`; port 0 picks a free port (tests).
     pub bind: String,
+    /// The store's address as shoppers open it (`https://shop.example.com`):
+    /// passkeys are bound to its host name. Empty: `http://localhost:PORT`
+    /// with the bound port (browsers offer passkeys to localhost over plain
+    /// HTTP, but never to an IP address such as 127.0.0.1).
+    pub public_url: String,
     /// Mark cookies `Secure` (set when the store is served over TLS).
     pub secure_cookies: bool,
     /// Trust `X-Forwarded-For` from a load balancer for the client IP.
@@ -151,6 +156,7 @@ impl Settings {
     pub fn load(config_file: Option<&Path>) -> Result<Settings, config::ConfigError> {
         let mut builder = config::Config::builder()
             .set_default("server.bind", "127.0.0.1:8080")?
+            .set_default("server.public_url", "")?
             .set_default("server.secure_cookies", false)?
             .set_default("server.trust_forwarded_for", false)?
             .set_default("database.url", "")?

@@ -28,6 +28,9 @@ pub struct AddonContext<'a> {
     pub settings: &'a Settings,
     /// `http://127.0.0.1:PORT` (or the bound address) of this server.
     pub base_url: String,
+    /// The address shoppers open (`server.public_url`, checked to be a
+    /// WebAuthn origin; default `http://localhost:PORT`).
+    pub public_url: String,
 }
 
 pub type AddonList = Vec<(Manifest, Arc<dyn Addon>)>;
@@ -54,6 +57,7 @@ pub fn default_addons(ctx: &AddonContext<'_>) -> AddonList {
         verify_sandbox_url,
         timeout: std::time::Duration::from_millis(tf.gateway_timeout_ms),
         sms_hourly_ceiling: tf.sms_hourly_ceiling,
+        public_url: ctx.public_url.clone(),
     });
     vec![(manifest, Arc::new(addon))]
 }
@@ -75,6 +79,19 @@ fn run_migrations_of(conn: &mut DbConn, addons: &[&'static MigrationSet]) -> any
 /// without serving: the same order as the server's start-up.
 pub fn run_migrations(conn: &mut DbConn) -> anyhow::Result<usize> {
     run_migrations_of(conn, &[&crate::two_factor::MIGRATIONS])
+}
+
+/// `server.public_url`, or `http://localhost:PORT` when it is empty; an
+/// address that cannot be a WebAuthn origin stops the start, saying why.
+fn public_url_of(settings: &Settings, port: u16) -> anyhow::Result<String> {
+    let configured = settings.server.public_url.trim();
+    let url = if configured.is_empty() {
+        format!("http://localhost:{port}")
+    } else {
+        configured.trim_end_matches('/').to_string()
+    };
+    crate::two_factor::passkey::relying_party::parse_origin(&url)?;
+    Ok(url)
 }
 
 pub struct Application {
@@ -107,9 +124,11 @@ impl Application {
             addr.ip().to_string()
         };
         let base_url = format!("http://{host_ip}:{}", addr.port());
+        let public_url = public_url_of(&settings, addr.port())?;
         let addons = factory(&AddonContext {
             settings: &settings,
             base_url,
+            public_url,
         });
         // The host's tables, then each addon's, then the mounted sandbox's.
         let sets: Vec<&'static MigrationSet> = addons

@@ -586,6 +586,7 @@ fn addon_registry() -> AddonRegistry {
     let ctx = storefront_2fa::startup::AddonContext {
         settings: &settings,
         base_url: String::new(),
+        public_url: "http://localhost:8080".into(),
     };
     let addons: Vec<(Manifest, _)> = storefront_2fa::startup::default_addons(&ctx);
     AddonRegistry::new(addons)

@@ -18,4 +18,8 @@ pub struct TwoFactorConfig {
     /// SMS and calls the store may send in an hour, all accounts together
     /// (`two_factor.sms_hourly_ceiling`).
     pub sms_hourly_ceiling: u32,
+    /// The store's address as shoppers open it (`server.public_url`, e.g.
+    /// `https://shop.example.com`): the WebAuthn origin, whose host name is
+    /// the relying party id of passkeys.
+    pub public_url: String,
 }

@@ -5,9 +5,12 @@ use diesel::prelude::*;
 use serde::Serialize;
 
 use crate::db::{Db, DbConn, DbError};
-use crate::two_factor::schema::{tfa_api_challenges, tfa_api_tokens, tfa_phones, tfa_totp};
+use crate::two_factor::schema::{
+    tfa_api_challenges, tfa_api_tokens, tfa_passkeys, tfa_phones, tfa_totp,
+};
 
 use crate::two_factor::app::totp;
+use crate::two_factor::passkey;
 use crate::two_factor::recovery::codes as recovery;
 use crate::two_factor::store;
 
@@ -20,13 +23,15 @@ pub struct Factors {
     pub phone_last_two: Option<String>,
     /// The SMS phone for pages that mask it: "+44 •••• ••3456".
     pub phone_masked: Option<String>,
+    /// Passkeys and security keys on file.
+    pub passkeys: i64,
     pub recovery: recovery::Summary,
 }
 
 impl Factors {
     /// Any factor that a sign-in can be challenged with.
     pub fn any(&self) -> bool {
-        self.app || self.phone_last_two.is_some()
+        self.app || self.phone_last_two.is_some() || self.passkeys > 0
     }
 }
 
@@ -38,6 +43,7 @@ pub fn load(conn: &mut DbConn, account_id: i64) -> Result<Factors, DbError> {
         app_since: app.map(|r| r.created_at),
         phone_last_two: phone.as_ref().map(|p| p.phone.last_two().to_string()),
         phone_masked: phone.as_ref().map(|p| p.phone.masked()),
+        passkeys: passkey::keys::count(conn, account_id)?,
         recovery: recovery::summary(conn, account_id)?,
     })
 }
@@ -51,15 +57,16 @@ pub async fn of(db: &Db, account_id: i64) -> Result<Factors, DbError> {
 pub struct Kinds {
     pub app: bool,
     pub sms: bool,
+    pub passkey: bool,
 }
 
 impl Kinds {
     pub fn any(self) -> bool {
-        self.app || self.sms
+        self.app || self.sms || self.passkey
     }
 }
 
-/// The factors of every account in `ids`, in two queries however many
+/// The factors of every account in `ids`, in three queries however many
 /// there are (the Users list, the dashboard); accounts with none are absent.
 pub fn kinds_of(
     conn: &mut DbConn,
@@ -78,6 +85,14 @@ pub fn kinds_of(
         .filter(tfa_phones::account_id.eq_any(ids))
         .select(tfa_phones::account_id)
         .load(conn)?;
+    let keys: Vec<i64> = tfa_passkeys::table
+        .filter(tfa_passkeys::account_id.eq_any(ids))
+        .select(tfa_passkeys::account_id)
+        .distinct()
+        .load(conn)?;
+    for id in keys {
+        out.entry(id).or_default().passkey = true;
+    }
     for id in apps {
         out.entry(id).or_default().app = true;
     }
@@ -115,6 +130,13 @@ pub async fn app_and_phone(db: &Db, account_id: i64) -> Result<(bool, bool), DbE
     .await
 }
 
+/// Whether the account has a passkey or security key (a sign-in then asks
+/// for it first, beside its other factors).
+pub async fn has_passkey(db: &Db, account_id: i64) -> Result<bool, DbError> {
+    db.run(move |conn| Ok(passkey::keys::count(conn, account_id)? > 0))
+        .await
+}
+
 pub async fn app_confirmed(db: &Db, account_id: i64) -> Result<bool, DbError> {
     db.run(move |conn| totp::has_confirmed(conn, account_id))
         .await
@@ -124,7 +146,8 @@ pub async fn app_confirmed(db: &Db, account_id: i64) -> Result<bool, DbError> {
 /// connection (the command line has no host handle, only the database).
 pub type VoidSignIns<'a> = &'a dyn Fn(&mut DbConn, i64) -> Result<(), DbError>;
 
-/// Removes every factor of the account (app, phone, recovery codes), its
+/// Removes every factor of the account (app, phone, passkeys and their
+/// ceremonies, recovery codes), its
 /// open API sign-in challenges and every API token (session tokens are
 /// deleted; personal access tokens revoked, so their list keeps them), and
 /// voids every sign-in under way through `void`: whoever disabled or reset
@@ -136,6 +159,8 @@ pub fn remove_all(
 ) -> Result<bool, DbError> {
     let app = totp::remove(conn, account_id)?;
     let phone = store::delete_phone(conn, account_id)?;
+    let keys = passkey::keys::remove_all(conn, account_id)? > 0;
+    passkey::ceremony::remove_all(conn, account_id)?;
     let codes = recovery::remove_all(conn, account_id)? > 0;
     diesel::delete(tfa_api_challenges::table.filter(tfa_api_challenges::account_id.eq(account_id)))
         .execute(conn)?;
@@ -155,5 +180,5 @@ pub fn remove_all(
     // No device trusted under the old factors skips the new ones.
     crate::two_factor::trusted_device::store::forget_all(conn, account_id)?;
     void(conn, account_id)?;
-    Ok(app || phone || codes)
+    Ok(app || phone || keys || codes)
 }

@@ -62,6 +62,7 @@ pub mod gateways;
 pub(crate) mod limits;
 pub(crate) mod otp_code;
 pub(crate) mod pages;
+pub mod passkey;
 pub mod recovery;
 pub(crate) mod required;
 pub mod schema;
@@ -117,12 +118,19 @@ static TEMPLATES: include_dir::Dir<'static> =
 
 pub struct TwoFactorAddon {
     service: Arc<Service>,
+    passkeys: Arc<passkey::RelyingParty>,
 }
 
 impl TwoFactorAddon {
+    /// Panics when `config.public_url` is not a WebAuthn origin: the
+    /// application checks it at start-up with `passkey::relying_party::
+    /// parse_origin`, which says what is wrong.
     pub fn new(config: TwoFactorConfig) -> TwoFactorAddon {
+        let passkeys =
+            passkey::RelyingParty::new(&config.public_url).unwrap_or_else(|e| panic!("{e}"));
         TwoFactorAddon {
             service: Arc::new(Service::new(config)),
+            passkeys: Arc::new(passkeys),
         }
     }
 }
@@ -143,6 +151,12 @@ impl Addon for TwoFactorAddon {
 
     fn configure_routes(&self, cfg: &mut web::ServiceConfig, host: HostHandle) {
         // Before `sms::pages`: its `/two-factor` resources come last.
+        passkey::sign_in::configure(
+            cfg,
+            self.service.clone(),
+            host.clone(),
+            self.passkeys.clone(),
+        );
         app::sign_in::configure(cfg, self.service.clone(), host.clone());
         sign_in::after::configure(cfg, host.clone());
         required::pages::configure(cfg, self.service.clone(), host.clone());
@@ -151,9 +165,24 @@ impl Addon for TwoFactorAddon {
         admin::audit_page::configure(cfg, host.clone());
         admin::connection_test::configure(cfg, self.service.clone(), host.clone());
         // Before `security`: its Security page scope shares their prefix.
-        trusted_device::pages::configure(cfg, self.service.clone(), host.clone());
-        security::configure(cfg, self.service.clone(), host.clone());
-        api::configure(cfg, self.service.clone(), host.clone());
+        trusted_device::pages::configure(
+            cfg,
+            self.service.clone(),
+            host.clone(),
+            self.passkeys.clone(),
+        );
+        security::configure(
+            cfg,
+            self.service.clone(),
+            host.clone(),
+            self.passkeys.clone(),
+        );
+        api::configure(
+            cfg,
+            self.service.clone(),
+            host.clone(),
+            self.passkeys.clone(),
+        );
         sms::pages::configure(cfg, self.service.clone(), host.clone());
         sms::phone_change::configure(cfg, self.service.clone(), host.clone());
         // The sandbox's outbox page for the store admin (test mode codes),
@@ -173,6 +202,16 @@ impl Addon for TwoFactorAddon {
     ) -> Result<LoginDecision, AddonError> {
         let settings = self.service.settings(host).await?;
         let account_id = attempt.account.id;
+        // A passkey, like an app, is the user's own choice: asked for
+        // first, whatever the role's SMS setting; the key page offers the
+        // other factors beside it.
+        if factors::has_passkey(host.db(), account_id).await? {
+            // A device this account trusted skips the key too.
+            if trusted_device::remember::skips_code(host, attempt).await? {
+                return Ok(LoginDecision::Continue);
+            }
+            return passkey::sign_in::challenge(host, attempt).await;
+        }
         let (has_app, has_phone) = factors::app_and_phone(host.db(), account_id).await?;
         match sign_in::policy::requirement(&settings, attempt.account.role, has_app, has_phone) {
             sign_in::policy::Requirement::App => {
@@ -381,7 +420,8 @@ mod template_tests {
                 assert!(html.contains("&lt;b&gt;bad"), "escaped error on {page}");
                 if page == "verify" {
                     // The phone as every page shows it: masked, international.
-                    assert!(html.contains(r#"your phone <strong class="nowrap">+44 •••• ••1234</strong>"#));
+                    assert!(html
+                        .contains(r#"your phone <strong class="nowrap">+44 •••• ••1234</strong>"#));
                     assert!(html.contains(r#"inputmode="numeric" autocomplete="one-time-code""#));
                     assert!(html.contains("autofocus"));
                     assert!(

@@ -185,8 +185,30 @@ diesel::table! {
 }
 
 diesel::table! {
+    tfa_passkeys (id) {
+        id -> BigInt,
+        account_id -> BigInt,
+        credential_id -> Text,
+        name -> Text,
+        passkey -> Text,
+        sign_count -> BigInt,
+        created_at -> BigInt,
+        last_used_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
     tfa_setup_grace (account_id) {
         account_id -> BigInt,
         started_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    tfa_webauthn_ceremonies (binding) {
+        binding -> Text,
+        account_id -> BigInt,
+        state -> Text,
+        expires_at -> BigInt,
     }
 }

@@ -18,6 +18,7 @@ mod admin_pages;
 mod code_step;
 mod driver;
 mod journeys;
+mod passkeys;
 mod phones;
 mod polish;
 mod required_setup;
@@ -67,6 +68,12 @@ const JOURNEYS: &[(&str, JourneyFn)] = &[
     }),
     ("required_setup", |p, a| {
         Box::pin(required_setup::required_setup(p, a))
+    }),
+    ("passkey_checkout", |p, a| {
+        Box::pin(passkeys::passkey_checkout(p, a))
+    }),
+    ("passkey_admin", |p, a| {
+        Box::pin(passkeys::passkey_admin(p, a))
     }),
 ];
 

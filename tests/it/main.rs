@@ -10,6 +10,7 @@ mod example_addon;
 mod helpers;
 mod host;
 mod instances;
+mod passkeys;
 mod phones;
 mod plugin_api;
 mod polish;

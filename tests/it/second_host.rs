@@ -339,6 +339,7 @@ async fn start_mini_host(sandbox_url: String) -> (String, Db) {
         verify_sandbox_url: "http://127.0.0.1:9".into(),
         timeout: std::time::Duration::from_secs(5),
         sms_hourly_ceiling: 100,
+        public_url: "http://localhost:8080".into(),
     }));
     // The addon's tables, through the plugin API.
     migrations::run_set(&mut db.get().unwrap(), addon.migrations().unwrap()).unwrap();

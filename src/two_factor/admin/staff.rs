@@ -47,6 +47,9 @@ fn badges_for(k: Kinds) -> Vec<UserBadge> {
     if k.sms {
         out.push(on("SMS"));
     }
+    if k.passkey {
+        out.push(on("Passkey"));
+    }
     if out.is_empty() {
         out.push(UserBadge {
             label: "No 2FA".into(),

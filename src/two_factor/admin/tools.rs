@@ -52,6 +52,7 @@ pub fn describe(email: &str, f: &Factors) -> String {
         Some(d) => format!("  SMS / voice: phone ending in {d}\n"),
         None => "  SMS / voice: no phone\n".to_string(),
     });
+    out.push_str(&format!("  passkeys and security keys: {}\n", f.passkeys));
     out.push_str(&format!(
         "  recovery codes: {} of {} unused\n",
         f.recovery.remaining, f.recovery.total

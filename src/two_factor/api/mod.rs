@@ -1,5 +1,6 @@
 //! The JSON API under `/api/v1`: sign-in (with the second factor when the
 //! account has one), Verify2FACode, the SMS for an API challenge, the
+//! WebAuthn options and assertion for a challenge (`webauthn`), the
 //! signed-in account, sign-out, the account's two-factor status and
 //! disabling it, and the OpenAPI document. Requests are authenticated with
 //! `Authorization: Bearer` session tokens or personal access tokens.
@@ -18,6 +19,7 @@ pub mod error;
 mod signin;
 pub mod tokens;
 mod two_factor;
+mod webauthn;
 
 use std::sync::Arc;
 
@@ -26,6 +28,7 @@ use serde_json::{json, Value};
 
 use crate::plugin::{Account, HostHandle};
 use crate::two_factor::audit::AuditEvent;
+use crate::two_factor::passkey::RelyingParty;
 use crate::two_factor::sms::service::Service;
 use error::ApiError;
 use tokens::Kind;
@@ -35,12 +38,22 @@ pub const OPENAPI: &str = include_str!("openapi.json");
 struct State {
     service: Arc<Service>,
     host: HostHandle,
+    passkeys: Arc<RelyingParty>,
 }
 
 type Data = web::Data<State>;
 
-pub fn configure(cfg: &mut web::ServiceConfig, service: Arc<Service>, host: HostHandle) {
-    let data = web::Data::new(State { service, host });
+pub fn configure(
+    cfg: &mut web::ServiceConfig,
+    service: Arc<Service>,
+    host: HostHandle,
+    passkeys: Arc<RelyingParty>,
+) {
+    let data = web::Data::new(State {
+        service,
+        host,
+        passkeys,
+    });
     cfg.service(
         web::scope("/api/v1")
             .app_data(data)
@@ -48,6 +61,8 @@ pub fn configure(cfg: &mut web::ServiceConfig, service: Arc<Service>, host: Host
             .route("/signin", web::post().to(signin::signin))
             .route("/verify-2fa", web::post().to(signin::verify_2fa))
             .route("/two-factor/sms", web::post().to(signin::send_sms))
+            .route("/two-factor/webauthn", web::get().to(webauthn::options))
+            .route("/two-factor/webauthn", web::post().to(webauthn::answer))
             .route("/me", web::get().to(account::me))
             .route("/signout", web::post().to(account::signout))
             .route("/two-factor", web::get().to(two_factor::status))

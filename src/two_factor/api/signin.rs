@@ -34,6 +34,9 @@ async fn methods(st: &State, account: &Account) -> Result<Vec<&'static str>, Api
     if f.phone_last_two.is_some() && settings.active_for(account.role) {
         m.push("sms");
     }
+    if f.passkeys > 0 {
+        m.push("webauthn");
+    }
     if f.recovery.remaining > 0 {
         m.push("recovery");
     }
@@ -43,6 +46,10 @@ async fn methods(st: &State, account: &Account) -> Result<Vec<&'static str>, Api
 /// What a sign-in of this account needs: the same rule as the login forms
 /// (`policy::requirement`), and whether the account has any second factor.
 async fn requirement(st: &State, account: &Account) -> Result<(Requirement, bool), ApiError> {
+    // A passkey is asked for like an app: the user's own choice.
+    if factors::has_passkey(st.host.db(), account.id).await? {
+        return Ok((Requirement::App, true));
+    }
     let (has_app, has_phone) = factors::app_and_phone(st.host.db(), account.id).await?;
     let settings = st.service.settings(&st.host).await?;
     Ok((
@@ -53,7 +60,7 @@ async fn requirement(st: &State, account: &Account) -> Result<(Requirement, bool
 
 /// A new API session token (full scope, `SESSION_TTL_SECS`) and the JSON
 /// that hands it out; the caller may add to the JSON.
-async fn issue_session_token(st: &State, account_id: i64) -> Result<Value, ApiError> {
+pub(super) async fn issue_session_token(st: &State, account_id: i64) -> Result<Value, ApiError> {
     let expires = crate::db::now() + tokens::SESSION_TTL_SECS;
     let token = st
         .host
@@ -78,7 +85,7 @@ async fn issue_session_token(st: &State, account_id: i64) -> Result<Value, ApiEr
 
 /// The purpose an API challenge's SMS codes are bound to (never the id
 /// itself, which is a bearer secret).
-fn challenge_purpose(challenge_id: &str) -> String {
+pub(super) fn challenge_purpose(challenge_id: &str) -> String {
     format!("api:{}", crate::crypto::sha256_hex(challenge_id))
 }
 
@@ -176,7 +183,16 @@ async fn challenge_of(
     st: &State,
     body: &body::Challenge,
 ) -> Result<(String, challenges::Challenge, Account), ApiError> {
-    let Some(id) = body.challenge_id.clone() else {
+    challenge_by_id(st, body.challenge_id.clone()).await
+}
+
+/// The challenge `id` (from a body or a header) and its account, while the
+/// account's credentials are those it started under.
+pub(super) async fn challenge_by_id(
+    st: &State,
+    id: Option<String>,
+) -> Result<(String, challenges::Challenge, Account), ApiError> {
+    let Some(id) = id else {
         return Err(ApiError::invalid_request(
             "Send {\"challenge_id\": string, ...}.",
         ));
@@ -205,38 +221,7 @@ pub(super) async fn verify_2fa(
     let body: body::Challenge = body::read(&body)?;
     let (id, _ch, account) = challenge_of(&st, &body).await?;
     let ip = st.host.client_ip(&req);
-    // Count the attempt on the challenge before anything is checked.
-    let counted = {
-        let id = id.clone();
-        st.host
-            .db()
-            .transaction(move |conn| challenges::count_attempt(conn, &id))
-            .await?
-    };
-    match counted {
-        Some(n) if n <= MAX_PENDING_ATTEMPTS => {}
-        Some(_) => {
-            let id2 = id.clone();
-            let _ = st
-                .host
-                .db()
-                .transaction(move |conn| challenges::delete(conn, &id2))
-                .await;
-            audit::record(
-                st.host.db(),
-                api_event(&account, &ip, "verify", "voided").detail(format!(
-                    "more than {MAX_PENDING_ATTEMPTS} wrong codes; sign-in cancelled"
-                )),
-            )
-            .await;
-            return Err(ApiError::new(
-                StatusCode::UNAUTHORIZED,
-                "challenge_voided",
-                GENERIC_AUTH_ERROR,
-            ));
-        }
-        None => return Err(ApiError::invalid_challenge()),
-    }
+    count_attempt(&st, &id, &account, &ip).await?;
     let purpose = challenge_purpose(&id);
     let actor = Actor {
         account: &account,
@@ -288,6 +273,48 @@ pub(super) async fn verify_2fa(
         )),
         Checked::Wrong | Checked::Locked | Checked::NoCodeSent => Err(ApiError::wrong_code()),
     }
+}
+
+/// Counts one attempt on the challenge before anything is checked; past
+/// the limit the challenge is deleted and the sign-in must start again.
+pub(super) async fn count_attempt(
+    st: &State,
+    id: &str,
+    account: &Account,
+    ip: &str,
+) -> Result<(), ApiError> {
+    let counted = {
+        let id = id.to_string();
+        st.host
+            .db()
+            .transaction(move |conn| challenges::count_attempt(conn, &id))
+            .await?
+    };
+    match counted {
+        Some(n) if n <= MAX_PENDING_ATTEMPTS => {}
+        Some(_) => {
+            let id2 = id.to_string();
+            let _ = st
+                .host
+                .db()
+                .transaction(move |conn| challenges::delete(conn, &id2))
+                .await;
+            audit::record(
+                st.host.db(),
+                api_event(account, ip, "verify", "voided").detail(format!(
+                    "more than {MAX_PENDING_ATTEMPTS} wrong codes; sign-in cancelled"
+                )),
+            )
+            .await;
+            return Err(ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "challenge_voided",
+                GENERIC_AUTH_ERROR,
+            ));
+        }
+        None => return Err(ApiError::invalid_challenge()),
+    }
+    Ok(())
 }
 
 pub(super) async fn send_sms(

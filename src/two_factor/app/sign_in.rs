@@ -76,6 +76,9 @@ struct View {
     mode: &'static str,
     has_app: bool,
     has_phone: bool,
+    /// "Use your passkey or security key" leads to the key page.
+    has_passkey: bool,
+    passkey_path: &'static str,
     /// Seconds until "Send me an SMS instead" may be used (the countdown).
     resend_wait: i64,
     notice: Option<String>,
@@ -143,6 +146,8 @@ async fn view_for(st: &State, pending: &PendingLogin, recovery: bool) -> Result<
         },
         has_app: f.app,
         has_phone: sms_on && f.phone_last_two.is_some(),
+        has_passkey: f.passkeys > 0,
+        passkey_path: crate::two_factor::passkey::sign_in::passkey_path(pending.interface),
         ..View::default()
     })
 }

@@ -84,7 +84,7 @@ pub(super) async fn disable(
             .detail(format!("factors removed; {ended} other session(s) ended")),
     )
     .await;
-    let view = with_notice("Two-factor authentication is off. Your authenticator app, phone number and recovery codes were removed, and you were signed out everywhere else.");
+    let view = with_notice("Two-factor authentication is off. Your authenticator app, phone number, passkeys and recovery codes were removed, and you were signed out everywhere else.");
     page(&st, &req, &account, StatusCode::OK, view).await
 }
 

@@ -27,6 +27,9 @@ use crate::two_factor::gateways::Channel;
 use crate::two_factor::recovery::codes as recovery;
 use crate::two_factor::sign_in::verify::{self, Checked};
 use crate::two_factor::sms::service::{gateway_message, wait_message, Actor, SendOutcome, Service};
+// The passkey forms of this page live with their factor.
+use crate::two_factor::passkey::setup as passkey_setup;
+use crate::two_factor::passkey::RelyingParty;
 use crate::two_factor::store;
 
 pub const CUSTOMER_BASE: &str = "/account/security";
@@ -37,20 +40,31 @@ pub const SECURITY_PAGE_PURPOSE: &str = "security-page";
 pub struct State {
     pub service: Arc<Service>,
     pub host: HostHandle,
+    pub passkeys: Arc<RelyingParty>,
 }
 
-type Data = web::Data<State>;
+pub(crate) type Data = web::Data<State>;
 
-pub fn configure(cfg: &mut web::ServiceConfig, service: Arc<Service>, host: HostHandle) {
-    let data = web::Data::new(State { service, host });
+pub fn configure(
+    cfg: &mut web::ServiceConfig,
+    service: Arc<Service>,
+    host: HostHandle,
+    passkeys: Arc<RelyingParty>,
+) {
+    let data = web::Data::new(State {
+        service,
+        host,
+        passkeys,
+    });
     for (base, interface) in [
         (CUSTOMER_BASE, Interface::Customer),
         (ADMIN_BASE, Interface::Admin),
     ] {
+        let scope = web::scope(base)
+            .app_data(data.clone())
+            .app_data(skin(interface));
         cfg.service(
-            web::scope(base)
-                .app_data(data.clone())
-                .app_data(skin(interface))
+            passkey_setup::routes(scope)
                 .route("", web::get().to(overview))
                 .route("/app/start", web::post().to(app_setup::app_start))
                 .route("/app/confirm", web::post().to(app_setup::app_confirm))
@@ -88,39 +102,47 @@ pub fn base_of(interface: Interface) -> &'static str {
 }
 
 #[derive(Serialize, Default)]
-struct View {
-    base: &'static str,
+pub(crate) struct View {
+    pub(crate) base: &'static str,
     /// overview | setup | codes | recovery | regenerate | token
-    mode: &'static str,
-    notice: Option<String>,
-    error: Option<String>,
-    factors: Factors,
-    app_since: Option<String>,
-    codes_generated: Option<String>,
-    low_codes: bool,
-    tokens: Vec<TokenLine>,
+    pub(crate) mode: &'static str,
+    pub(crate) notice: Option<String>,
+    pub(crate) error: Option<String>,
+    pub(crate) factors: Factors,
+    pub(crate) app_since: Option<String>,
+    pub(crate) codes_generated: Option<String>,
+    pub(crate) low_codes: bool,
+    pub(crate) tokens: Vec<TokenLine>,
     /// Set-up.
-    qr_svg: Option<String>,
-    secret: Option<String>,
-    otpauth: Option<String>,
+    pub(crate) qr_svg: Option<String>,
+    pub(crate) secret: Option<String>,
+    pub(crate) otpauth: Option<String>,
     /// New recovery codes, with the form Done submits.
-    codes: Vec<String>,
-    codes_text: String,
-    done: Option<DoneForm>,
+    pub(crate) codes: Vec<String>,
+    pub(crate) codes_text: String,
+    pub(crate) done: Option<DoneForm>,
     /// "View recovery codes": every code, used ones marked.
-    shown_codes: Vec<recovery::ShownCode>,
+    pub(crate) shown_codes: Vec<recovery::ShownCode>,
     /// A new personal access token, shown once.
-    new_token: Option<String>,
-    new_token_name: String,
+    pub(crate) new_token: Option<String>,
+    pub(crate) new_token_name: String,
+    /// The account's passkeys and security keys.
+    pub(crate) passkeys: Vec<passkey_setup::KeyView>,
+    /// Adding a key: the browser's creation options (JSON).
+    pub(crate) passkey_options: Option<String>,
+    /// Adding a key: the name it will have.
+    pub(crate) passkey_name: String,
+    /// The key being renamed or removed.
+    pub(crate) passkey: Option<passkey_setup::KeyView>,
     /// "Trusted devices" (`_trusted_devices.html`).
-    trusted: crate::two_factor::trusted_device::pages::DevicesView,
+    pub(crate) trusted: crate::two_factor::trusted_device::pages::DevicesView,
     /// Why two-factor authentication cannot be turned off (the store
     /// requires it of this account): the disable form says so instead.
-    disable_blocked: Option<&'static str>,
+    pub(crate) disable_blocked: Option<&'static str>,
 }
 
 #[derive(Serialize)]
-struct TokenLine {
+pub(crate) struct TokenLine {
     id: i64,
     name: String,
     scope: String,
@@ -150,7 +172,7 @@ impl From<PatRow> for TokenLine {
     }
 }
 
-async fn account(st: &State, req: &HttpRequest) -> Result<Account, PageError> {
+pub(crate) async fn account(st: &State, req: &HttpRequest) -> Result<Account, PageError> {
     let interface = interface_of(req);
     let account = st.host.require_account(req, interface).await?;
     // Admins and vendors use the admin skin's page; customers the store's.
@@ -177,6 +199,7 @@ async fn load_view(st: &State, account: &Account, view: &mut View) -> Result<(),
     view.disable_blocked = required_by_store(st, account)
         .await?
         .then_some(DISABLE_REQUIRED);
+    view.passkeys = passkey_setup::key_views(st, id).await?;
     Ok(())
 }
 
@@ -216,7 +239,7 @@ async fn render(
     Ok(resp)
 }
 
-async fn page(
+pub(crate) async fn page(
     st: &State,
     req: &HttpRequest,
     account: &Account,
@@ -234,21 +257,21 @@ async fn page(
     render(st, req, status, &view).await
 }
 
-fn with_error(message: impl Into<String>) -> View {
+pub(crate) fn with_error(message: impl Into<String>) -> View {
     View {
         error: Some(message.into()),
         ..View::default()
     }
 }
 
-fn with_notice(message: impl Into<String>) -> View {
+pub(crate) fn with_notice(message: impl Into<String>) -> View {
     View {
         notice: Some(message.into()),
         ..View::default()
     }
 }
 
-const WRONG_PASSWORD: &str =
+pub(crate) const WRONG_PASSWORD: &str =
     "That password is not right, or too many attempts were made. Please try again.";
 
 /// A form that needs only the current password.
@@ -262,9 +285,9 @@ struct PasswordForm {
 /// SMS code, or a recovery code).
 #[derive(Deserialize, Default)]
 #[serde(default)]
-struct PasswordAndCodeForm {
-    password: String,
-    code: String,
+pub(crate) struct PasswordAndCodeForm {
+    pub password: String,
+    pub code: String,
 }
 
 /// Checks the current password, counted against the account's limit.
@@ -274,7 +297,7 @@ async fn password_ok(st: &State, account: &Account, password: &str) -> Result<bo
 
 /// Checks the current password: None when it is right, else the Security
 /// page saying it is wrong (401), after auditing `on_wrong` when given.
-async fn require_password(
+pub(crate) async fn require_password(
     st: &State,
     req: &HttpRequest,
     account: &Account,
@@ -298,7 +321,7 @@ async fn require_password(
     Ok(Some(wrong))
 }
 
-fn event(
+pub(crate) fn event(
     account: &Account,
     req: &HttpRequest,
     ip: &str,
@@ -354,7 +377,7 @@ pub async fn profile_link(
 mod access_tokens;
 mod app_setup;
 mod disable;
-mod recovery_codes;
+pub(crate) mod recovery_codes;
 
 #[cfg(test)]
 mod template_tests {
@@ -475,6 +498,90 @@ mod template_tests {
                     _ => {}
                 }
             }
+        }
+    }
+
+    #[test]
+    fn passkey_modes_and_the_key_step_render_in_both_skins() {
+        let tera = tera();
+        let key = passkey_setup::KeyView {
+            id: 7,
+            name: "Blue <key>".into(),
+            added: "a".into(),
+            last_used: "never".into(),
+        };
+        for skin in ["customer", "admin"] {
+            let mut overview = View {
+                passkeys: vec![key.clone()],
+                ..View::default()
+            };
+            overview.factors.passkeys = 1;
+            let views = [
+                ("overview", overview),
+                (
+                    "passkey_add",
+                    View {
+                        passkey_options: Some(r#"{"publicKey":{"challenge":"x"}}"#.into()),
+                        passkey_name: "Laptop".into(),
+                        ..View::default()
+                    },
+                ),
+                (
+                    "passkey_manage",
+                    View {
+                        passkey: Some(key.clone()),
+                        ..View::default()
+                    },
+                ),
+            ];
+            for (mode, mut v) in views {
+                v.mode = mode;
+                v.base = CUSTOMER_BASE;
+                let html = tera
+                    .render(&format!("two_factor/security_{skin}.html"), &ctx_of(&v))
+                    .unwrap_or_else(|e| panic!("{mode} {skin}: {e:?}"));
+                assert!(!html.contains("style=\""), "no inline styles");
+                match mode {
+                    "overview" => {
+                        assert!(html.contains("<td>Blue &lt;key&gt;</td>"), "{html}");
+                        assert!(html.contains("Passkeys and security keys: <strong>1</strong>"));
+                        assert!(html.contains(r#"action="/account/security/passkeys/start""#));
+                        assert!(html.contains(r#"href="/account/security/passkeys/7""#));
+                    }
+                    "passkey_add" => {
+                        // The options survive HTML escaping as a data attribute.
+                        assert!(html.contains(
+                            r#"data-options="{&quot;publicKey&quot;:{&quot;challenge&quot;:&quot;x&quot;}}""#
+                        ));
+                        assert!(html.contains(r#"<script src="/static/passkey.js" defer>"#));
+                        assert!(html.contains("Add “Laptop”"));
+                    }
+                    _ => {
+                        assert!(html.contains(r#"action="/account/security/passkeys/7/rename""#));
+                        assert!(html.contains(r#"action="/account/security/passkeys/7/remove""#));
+                        assert!(html.contains(r#"autocomplete="current-password""#));
+                    }
+                }
+            }
+            let mut ctx = tera::Context::new();
+            ctx.insert("csrf_token", "tok");
+            ctx.insert("store_name", "Shop");
+            ctx.insert("base", "/two-factor");
+            ctx.insert("path", "/two-factor/passkey");
+            ctx.insert("app_path", "/two-factor/app");
+            ctx.insert("has_app", &true);
+            ctx.insert("has_phone", &true);
+            ctx.insert("resend_wait", &0);
+            ctx.insert("options", "{}");
+            ctx.insert("error", "<i>x</i>");
+            let html = tera
+                .render(&format!("two_factor/passkey_verify_{skin}.html"), &ctx)
+                .unwrap();
+            assert!(html.contains("&lt;i&gt;x"));
+            assert!(html.contains(r#"id="passkey-use""#));
+            assert!(html.contains("Use my authenticator app"));
+            assert!(html.contains("Use a recovery code"));
+            assert!(html.contains("Send me an SMS instead"));
         }
     }
 

@@ -4,7 +4,7 @@
 use super::*;
 
 /// Ten new recovery codes, shown once on the codes view.
-pub(super) async fn new_codes(st: &State, account: &Account) -> Result<Vec<String>, PageError> {
+pub(crate) async fn new_codes(st: &State, account: &Account) -> Result<Vec<String>, PageError> {
     let key = st.host.secret_key().clone();
     let id = account.id;
     Ok(st
@@ -14,7 +14,7 @@ pub(super) async fn new_codes(st: &State, account: &Account) -> Result<Vec<Strin
         .await?)
 }
 
-pub(super) fn codes_view(codes: Vec<String>, notice: String) -> View {
+pub(crate) fn codes_view(codes: Vec<String>, notice: String) -> View {
     View {
         mode: "codes",
         codes_text: recovery::as_text(&codes),

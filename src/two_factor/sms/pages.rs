@@ -124,6 +124,8 @@ struct PageView {
     confirm_phone: bool,
     /// Seconds until "Resend" and "Call me" may be used (the countdown).
     resend_wait: i64,
+    /// The account has a passkey: "Use your passkey or security key".
+    has_passkey: bool,
     notice: Option<String>,
     error: Option<String>,
     /// Phone entry form.
@@ -303,6 +305,7 @@ async fn verify_page(st: Data, req: HttpRequest) -> Result<HttpResponse, PageErr
     }
     show_flash(&st, &req, &mut view).await?;
     view.resend_wait = limits::cooldown_left(st.host.db(), account_id).await?;
+    view.has_passkey = crate::two_factor::factors::has_passkey(st.host.db(), account_id).await?;
     view.remember = remember::offer(&st.host, pending.account.role).await?;
     let mut page = render(&st, &req, status, "verify", &view).await?;
     remember::forget_refused_cookie(&st.host, &req, account_id, &mut page);

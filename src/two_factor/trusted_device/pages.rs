@@ -123,8 +123,13 @@ pub fn configure(
     cfg: &mut web::ServiceConfig,
     service: std::sync::Arc<crate::two_factor::sms::service::Service>,
     host: HostHandle,
+    passkeys: std::sync::Arc<crate::two_factor::passkey::relying_party::RelyingParty>,
 ) {
-    let data = web::Data::new(State { service, host });
+    let data = web::Data::new(State {
+        service,
+        host,
+        passkeys,
+    });
     for interface in [Interface::Customer, Interface::Admin] {
         let base = security::base_of(interface);
         cfg.service(

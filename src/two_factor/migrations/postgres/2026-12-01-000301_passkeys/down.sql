@@ -1,0 +1,2 @@
+DROP TABLE tfa_webauthn_ceremonies;
+DROP TABLE tfa_passkeys;
