@@ -313,6 +313,8 @@ fn build_server(
             .wrap(from_fn(addon_gate))
             .wrap(from_fn(host::csrf::session_and_csrf))
             .wrap(from_fn(host::errors::error_pages))
+            // Outermost, so error pages and refusals get the headers too.
+            .wrap(from_fn(host::security_headers::security_headers))
             .service(
                 web::resource("/static/{file}")
                     .app_data(static_files.clone())

@@ -7,6 +7,7 @@ mod attacks;
 mod cli;
 mod code_step;
 mod example_addon;
+mod hardening_headers;
 mod helpers;
 mod host;
 mod instances;
