@@ -63,6 +63,8 @@ pub fn default_addons(ctx: &AddonContext<'_>) -> AddonList {
 /// many ran.
 fn run_migrations_of(conn: &mut DbConn, addons: &[&'static MigrationSet]) -> anyhow::Result<usize> {
     let mut ran = migrations::run_set(conn, &migrations::HOST)?;
+    // Addresses stored before emails were normalised (see `host::email`).
+    host::accounts::normalise_stored_emails(conn)?;
     for set in addons {
         ran += migrations::run_set(conn, set)?;
     }
