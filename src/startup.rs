@@ -54,7 +54,8 @@ pub fn default_addons(ctx: &AddonContext<'_>) -> AddonList {
         verify_sandbox_url,
         timeout: std::time::Duration::from_millis(tf.gateway_timeout_ms),
         sms_hourly_ceiling: tf.sms_hourly_ceiling,
-    });
+    })
+    .with_audit_retention_days(tf.audit_retention_days);
     vec![(manifest, Arc::new(addon))]
 }
 

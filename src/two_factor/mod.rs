@@ -115,13 +115,25 @@ static TEMPLATES: include_dir::Dir<'static> =
 
 pub struct TwoFactorAddon {
     service: Arc<Service>,
+    /// Days audit events are kept (0: for ever); see `audit::sweep`.
+    audit_retention_days: u32,
+    sweep_started: std::sync::atomic::AtomicBool,
 }
 
 impl TwoFactorAddon {
     pub fn new(config: TwoFactorConfig) -> TwoFactorAddon {
         TwoFactorAddon {
             service: Arc::new(Service::new(config)),
+            audit_retention_days: audit::DEFAULT_RETENTION_DAYS,
+            sweep_started: std::sync::atomic::AtomicBool::new(false),
         }
+    }
+
+    /// Keeps audit events `days` days (0: for ever) instead of
+    /// `audit::DEFAULT_RETENTION_DAYS`.
+    pub fn with_audit_retention_days(mut self, days: u32) -> TwoFactorAddon {
+        self.audit_retention_days = days;
+        self
     }
 }
 
@@ -146,6 +158,18 @@ impl Addon for TwoFactorAddon {
         admin::tools::configure(cfg, host.clone());
         admin::confirm_access::configure(cfg, self.service.clone(), host.clone());
         admin::audit_page::configure(cfg, host.clone());
+        admin::audit_csv::configure(cfg, host.clone());
+        // The audit retention sweep: one per addon instance, started by the
+        // first worker that configures its routes.
+        if !self
+            .sweep_started
+            .swap(true, std::sync::atomic::Ordering::SeqCst)
+        {
+            actix_web::rt::spawn(audit::sweep_forever(
+                host.db().clone(),
+                self.audit_retention_days,
+            ));
+        }
         admin::connection_test::configure(cfg, self.service.clone(), host.clone());
         security::configure(cfg, self.service.clone(), host.clone());
         api::configure(cfg, self.service.clone(), host.clone());

@@ -7,6 +7,7 @@ mod attacks;
 mod cli;
 mod code_step;
 mod example_addon;
+mod hardening_audit;
 mod hardening_headers;
 mod hardening_identities;
 mod helpers;
