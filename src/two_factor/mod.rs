@@ -73,6 +73,8 @@ pub mod store;
 
 #[cfg(test)]
 mod db_tests;
+#[cfg(test)]
+mod property_tests;
 
 use std::sync::Arc;
 

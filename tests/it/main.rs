@@ -8,6 +8,7 @@ mod cli;
 mod code_step;
 mod example_addon;
 mod hardening_audit;
+mod hardening_bodies;
 mod hardening_headers;
 mod hardening_identities;
 mod helpers;
