@@ -9,6 +9,7 @@ mod code_step;
 mod example_addon;
 mod hardening_audit;
 mod hardening_bodies;
+mod hardening_crash;
 mod hardening_headers;
 mod hardening_identities;
 mod helpers;
