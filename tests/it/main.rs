@@ -12,6 +12,7 @@ mod hardening_bodies;
 mod hardening_crash;
 mod hardening_headers;
 mod hardening_identities;
+mod hardening_pg_restart;
 mod helpers;
 mod host;
 mod instances;
