@@ -262,7 +262,8 @@ async fn the_users_list_shows_factors_and_filters_staff_without_2fa() {
     let (status, page) = app.browser.get_text(filter).await;
     assert_eq!(status, 200);
     // (The header names the signed-in owner: look at the list's links.)
-    let listed = |page: &str, email: &str| page.contains(&format!(">{email}</a></td>"));
+    // The address is bidi-isolated in the list (issue 20).
+    let listed = |page: &str, email: &str| page.contains(&format!("><bdi>{email}</bdi></a></td>"));
     assert!(listed(&page, "barevendor@example.com"));
     assert!(
         listed(&page, "owner@example.com"),
