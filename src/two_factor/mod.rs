@@ -60,7 +60,7 @@ pub(crate) mod config;
 pub(crate) mod factors;
 pub mod gateways;
 pub(crate) mod limits;
-pub(crate) mod otp_code;
+pub mod otp_code;
 pub(crate) mod pages;
 pub mod recovery;
 pub mod schema;
