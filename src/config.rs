@@ -149,6 +149,9 @@ pub struct TwoFactorSettings {
     /// Past it, codes by SMS pause and the settings page says why: a cap on
     /// what an SMS-pumping wave can cost the store.
     pub sms_hourly_ceiling: u32,
+    /// Days the two-factor audit log keeps an event (0: for ever); older
+    /// ones are swept at start-up and hourly.
+    pub audit_retention_days: u32,
 }
 
 impl Settings {
@@ -173,6 +176,7 @@ impl Settings {
             .set_default("two_factor.verify_sandbox_url", "")?
             .set_default("two_factor.gateway_timeout_ms", 5000)?
             .set_default("two_factor.sms_hourly_ceiling", 300)?
+            .set_default("two_factor.audit_retention_days", 400)?
             .set_default("data_dir", "data")?
             .set_default("demo_data", true)?;
         match config_file {

@@ -10,3 +10,6 @@ pub mod plugin;
 pub mod startup;
 pub mod telemetry;
 pub mod two_factor;
+
+#[cfg(test)]
+mod property_tests;

@@ -58,7 +58,8 @@ pub fn default_addons(ctx: &AddonContext<'_>) -> AddonList {
         timeout: std::time::Duration::from_millis(tf.gateway_timeout_ms),
         sms_hourly_ceiling: tf.sms_hourly_ceiling,
         public_url: ctx.public_url.clone(),
-    });
+    })
+    .with_audit_retention_days(tf.audit_retention_days);
     vec![(manifest, Arc::new(addon))]
 }
 
@@ -67,6 +68,8 @@ pub fn default_addons(ctx: &AddonContext<'_>) -> AddonList {
 /// many ran.
 fn run_migrations_of(conn: &mut DbConn, addons: &[&'static MigrationSet]) -> anyhow::Result<usize> {
     let mut ran = migrations::run_set(conn, &migrations::HOST)?;
+    // Addresses stored before emails were normalised (see `host::email`).
+    host::accounts::normalise_stored_emails(conn)?;
     for set in addons {
         ran += migrations::run_set(conn, set)?;
     }
@@ -332,6 +335,8 @@ fn build_server(
             .wrap(from_fn(addon_gate))
             .wrap(from_fn(host::csrf::session_and_csrf))
             .wrap(from_fn(host::errors::error_pages))
+            // Outermost, so error pages and refusals get the headers too.
+            .wrap(from_fn(host::security_headers::security_headers))
             .service(
                 web::resource("/static/{file}")
                     .app_data(static_files.clone())

@@ -146,6 +146,15 @@ impl Db {
         self.backend
     }
 
+    /// Whether a connection can be had within `wait`: tells a database
+    /// outage apart from other failures (the error pages answer 503 then).
+    pub async fn reachable(&self, wait: Duration) -> bool {
+        let pool = self.pool.clone();
+        tokio::task::spawn_blocking(move || pool.get_timeout(wait).is_ok())
+            .await
+            .unwrap_or(false)
+    }
+
     /// A pooled connection for blocking code (CLI, start-up, tests).
     pub fn get(&self) -> Result<PooledConn, DbError> {
         Ok(self.pool.get()?)

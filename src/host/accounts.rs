@@ -270,3 +270,56 @@ fn escape_like(s: &str) -> String {
         .replace('%', "\\%")
         .replace('_', "\\_")
 }
+
+/// What `normalise_stored_emails` did.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct EmailNormalisation {
+    /// Rows rewritten to their canonical form.
+    pub rewritten: usize,
+    /// Rows left as they were, by id: their canonical form is another
+    /// account's address, or the stored address is refused now (an
+    /// invisible character, mixed scripts). The owner sees them in the log
+    /// and corrects them on the admin user page.
+    pub left: Vec<i64>,
+}
+
+/// Brings addresses stored before `Email` normalised them (NFKC, refusal
+/// of invisible characters) to the canonical form, so a login, which
+/// looks the canonical form up, still finds them. Runs at every start-up
+/// after the migrations: SQL cannot do NFKC, and a start-up pass also
+/// covers rows an older binary writes during a rolling upgrade. Only
+/// non-ASCII addresses can differ (every earlier version lower-cased and
+/// trimmed), so the pass reads the table once and writes only those.
+/// Two rows that become one address are not merged: merging accounts is a
+/// person's decision, so both stay and are reported.
+pub fn normalise_stored_emails(conn: &mut DbConn) -> Result<EmailNormalisation, DbError> {
+    let rows: Vec<(i64, String)> = crate::on_backend!(conn, |c| accounts::table
+        .select((accounts::id, accounts::email))
+        .load(c))?;
+    let mut report = EmailNormalisation::default();
+    for (id, stored) in rows.into_iter().filter(|(_, e)| !e.is_ascii()) {
+        let Ok(canonical) = Email::parse(&stored) else {
+            tracing::warn!(account = id, "stored email address is refused by the current rules (invisible characters or mixed scripts); change it on the admin user page");
+            report.left.push(id);
+            continue;
+        };
+        if canonical.as_str() == stored {
+            continue;
+        }
+        let updated = diesel::update(accounts::table.find(id))
+            .set(accounts::email.eq(canonical.as_str()))
+            .execute(conn);
+        match updated {
+            Ok(_) => report.rewritten += 1,
+            Err(diesel::result::Error::DatabaseError(
+                diesel::result::DatabaseErrorKind::UniqueViolation,
+                _,
+            )) => {
+                tracing::warn!(account = id, "stored email address is, once normalised, another account's; both kept, merge or rename one on the admin user page");
+                report.left.push(id);
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(report)
+}

@@ -8,6 +8,10 @@ use actix_web::middleware::Next;
 use actix_web::{web, HttpResponse};
 
 use super::templates::{html, STORE_NAME};
+
+/// How long the error pages wait for a database connection before calling
+/// a failure an outage.
+const DATABASE_PROBE: std::time::Duration = std::time::Duration::from_millis(500);
 use super::HostState;
 
 pub fn message_for(status: StatusCode) -> (&'static str, &'static str) {
@@ -30,6 +34,10 @@ pub fn message_for(status: StatusCode) -> (&'static str, &'static str) {
             "The form sent more than 64 KiB. Shorten what you entered and try again.",
         ),
         429 => ("Too many requests", "Please wait a moment and try again."),
+        503 => (
+            "Temporarily unavailable",
+            "The store cannot reach its database just now, so nothing was done: nobody was signed in and nothing was saved. Please try again in a minute.",
+        ),
         _ => (
             "Something went wrong",
             "The store could not complete that request. Please try again in a moment.",
@@ -49,13 +57,25 @@ pub async fn error_pages<B: MessageBody + 'static>(
     let state = req.app_data::<web::Data<HostState>>().cloned();
     let json_client = state.as_ref().is_some_and(|s| s.is_token_route(req.path()));
     let res = next.call(req).await?;
-    let status = res.status();
+    let mut status = res.status();
     let plain = res
         .headers()
         .get(header::CONTENT_TYPE)
         .map(|v| v.as_bytes().starts_with(b"text/plain"))
         .unwrap_or(true);
-    if json_client || !(status.is_client_error() || status.is_server_error()) || !plain {
+    // A failure while the database is away (a PostgreSQL restart) is a 503
+    // with a page saying so, whatever the handler made of it: it failed
+    // closed, and the person should know to try again, not that the store
+    // is broken.
+    let database_down = match &state {
+        Some(s) if !json_client && status == StatusCode::INTERNAL_SERVER_ERROR => {
+            !s.db.reachable(DATABASE_PROBE).await
+        }
+        _ => false,
+    };
+    if database_down {
+        status = StatusCode::SERVICE_UNAVAILABLE;
+    } else if json_client || !(status.is_client_error() || status.is_server_error()) || !plain {
         return Ok(res.map_into_left_body());
     }
     let Some(state) = state else {
@@ -75,6 +95,10 @@ pub async fn error_pages<B: MessageBody + 'static>(
         if name == header::SET_COOKIE || name == header::RETRY_AFTER || name == header::ALLOW {
             page.headers_mut().append(name.clone(), value.clone());
         }
+    }
+    if database_down && !page.headers().contains_key(header::RETRY_AFTER) {
+        page.headers_mut()
+            .insert(header::RETRY_AFTER, header::HeaderValue::from_static("30"));
     }
     Ok(ServiceResponse::new(req, page).map_into_right_body())
 }

@@ -185,6 +185,13 @@ async fn password_login(
     let refuse = |state: Arc<HostState>, message: String| {
         let email_input = email_input.clone();
         let target = target.clone();
+        // The database or a check being away is the store's trouble, not
+        // the person's: 503, like the error pages during an outage.
+        let status = if message == UNAVAILABLE {
+            StatusCode::SERVICE_UNAVAILABLE
+        } else {
+            StatusCode::UNAUTHORIZED
+        };
         async move {
             login_page(
                 &state,
@@ -193,7 +200,7 @@ async fn password_login(
                 Some(&target),
                 Some(&message),
                 &email_input,
-                StatusCode::UNAUTHORIZED,
+                status,
             )
             .await
         }

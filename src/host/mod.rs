@@ -18,6 +18,7 @@ pub mod password;
 pub mod pending;
 pub mod profile_hooks;
 pub mod register;
+pub mod security_headers;
 pub mod services;
 pub mod session;
 pub mod static_files;

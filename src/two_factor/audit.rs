@@ -100,13 +100,9 @@ pub async fn page(db: &Db, email: &str, page: i64) -> Result<(Vec<AuditRow>, boo
     db.run(move |conn| {
         let mut query = tfa_audit::table.into_boxed();
         if !filter.is_empty() {
-            let escaped = filter
-                .replace('\\', "\\\\")
-                .replace('%', "\\%")
-                .replace('_', "\\_");
             query = query.filter(
                 tfa_audit::account_email
-                    .like(format!("%{escaped}%"))
+                    .like(format!("%{}%", like_escaped(&filter)))
                     .escape('\\'),
             );
         }
@@ -131,4 +127,100 @@ pub async fn page(db: &Db, email: &str, page: i64) -> Result<(Vec<AuditRow>, boo
         Ok((rows, more))
     })
     .await
+}
+
+/// How long audit events are kept unless the operator says otherwise
+/// (`two_factor.audit_retention_days`): a year and a bit, so a yearly
+/// review still sees last year's same month.
+pub const DEFAULT_RETENTION_DAYS: u32 = 400;
+/// How often a running store sweeps (once at start, then this often).
+pub const SWEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(3600);
+
+/// Deletes events older than `days` days before `t`; `days == 0` keeps
+/// everything. Returns how many went.
+pub fn sweep(conn: &mut DbConn, t: i64, days: u32) -> Result<usize, DbError> {
+    if days == 0 {
+        return Ok(0);
+    }
+    let cutoff = t - i64::from(days) * 86_400;
+    Ok(crate::on_backend!(conn, |conn| diesel::delete(
+        tfa_audit::table.filter(tfa_audit::created_at.lt(cutoff))
+    )
+    .execute(conn))?)
+}
+
+/// The sweep of a running store: now, then every `SWEEP_EVERY`, for as
+/// long as the worker that started it runs. A failed sweep is logged and
+/// tried again next time; it never stops the store.
+pub async fn sweep_forever(db: Db, days: u32) {
+    if days == 0 {
+        return;
+    }
+    loop {
+        match db.transaction(move |conn| sweep(conn, now(), days)).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(
+                deleted = n,
+                days,
+                "two-factor audit events past retention deleted"
+            ),
+            Err(e) => tracing::warn!(error = %e, "two-factor audit retention sweep failed"),
+        }
+        actix_web::rt::time::sleep(SWEEP_EVERY).await;
+    }
+}
+
+/// Every event matching `email` (as `page` filters), oldest first, for the
+/// CSV export; read in batches so one query never holds the whole table.
+pub async fn all_matching(db: &Db, email: &str) -> Result<Vec<AuditRow>, DbError> {
+    const BATCH: i64 = 5_000;
+    let filter = email.trim().to_lowercase();
+    let mut out = Vec::new();
+    let mut after = 0i64;
+    loop {
+        let filter = filter.clone();
+        let batch: Vec<AuditRow> = db
+            .run(move |conn| {
+                let mut query = tfa_audit::table
+                    .filter(tfa_audit::id.gt(after))
+                    .into_boxed();
+                if !filter.is_empty() {
+                    query = query.filter(
+                        tfa_audit::account_email
+                            .like(format!("%{}%", like_escaped(&filter)))
+                            .escape('\\'),
+                    );
+                }
+                Ok(query
+                    .order(tfa_audit::id.asc())
+                    .limit(BATCH)
+                    .select((
+                        tfa_audit::id,
+                        tfa_audit::created_at,
+                        tfa_audit::account_id,
+                        tfa_audit::account_email,
+                        tfa_audit::interface,
+                        tfa_audit::ip,
+                        tfa_audit::event,
+                        tfa_audit::outcome,
+                        tfa_audit::detail,
+                    ))
+                    .load::<AuditRow>(conn)?)
+            })
+            .await?;
+        let full = batch.len() as i64 == BATCH;
+        if let Some(last) = batch.last() {
+            after = last.id;
+        }
+        out.extend(batch);
+        if !full {
+            return Ok(out);
+        }
+    }
+}
+
+fn like_escaped(s: &str) -> String {
+    s.replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_")
 }

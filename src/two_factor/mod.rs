@@ -60,7 +60,7 @@ pub(crate) mod config;
 pub(crate) mod factors;
 pub mod gateways;
 pub(crate) mod limits;
-pub(crate) mod otp_code;
+pub mod otp_code;
 pub(crate) mod pages;
 pub mod passkey;
 pub mod recovery;
@@ -76,6 +76,8 @@ pub mod trusted_device;
 
 #[cfg(test)]
 mod db_tests;
+#[cfg(test)]
+mod property_tests;
 
 use std::sync::Arc;
 
@@ -119,6 +121,9 @@ static TEMPLATES: include_dir::Dir<'static> =
 pub struct TwoFactorAddon {
     service: Arc<Service>,
     passkeys: Arc<passkey::RelyingParty>,
+    /// Days audit events are kept (0: for ever); see `audit::sweep`.
+    audit_retention_days: u32,
+    sweep_started: std::sync::atomic::AtomicBool,
 }
 
 impl TwoFactorAddon {
@@ -131,7 +136,16 @@ impl TwoFactorAddon {
         TwoFactorAddon {
             service: Arc::new(Service::new(config)),
             passkeys: Arc::new(passkeys),
+            audit_retention_days: audit::DEFAULT_RETENTION_DAYS,
+            sweep_started: std::sync::atomic::AtomicBool::new(false),
         }
+    }
+
+    /// Keeps audit events `days` days (0: for ever) instead of
+    /// `audit::DEFAULT_RETENTION_DAYS`.
+    pub fn with_audit_retention_days(mut self, days: u32) -> TwoFactorAddon {
+        self.audit_retention_days = days;
+        self
     }
 }
 
@@ -163,6 +177,18 @@ impl Addon for TwoFactorAddon {
         admin::tools::configure(cfg, host.clone());
         admin::confirm_access::configure(cfg, self.service.clone(), host.clone());
         admin::audit_page::configure(cfg, host.clone());
+        admin::audit_csv::configure(cfg, host.clone());
+        // The audit retention sweep: one per addon instance, started by the
+        // first worker that configures its routes.
+        if !self
+            .sweep_started
+            .swap(true, std::sync::atomic::Ordering::SeqCst)
+        {
+            actix_web::rt::spawn(audit::sweep_forever(
+                host.db().clone(),
+                self.audit_retention_days,
+            ));
+        }
         admin::connection_test::configure(cfg, self.service.clone(), host.clone());
         // Before `security`: its Security page scope shares their prefix.
         trusted_device::pages::configure(

@@ -5,8 +5,10 @@
 //! an admin's factors (`confirm_access`), the status box on the settings
 //! page (`status`) with its "Test connection" button (`connection_test`),
 //! what a settings save or the on/off switch records (`changes`), and the
-//! audit log page (`audit_page`, its words in `audit_labels`).
+//! audit log page (`audit_page`, its words in `audit_labels`) and its CSV
+//! export (`audit_csv`).
 
+pub(crate) mod audit_csv;
 pub(crate) mod audit_labels;
 pub(crate) mod audit_page;
 pub(crate) mod changes;

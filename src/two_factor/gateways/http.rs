@@ -54,5 +54,10 @@ pub fn parse_object<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, Ga
     if first != Some(&b'{') {
         return Err(GatewayError::UnexpectedBody);
     }
-    serde_json::from_slice(body).map_err(|_| GatewayError::UnexpectedBody)
+    // JSON is UTF-8 (RFC 8259), and serde_json skips the strings of fields
+    // it ignores without checking them: a body with broken UTF-8 anywhere
+    // is garbage as a whole, not a yes with a damaged message (found by
+    // the property tests).
+    let text = std::str::from_utf8(body).map_err(|_| GatewayError::UnexpectedBody)?;
+    serde_json::from_str(text).map_err(|_| GatewayError::UnexpectedBody)
 }

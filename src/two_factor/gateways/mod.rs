@@ -6,7 +6,7 @@
 
 pub mod authy;
 mod http;
-pub(crate) mod verify;
+pub mod verify;
 
 pub use authy::{AuthyClient, AuthyId};
 pub(crate) use verify::{VerificationSid, VerifyClient, VerifyEndpoint};

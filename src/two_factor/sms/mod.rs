@@ -3,7 +3,7 @@
 //! front (`service`), the code and phone-entry pages of a sign-in
 //! (`pages`), and the phone fields of the profile forms (`profile`).
 
-pub(crate) mod countries;
+pub mod countries;
 pub(crate) mod pages;
 pub mod phone;
 pub(crate) mod phone_change;
