@@ -13,7 +13,7 @@
 //! the command line, test set-up) is not counted. Unused, it costs an
 //! atomic add per statement.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
@@ -24,6 +24,7 @@ use diesel::connection::{Instrumentation, InstrumentationEvent};
 pub struct Tally {
     statements: AtomicU64,
     transaction_statements: AtomicU64,
+    connection_checks: AtomicU64,
     write_transactions: AtomicU64,
 }
 
@@ -32,6 +33,7 @@ impl Tally {
         Counted {
             statements: self.statements.load(Ordering::Relaxed),
             transaction_statements: self.transaction_statements.load(Ordering::Relaxed),
+            connection_checks: self.connection_checks.load(Ordering::Relaxed),
             write_transactions: self.write_transactions.load(Ordering::Relaxed),
         }
     }
@@ -62,22 +64,37 @@ impl Counters {
 }
 
 /// A reading of a tally. `statements` are the statements that do the
-/// work: every query, insert, update and delete, and the pool's `SELECT 1`
-/// when it tests a PostgreSQL connection on checkout. The statements that
-/// open and close transactions (`BEGIN`, `COMMIT`, `ROLLBACK`, savepoints)
-/// are `transaction_statements`: each write transaction costs two. A write
+/// work: every query, insert, update and delete (the same on both
+/// backends). The statements that open and close transactions (`BEGIN`,
+/// `COMMIT`, `ROLLBACK`, savepoints) are `transaction_statements`: each
+/// write transaction costs two. `connection_checks` are the pool's
+/// `SELECT 1` when it tests a PostgreSQL connection on checkout (one per
+/// `Db::run` or `Db::transaction` there; none on SQLite). A write
 /// transaction is a top-level one (a savepoint inside it is not another).
 /// Every statement is a round trip to PostgreSQL (`round_trips`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Counted {
     pub statements: u64,
     pub transaction_statements: u64,
+    pub connection_checks: u64,
     pub write_transactions: u64,
 }
 
 impl Counted {
     pub fn round_trips(&self) -> u64 {
-        self.statements + self.transaction_statements
+        self.statements + self.transaction_statements + self.connection_checks
+    }
+}
+
+impl std::ops::Add for Counted {
+    type Output = Counted;
+    fn add(self, more: Counted) -> Counted {
+        Counted {
+            statements: self.statements + more.statements,
+            transaction_statements: self.transaction_statements + more.transaction_statements,
+            connection_checks: self.connection_checks + more.connection_checks,
+            write_transactions: self.write_transactions + more.write_transactions,
+        }
     }
 }
 
@@ -87,6 +104,7 @@ impl std::ops::Sub for Counted {
         Counted {
             statements: self.statements - before.statements,
             transaction_statements: self.transaction_statements - before.transaction_statements,
+            connection_checks: self.connection_checks - before.connection_checks,
             write_transactions: self.write_transactions - before.write_transactions,
         }
     }
@@ -96,7 +114,7 @@ impl std::fmt::Display for Counted {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "{} statements, {} write transactions ({} round trips with BEGIN/COMMIT)",
+            "{} statements, {} write transactions ({} round trips with BEGIN/COMMIT and connection checks)",
             self.statements,
             self.write_transactions,
             self.round_trips()
@@ -107,6 +125,17 @@ impl std::fmt::Display for Counted {
 thread_local! {
     /// The tally that statements on this thread go to, while a `Db` call runs.
     static ACTIVE: RefCell<Option<(Arc<Counters>, Side)>> = const { RefCell::new(None) };
+    /// A connection is being checked out of the pool on this thread.
+    static CHECKING_OUT: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Runs `get` (a checkout from the pool): a statement it runs is the
+/// pool's connection check.
+pub fn checkout<T>(get: impl FnOnce() -> T) -> T {
+    CHECKING_OUT.with(|c| c.set(true));
+    let got = get();
+    CHECKING_OUT.with(|c| c.set(false));
+    got
 }
 
 /// While alive, statements on this thread count for `side` of `counters`
@@ -151,6 +180,8 @@ impl Instrumentation for CountStatements {
             InstrumentationEvent::StartQuery { .. } => {
                 if std::mem::take(&mut self.next_is_transaction_control) {
                     add(|t| &t.transaction_statements)
+                } else if CHECKING_OUT.with(Cell::get) {
+                    add(|t| &t.connection_checks)
                 } else {
                     add(|t| &t.statements)
                 }

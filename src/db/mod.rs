@@ -12,8 +12,8 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use diesel::connection::SimpleConnection;
-use diesel::Connection as _;
 use diesel::r2d2::{ConnectionManager, CustomizeConnection, Pool, PooledConnection};
+use diesel::Connection as _;
 
 /// A connection to whichever backend `database.url` names.
 #[derive(diesel::MultiConnection)]
@@ -202,13 +202,13 @@ impl Db {
     {
         if self.inline() {
             let _counting = self.counting();
-            let mut conn = self.pool.get()?;
+            let mut conn = counts::checkout(|| self.pool.get())?;
             return f(&mut conn);
         }
         let db = self.clone();
         tokio::task::spawn_blocking(move || {
             let _counting = db.counting();
-            let mut conn = db.pool.get()?;
+            let mut conn = counts::checkout(|| db.pool.get())?;
             f(&mut conn)
         })
         .await
@@ -247,7 +247,7 @@ impl Db {
             .as_deref()
             .map(|m| m.lock().unwrap_or_else(PoisonError::into_inner));
         let _counting = self.counting();
-        let mut conn = self.pool.get()?;
+        let mut conn = counts::checkout(|| self.pool.get())?;
         write_transaction(&mut conn, f)
     }
 }

@@ -203,7 +203,7 @@ impl Addon for TwoFactorAddon {
                 .interface(attempt.interface)
                 .ip(&attempt.ip)
                 .detail(format!("{detail}; {redirect}"));
-            store::start_challenge(host.db(), attempt.pending_id.clone(), account_id, ev).await?;
+            store::start_challenge(host, attempt.pending_id.clone(), account_id, ev).await?;
         }
         Ok(decision)
     }

@@ -18,6 +18,7 @@ mod sandbox_admin;
 mod sandbox_api;
 mod sandbox_mounted;
 mod second_host;
+mod sign_in_counts;
 mod twilio_conformance;
 mod twilio_sandbox;
 mod two_factor;

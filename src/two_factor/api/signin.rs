@@ -121,17 +121,18 @@ pub(super) async fn signin(
         }
         Requirement::App | Requirement::Sms => {
             let acct = account.clone();
+            let ev = api_event(&account, &ip, "challenge", "started").detail("API sign-in");
+            // The challenge and its audit entry, in one write.
             let challenge = st
                 .host
                 .db()
-                .transaction(move |conn| challenges::create(conn, &acct))
+                .transaction(move |conn| {
+                    let challenge = challenges::create(conn, &acct)?;
+                    audit::insert(conn, &ev)?;
+                    Ok(challenge)
+                })
                 .await?;
             let methods = methods(&st, &account).await?;
-            audit::record(
-                st.host.db(),
-                api_event(&account, &ip, "challenge", "started").detail("API sign-in"),
-            )
-            .await;
             Ok(ok(json!({
                 "two_factor_required": true,
                 "challenge_id": challenge,
@@ -177,17 +178,29 @@ pub(super) async fn verify_2fa(
     let body: body::Challenge = body::read(&body)?;
     let (id, _ch, account) = challenge_of(&st, &body).await?;
     let ip = st.host.client_ip(&req);
-    // Count the attempt on the challenge before anything is checked.
+    // Count the attempt on the challenge, and on the account (for a code
+    // to check), before anything is checked, in one write.
+    let has_code = body.code().is_some();
     let counted = {
         let id = id.clone();
+        let account_id = account.id;
         st.host
             .db()
-            .transaction(move |conn| challenges::count_attempt(conn, &id))
+            .transaction(move |conn| {
+                let n = challenges::count_attempt(conn, &id)?;
+                let gate = match n {
+                    Some(n) if n <= MAX_PENDING_ATTEMPTS && has_code => Some(
+                        crate::two_factor::limits::code_attempt_in(conn, account_id)?,
+                    ),
+                    _ => None,
+                };
+                Ok((n, gate))
+            })
             .await?
     };
-    match counted {
-        Some(n) if n <= MAX_PENDING_ATTEMPTS => {}
-        Some(_) => {
+    let gate = match counted {
+        (Some(n), gate) if n <= MAX_PENDING_ATTEMPTS => gate,
+        (Some(_), _) => {
             let id2 = id.clone();
             let _ = st
                 .host
@@ -207,8 +220,8 @@ pub(super) async fn verify_2fa(
                 GENERIC_AUTH_ERROR,
             ));
         }
-        None => return Err(ApiError::invalid_challenge()),
-    }
+        (None, _) => return Err(ApiError::invalid_challenge()),
+    };
     let purpose = challenge_purpose(&id);
     let actor = Actor {
         account: &account,
@@ -224,27 +237,50 @@ pub(super) async fn verify_2fa(
             "\"code\" must be a JSON string: the 6-digit code of your authenticator app or text message, or a recovery code.",
         ));
     };
-    let checked = verify::check_code(&st.service, &st.host, &actor, &code, true).await?;
+    let (checked, on_success) =
+        verify::check_code_gated(&st.service, &st.host, &actor, &code, true, gate).await?;
     match checked {
         Checked::Valid { method, remaining } => {
-            let done = st
+            // The challenge's completion (one of concurrent correct codes
+            // wins), the code's own writes, the audit entry and the new
+            // token: one write.
+            let ev = api_event(&account, &ip, "api_signin", "success").detail(method.as_str());
+            let account_id = account.id;
+            let expires = crate::db::now() + tokens::SESSION_TTL_SECS;
+            let token = st
                 .host
                 .db()
-                .transaction(move |conn| challenges::complete(conn, &id))
+                .transaction(move |conn| {
+                    if !challenges::complete(conn, &id)? {
+                        return Ok(None);
+                    }
+                    if let Some(write) = on_success {
+                        write(conn)?;
+                    }
+                    audit::insert(conn, &ev)?;
+                    tokens::create(
+                        conn,
+                        account_id,
+                        Kind::Session,
+                        "API sign-in",
+                        Scope::Full,
+                        Some(expires),
+                    )
+                    .map(Some)
+                })
                 .await?;
-            if !done {
+            let Some(token) = token else {
                 return Err(ApiError::new(
                     StatusCode::CONFLICT,
                     "challenge_completed",
                     "This sign-in was already completed.",
                 ));
-            }
-            audit::record(
-                st.host.db(),
-                api_event(&account, &ip, "api_signin", "success").detail(method.as_str()),
-            )
-            .await;
-            let mut body = issue_session_token(&st, account.id).await?;
+            };
+            let mut body = json!({
+                "token": token,
+                "token_type": "Bearer",
+                "expires_in": tokens::SESSION_TTL_SECS,
+            });
             body["method"] = json!(method.as_str());
             if let Some(r) = remaining {
                 body["recovery_codes_remaining"] = json!(r);
