@@ -39,11 +39,15 @@ impl Tally {
     }
 }
 
-/// The tallies of one pool: the store's (host and addons) and the mounted
-/// test gateway's.
+/// The tallies of one pool: the store's (host and addons), its periodic
+/// housekeeping (refreshing what is cached for a second, the addon state
+/// and settings; sweeping day-old rows once a minute: how often these run
+/// depends on the clock, not on the traffic, so they are no one request's),
+/// and the mounted test gateway's.
 #[derive(Debug, Default)]
 pub struct Counters {
     pub store: Tally,
+    pub housekeeping: Tally,
     pub gateway_sandbox: Tally,
 }
 
@@ -51,6 +55,7 @@ pub struct Counters {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Side {
     Store,
+    Housekeeping,
     GatewaySandbox,
 }
 
@@ -58,6 +63,7 @@ impl Counters {
     fn tally(&self, side: Side) -> &Tally {
         match side {
             Side::Store => &self.store,
+            Side::Housekeeping => &self.housekeeping,
             Side::GatewaySandbox => &self.gateway_sandbox,
         }
     }
@@ -156,6 +162,22 @@ impl Drop for Counting {
         let previous = self.previous.take();
         ACTIVE.with(|a| *a.borrow_mut() = previous);
     }
+}
+
+/// Runs `f` (periodic housekeeping inside a request's work, such as the
+/// minute's sweep) with its statements counted as housekeeping.
+pub fn housekeeping<T>(f: impl FnOnce() -> T) -> T {
+    let previous = ACTIVE.with(|a| {
+        let mut active = a.borrow_mut();
+        let previous = active.as_ref().map(|(c, side)| (c.clone(), *side));
+        if let Some((_, side)) = active.as_mut() {
+            *side = Side::Housekeeping;
+        }
+        previous
+    });
+    let result = f();
+    ACTIVE.with(|a| *a.borrow_mut() = previous);
+    result
 }
 
 fn add(field: impl Fn(&Tally) -> &AtomicU64) {

@@ -166,6 +166,21 @@ impl Db {
         }
     }
 
+    /// The same pool, for periodic housekeeping (refreshing what is cached
+    /// for a second: addon state and settings): counted apart, since how
+    /// often it runs depends on the clock, not on the requests.
+    pub fn for_housekeeping(&self) -> Db {
+        Db {
+            side: counts::Side::Housekeeping,
+            ..self.clone()
+        }
+    }
+
+    /// The same for housekeeping (see `counts::housekeeping`).
+    pub fn counted_for_housekeeping(&self) -> counts::Counted {
+        self.counters.housekeeping.read()
+    }
+
     /// Statements and write transactions run so far through the store's
     /// handles of this pool (see `counts`).
     pub fn counted(&self) -> counts::Counted {

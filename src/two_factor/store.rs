@@ -306,7 +306,7 @@ fn insert_challenge(
 ) -> Result<bool, DbError> {
     let t = now();
     if sweep_due(&LAST_SWEEP, t) {
-        sweep_expired(conn, t)?;
+        crate::db::counts::housekeeping(|| sweep_expired(conn, t))?;
     }
     let inserted = crate::on_backend!(conn, |c| diesel::insert_into(tfa_challenges::table)
         .values((

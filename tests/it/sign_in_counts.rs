@@ -4,7 +4,9 @@
 //! app and the API. Statements are the queries, inserts, updates and
 //! deletes (the same on both backends; `BEGIN`/`COMMIT` and PostgreSQL's
 //! connection checks are counted apart); the mounted test gateway's own
-//! statements are counted apart too (in production they are Twilio's). The
+//! statements are counted apart too (in production they are Twilio's), and
+//! so is periodic housekeeping (the one-second caches' refreshes, the
+//! minute's sweep), which runs by the clock, not per sign-in. The
 //! counts are deterministic, so each sign-in is held to what it costs now
 //! and cannot creep back; each test prints what it counted.
 //!
