@@ -23,6 +23,7 @@ use clap::Parser;
 
 use storefront_2fa::authy_sandbox::{phone as sandbox_phone, users as sandbox_users};
 use storefront_2fa::crypto::SecretKey;
+use storefront_2fa::db::counts::Counted;
 use storefront_2fa::db::scratch::ScratchDatabase;
 use storefront_2fa::db::Db;
 use storefront_2fa::host::password::{hash_blocking, hash_with, Scratch};
@@ -71,6 +72,23 @@ struct Args {
     /// Server binary (default: `storefront-2fa` next to this binary).
     #[arg(long)]
     server_bin: Option<std::path::PathBuf>,
+    /// Hashing threads, for the server and for the argon2id reference
+    /// (default: every core). Fewer than the machine has also pins the
+    /// server to that many cores (`taskset`).
+    #[arg(long)]
+    cores: Option<usize>,
+    /// Instead of the phases: phase (a) once for each of 1, 2, 4, 8 and 16
+    /// hashing threads the machine has cores for (a new server each), and
+    /// the scale curve.
+    #[arg(long)]
+    scale: bool,
+}
+
+/// argon2id's own memory per hashing thread (m = 19456 KiB), MiB.
+const ARGON2_MIB: f64 = 19.0;
+
+fn machine_cores() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get())
 }
 
 #[derive(Default)]
@@ -386,11 +404,8 @@ async fn catalog_into(
 /// argon2id with the production parameters, on every core, for `secs`:
 /// hashes per second. Each thread first makes one uncounted hash, so its
 /// kept memory is already mapped, as in the server's hashing threads.
-fn argon2_per_second(secs: f64) -> f64 {
-    let cores = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(2);
-    let handles: Vec<_> = (0..cores)
+fn argon2_per_second(secs: f64, threads: usize) -> f64 {
+    let handles: Vec<_> = (0..threads)
         .map(|_| {
             std::thread::spawn(move || {
                 let mut scratch = Scratch::default();
@@ -615,6 +630,8 @@ struct Run {
     args: Args,
     pid: u32,
     db: Db,
+    /// Hashing threads (`--cores`).
+    cores: usize,
 }
 
 /// CPU counters read at one instant (or summed differences of such):
@@ -663,7 +680,7 @@ impl Run {
     /// so both sides are measured in turns, as (c) does. Flows per second
     /// count the flows finished in each round's steady window (after its
     /// ramp-up, before its deadline), so neither ramp-up nor drain counts.
-    async fn full_logins(&self, report: &mut Report) {
+    async fn full_logins(&self, report: &mut Report) -> f64 {
         const ROUNDS: u32 = 4;
         let args = &self.args;
         println!(
@@ -680,7 +697,10 @@ impl Run {
         let (mut n_flows, mut window) = (0usize, 0.0f64);
         let mut cpu = CpuSample::default();
         for _ in 0..ROUNDS {
-            hash_rates.push(argon2_per_second((self.d / (2 * ROUNDS)).as_secs_f64()));
+            hash_rates.push(argon2_per_second(
+                (self.d / (2 * ROUNDS)).as_secs_f64(),
+                self.cores,
+            ));
             let started = Instant::now();
             let (window_start, deadline) = (started + warmup, started + round);
             let pid = self.pid;
@@ -731,7 +751,7 @@ impl Run {
         // Where the CPU goes, per flow: the server's hashing threads, the
         // rest of the server, this load generator, and idle cores.
         let per_flow = |secs: f64| secs / n_flows.max(1) as f64 * 1000.0;
-        let cores = std::thread::available_parallelism().map_or(2, |n| n.get()) as f64;
+        let cores = self.cores as f64;
         let hashing = per_flow(cpu.hashing);
         let rest = per_flow(cpu.server - cpu.hashing);
         println!(
@@ -757,6 +777,7 @@ impl Run {
             ratio >= 0.90,
         );
         report.count_errors(&a);
+        ratio
     }
 
     /// (b) The code step alone: 32 users at a person's pace, then back to back.
@@ -941,6 +962,175 @@ impl Run {
     }
 }
 
+/// One full SMS sign-in (password, code page, code, protected page) of a
+/// seeded shopper, counting what the store ran for it (`Db::counted`): the
+/// statements and write transactions, and the test gateway's apart. The
+/// login form's GET (it only hands out the CSRF token) and the outbox read
+/// (the shopper reading the text) are left out.
+async fn counted_sign_in(t: &Target, db: &Db) -> anyhow::Result<(Counted, Counted, Counted)> {
+    let stats = Stats::default();
+    let (email, phone) = t.take_user()?;
+    let mut s = t.session();
+    let (_, page) = s.get("/login").await?;
+    let csrf = csrf_of(&page)?;
+    let (before, gateway_before) = (db.counted(), db.counted_for_gateway_sandbox());
+    let housekeeping_before = db.counted_for_housekeeping();
+    let (status, location) = s
+        .post(
+            "/login",
+            &[
+                ("email", &email),
+                ("password", PASSWORD),
+                ("next", "/account"),
+                ("csrf_token", &csrf),
+            ],
+        )
+        .await?;
+    anyhow::ensure!(status == 303, "password step {status} {location}");
+    let (status, _) = s.get("/two-factor/verify").await?;
+    anyhow::ensure!(status == 200, "verify page {status}");
+    let (mid, gateway_mid) = (db.counted(), db.counted_for_gateway_sandbox());
+    let code = t.code_from_outbox(&phone).await?;
+    let outbox = db.counted() - mid;
+    let gateway_outbox = db.counted_for_gateway_sandbox() - gateway_mid;
+    submit_code(&mut s, &csrf, &code, &stats).await?;
+    let (status, page) = s.get("/account").await?;
+    anyhow::ensure!(
+        status == 200 && page.contains("My account"),
+        "protected page {status}"
+    );
+    Ok((
+        db.counted() - before - outbox,
+        db.counted_for_gateway_sandbox() - gateway_before - gateway_outbox,
+        db.counted_for_housekeeping() - housekeeping_before,
+    ))
+}
+
+/// Counts two sign-ins on an instance of the store in this process, on the
+/// run's database (as a second instance behind a balancer), and prints the
+/// second (both are a returning shopper's: the gateway registration is
+/// seeded).
+async fn count_statements(
+    settings: storefront_2fa::config::Settings,
+    client: &reqwest::Client,
+    users: Vec<(String, String)>,
+    report: &mut Report,
+) -> anyhow::Result<()> {
+    let app = storefront_2fa::startup::Application::build(settings).await?;
+    let db = app.db().clone();
+    let base = format!("http://127.0.0.1:{}", app.port());
+    let server = tokio::spawn(app.run_until_stopped());
+    let t = Target {
+        base,
+        client: client.clone(),
+        users,
+        next_user: AtomicUsize::new(0),
+        next_ip: AtomicUsize::new(10_000),
+    };
+    counted_sign_in(&t, &db).await?;
+    let (store, gateway, housekeeping) = counted_sign_in(&t, &db).await?;
+    server.abort();
+    println!(
+        "\nSQL per full SMS sign-in (password, code page, code, protected page), counted by the server:\n  \
+         store: {} statements (target <= 20), {} write transactions (target <= 4); \
+         {} round trips with BEGIN/COMMIT and connection checks\n  \
+         test gateway (Twilio's in production, not counted above): {gateway}\n  \
+         housekeeping during it (cache refreshes, the minute's sweep; not counted above): {housekeeping}",
+        store.statements,
+        store.write_transactions,
+        store.round_trips(),
+    );
+    report.figure(
+        "SQL statements a full SMS sign-in",
+        store.statements as f64,
+        "<= 20",
+        store.statements <= 20,
+    );
+    report.figure(
+        "write transactions a full SMS sign-in",
+        store.write_transactions as f64,
+        "<= 4",
+        store.write_transactions <= 4,
+    );
+    Ok(())
+}
+
+/// Where and how the server under load runs.
+struct ServerSpec<'a> {
+    bin: &'a std::path::Path,
+    db_url: &'a str,
+    key_b64: &'a str,
+    dir: &'a std::path::Path,
+}
+
+/// Starts the release server on a free port with `cores` hashing threads
+/// (pinned to that many cores when the machine has more); its pid and base URL.
+fn start_server(spec: &ServerSpec<'_>, cores: usize) -> anyhow::Result<(Server, u32, String)> {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
+    let mut command = if cores < machine_cores() {
+        let mut c = Command::new("taskset");
+        c.arg("-c").arg(format!("0-{}", cores - 1)).arg(spec.bin);
+        c
+    } else {
+        Command::new(spec.bin)
+    };
+    let child = command
+        .arg("serve")
+        .env("STOREFRONT__SERVER__BIND", format!("127.0.0.1:{port}"))
+        .env("STOREFRONT__SERVER__TRUST_FORWARDED_FOR", "true")
+        .env("STOREFRONT__DATABASE__URL", spec.db_url)
+        .env("STOREFRONT__DATABASE__POOL_SIZE", "16")
+        .env("STOREFRONT__SECURITY__SECRET_KEY", spec.key_b64)
+        .env(
+            "STOREFRONT__SECURITY__MAX_CONCURRENT_HASHES",
+            cores.to_string(),
+        )
+        .env("STOREFRONT__SANDBOX__RATE_LIMIT_PER_MINUTE", "0")
+        // The store-wide ceiling (300 texts an hour by default, against SMS
+        // pumping) would stop a load test of thousands of sign-ins.
+        .env("STOREFRONT__TWO_FACTOR__SMS_HOURLY_CEILING", "10000000")
+        .env("STOREFRONT__DATA_DIR", spec.dir)
+        .env("RUST_LOG", "error")
+        .stdout(Stdio::null())
+        .spawn()
+        .with_context(|| {
+            format!(
+                "starting {} (build it with cargo build --release -p storefront-2fa)",
+                spec.bin.display()
+            )
+        })?;
+    let pid = child.id();
+    Ok((Server { child }, pid, format!("http://127.0.0.1:{port}")))
+}
+
+async fn wait_until_up(client: &reqwest::Client, base: &str) {
+    for _ in 0..100 {
+        if client.get(format!("{base}/healthz")).send().await.is_ok() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// The server's peak RSS, stated as argon2id's own memory per hashing
+/// thread and the rest of the server.
+fn rss_figures(pid: u32, cores: usize, report: &mut Report) {
+    let rss = peak_rss_kib(pid).unwrap_or(0) as f64 / 1024.0;
+    let rest = rss - cores as f64 * ARGON2_MIB;
+    println!(
+        "\nserver peak RSS: {rss:.0} MiB = {cores} hashing threads x {ARGON2_MIB:.0} MiB (argon2id's own) + {rest:.0} MiB the rest"
+    );
+    report.figure("server peak RSS (MiB)", rss, "< 100", rss < 100.0);
+    report.figure(
+        "server peak RSS besides argon2id (MiB)",
+        rest,
+        "< 40",
+        rest < 40.0,
+    );
+}
+
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let dir = TempDir::new()?;
@@ -959,48 +1149,45 @@ fn main() -> anyhow::Result<()> {
         (None, Some(url)) => url.clone(),
         (None, None) => format!("sqlite://{}/load.db", dir.path().display()),
     };
+    let curve: Vec<usize> = [1, 2, 4, 8, 16]
+        .into_iter()
+        .filter(|n| *n <= machine_cores())
+        .collect();
+    let cores = args.cores.unwrap_or_else(machine_cores).max(1);
+    println!(
+        "machine: {} cores; hashing threads: {}",
+        machine_cores(),
+        if args.scale {
+            format!("{curve:?}")
+        } else {
+            cores.to_string()
+        }
+    );
     let key = SecretKey::generate();
     let key_b64 = key.to_base64();
-    let login_budget = (args.duration as usize * 2 + 4) * 150;
+    let login_budget =
+        (args.duration as usize * 2 + 4) * 150 * if args.scale { curve.len() } else { 1 };
     let code_budget = 2 * args.code_users * args.codes_per_user;
     let db = Db::connect(&db_url, 2)?;
     let seed_started = Instant::now();
-    let users = seed(&db, &key, login_budget + code_budget)?;
+    let mut users = seed(&db, &key, login_budget + code_budget + 2)?;
+    let count_users = users.split_off(users.len() - 2);
     println!(
         "seeded {} users in {:.1} s",
-        users.len(),
+        users.len() + count_users.len(),
         seed_started.elapsed().as_secs_f64()
     );
-
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port();
     let bin = args.server_bin.clone().unwrap_or_else(|| {
         std::env::current_exe()
             .unwrap()
             .with_file_name("storefront-2fa")
     });
-    let child = Command::new(&bin)
-        .arg("serve")
-        .env("STOREFRONT__SERVER__BIND", format!("127.0.0.1:{port}"))
-        .env("STOREFRONT__SERVER__TRUST_FORWARDED_FOR", "true")
-        .env("STOREFRONT__DATABASE__URL", &db_url)
-        .env("STOREFRONT__DATABASE__POOL_SIZE", "16")
-        .env("STOREFRONT__SECURITY__SECRET_KEY", &key_b64)
-        .env("STOREFRONT__SANDBOX__RATE_LIMIT_PER_MINUTE", "0")
-        .env("STOREFRONT__DATA_DIR", dir.path())
-        .env("RUST_LOG", "error")
-        .stdout(Stdio::null())
-        .spawn()
-        .with_context(|| {
-            format!(
-                "starting {} (build it with cargo build --release -p storefront-2fa)",
-                bin.display()
-            )
-        })?;
-    let pid = child.id();
-    let server = Server { child };
-    let base = format!("http://127.0.0.1:{port}");
+    let spec = ServerSpec {
+        bin: &bin,
+        db_url: &db_url,
+        key_b64: &key_b64,
+        dir: dir.path(),
+    };
 
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -1010,40 +1197,81 @@ fn main() -> anyhow::Result<()> {
             .redirect(reqwest::redirect::Policy::none())
             .pool_max_idle_per_host(256)
             .build()?;
-        for _ in 0..100 {
-            if client.get(format!("{base}/healthz")).send().await.is_ok() {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        let run = Run {
-            t: Arc::new(Target {
-                base: base.clone(),
-                client,
-                users,
-                next_user: AtomicUsize::new(0),
-                next_ip: AtomicUsize::new(0),
-            }),
-            d: Duration::from_secs(args.duration),
-            args: args.clone(),
-            pid,
-            db: db.clone(),
-        };
         let mut report = Report::default();
-        if args.phases.contains('a') {
-            run.full_logins(&mut report).await;
+        let mut counting = storefront_2fa::config::Settings::load(None)?;
+        counting.server.bind = "127.0.0.1:0".into();
+        counting.server.trust_forwarded_for = true;
+        counting.database.url = db_url.clone();
+        counting.database.pool_size = 4;
+        counting.security.secret_key = key_b64.clone();
+        counting.sandbox.rate_limit_per_minute = 0;
+        counting.data_dir = dir.path().join("counting");
+        counting.demo_data = false;
+        count_statements(counting, &client, count_users, &mut report).await?;
+        let users = Arc::new(Mutex::new(Some(users)));
+        let target = |base: String, users: Vec<(String, String)>| Target {
+            base,
+            client: client.clone(),
+            users,
+            next_user: AtomicUsize::new(0),
+            next_ip: AtomicUsize::new(0),
+        };
+        if args.scale {
+            let all = users.lock().unwrap().take().unwrap_or_default();
+            let share = all.len() / curve.len();
+            let mut rows = Vec::new();
+            for (i, n) in curve.iter().enumerate() {
+                let (server, pid, base) = start_server(&spec, *n)?;
+                wait_until_up(&client, &base).await;
+                let mine = all[i * share..(i + 1) * share].to_vec();
+                let run = Run {
+                    t: Arc::new(target(base, mine)),
+                    d: Duration::from_secs(args.duration),
+                    args: args.clone(),
+                    pid,
+                    db: db.clone(),
+                    cores: *n,
+                };
+                println!("\n=== {n} hashing thread(s) ===");
+                let ratio = run.full_logins(&mut report).await;
+                let rss = peak_rss_kib(pid).unwrap_or(0) as f64 / 1024.0;
+                rows.push((*n, ratio, rss));
+                drop(server);
+            }
+            println!("\nscale curve (phase a): hashing threads, full sign-ins / argon2id alone, peak RSS");
+            for (n, ratio, rss) in rows {
+                println!(
+                    "  {n:>2}   {ratio:.2}   {rss:.0} MiB ({:.0} MiB besides argon2id)",
+                    rss - n as f64 * ARGON2_MIB
+                );
+            }
+        } else {
+            let (server, pid, base) = start_server(&spec, cores)?;
+            wait_until_up(&client, &base).await;
+            let all = users.lock().unwrap().take().unwrap_or_default();
+            let run = Run {
+                t: Arc::new(target(base, all)),
+                d: Duration::from_secs(args.duration),
+                args: args.clone(),
+                pid,
+                db: db.clone(),
+                cores,
+            };
+            if args.phases.contains('a') {
+                run.full_logins(&mut report).await;
+            }
+            if args.phases.contains('b') {
+                run.code_step(&mut report).await?;
+            }
+            if args.phases.contains('c') {
+                run.catalog(&mut report).await?;
+            }
+            if args.phases.contains('d') {
+                run.catalog_during_storm(&mut report).await;
+            }
+            rss_figures(pid, cores, &mut report);
+            drop(server);
         }
-        if args.phases.contains('b') {
-            run.code_step(&mut report).await?;
-        }
-        if args.phases.contains('c') {
-            run.catalog(&mut report).await?;
-        }
-        if args.phases.contains('d') {
-            run.catalog_during_storm(&mut report).await;
-        }
-        let rss = peak_rss_kib(pid).unwrap_or(0) as f64 / 1024.0;
-        report.figure("server peak RSS (MiB)", rss, "< 100", rss < 100.0);
         let errors = report.errors as f64;
         report.figure("errors", errors, "= 0", report.errors == 0);
         println!("\nsummary (one run, this machine)");
@@ -1057,6 +1285,5 @@ fn main() -> anyhow::Result<()> {
         }
         anyhow::Ok(())
     });
-    drop(server);
     result
 }

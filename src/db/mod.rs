@@ -3,6 +3,7 @@
 //! send PostgreSQL queries to the blocking pool and run SQLite's in place
 //! (see `Db::run`), with SQLite writers queued on one in-process turn.
 
+pub mod counts;
 pub mod migrations;
 pub mod schema;
 pub mod scratch;
@@ -12,6 +13,7 @@ use std::time::Duration;
 
 use diesel::connection::SimpleConnection;
 use diesel::r2d2::{ConnectionManager, CustomizeConnection, Pool, PooledConnection};
+use diesel::Connection as _;
 
 /// A connection to whichever backend `database.url` names.
 #[derive(diesel::MultiConnection)]
@@ -67,6 +69,9 @@ pub struct Db {
     /// instead of in SQLite's busy handler, which sleeps 1 to 100 ms between
     /// tries. (Other processes on the same file still meet the busy timeout.)
     sqlite_writer: Option<Arc<Mutex<()>>>,
+    /// What this pool ran (see `counts`), and whose work this handle does.
+    counters: Arc<counts::Counters>,
+    side: counts::Side,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -75,6 +80,10 @@ pub enum Backend {
     Postgres,
 }
 
+/// Sets up each new pooled connection: SQLite's pragmas (below), and on
+/// both backends the statement counter (`counts`), installed after the
+/// pragmas so that setting up a connection is not counted.
+///
 /// SQLite connections want a busy timeout instead of immediate `database is
 /// locked` errors, and foreign keys switched on (WAL is set once at connect).
 /// They leave checkpoints to `spawn_checkpointer`: SQLite's automatic one
@@ -91,6 +100,10 @@ impl CustomizeConnection<DbConn, diesel::r2d2::Error> for SqlitePragmas {
                  PRAGMA wal_autocheckpoint = 0;",
             )
             .map_err(diesel::r2d2::Error::QueryError)?;
+        }
+        match conn {
+            DbConn::Sqlite(c) => c.set_instrumentation(counts::CountStatements::default()),
+            DbConn::Pg(c) => c.set_instrumentation(counts::CountStatements::default()),
         }
         Ok(())
     }
@@ -139,7 +152,48 @@ impl Db {
             pool,
             backend,
             sqlite_writer,
+            counters: Arc::default(),
+            side: counts::Side::Store,
         })
+    }
+
+    /// The same pool, for the mounted test gateway: its statements are
+    /// counted apart from the store's (in production that work is Twilio's).
+    pub fn for_gateway_sandbox(&self) -> Db {
+        Db {
+            side: counts::Side::GatewaySandbox,
+            ..self.clone()
+        }
+    }
+
+    /// The same pool, for periodic housekeeping (refreshing what is cached
+    /// for a second: addon state and settings): counted apart, since how
+    /// often it runs depends on the clock, not on the requests.
+    pub fn for_housekeeping(&self) -> Db {
+        Db {
+            side: counts::Side::Housekeeping,
+            ..self.clone()
+        }
+    }
+
+    /// The same for housekeeping (see `counts::housekeeping`).
+    pub fn counted_for_housekeeping(&self) -> counts::Counted {
+        self.counters.housekeeping.read()
+    }
+
+    /// Statements and write transactions run so far through the store's
+    /// handles of this pool (see `counts`).
+    pub fn counted(&self) -> counts::Counted {
+        self.counters.store.read()
+    }
+
+    /// The same for the mounted test gateway's handles.
+    pub fn counted_for_gateway_sandbox(&self) -> counts::Counted {
+        self.counters.gateway_sandbox.read()
+    }
+
+    fn counting(&self) -> counts::Counting {
+        counts::Counting::start(&self.counters, self.side)
     }
 
     pub fn backend(&self) -> Backend {
@@ -171,12 +225,14 @@ impl Db {
         F: FnOnce(&mut DbConn) -> Result<T, DbError> + Send + 'static,
     {
         if self.inline() {
-            let mut conn = self.pool.get()?;
+            let _counting = self.counting();
+            let mut conn = counts::checkout(|| self.pool.get())?;
             return f(&mut conn);
         }
-        let pool = self.pool.clone();
+        let db = self.clone();
         tokio::task::spawn_blocking(move || {
-            let mut conn = pool.get()?;
+            let _counting = db.counting();
+            let mut conn = counts::checkout(|| db.pool.get())?;
             f(&mut conn)
         })
         .await
@@ -214,7 +270,8 @@ impl Db {
             .sqlite_writer
             .as_deref()
             .map(|m| m.lock().unwrap_or_else(PoisonError::into_inner));
-        let mut conn = self.pool.get()?;
+        let _counting = self.counting();
+        let mut conn = counts::checkout(|| self.pool.get())?;
         write_transaction(&mut conn, f)
     }
 }

@@ -112,3 +112,4 @@ diesel::table! {
 
 diesel::joinable!(cart_items -> products (product_id));
 diesel::allow_tables_to_appear_in_same_query!(cart_items, products);
+diesel::allow_tables_to_appear_in_same_query!(sessions, accounts, pending_logins, login_failures);

@@ -236,7 +236,7 @@ pub async fn password_submit(
         .db
         .transaction(move |conn| {
             accounts::set_password(conn, id, &hash)?;
-            let new_id = session::start_signed_in(conn, &old_hash, id)?;
+            let new_id = session::start_signed_in(conn, &old_hash, id, None)?;
             session::end_other_sessions(conn, id, &crate::crypto::sha256_hex(&new_id))?;
             Ok(new_id)
         })

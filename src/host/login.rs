@@ -2,7 +2,8 @@
 //! the login step of `/checkout`), the forced password change, and logout.
 //! Policy follows the account's role, never the form that was used.
 
-use std::sync::Arc;
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -18,7 +19,8 @@ use crate::crypto::random_token;
 use crate::db::DbError;
 use crate::plugin::manifest::Hook;
 use crate::plugin::{
-    AddonError, FormValues, Interface, LoginAttempt, LoginDecision, Role, GENERIC_AUTH_ERROR,
+    AddonError, FormValues, Interface, LoginAttempt, LoginDecision, PendingWrite, Role,
+    GENERIC_AUTH_ERROR,
 };
 
 pub const UNAVAILABLE: &str =
@@ -341,9 +343,44 @@ async fn hold(
     Ok(redirect(&url))
 }
 
+/// Writes addons asked to land with the pending login of a password step
+/// under way (`HostServices::write_with_pending_login`), by pending login
+/// id. `keep_pending` takes them into its transaction; `decide` drops them
+/// when no pending login will be kept. Each lives for one request.
+static WITH_PENDING: Mutex<BTreeMap<String, Vec<PendingWrite>>> = Mutex::new(BTreeMap::new());
+
+pub(crate) fn write_with_pending(pending_id: &str, write: PendingWrite) {
+    WITH_PENDING
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .entry(pending_id.to_string())
+        .or_default()
+        .push(write);
+}
+
+fn take_writes_with_pending(pending_id: &str) -> Vec<PendingWrite> {
+    WITH_PENDING
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .remove(pending_id)
+        .unwrap_or_default()
+}
+
 /// Runs the enabled addons' `after_password_verified` hooks in order. The
 /// first challenge wins. Any error refuses the login: nothing fails open.
 pub async fn decide(
+    state: &Arc<HostState>,
+    attempt: &LoginAttempt,
+) -> Result<Option<(String, String)>, String> {
+    let decided = run_login_hooks(state, attempt).await;
+    if !matches!(decided, Ok(Some(_))) {
+        // No pending login will be kept: writes meant to land with it go.
+        drop(take_writes_with_pending(&attempt.pending_id));
+    }
+    decided
+}
+
+async fn run_login_hooks(
     state: &Arc<HostState>,
     attempt: &LoginAttempt,
 ) -> Result<Option<(String, String)>, String> {
@@ -389,11 +426,16 @@ async fn keep_pending(
     row: PendingRow,
 ) -> Result<(), crate::db::DbError> {
     let id_hash = cookie_of(req).id_hash();
+    let addon_writes = take_writes_with_pending(&row.id);
     state
         .db
         .transaction(move |conn| {
             pending::insert(conn, &row)?;
-            session::attach_pending(conn, &id_hash, &row.id)
+            session::attach_pending(conn, &id_hash, &row.id)?;
+            for write in addon_writes {
+                write(conn)?;
+            }
+            Ok(())
         })
         .await
 }
@@ -408,7 +450,7 @@ pub async fn sign_in(
     let old_hash = cookie_of(req).id_hash();
     match state
         .db
-        .transaction(move |conn| session::start_signed_in(conn, &old_hash, account_id))
+        .transaction(move |conn| session::start_signed_in(conn, &old_hash, account_id, None))
         .await
     {
         Ok(new_id) => signed_in(state, new_id, target),

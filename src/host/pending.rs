@@ -5,7 +5,7 @@ use diesel::prelude::*;
 
 use actix_web::HttpRequest;
 
-use super::accounts::{self, AccountRow};
+use super::accounts::AccountRow;
 use super::session;
 use crate::db::schema::pending_logins;
 use crate::db::{now, DbConn, DbError};
@@ -79,24 +79,15 @@ impl super::HostState {
     /// account, while the account's credential generation is still the one
     /// the sign-in started under (a password change, a two-factor reset or
     /// disable since then voids it, even one that raced with its start).
+    /// Read with the session, once per request (`session::current`): the
+    /// writes that act on it (counting an attempt, taking it to sign in)
+    /// check again in their own statements.
     pub async fn pending_with_account(
         &self,
         req: &HttpRequest,
     ) -> Option<(PendingRow, AccountRow)> {
         let current = session::current(self, req).await.ok()?;
-        let id = current.pending_login_id()?.to_string();
-        self.db
-            .run(move |conn| {
-                let Some(row) = load_valid(conn, &id)? else {
-                    return Ok(None);
-                };
-                let account = accounts::by_id(conn, row.account_id)?;
-                Ok(account
-                    .filter(|a| a.credential_generation == row.credential_generation)
-                    .map(|a| (row, a)))
-            })
-            .await
-            .ok()?
+        current.pending.clone()
     }
 }
 

@@ -15,8 +15,8 @@ use super::{redirect, HostState};
 use crate::crypto::SecretKey;
 use crate::db::{Db, DbError};
 use crate::plugin::{
-    Account, AddonError, AddonSettings, Completion, HostError, HostHandle, HostServices, Interface,
-    PendingLogin, Role,
+    Account, AddonError, AddonSettings, AttemptWrite, Completion, CompletionClaim, HostError,
+    HostHandle, HostServices, Interface, PendingLogin, PendingWrite, Role,
 };
 
 impl HostState {
@@ -41,14 +41,8 @@ impl HostState {
             }
             return Ok(account.clone());
         }
-        if let Some(id) = current.pending_login_id().map(str::to_string) {
-            if let Ok(Some(row)) = self
-                .db
-                .run(move |conn| pending::load_valid(conn, &id))
-                .await
-            {
-                return Err(redirect(&row.challenge_url));
-            }
+        if let Some((row, _)) = &current.pending {
+            return Err(redirect(&row.challenge_url));
         }
         let next = req
             .uri()
@@ -110,6 +104,86 @@ impl HostState {
                 .cloned()
                 .unwrap_or_else(|| self.key.for_addon(addon_id)),
         })
+    }
+}
+
+impl AddonHost {
+    /// Completes the pending login in one write transaction, with the
+    /// addon's `claim` first when there is one (None: the claim was lost).
+    async fn complete(
+        &self,
+        req: &HttpRequest,
+        pending_id: &str,
+        claim: Option<CompletionClaim>,
+    ) -> Result<Option<Completion>, HostError> {
+        let Some((row, account)) = self
+            .host
+            .pending_row(req, &self.addon_id)
+            .await
+            .filter(|(r, _)| r.id == pending_id)
+        else {
+            return Err(HostError::PendingLoginGone);
+        };
+        /// What the transaction found.
+        enum Outcome {
+            ClaimLost,
+            Gone,
+            Done(Option<String>),
+        }
+        let won = |conn: &mut crate::db::DbConn, claim: Option<CompletionClaim>| match claim {
+            Some(claim) => claim(conn),
+            None => Ok(true),
+        };
+        if account.must_change_password {
+            // The factor is met; the new password comes next, then the session.
+            let url = change_password_path(row.interface());
+            let id = row.id.clone();
+            let moved = self
+                .host
+                .db
+                .transaction(move |conn| {
+                    if !won(conn, claim)? {
+                        return Ok(Outcome::ClaimLost);
+                    }
+                    Ok(match pending::to_password_change(conn, &id, url)? {
+                        true => Outcome::Done(None),
+                        false => Outcome::Gone,
+                    })
+                })
+                .await?;
+            return match moved {
+                Outcome::ClaimLost => Ok(None),
+                Outcome::Gone => Err(HostError::PendingLoginGone),
+                Outcome::Done(_) => Ok(Some(Completion::PasswordChangeNext(redirect(url)))),
+            };
+        }
+        // Taking the row is the claim: of two concurrent completions only one
+        // deletes it, and only that one signs in, in the same transaction.
+        let (id, account_id) = (row.id.clone(), row.account_id);
+        let old_hash = session::cookie_of(req).id_hash();
+        let started = self
+            .host
+            .db
+            .transaction(move |conn| {
+                if !won(conn, claim)? {
+                    return Ok(Outcome::ClaimLost);
+                }
+                if !pending::take(conn, &id)? {
+                    return Ok(Outcome::Gone);
+                }
+                session::start_signed_in(conn, &old_hash, account_id, Some(&id))
+                    .map(|new_id| Outcome::Done(Some(new_id)))
+            })
+            .await?;
+        match started {
+            Outcome::Done(Some(new_id)) => Ok(Some(Completion::SignedIn(signed_in(
+                &self.host,
+                new_id,
+                &row.target,
+            )))),
+            Outcome::ClaimLost => Ok(None),
+            Outcome::Gone | Outcome::Done(None) => Err(HostError::PendingLoginGone),
+        }
     }
 }
 
@@ -249,22 +323,34 @@ impl HostServices for AddonHost {
             .hasher
             .verify(row.as_ref().map(|r| r.password_hash.clone()), password)
             .await;
-        // The same per-account password lock as the login forms.
+        // The same per-account password lock as the login forms. The right
+        // password for an account with no failures on record (read after
+        // the hash, as the forms do) writes nothing.
         let row = row?;
         let (id, failed) = (row.id, !verified);
-        let locked = self
+        let locked = match self
             .host
             .db
-            .transaction(move |conn| {
-                let locked = super::throttle::is_locked(conn, id)?;
-                if failed {
-                    super::throttle::record_failure(conn, id)?;
-                } else if !locked {
-                    super::throttle::clear(conn, id)?;
-                }
-                Ok(locked)
-            })
-            .await;
+            .run(move |conn| super::throttle::has_record(conn, id))
+            .await
+        {
+            Ok(false) if verified => Ok(false),
+            Ok(_) => {
+                self.host
+                    .db
+                    .transaction(move |conn| {
+                        let locked = super::throttle::is_locked(conn, id)?;
+                        if failed {
+                            super::throttle::record_failure(conn, id)?;
+                        } else if !locked {
+                            super::throttle::clear(conn, id)?;
+                        }
+                        Ok(locked)
+                    })
+                    .await
+            }
+            Err(e) => Err(e),
+        };
         match locked {
             Ok(false) if verified && !row.must_change_password => Some(row.to_account()),
             Ok(_) => None,
@@ -311,55 +397,49 @@ impl HostServices for AddonHost {
             .await
     }
 
+    async fn count_pending_attempt_then(
+        &self,
+        pending_id: &str,
+        then: AttemptWrite,
+    ) -> Result<Option<i32>, DbError> {
+        let id = pending_id.to_string();
+        self.host
+            .db
+            .transaction(move |conn| {
+                let n = pending::count_attempt(conn, &id)?;
+                then(conn, n)?;
+                Ok(n)
+            })
+            .await
+    }
+
     async fn complete_pending_login(
         &self,
         req: &HttpRequest,
         pending_id: &str,
     ) -> Result<Completion, HostError> {
-        let Some((row, account)) = self
-            .host
-            .pending_row(req, &self.addon_id)
-            .await
-            .filter(|(r, _)| r.id == pending_id)
-        else {
-            return Err(HostError::PendingLoginGone);
-        };
-        if account.must_change_password {
-            // The factor is met; the new password comes next, then the session.
-            let url = change_password_path(row.interface());
-            let id = row.id.clone();
-            let moved = self
-                .host
-                .db
-                .transaction(move |conn| pending::to_password_change(conn, &id, url))
-                .await?;
-            if !moved {
-                return Err(HostError::PendingLoginGone);
-            }
-            return Ok(Completion::PasswordChangeNext(redirect(url)));
-        }
-        // Taking the row is the claim: of two concurrent completions only one
-        // deletes it, and only that one signs in, in the same transaction.
-        let (id, account_id) = (row.id.clone(), row.account_id);
-        let old_hash = session::cookie_of(req).id_hash();
-        let started = self
-            .host
-            .db
-            .transaction(move |conn| {
-                if !pending::take(conn, &id)? {
-                    return Ok(None);
-                }
-                session::start_signed_in(conn, &old_hash, account_id).map(Some)
-            })
-            .await?;
-        match started {
-            Some(new_id) => Ok(Completion::SignedIn(signed_in(
-                &self.host,
-                new_id,
-                &row.target,
-            ))),
+        match self.complete(req, pending_id, None).await? {
+            Some(done) => Ok(done),
             None => Err(HostError::PendingLoginGone),
         }
+    }
+
+    async fn complete_pending_login_claimed(
+        &self,
+        req: &HttpRequest,
+        pending_id: &str,
+        claim: CompletionClaim,
+    ) -> Result<Option<Completion>, HostError> {
+        self.complete(req, pending_id, Some(claim)).await
+    }
+
+    async fn write_with_pending_login(
+        &self,
+        pending_id: &str,
+        write: PendingWrite,
+    ) -> Result<(), DbError> {
+        super::login::write_with_pending(pending_id, write);
+        Ok(())
     }
 
     async fn cancel_pending_login(&self, pending_id: &str) -> Result<(), DbError> {

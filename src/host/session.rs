@@ -9,11 +9,12 @@ use actix_web::cookie::{Cookie, SameSite};
 use actix_web::{HttpMessage, HttpRequest};
 use diesel::prelude::*;
 
-use super::accounts::{self, AccountRow};
+use super::accounts::AccountRow;
 use super::basket;
+use super::pending::PendingRow;
 use super::HostState;
 use crate::crypto::{random_token, sha256_hex};
-use crate::db::schema::{pending_logins, sessions};
+use crate::db::schema::{accounts, pending_logins, sessions};
 use crate::db::{now, DbConn, DbError};
 
 pub const COOKIE_NAME: &str = "sf_session";
@@ -62,12 +63,18 @@ pub struct SessionRow {
     pub last_seen_at: i64,
 }
 
-/// What this request's session holds, loaded once per request.
+/// What this request's session holds, loaded once per request, in one
+/// query: the session, its signed-in account, and its pending login with
+/// that login's account.
 #[derive(Clone, Debug, Default)]
 pub struct CurrentSession {
     pub id_hash: String,
     pub row: Option<SessionRow>,
     pub account: Option<AccountRow>,
+    /// The unexpired pending login the session holds, with its account,
+    /// while the account's credential generation is still the one the
+    /// sign-in started under (see `HostState::pending_with_account`).
+    pub pending: Option<(PendingRow, AccountRow)>,
 }
 
 impl CurrentSession {
@@ -115,19 +122,47 @@ pub async fn current(state: &HostState, req: &HttpRequest) -> Result<Rc<CurrentS
     Ok(loaded)
 }
 
+diesel::alias!(accounts as pending_accounts: PendingAccounts);
+
+/// A session row with its account, and its live pending login with that
+/// login's account, as one query reads them.
+type Loaded = (
+    SessionRow,
+    Option<AccountRow>,
+    Option<PendingRow>,
+    Option<AccountRow>,
+);
+
 fn load(
     conn: &mut DbConn,
     id_hash: String,
     idle: i64,
     absolute: i64,
 ) -> Result<CurrentSession, DbError> {
-    let row: Option<SessionRow> = crate::on_backend!(conn, |c| sessions::table
-        .find(&id_hash)
-        .select(SessionRow::as_select())
+    let t = now();
+    // One round trip for what every page of a session needs: these were
+    // three or four queries (session, account; pending login, account).
+    let loaded: Option<Loaded> = crate::on_backend!(conn, |c| sessions::table
+        .left_join(accounts::table.on(sessions::account_id.eq(accounts::id.nullable())))
+        .left_join(
+            pending_logins::table.on(sessions::pending_login_id
+                .eq(pending_logins::id.nullable())
+                .and(pending_logins::expires_at.gt(t))),
+        )
+        .left_join(
+            pending_accounts
+                .on(pending_logins::account_id.eq(pending_accounts.field(accounts::id))),
+        )
+        .filter(sessions::id_hash.eq(&id_hash))
+        .select((
+            sessions::all_columns,
+            accounts::all_columns.nullable(),
+            pending_logins::all_columns.nullable(),
+            pending_accounts.fields(accounts::all_columns).nullable(),
+        ))
         .first(c)
         .optional())?;
-    let t = now();
-    let Some(row) = row else {
+    let Some((row, account, pending, pending_account)) = loaded else {
         return Ok(CurrentSession {
             id_hash,
             ..Default::default()
@@ -145,14 +180,14 @@ fn load(
             .set(sessions::last_seen_at.eq(t))
             .execute(c))?;
     }
-    let account = match row.account_id {
-        Some(id) => accounts::by_id(conn, id)?,
-        None => None,
-    };
+    let pending = pending
+        .zip(pending_account)
+        .filter(|(p, a)| a.credential_generation == p.credential_generation);
     Ok(CurrentSession {
         id_hash,
         row: Some(row),
         account,
+        pending,
     })
 }
 
@@ -209,16 +244,26 @@ pub fn attach_pending(conn: &mut DbConn, id_hash: &str, pending_id: &str) -> Res
 }
 
 /// Signs `account_id` in under a brand-new session id: the old session row
-/// (and its pending login) is deleted, the anonymous cart joins the
-/// account's cart. Returns the new cookie value.
+/// (and its pending login, unless the caller took it already: `taken`) is
+/// deleted, the anonymous cart joins the account's cart. Returns the new
+/// cookie value.
 pub fn start_signed_in(
     conn: &mut DbConn,
     old_hash: &str,
     account_id: i64,
+    taken: Option<&str>,
 ) -> Result<String, DbError> {
     let new_id = SessionCookie::new_id();
     let t = now();
-    delete_session(conn, old_hash)?;
+    crate::on_backend!(conn, |c| {
+        let pending: Option<Option<String>> = diesel::delete(sessions::table.find(old_hash))
+            .returning(sessions::pending_login_id)
+            .get_result(c)
+            .optional()?;
+        if let Some(Some(pending_id)) = pending.filter(|p| p.as_deref() != taken) {
+            diesel::delete(pending_logins::table.find(pending_id)).execute(c)?;
+        }
+    });
     crate::on_backend!(conn, |c| diesel::insert_into(sessions::table)
         .values((
             sessions::id_hash.eq(sha256_hex(&new_id)),

@@ -181,6 +181,20 @@ fn collect(dir: &include_dir::Dir<'static>, prefix: &str, out: &mut Vec<(String,
     }
 }
 
+/// An addon's writes that claim the completion of a sign-in, run in the
+/// host's completion transaction (`HostServices::complete_pending_login_claimed`);
+/// true when this request won the claim.
+pub type CompletionClaim = Box<dyn FnOnce(&mut DbConn) -> Result<bool, DbError> + Send>;
+
+/// A write an addon asks to land with the pending login the host keeps
+/// for its challenge (`HostServices::write_with_pending_login`).
+pub type PendingWrite = Box<dyn FnOnce(&mut DbConn) -> Result<(), DbError> + Send>;
+
+/// An addon's own counting that goes with an attempt on a pending login
+/// (`HostServices::count_pending_attempt_then`); it is given the new count
+/// (None: the pending login is gone).
+pub type AttemptWrite = Box<dyn FnOnce(&mut DbConn, Option<i32>) -> Result<(), DbError> + Send>;
+
 /// The host's services, as addons see them.
 pub type HostHandle = Arc<dyn HostServices>;
 
@@ -259,6 +273,19 @@ pub trait HostServices: Send + Sync + 'static {
     /// Counts one attempt on a pending login before the addon checks a code;
     /// returns the new count, or None when the pending login is gone.
     async fn count_pending_attempt(&self, pending_id: &str) -> Result<Option<i32>, DbError>;
+    /// `count_pending_attempt`, with the addon's own counting (`then`, given
+    /// the new count) in the same write transaction: every counter of an
+    /// attempt lands before the check, in one write. A host without it
+    /// runs `then` in a transaction of its own, after.
+    async fn count_pending_attempt_then(
+        &self,
+        pending_id: &str,
+        then: AttemptWrite,
+    ) -> Result<Option<i32>, DbError> {
+        let n = self.count_pending_attempt(pending_id).await?;
+        self.db().transaction(move |conn| then(conn, n)).await?;
+        Ok(n)
+    }
     /// Called once the addon's factor was met: turns the pending login into
     /// a signed-in session (new session id) and redirects to its target, or,
     /// when an admin required a new password, sends the user on to set it
@@ -268,6 +295,37 @@ pub trait HostServices: Send + Sync + 'static {
         req: &HttpRequest,
         pending_id: &str,
     ) -> Result<Completion, HostError>;
+    /// `complete_pending_login`, with the addon's own writes for the
+    /// completion (its claim, its audit entry) in the host's transaction:
+    /// one write, not two. `claim` runs first and says whether this request
+    /// won the completion (of concurrent correct codes, exactly one does);
+    /// when it did not, nothing else is written and the answer is None.
+    /// A host without it runs the claim in a transaction of its own first.
+    async fn complete_pending_login_claimed(
+        &self,
+        req: &HttpRequest,
+        pending_id: &str,
+        claim: CompletionClaim,
+    ) -> Result<Option<Completion>, HostError> {
+        if !self.db().transaction(claim).await? {
+            return Ok(None);
+        }
+        self.complete_pending_login(req, pending_id).await.map(Some)
+    }
+    /// For `Addon::after_password_verified`: `write` (the addon's own
+    /// record of the challenge it is about to ask for, its audit entry)
+    /// lands in the host's transaction that keeps the pending login
+    /// `pending_id`, so a challenged password step is one write. It is
+    /// dropped when no pending login is kept (no challenge, a refusal, or
+    /// another addon's challenge came first: then it never ran). A host
+    /// without it runs the write at once.
+    async fn write_with_pending_login(
+        &self,
+        _pending_id: &str,
+        write: PendingWrite,
+    ) -> Result<(), DbError> {
+        self.db().transaction(write).await
+    }
     /// Drops the pending login (the password must be entered again).
     async fn cancel_pending_login(&self, pending_id: &str) -> Result<(), DbError>;
     /// The login page for an interface (where a voided pending login sends the user).

@@ -130,13 +130,14 @@ impl AddonRegistry {
             }
         }
         let ids = Arc::new(
-            db.run(|conn| {
-                Ok(addons::table
-                    .filter(addons::enabled.eq(true))
-                    .select(addons::id)
-                    .load::<String>(conn)?)
-            })
-            .await?,
+            db.for_housekeeping()
+                .run(|conn| {
+                    Ok(addons::table
+                        .filter(addons::enabled.eq(true))
+                        .select(addons::id)
+                        .load::<String>(conn)?)
+                })
+                .await?,
         );
         *lock(&self.cache.enabled) = Some((Instant::now(), ids.clone()));
         Ok(ids)
@@ -201,6 +202,7 @@ impl AddonRegistry {
         let key = key.for_addon(id);
         let addon_id = id.to_string();
         let settings = db
+            .for_housekeeping()
             .run(move |conn| {
                 let stored = load_raw(conn, &addon_id)?;
                 let mut values = BTreeMap::new();

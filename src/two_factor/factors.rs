@@ -35,16 +35,70 @@ impl Factors {
     }
 }
 
+/// The account's factors in one query (they were four: the app, the
+/// phone, the passkeys, the recovery codes; the Security and profile
+/// pages read them on every view).
 pub fn load(conn: &mut DbConn, account_id: i64) -> Result<Factors, DbError> {
-    let app = totp::load(conn, account_id)?.filter(|r| r.confirmed);
-    let phone = store::load_phone(conn, account_id)?;
+    use diesel::sql_types::{BigInt, Integer, Nullable, Text};
+    #[derive(QueryableByName)]
+    struct Row {
+        #[diesel(sql_type = Nullable<BigInt>)]
+        app_since: Option<i64>,
+        #[diesel(sql_type = Nullable<Text>)]
+        country: Option<String>,
+        #[diesel(sql_type = Nullable<Integer>)]
+        calling_code: Option<i32>,
+        #[diesel(sql_type = Nullable<Text>)]
+        national_number: Option<String>,
+        #[diesel(sql_type = Nullable<Text>)]
+        e164: Option<String>,
+        #[diesel(sql_type = BigInt)]
+        codes_total: i64,
+        #[diesel(sql_type = BigInt)]
+        codes_remaining: i64,
+        #[diesel(sql_type = Nullable<BigInt>)]
+        codes_generated_at: Option<i64>,
+        #[diesel(sql_type = BigInt)]
+        passkeys: i64,
+    }
+    // `$1` is one parameter, used several times, on both backends.
+    let row: Row = crate::on_backend!(conn, |c| diesel::sql_query(
+        "SELECT t.created_at AS app_since, \
+           p.country, p.calling_code, p.national_number, p.e164, \
+           (SELECT COUNT(*) FROM tfa_recovery_codes r WHERE r.account_id = $1) AS codes_total, \
+           (SELECT COUNT(*) FROM tfa_recovery_codes r WHERE r.account_id = $1 \
+              AND r.used_at IS NULL) AS codes_remaining, \
+           (SELECT MAX(r.created_at) FROM tfa_recovery_codes r WHERE r.account_id = $1) \
+              AS codes_generated_at, \
+           (SELECT COUNT(*) FROM tfa_passkeys k WHERE k.account_id = $1) AS passkeys \
+         FROM (SELECT 1 AS one) AS account \
+         LEFT JOIN tfa_totp t ON t.account_id = $1 AND t.confirmed = TRUE \
+         LEFT JOIN tfa_phones p ON p.account_id = $1",
+    )
+    .bind::<BigInt, _>(account_id)
+    .get_result(c))?;
+    let phone = match (row.country, row.calling_code, row.national_number, row.e164) {
+        (Some(country), Some(code), Some(national), Some(e164)) => {
+            Some(crate::two_factor::sms::phone::PhoneNumber::from_stored(
+                country,
+                code as u16,
+                national,
+                e164,
+            ))
+        }
+        _ => None,
+    };
     Ok(Factors {
-        app: app.is_some(),
-        app_since: app.map(|r| r.created_at),
-        phone_last_two: phone.as_ref().map(|p| p.phone.last_two().to_string()),
-        phone_masked: phone.as_ref().map(|p| p.phone.masked()),
-        passkeys: passkey::keys::count(conn, account_id)?,
-        recovery: recovery::summary(conn, account_id)?,
+        app: row.app_since.is_some(),
+        app_since: row.app_since,
+        phone_last_two: phone.as_ref().map(|p| p.last_two().to_string()),
+        phone_masked: phone.as_ref().map(|p| p.masked()),
+        passkeys: row.passkeys,
+        recovery: recovery::Summary {
+            total: row.codes_total,
+            remaining: row.codes_remaining,
+            generated_at: row.codes_generated_at,
+        },
     })
 }
 
@@ -118,23 +172,39 @@ pub fn active_access_tokens(conn: &mut DbConn, account_id: i64) -> Result<i64, D
         .get_result(conn)?)
 }
 
-/// Whether the account has a confirmed app and a phone (what a sign-in
-/// decision needs, without the recovery-code summary).
-pub async fn app_and_phone(db: &Db, account_id: i64) -> Result<(bool, bool), DbError> {
+/// Whether the account has a confirmed app, a phone and a passkey (what a
+/// sign-in decision needs, without the recovery-code summary), in one query.
+pub async fn second_factors(db: &Db, account_id: i64) -> Result<SecondFactors, DbError> {
     db.run(move |conn| {
-        Ok((
-            totp::has_confirmed(conn, account_id)?,
-            store::load_phone(conn, account_id)?.is_some(),
+        let (app, phone, passkey) = crate::on_backend!(conn, |c| diesel::select((
+            diesel::dsl::exists(
+                tfa_totp::table
+                    .find(account_id)
+                    .filter(tfa_totp::confirmed.eq(true))
+            ),
+            diesel::dsl::exists(tfa_phones::table.find(account_id)),
+            diesel::dsl::exists(
+                tfa_passkeys::table.filter(tfa_passkeys::account_id.eq(account_id))
+            ),
         ))
+        .get_result::<(bool, bool, bool)>(c))?;
+        Ok(SecondFactors {
+            app,
+            phone,
+            passkey,
+        })
     })
     .await
 }
 
-/// Whether the account has a passkey or security key (a sign-in then asks
-/// for it first, beside its other factors).
-pub async fn has_passkey(db: &Db, account_id: i64) -> Result<bool, DbError> {
-    db.run(move |conn| Ok(passkey::keys::count(conn, account_id)? > 0))
-        .await
+/// Which second factors an account has, as a sign-in needs to know (one
+/// read, `second_factors`): a passkey is asked for first, then the app, then
+/// the phone.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct SecondFactors {
+    pub app: bool,
+    pub phone: bool,
+    pub passkey: bool,
 }
 
 pub async fn app_confirmed(db: &Db, account_id: i64) -> Result<bool, DbError> {

@@ -107,7 +107,13 @@ pub enum CodeGate {
 /// Counts one code attempt for the account before the code is checked.
 pub async fn code_attempt(db: &Db, account_id: i64) -> Result<CodeGate, DbError> {
     // Only upserts and reads: nothing here can conflict, so nothing to retry.
-    db.transaction(move |conn| {
+    db.transaction(move |conn| code_attempt_in(conn, account_id))
+        .await
+}
+
+/// `code_attempt` inside the caller's write transaction.
+pub fn code_attempt_in(conn: &mut DbConn, account_id: i64) -> Result<CodeGate, DbError> {
+    {
         let t = now();
         let fails = hit(conn, &fail_key(account_id), FAIL_WINDOW_SECS, t)?;
         let locked_since = crate::on_backend!(conn, |c| tfa_counters::table
@@ -128,8 +134,7 @@ pub async fn code_attempt(db: &Db, account_id: i64) -> Result<CodeGate, DbError>
             return Ok(CodeGate::LockedNow);
         }
         Ok(CodeGate::Allowed)
-    })
-    .await
+    }
 }
 
 /// Where an account stands after a wrong code: how many more it may enter
@@ -193,8 +198,9 @@ pub async fn code_succeeded(db: &Db, account_id: i64) -> Result<(), DbError> {
         .await
 }
 
-/// Takes one failure off the account's count (never below zero).
-fn give_back_attempt(conn: &mut DbConn, account_id: i64) -> Result<(), DbError> {
+/// Takes one failure off the account's count (never below zero), in the
+/// caller's transaction (`code_succeeded`).
+pub fn give_back_attempt(conn: &mut DbConn, account_id: i64) -> Result<(), DbError> {
     crate::on_backend!(conn, |c| diesel::update(
         tfa_counters::table
             .find(fail_key(account_id))
@@ -207,17 +213,15 @@ fn give_back_attempt(conn: &mut DbConn, account_id: i64) -> Result<(), DbError> 
 
 /// A texted code was used: the attempt is given back (as `code_succeeded`)
 /// and the resend cooldown ends, so that the next sign-in, even seconds
-/// later, gets its own first code. One write.
-pub async fn code_used(db: &Db, account_id: i64) -> Result<(), DbError> {
-    db.transaction(move |conn| {
-        give_back_attempt(conn, account_id)?;
-        crate::on_backend!(conn, |c| diesel::delete(
-            tfa_counters::table.find(cooldown_key(account_id))
-        )
-        .execute(c))?;
-        Ok(())
-    })
-    .await
+/// later, gets its own first code. In the caller's write transaction (the
+/// one that completes the sign-in).
+pub fn code_used_in(conn: &mut DbConn, account_id: i64) -> Result<(), DbError> {
+    give_back_attempt(conn, account_id)?;
+    crate::on_backend!(conn, |c| diesel::delete(
+        tfa_counters::table.find(cooldown_key(account_id))
+    )
+    .execute(c))?;
+    Ok(())
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -272,12 +276,8 @@ fn number_key(window: &str, destination: &str) -> String {
 
 const STORE_KEY: &str = "send:store";
 
-/// Counts one SMS or call before it is requested: 30 s apart, at most 5 per
-/// account, 5 an hour and 10 a day per destination number, 20 per client IP
-/// per hour, and the store's hourly ceiling. The first code of a sign-in
-/// (`initial`) skips the per-IP quota: it follows a correct password, and
-/// many shoppers can share one address; the per-number and store-wide caps
-/// still hold, so making accounts does not make texts.
+/// `send_attempt_claimed` without a claim.
+#[cfg(test)]
 pub async fn send_attempt(
     db: &Db,
     account_id: i64,
@@ -285,57 +285,87 @@ pub async fn send_attempt(
     initial: bool,
     quota: &SendQuota,
 ) -> Result<SendGate, DbError> {
+    let gate = send_attempt_claimed(db, account_id, ip, initial, quota, None).await?;
+    Ok(gate.unwrap_or(SendGate::Allowed))
+}
+
+/// A claim that runs first in `send_attempt_claimed`'s transaction (the
+/// first code of a sign-in: `store::first_show_in`); true when this request
+/// won it.
+pub type SendClaim = Box<dyn FnOnce(&mut DbConn) -> Result<bool, DbError> + Send>;
+
+/// Counts one SMS or call before it is requested: 30 s apart, at most 5 per
+/// account, 5 an hour and 10 a day per destination number, 20 per client IP
+/// per hour, and the store's hourly ceiling. The first code of a sign-in
+/// (`initial`) skips the per-IP quota: it follows a correct password, and
+/// many shoppers can share one address; the per-number and store-wide caps
+/// still hold, so making accounts does not make texts. With `claim` (if
+/// any) first in the same write transaction: None when the claim was lost
+/// (then nothing is counted).
+pub async fn send_attempt_claimed(
+    db: &Db,
+    account_id: i64,
+    ip: &str,
+    initial: bool,
+    quota: &SendQuota,
+    claim: Option<SendClaim>,
+) -> Result<Option<SendGate>, DbError> {
     let ip = ip.to_string();
     let quota = quota.clone();
     // Only upserts: no insert here can conflict, so nothing to retry.
     db.transaction(move |conn| {
+        if let Some(claim) = claim {
+            if !claim(conn)? {
+                return Ok(None);
+            }
+        }
         let t = now();
         let wait = |hit: Hit, window: i64| (hit.window_start + window - t).max(1);
         let cooldown = hit(conn, &cooldown_key(account_id), SEND_COOLDOWN_SECS, t)?;
         if cooldown.count > 1 {
-            return Ok(SendGate::Wait {
+            return Ok(Some(SendGate::Wait {
                 seconds: wait(cooldown, SEND_COOLDOWN_SECS),
                 reason: WaitReason::Cooldown,
-            });
+            }));
         }
         let account = hit(conn, &format!("send:acct:{account_id}"), HOUR, t)?;
         if account.count > SENDS_PER_ACCOUNT_PER_HOUR {
-            return Ok(SendGate::Wait {
+            return Ok(Some(SendGate::Wait {
                 seconds: wait(account, HOUR),
                 reason: WaitReason::AccountHourly,
-            });
+            }));
         }
         let hourly = hit(conn, &number_key("h", &quota.destination), HOUR, t)?;
         if hourly.count > SENDS_PER_NUMBER_PER_HOUR {
-            return Ok(SendGate::Wait {
+            return Ok(Some(SendGate::Wait {
                 seconds: wait(hourly, HOUR),
                 reason: WaitReason::NumberHourly,
-            });
+            }));
         }
         let daily = hit(conn, &number_key("d", &quota.destination), DAY, t)?;
         if daily.count > SENDS_PER_NUMBER_PER_DAY {
-            return Ok(SendGate::Wait {
+            return Ok(Some(SendGate::Wait {
                 seconds: wait(daily, DAY),
                 reason: WaitReason::NumberDaily,
-            });
+            }));
         }
         if !initial {
             let per_ip = hit(conn, &format!("send:ip:{ip}"), HOUR, t)?;
             if per_ip.count > SENDS_PER_IP_PER_HOUR {
-                return Ok(SendGate::Wait {
+                return Ok(Some(SendGate::Wait {
                     seconds: wait(per_ip, HOUR),
                     reason: WaitReason::IpHourly,
-                });
+                }));
             }
         }
         let store = hit(conn, STORE_KEY, HOUR, t)?;
         if store.count > quota.store_hourly_ceiling {
-            return Ok(SendGate::Wait {
+            return Ok(Some(SendGate::Wait {
                 seconds: wait(store, HOUR),
                 reason: WaitReason::StoreHourly,
-            });
+            }));
         }
-        Ok(SendGate::Allowed)
+        Ok(Some(SendGate::Allowed))
     })
     .await
 }

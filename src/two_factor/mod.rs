@@ -231,14 +231,18 @@ impl Addon for TwoFactorAddon {
         // A passkey, like an app, is the user's own choice: asked for
         // first, whatever the role's SMS setting; the key page offers the
         // other factors beside it.
-        if factors::has_passkey(host.db(), account_id).await? {
+        let factors::SecondFactors {
+            app: has_app,
+            phone: has_phone,
+            passkey: has_passkey,
+        } = factors::second_factors(host.db(), account_id).await?;
+        if has_passkey {
             // A device this account trusted skips the key too.
             if trusted_device::remember::skips_code(host, attempt).await? {
                 return Ok(LoginDecision::Continue);
             }
             return passkey::sign_in::challenge(host, attempt).await;
         }
-        let (has_app, has_phone) = factors::app_and_phone(host.db(), account_id).await?;
         match sign_in::policy::requirement(&settings, attempt.account.role, has_app, has_phone) {
             sign_in::policy::Requirement::App => {
                 // A device this account trusted skips the code.
@@ -280,7 +284,7 @@ impl Addon for TwoFactorAddon {
                 .interface(attempt.interface)
                 .ip(&attempt.ip)
                 .detail(format!("{detail}; {redirect}"));
-            store::start_challenge(host.db(), attempt.pending_id.clone(), account_id, ev).await?;
+            store::start_challenge(host, attempt.pending_id.clone(), account_id, ev).await?;
         }
         if decision == LoginDecision::Continue && !has_app && !has_phone {
             // No second factor: the store may require one.

@@ -212,3 +212,7 @@ diesel::table! {
         expires_at -> BigInt,
     }
 }
+
+// A phone read with whether its account has recovery codes
+// (`store::phone_and_codes`).
+diesel::allow_tables_to_appear_in_same_query!(tfa_phones, tfa_recovery_codes, tfa_passkeys);

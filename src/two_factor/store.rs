@@ -7,7 +7,9 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use diesel::prelude::*;
 
 use crate::db::{now, Db, DbConn, DbError};
-use crate::two_factor::schema::{tfa_challenges, tfa_counters, tfa_phones};
+use crate::two_factor::schema::{
+    tfa_challenges, tfa_counters, tfa_passkeys, tfa_phones, tfa_recovery_codes,
+};
 
 use crate::two_factor::audit::{self, AuditEvent};
 use crate::two_factor::gateways::AuthyId;
@@ -66,6 +68,19 @@ pub async fn mark_confirmed(db: &Db, account_id: i64, e164: String) -> Result<()
     .await
 }
 
+/// `mark_confirmed` inside the caller's transaction.
+pub fn mark_confirmed_in(conn: &mut DbConn, account_id: i64, e164: &str) -> Result<(), DbError> {
+    crate::on_backend!(conn, |c| diesel::update(
+        tfa_phones::table
+            .find(account_id)
+            .filter(tfa_phones::e164.eq(e164))
+            .filter(tfa_phones::confirmed_at.is_null())
+    )
+    .set(tfa_phones::confirmed_at.eq(Some(now())))
+    .execute(c))?;
+    Ok(())
+}
+
 /// The gateway said the account's number (`e164`) is not valid; kept
 /// until the number changes.
 pub async fn mark_refused(db: &Db, account_id: i64, e164: String) -> Result<(), DbError> {
@@ -98,6 +113,50 @@ pub fn load_phone(conn: &mut DbConn, account_id: i64) -> Result<Option<StoredPho
         .first::<PhoneRow>(c)
         .optional())?;
     Ok(row.map(from_row))
+}
+
+/// The account's phone, and whether the account has recovery codes (its
+/// SMS set-up is finished), in one query: what the code pages need.
+pub async fn phone_and_codes(db: &Db, account_id: i64) -> Result<Option<PhoneAndFactors>, DbError> {
+    db.run(move |conn| {
+        let row = crate::on_backend!(conn, |c| tfa_phones::table
+            .find(account_id)
+            .select((
+                (
+                    tfa_phones::account_id,
+                    tfa_phones::country,
+                    tfa_phones::calling_code,
+                    tfa_phones::national_number,
+                    tfa_phones::e164,
+                    tfa_phones::authy_id,
+                    tfa_phones::refused_at,
+                    tfa_phones::confirmed_at,
+                ),
+                diesel::dsl::exists(
+                    tfa_recovery_codes::table.filter(tfa_recovery_codes::account_id.eq(account_id)),
+                ),
+                diesel::dsl::exists(
+                    tfa_passkeys::table.filter(tfa_passkeys::account_id.eq(account_id)),
+                ),
+            ))
+            .first::<(PhoneRow, bool, bool)>(c)
+            .optional())?;
+        Ok(row.map(|(phone, has_codes, has_passkey)| PhoneAndFactors {
+            stored: from_row(phone),
+            has_codes,
+            has_passkey,
+        }))
+    })
+    .await
+}
+
+/// The phone of an account at its code step, with what else the step
+/// needs to know in the same read: whether recovery codes exist (SMS
+/// set-up finished) and whether a passkey does (the page links to it).
+pub struct PhoneAndFactors {
+    pub stored: StoredPhone,
+    pub has_codes: bool,
+    pub has_passkey: bool,
 }
 
 pub async fn phone_of(db: &Db, account_id: i64) -> Result<Option<StoredPhone>, DbError> {
@@ -228,45 +287,43 @@ pub async fn forget_all_authy_ids(db: &Db) -> Result<usize, DbError> {
     .await
 }
 
-/// Starts the challenge of a pending login: its row (when missing) and its
-/// audit entry land together. A concurrent insert of the row makes
-/// `retry_on_conflict` run it again.
+/// Starts the challenge of a pending login: its row (unless it is there
+/// already: one insert that does nothing then) and its audit entry land
+/// together, with the pending login the host keeps for it
+/// (`HostServices::write_with_pending_login`): one write transaction for
+/// the password step.
 pub async fn start_challenge(
-    db: &Db,
+    host: &crate::plugin::HostHandle,
     pending_id: String,
     account_id: i64,
     ev: AuditEvent,
 ) -> Result<(), DbError> {
-    retry_on_conflict(db, move |conn| {
-        // A read, not an update of the row to itself: diesel compiles every
-        // UPDATE afresh.
-        if !challenge_exists(conn, &pending_id)? {
+    let key = pending_id.clone();
+    host.write_with_pending_login(
+        &key,
+        Box::new(move |conn| {
             insert_challenge(conn, &pending_id, account_id, None, false)?;
-        }
-        audit::insert(conn, &ev)
-    })
+            audit::insert(conn, &ev)
+        }),
+    )
     .await
 }
 
-fn challenge_exists(conn: &mut DbConn, pending_id: &str) -> Result<bool, DbError> {
-    Ok(crate::on_backend!(conn, |c| diesel::select(
-        diesel::dsl::exists(tfa_challenges::table.find(pending_id))
-    )
-    .get_result(c))?)
-}
-
+/// Inserts the challenge row, unless one is there already (then nothing
+/// happens: no unique violation, so it can run inside a transaction that
+/// must not fail); true when it inserted.
 fn insert_challenge(
     conn: &mut DbConn,
     pending_id: &str,
     account_id: i64,
     sent_at: Option<i64>,
     completed: bool,
-) -> Result<(), DbError> {
+) -> Result<bool, DbError> {
     let t = now();
     if sweep_due(&LAST_SWEEP, t) {
-        sweep_expired(conn, t)?;
+        crate::db::counts::housekeeping(|| sweep_expired(conn, t))?;
     }
-    crate::on_backend!(conn, |c| diesel::insert_into(tfa_challenges::table)
+    let inserted = crate::on_backend!(conn, |c| diesel::insert_into(tfa_challenges::table)
         .values((
             tfa_challenges::pending_id.eq(pending_id),
             tfa_challenges::account_id.eq(account_id),
@@ -274,29 +331,25 @@ fn insert_challenge(
             tfa_challenges::completed.eq(completed),
             tfa_challenges::created_at.eq(t),
         ))
+        .on_conflict_do_nothing()
         .execute(c))?;
-    Ok(())
+    Ok(inserted == 1)
 }
 
 /// Claims a step of the challenge with a conditional update (`claim`, true
 /// when it changed the row); when it changed nothing, the row is either
-/// missing, and then inserted as claimed (`insert`), or already claimed.
-/// The update comes first: the row nearly always exists, so the common
-/// case is one statement.
+/// missing, and then inserted as claimed (`insert`, true when it did), or
+/// already claimed. The update comes first: the row nearly always exists,
+/// so the common case is one statement.
 fn claim_step(
     conn: &mut DbConn,
-    pending_id: &str,
     claim: impl FnOnce(&mut DbConn) -> Result<bool, DbError>,
-    insert: impl FnOnce(&mut DbConn) -> Result<(), DbError>,
+    insert: impl FnOnce(&mut DbConn) -> Result<bool, DbError>,
 ) -> Result<bool, DbError> {
     if claim(conn)? {
         return Ok(true);
     }
-    if challenge_exists(conn, pending_id)? {
-        return Ok(false);
-    }
-    insert(conn)?;
-    Ok(true)
+    insert(conn)
 }
 
 /// When this process last swept; see `sweep_due`.
@@ -328,24 +381,31 @@ pub fn sweep_expired(conn: &mut DbConn, t: i64) -> Result<(), DbError> {
 /// Creates the challenge row if needed; true the first time the code page
 /// is shown for this pending login (that request sends the first code).
 pub async fn first_show(db: &Db, pending_id: String, account_id: i64) -> Result<bool, DbError> {
-    retry_on_conflict(db, move |conn| {
-        claim_step(
-            conn,
-            &pending_id,
-            |conn| {
-                let claimed = crate::on_backend!(conn, |c| diesel::update(
-                    tfa_challenges::table
-                        .find(&pending_id)
-                        .filter(tfa_challenges::sent_at.is_null()),
-                )
-                .set(tfa_challenges::sent_at.eq(Some(now())))
-                .execute(c))?;
-                Ok(claimed == 1)
-            },
-            |conn| insert_challenge(conn, &pending_id, account_id, Some(now()), false),
-        )
-    })
-    .await
+    db.transaction(move |conn| first_show_in(conn, &pending_id, account_id))
+        .await
+}
+
+/// `first_show` inside the caller's transaction (it cannot fail with a
+/// unique violation, see `insert_challenge`).
+pub fn first_show_in(
+    conn: &mut DbConn,
+    pending_id: &str,
+    account_id: i64,
+) -> Result<bool, DbError> {
+    claim_step(
+        conn,
+        |conn| {
+            let claimed = crate::on_backend!(conn, |c| diesel::update(
+                tfa_challenges::table
+                    .find(pending_id)
+                    .filter(tfa_challenges::sent_at.is_null()),
+            )
+            .set(tfa_challenges::sent_at.eq(Some(now())))
+            .execute(c))?;
+            Ok(claimed == 1)
+        },
+        |conn| insert_challenge(conn, pending_id, account_id, Some(now()), false),
+    )
 }
 
 /// The first code of a sign-in could not be sent (a limit): the next view
@@ -380,8 +440,8 @@ pub async fn claim_completion(
     .await
 }
 
-/// `claim_completion` inside the caller's transaction (run it with
-/// `retry_on_conflict`).
+/// `claim_completion` inside the caller's transaction (it cannot fail with
+/// a unique violation, see `insert_challenge`).
 pub fn claim_completion_in(
     conn: &mut DbConn,
     pending_id: &str,
@@ -389,7 +449,6 @@ pub fn claim_completion_in(
 ) -> Result<bool, DbError> {
     claim_step(
         conn,
-        pending_id,
         |conn| {
             let claimed = crate::on_backend!(conn, |c| diesel::update(
                 tfa_challenges::table

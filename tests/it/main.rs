@@ -26,6 +26,7 @@ mod sandbox_admin;
 mod sandbox_api;
 mod sandbox_mounted;
 mod second_host;
+mod sign_in_counts;
 mod trusted_devices;
 mod twilio_conformance;
 mod twilio_sandbox;

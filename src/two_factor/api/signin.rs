@@ -47,10 +47,14 @@ async fn methods(st: &State, account: &Account) -> Result<Vec<&'static str>, Api
 /// (`policy::requirement`), and whether the account has any second factor.
 async fn requirement(st: &State, account: &Account) -> Result<(Requirement, bool), ApiError> {
     // A passkey is asked for like an app: the user's own choice.
-    if factors::has_passkey(st.host.db(), account.id).await? {
+    let factors::SecondFactors {
+        app: has_app,
+        phone: has_phone,
+        passkey: has_passkey,
+    } = factors::second_factors(st.host.db(), account.id).await?;
+    if has_passkey {
         return Ok((Requirement::App, true));
     }
-    let (has_app, has_phone) = factors::app_and_phone(st.host.db(), account.id).await?;
     let settings = st.service.settings(&st.host).await?;
     Ok((
         policy::requirement(&settings, account.role, has_app, has_phone),
@@ -156,17 +160,18 @@ pub(super) async fn signin(
         }
         Requirement::App | Requirement::Sms => {
             let acct = account.clone();
+            let ev = api_event(&account, &ip, "challenge", "started").detail("API sign-in");
+            // The challenge and its audit entry, in one write.
             let challenge = st
                 .host
                 .db()
-                .transaction(move |conn| challenges::create(conn, &acct))
+                .transaction(move |conn| {
+                    let challenge = challenges::create(conn, &acct)?;
+                    audit::insert(conn, &ev)?;
+                    Ok(challenge)
+                })
                 .await?;
             let methods = methods(&st, &account).await?;
-            audit::record(
-                st.host.db(),
-                api_event(&account, &ip, "challenge", "started").detail("API sign-in"),
-            )
-            .await;
             Ok(ok(json!({
                 "two_factor_required": true,
                 "challenge_id": challenge,
@@ -221,7 +226,9 @@ pub(super) async fn verify_2fa(
     let body: body::Challenge = body::read(&body)?;
     let (id, _ch, account) = challenge_of(&st, &body).await?;
     let ip = st.host.client_ip(&req);
-    count_attempt(&st, &id, &account, &ip).await?;
+    // Count the attempt on the challenge, and on the account (for a code
+    // to check), before anything is checked, in one write.
+    let gate = count_attempt(&st, &id, &account, &ip, body.code().is_some()).await?;
     let purpose = challenge_purpose(&id);
     let actor = Actor {
         account: &account,
@@ -237,27 +244,50 @@ pub(super) async fn verify_2fa(
             "\"code\" must be a JSON string: the 6-digit code of your authenticator app or text message, or a recovery code.",
         ));
     };
-    let checked = verify::check_code(&st.service, &st.host, &actor, &code, true).await?;
+    let (checked, on_success) =
+        verify::check_code_gated(&st.service, &st.host, &actor, &code, true, gate).await?;
     match checked {
         Checked::Valid { method, remaining } => {
-            let done = st
+            // The challenge's completion (one of concurrent correct codes
+            // wins), the code's own writes, the audit entry and the new
+            // token: one write.
+            let ev = api_event(&account, &ip, "api_signin", "success").detail(method.as_str());
+            let account_id = account.id;
+            let expires = crate::db::now() + tokens::SESSION_TTL_SECS;
+            let token = st
                 .host
                 .db()
-                .transaction(move |conn| challenges::complete(conn, &id))
+                .transaction(move |conn| {
+                    if !challenges::complete(conn, &id)? {
+                        return Ok(None);
+                    }
+                    if let Some(write) = on_success {
+                        write(conn)?;
+                    }
+                    audit::insert(conn, &ev)?;
+                    tokens::create(
+                        conn,
+                        account_id,
+                        Kind::Session,
+                        "API sign-in",
+                        Scope::Full,
+                        Some(expires),
+                    )
+                    .map(Some)
+                })
                 .await?;
-            if !done {
+            let Some(token) = token else {
                 return Err(ApiError::new(
                     StatusCode::CONFLICT,
                     "challenge_completed",
                     "This sign-in was already completed.",
                 ));
-            }
-            audit::record(
-                st.host.db(),
-                api_event(&account, &ip, "api_signin", "success").detail(method.as_str()),
-            )
-            .await;
-            let mut body = issue_session_token(&st, account.id).await?;
+            };
+            let mut body = json!({
+                "token": token,
+                "token_type": "Bearer",
+                "expires_in": tokens::SESSION_TTL_SECS,
+            });
             body["method"] = json!(method.as_str());
             if let Some(r) = remaining {
                 body["recovery_codes_remaining"] = json!(r);
@@ -277,22 +307,36 @@ pub(super) async fn verify_2fa(
 
 /// Counts one attempt on the challenge before anything is checked; past
 /// the limit the challenge is deleted and the sign-in must start again.
+/// Counts an attempt on the API challenge `id`, and (`with_account`) on the
+/// account's code attempts, in one write before anything is checked; the
+/// account's gate when it was counted. Too many attempts void the challenge.
 pub(super) async fn count_attempt(
     st: &State,
     id: &str,
     account: &Account,
     ip: &str,
-) -> Result<(), ApiError> {
+    with_account: bool,
+) -> Result<Option<crate::two_factor::limits::CodeGate>, ApiError> {
     let counted = {
         let id = id.to_string();
+        let account_id = account.id;
         st.host
             .db()
-            .transaction(move |conn| challenges::count_attempt(conn, &id))
+            .transaction(move |conn| {
+                let n = challenges::count_attempt(conn, &id)?;
+                let gate = match n {
+                    Some(n) if n <= MAX_PENDING_ATTEMPTS && with_account => Some(
+                        crate::two_factor::limits::code_attempt_in(conn, account_id)?,
+                    ),
+                    _ => None,
+                };
+                Ok((n, gate))
+            })
             .await?
     };
     match counted {
-        Some(n) if n <= MAX_PENDING_ATTEMPTS => {}
-        Some(_) => {
+        (Some(n), gate) if n <= MAX_PENDING_ATTEMPTS => Ok(gate),
+        (Some(_), _) => {
             let id2 = id.to_string();
             let _ = st
                 .host
@@ -306,15 +350,14 @@ pub(super) async fn count_attempt(
                 )),
             )
             .await;
-            return Err(ApiError::new(
+            Err(ApiError::new(
                 StatusCode::UNAUTHORIZED,
                 "challenge_voided",
                 GENERIC_AUTH_ERROR,
-            ));
+            ))
         }
-        None => return Err(ApiError::invalid_challenge()),
+        (None, _) => Err(ApiError::invalid_challenge()),
     }
-    Ok(())
 }
 
 pub(super) async fn send_sms(

@@ -97,9 +97,11 @@ pub(super) async fn answer(
         .and_then(|v| v.as_str().map(str::to_string));
     let (id, _, account) = challenge_by_id(&st, challenge_id).await?;
     let ip = st.host.client_ip(&req);
-    count_attempt(&st, &id, &account, &ip).await?;
+    // Counted on the challenge and the account in one write, before the
+    // answer is checked.
+    let gate = count_attempt(&st, &id, &account, &ip, true).await?;
     let account_id = account.id;
-    if limits::code_attempt(st.host.db(), account_id).await? != limits::CodeGate::Allowed {
+    if gate != Some(limits::CodeGate::Allowed) {
         return Err(ApiError::wrong_code());
     }
     let binding = challenge_purpose(&id);

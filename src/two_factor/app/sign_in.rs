@@ -194,7 +194,9 @@ async fn submit(
     let ip = st.host.client_ip(&req);
     let login = || PageError::SeeOther(st.host.login_path(pending.interface).into());
     let ended = ended_path(pending.interface);
-    let left = match verify::count_pending_attempt(&st.host, &pending, &ip).await? {
+    // Both counters (the sign-in's, the account's) before the check, in one write.
+    let (counted, gate) = verify::count_attempts(&st.host, &pending, &ip).await?;
+    let left = match counted {
         PendingAttempt::Counted { left } => left,
         PendingAttempt::Voided => {
             let why = wrong_code::cancelled(&st.host, &pending, &ip, true).await?;
@@ -211,8 +213,15 @@ async fn submit(
         via_api: false,
     };
     let recovery_mode = form.method == CodeKind::Recovery;
-    let checked =
-        verify::check_code(&st.service, &st.host, &actor, form.code.trim(), false).await?;
+    let (checked, on_success) = verify::check_code_gated(
+        &st.service,
+        &st.host,
+        &actor,
+        form.code.trim(),
+        false,
+        Some(gate),
+    )
+    .await?;
     let remaining = match checked {
         Checked::Valid { method, remaining } => {
             debug_assert!(method != Method::Sms);
@@ -233,14 +242,25 @@ async fn submit(
             return redirect_with(&st.host, &req, &again, Flash::error(wrong.message())).await;
         }
     };
-    if !store::claim_completion(st.host.db(), pending.id.clone(), pending.account.id).await? {
-        return Err(login());
-    }
-    let done = match st.host.complete_pending_login(&req, &pending.id).await {
-        Ok(crate::plugin::Completion::SignedIn(resp)) => resp,
+    // The claim (one of concurrent correct codes wins) lands with the new
+    // session, in one write.
+    let (id, account_id) = (pending.id.clone(), pending.account.id);
+    let claim: crate::plugin::CompletionClaim = Box::new(move |conn| {
+        let won = store::claim_completion_in(conn, &id, account_id)?;
+        if let Some(write) = on_success.filter(|_| won) {
+            write(conn)?;
+        }
+        Ok(won)
+    });
+    let done = match st
+        .host
+        .complete_pending_login_claimed(&req, &pending.id, claim)
+        .await
+    {
+        Ok(Some(crate::plugin::Completion::SignedIn(resp))) => resp,
         // The password step the admin required comes next: nothing in between.
-        Ok(next) => return Ok(next.into_response()),
-        Err(crate::plugin::HostError::PendingLoginGone) => return Err(login()),
+        Ok(Some(next)) => return Ok(next.into_response()),
+        Ok(None) | Err(crate::plugin::HostError::PendingLoginGone) => return Err(login()),
         Err(crate::plugin::HostError::Db(e)) => return Err(e.into()),
     };
     let done = remember::after_code(&st.host, &req, &pending, form.remember_device, done).await;
@@ -282,13 +302,7 @@ pub async fn challenge(
         .interface(attempt.interface)
         .ip(&attempt.ip)
         .detail(format!("authenticator app; {redirect}"));
-    store::start_challenge(
-        host.db(),
-        attempt.pending_id.clone(),
-        attempt.account.id,
-        ev,
-    )
-    .await?;
+    store::start_challenge(host, attempt.pending_id.clone(), attempt.account.id, ev).await?;
     Ok(crate::plugin::LoginDecision::Challenge { redirect })
 }
 

@@ -104,20 +104,18 @@ pub fn looks_like_code(input: &str) -> bool {
 pub struct AppRow {
     pub secret_enc: String,
     pub confirmed: bool,
-    pub created_at: i64,
 }
 
 pub fn load(conn: &mut DbConn, account_id: i64) -> Result<Option<AppRow>, DbError> {
     crate::on_backend!(conn, |conn| {
         Ok(tfa_totp::table
             .find(account_id)
-            .select((tfa_totp::secret, tfa_totp::confirmed, tfa_totp::created_at))
-            .first::<(String, bool, i64)>(conn)
+            .select((tfa_totp::secret, tfa_totp::confirmed))
+            .first::<(String, bool)>(conn)
             .optional()?
-            .map(|(secret_enc, confirmed, created_at)| AppRow {
+            .map(|(secret_enc, confirmed)| AppRow {
                 secret_enc,
                 confirmed,
-                created_at,
             }))
     })
 }

@@ -197,7 +197,10 @@ async fn submit(
     let login = || PageError::SeeOther(st.host.login_path(interface).into());
     let ended = ended_path(interface);
     let here = passkey_path(interface);
-    let left = match verify::count_pending_attempt(&st.host, &pending, &ip).await? {
+    // The sign-in's and the account's attempt counters, in one write,
+    // before the answer is checked.
+    let (counted, gate) = verify::count_attempts(&st.host, &pending, &ip).await?;
+    let left = match counted {
         PendingAttempt::Counted { left } => left,
         PendingAttempt::Voided => {
             let why = wrong_code::cancelled(&st.host, &pending, &ip, true).await?;
@@ -206,7 +209,7 @@ async fn submit(
         PendingAttempt::Gone => return Err(login()),
     };
     let id = pending.account.id;
-    if limits::code_attempt(st.host.db(), id).await? != limits::CodeGate::Allowed {
+    if gate != limits::CodeGate::Allowed {
         let why = wrong_code::cancelled(&st.host, &pending, &ip, false).await?;
         return redirect_with(&st.host, &req, &ended, Flash::error(why.message())).await;
     }
@@ -330,12 +333,6 @@ pub async fn challenge(
         .interface(attempt.interface)
         .ip(&attempt.ip)
         .detail(format!("passkey; {redirect}"));
-    store::start_challenge(
-        host.db(),
-        attempt.pending_id.clone(),
-        attempt.account.id,
-        ev,
-    )
-    .await?;
+    store::start_challenge(host, attempt.pending_id.clone(), attempt.account.id, ev).await?;
     Ok(LoginDecision::Challenge { redirect })
 }

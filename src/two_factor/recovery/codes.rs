@@ -156,6 +156,17 @@ pub fn summary(conn: &mut DbConn, account_id: i64) -> Result<Summary, DbError> {
     })
 }
 
+/// Whether the account has recovery codes (used or not): SMS set-up is
+/// finished. One `EXISTS`, not the rows.
+pub fn any(conn: &mut DbConn, account_id: i64) -> Result<bool, DbError> {
+    Ok(crate::on_backend!(conn, |c| diesel::select(
+        diesel::dsl::exists(
+            tfa_recovery_codes::table.filter(tfa_recovery_codes::account_id.eq(account_id))
+        )
+    )
+    .get_result(c))?)
+}
+
 /// One code as "View recovery codes" shows it.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct ShownCode {

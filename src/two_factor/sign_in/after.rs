@@ -150,26 +150,32 @@ pub async fn to_first_codes_or(
 /// signing in as usual: its number is not confirmed yet (entered at
 /// registration or by an admin), or SMS set-up is not finished (no recovery
 /// codes yet, the rule `to_first_codes_or` ends it by). The code page then
-/// says "Confirm your phone number". One read for both.
-pub async fn confirms_phone(host: &HostHandle, account_id: i64) -> Result<bool, DbError> {
+/// says "Confirm your phone number". `has_codes`: the account has
+/// recovery codes (read with the phone, `store::phone_and_codes`).
+pub fn confirms_phone_with(
+    stored: &crate::two_factor::store::StoredPhone,
+    has_codes: bool,
+) -> bool {
+    !stored.confirmed || !has_codes
+}
+
+/// `confirms_phone_with`, reading the codes when the phone is confirmed.
+pub async fn confirms_phone(
+    host: &HostHandle,
+    stored: &crate::two_factor::store::StoredPhone,
+) -> Result<bool, DbError> {
+    if !stored.confirmed {
+        return Ok(true);
+    }
+    let account_id = stored.account_id;
     host.db()
-        .run(move |conn| {
-            let unconfirmed = crate::two_factor::store::load_phone(conn, account_id)?
-                .is_some_and(|stored| !stored.confirmed);
-            Ok(unconfirmed || recovery::summary(conn, account_id)?.total == 0)
-        })
+        .run(move |conn| Ok(!recovery::any(conn, account_id)?))
         .await
 }
 
 async fn make_first_codes(host: &HostHandle, id: i64, target: String) -> Result<bool, DbError> {
     // Most sign-ins: codes exist; find out with a read, not a write lock.
-    if host
-        .db()
-        .run(move |conn| recovery::summary(conn, id))
-        .await?
-        .total
-        > 0
-    {
+    if host.db().run(move |conn| recovery::any(conn, id)).await? {
         return Ok(false);
     }
     let key = host.secret_key().clone();

@@ -5,16 +5,19 @@
 
 use serde::Serialize;
 
-use crate::db::DbError;
+use std::sync::{Arc, OnceLock};
+
+use crate::db::{DbConn, DbError};
 use crate::plugin::{HostHandle, PendingLogin};
 
 use crate::two_factor::app::totp;
 use crate::two_factor::audit::{self, AuditEvent};
+use crate::two_factor::limits::CodeGate;
 use crate::two_factor::limits::{self, MAX_PENDING_ATTEMPTS};
 use crate::two_factor::otp_code::OtpCode;
 use crate::two_factor::recovery::codes as recovery;
 use crate::two_factor::settings::Gateway;
-use crate::two_factor::sms::service::{count_code_attempt, Actor, Service};
+use crate::two_factor::sms::service::{count_code_attempt, gate_locked, Actor, Service};
 use crate::two_factor::store;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -69,15 +72,59 @@ pub enum PendingAttempt {
     Gone,
 }
 
+/// Writes that go with a valid code (the attempt given back, its audit
+/// entry, the resend cooldown ended), for the caller to run in the
+/// transaction that completes the sign-in: one write, not several.
+pub type SuccessWrite = Box<dyn FnOnce(&mut DbConn) -> Result<(), DbError> + Send>;
+
 /// Counts one attempt on the pending sign-in before anything is checked,
-/// for the SMS and the app verification pages alike; past the limit the
-/// sign-in is cancelled, so a new password step is needed.
+/// for the SMS and the app verification pages alike (past the limit the
+/// sign-in is cancelled, so a new password step is needed), and the
+/// account's code attempt in the same write transaction (when the sign-in
+/// takes the attempt): both counters, before the check, in one write. The gate is what
+/// `limits::code_attempt` found (Allowed when it was not counted).
+pub async fn count_attempts(
+    host: &HostHandle,
+    pending: &PendingLogin,
+    ip: &str,
+) -> Result<(PendingAttempt, CodeGate), DbError> {
+    let gate = Arc::new(OnceLock::new());
+    let found = gate.clone();
+    let account_id = pending.account.id;
+    let n = host
+        .count_pending_attempt_then(
+            &pending.id,
+            Box::new(move |conn, n| {
+                if n.is_some_and(|n| n <= MAX_PENDING_ATTEMPTS) {
+                    let _ = found.set(limits::code_attempt_in(conn, account_id)?);
+                }
+                Ok(())
+            }),
+        )
+        .await?;
+    let attempt = pending_attempt_of(host, pending, ip, n).await?;
+    Ok((attempt, gate.get().copied().unwrap_or(CodeGate::Allowed)))
+}
+
+/// Counts one attempt on the pending sign-in alone (a set-up code inside
+/// a held sign-in: the account's code attempts are for second-factor
+/// codes); past the limit the sign-in is cancelled, as `count_attempts`.
 pub async fn count_pending_attempt(
     host: &HostHandle,
     pending: &PendingLogin,
     ip: &str,
 ) -> Result<PendingAttempt, DbError> {
-    match host.count_pending_attempt(&pending.id).await? {
+    let n = host.count_pending_attempt(&pending.id).await?;
+    pending_attempt_of(host, pending, ip, n).await
+}
+
+async fn pending_attempt_of(
+    host: &HostHandle,
+    pending: &PendingLogin,
+    ip: &str,
+    n: Option<i32>,
+) -> Result<PendingAttempt, DbError> {
+    match n {
         Some(n) if n <= MAX_PENDING_ATTEMPTS => Ok(PendingAttempt::Counted {
             left: MAX_PENDING_ATTEMPTS - n,
         }),
@@ -160,13 +207,45 @@ pub async fn check_code(
     input: &str,
     sms: bool,
 ) -> Result<Checked, DbError> {
+    let (checked, on_success) = check_code_gated(service, host, actor, input, sms, None).await?;
+    if let Some(write) = on_success {
+        host.db().transaction(write).await?;
+    }
+    Ok(checked)
+}
+
+/// Counts the attempt, unless the caller did (`counted`: what
+/// `limits::code_attempt_in` found in its transaction); true when the
+/// account is locked.
+async fn locked(
+    host: &HostHandle,
+    actor: &Actor<'_>,
+    counted: &mut Option<CodeGate>,
+) -> Result<bool, DbError> {
+    Ok(match counted.take() {
+        Some(gate) => gate_locked(host.db(), actor, gate).await,
+        None => count_code_attempt(host.db(), actor).await?,
+    })
+}
+
+/// `check_code` for the sign-in pages: the attempt may be counted already
+/// (`counted`), and a valid code comes with its writes (`SuccessWrite`) for
+/// the transaction that completes the sign-in.
+pub async fn check_code_gated(
+    service: &Service,
+    host: &HostHandle,
+    actor: &Actor<'_>,
+    input: &str,
+    sms: bool,
+    mut counted: Option<CodeGate>,
+) -> Result<(Checked, Option<SuccessWrite>), DbError> {
     let typed = crate::two_factor::otp_code::without_separators(input);
     let input = typed.trim();
     let db = host.db().clone();
     let account_id = actor.account.id;
     if recovery::looks_like_code(input) {
-        if let Some(locked) = gate(host, actor).await? {
-            return Ok(locked);
+        if locked(host, actor, &mut counted).await? {
+            return Ok((Checked::Locked, None));
         }
         let key = host.secret_key().clone();
         let code = input.to_string();
@@ -181,17 +260,19 @@ pub async fn check_code(
             .await?;
         return Ok(match used {
             Some(remaining) => {
-                limits::code_succeeded(&db, account_id).await?;
                 let detail = format!("recovery code used; {remaining} left");
-                audit::record(&db, event(actor, "success").detail(detail)).await;
-                Checked::Valid {
-                    method: Method::Recovery,
-                    remaining: Some(remaining),
-                }
+                let ev = event(actor, "success").detail(detail);
+                (
+                    Checked::Valid {
+                        method: Method::Recovery,
+                        remaining: Some(remaining),
+                    },
+                    Some(succeeded(account_id, ev)),
+                )
             }
             None => {
                 audit::record(&db, event(actor, "failure").detail("wrong recovery code")).await;
-                Checked::Wrong
+                (Checked::Wrong, None)
             }
         });
     }
@@ -202,8 +283,8 @@ pub async fn check_code(
         None
     };
     if has_app && totp::looks_like_code(input) {
-        if let Some(locked) = gate(host, actor).await? {
-            return Ok(locked);
+        if locked(host, actor, &mut counted).await? {
+            return Ok((Checked::Locked, None));
         }
         let key = host.secret_key().clone();
         let code = input.to_string();
@@ -211,12 +292,14 @@ pub async fn check_code(
             .transaction(move |conn| totp::verify(conn, &key, account_id, &code, crate::db::now()))
             .await?;
         if ok {
-            limits::code_succeeded(&db, account_id).await?;
-            audit::record(&db, event(actor, "success").detail("authenticator app")).await;
-            return Ok(Checked::Valid {
-                method: Method::App,
-                remaining: None,
-            });
+            let ev = event(actor, "success").detail("authenticator app");
+            return Ok((
+                Checked::Valid {
+                    method: Method::App,
+                    remaining: None,
+                },
+                Some(succeeded(account_id, ev)),
+            ));
         }
         audit::record(
             &db,
@@ -228,20 +311,37 @@ pub async fn check_code(
         let verify = service.settings(host).await?.gateway == Gateway::TwilioVerify;
         match &phone {
             Some(p) if p.authy_id.is_some() || verify => {}
-            _ => return Ok(Checked::Wrong),
+            _ => return Ok((Checked::Wrong, None)),
         }
     }
     let Some(stored) = phone else {
-        return count_malformed(host, actor).await;
+        if locked(host, actor, &mut counted).await? {
+            return Ok((Checked::Locked, None));
+        }
+        audit::record(host.db(), event(actor, "failure").detail("malformed code")).await;
+        return Ok((Checked::Wrong, None));
     };
     let settings = service.settings(host).await?;
     let code = OtpCode::parse_within(input, settings.code_lengths());
+    let gate = match counted {
+        Some(gate) => gate,
+        None => limits::code_attempt(host.db(), account_id).await?,
+    };
     service
-        .check_code(host, &settings, actor, &stored, code.as_ref())
+        .check_code_gated(host, &settings, actor, &stored, code.as_ref(), gate)
         .await
         .map_err(|e| match e {
             crate::two_factor::sms::service::ServiceError::Db(d) => d,
         })
+}
+
+/// A valid app or recovery code: the attempt is given back and the
+/// success audited, in the caller's transaction.
+fn succeeded(account_id: i64, ev: AuditEvent) -> SuccessWrite {
+    Box::new(move |conn| {
+        limits::give_back_attempt(conn, account_id)?;
+        audit::insert(conn, &ev)
+    })
 }
 
 /// What to say when Twilio Verify ended the code's verification.

@@ -213,23 +213,27 @@ async fn send_and_describe(
     ip: &str,
     stored: &StoredPhone,
     channel: Channel,
-    initial: bool,
     view: &mut PageView,
 ) -> Result<StatusCode, PageError> {
     let settings = st.service.settings(&st.host).await?;
     let outcome = st
         .service
-        .send_code(
-            &st.host,
-            &settings,
-            &Actor {
-                initial,
-                ..actor(pending, ip)
-            },
-            stored,
-            channel,
-        )
+        .send_code(&st.host, &settings, &actor(pending, ip), stored, channel)
         .await?;
+    describe(st, pending, stored, channel, false, outcome, view).await
+}
+
+/// Describes what sending a code did on `view`; returns the page status.
+/// `initial`: the first code of the sign-in, sent by the code page's view.
+async fn describe(
+    st: &State,
+    pending: &PendingLogin,
+    stored: &StoredPhone,
+    channel: Channel,
+    initial: bool,
+    outcome: SendOutcome,
+    view: &mut PageView,
+) -> Result<StatusCode, PageError> {
     Ok(match outcome {
         SendOutcome::Sent => {
             // The first code's claim (`first_show`) already stamped the time.
@@ -277,25 +281,56 @@ async fn send_and_describe(
     })
 }
 
-async fn stored_phone(st: &State, pending: &PendingLogin) -> Result<StoredPhone, PageError> {
-    store::phone_of(st.host.db(), pending.account.id)
+/// The account's phone, and whether it has recovery codes (SMS set-up is
+/// finished), or the phone step.
+async fn stored_phone(
+    st: &State,
+    pending: &PendingLogin,
+) -> Result<store::PhoneAndFactors, PageError> {
+    store::phone_and_codes(st.host.db(), pending.account.id)
         .await?
         .ok_or_else(|| PageError::SeeOther(policy::phone_path(pending.interface).into()))
 }
 
 async fn verify_page(st: Data, req: HttpRequest) -> Result<HttpResponse, PageError> {
     let pending = pending_for(&st, &req).await?;
-    let stored = stored_phone(&st, &pending).await?;
+    let store::PhoneAndFactors {
+        stored,
+        has_codes,
+        has_passkey,
+    } = stored_phone(&st, &pending).await?;
     let (id, account_id) = (pending.id.clone(), pending.account.id);
-    let first = store::first_show(st.host.db(), id, account_id).await?;
     let mut view = PageView::new(&st, pending.interface);
+    view.has_passkey = has_passkey;
     view.phone_masked = stored.phone.masked();
-    view.confirm_phone = after::confirms_phone(&st.host, account_id).await?;
+    view.confirm_phone = after::confirms_phone_with(&stored, has_codes);
     let mut status = StatusCode::OK;
-    if first {
-        let ip = st.host.client_ip(&req);
-        status =
-            send_and_describe(&st, &pending, &ip, &stored, Channel::Sms, true, &mut view).await?;
+    // The first view of the page sends the first code: its claim lands
+    // with the limits' counters, in one write.
+    let ip = st.host.client_ip(&req);
+    let settings = st.service.settings(&st.host).await?;
+    let first_actor = Actor {
+        initial: true,
+        ..actor(&pending, &ip)
+    };
+    let claim: crate::two_factor::limits::SendClaim =
+        Box::new(move |conn| store::first_show_in(conn, &id, account_id));
+    let first_sent = st
+        .service
+        .send_first_code(&st.host, &settings, &first_actor, &stored, claim)
+        .await?;
+    let first = first_sent.is_some();
+    if let Some(outcome) = first_sent {
+        status = describe(
+            &st,
+            &pending,
+            &stored,
+            Channel::Sms,
+            true,
+            outcome,
+            &mut view,
+        )
+        .await?;
         if status == StatusCode::OK && view.error.is_none() {
             view.notice = Some(format!(
                 "We sent a code by text message to your phone {}.",
@@ -303,9 +338,15 @@ async fn verify_page(st: Data, req: HttpRequest) -> Result<HttpResponse, PageErr
             ));
         }
     }
+    // A code this view sent started the resend cooldown: its length is
+    // known without reading it back.
+    let just_sent = first && status == StatusCode::OK && view.error.is_none();
     show_flash(&st, &req, &mut view).await?;
-    view.resend_wait = limits::cooldown_left(st.host.db(), account_id).await?;
-    view.has_passkey = crate::two_factor::factors::has_passkey(st.host.db(), account_id).await?;
+    view.resend_wait = if just_sent {
+        limits::SEND_COOLDOWN_SECS
+    } else {
+        limits::cooldown_left(st.host.db(), account_id).await?
+    };
     view.remember = remember::offer(&st.host, pending.account.role).await?;
     let mut page = render(&st, &req, status, "verify", &view).await?;
     remember::forget_refused_cookie(&st.host, &req, account_id, &mut page);
@@ -362,8 +403,13 @@ async fn verify_submit(
     let pending = pending_for(&st, &req).await?;
     let ip = st.host.client_ip(&req);
     let actor = actor(&pending, &ip);
-    // Count the attempt on the pending login before anything is checked.
-    let left = match verify::count_pending_attempt(&st.host, &pending, &ip).await? {
+    let store::PhoneAndFactors {
+        stored, has_codes, ..
+    } = stored_phone(&st, &pending).await?;
+    // Count the attempt on the pending login and on the account before
+    // anything is checked, in one write.
+    let (counted, gate) = verify::count_attempts(&st.host, &pending, &ip).await?;
+    let left = match counted {
         PendingAttempt::Counted { left } => left,
         PendingAttempt::Voided => {
             let why = wrong_code::cancelled(&st.host, &pending, &ip, true).await?;
@@ -375,12 +421,11 @@ async fn verify_submit(
             ))
         }
     };
-    let stored = stored_phone(&st, &pending).await?;
     let settings = st.service.settings(&st.host).await?;
     let code = OtpCode::parse_typed(&form.code, settings.code_lengths());
-    let outcome = st
+    let (outcome, on_success) = st
         .service
-        .check_code(&st.host, &settings, &actor, &stored, code.as_ref())
+        .check_code_gated(&st.host, &settings, &actor, &stored, code.as_ref(), gate)
         .await?;
     let here = policy::verify_path(pending.interface);
     let flash = match outcome {
@@ -390,24 +435,31 @@ async fn verify_submit(
                 .interface(pending.interface)
                 .ip(&ip);
             let (id, account_id) = (pending.id.clone(), pending.account.id);
-            // Exactly one of concurrent correct submissions wins, and its
-            // audit entry lands with the claim.
-            let claimed = store::retry_on_conflict(st.host.db(), move |conn| {
+            // Exactly one of concurrent correct submissions wins; its claim,
+            // the code's own writes and the audit entry land with the new
+            // session, in one write.
+            let claim: crate::plugin::CompletionClaim = Box::new(move |conn| {
                 let won = store::claim_completion_in(conn, &id, account_id)?;
                 if won {
+                    if let Some(write) = on_success {
+                        write(conn)?;
+                    }
                     audit::insert(conn, &ev)?;
                 }
                 Ok(won)
-            })
-            .await;
-            if !claimed? {
-                let done = Flash::error("This sign-in was already completed.");
-                return to_ended(&st, &req, done).await;
-            }
-            let done = match st.host.complete_pending_login(&req, &pending.id).await {
-                Ok(crate::plugin::Completion::SignedIn(resp)) => resp,
+            });
+            let done = match st
+                .host
+                .complete_pending_login_claimed(&req, &pending.id, claim)
+                .await
+            {
+                Ok(Some(crate::plugin::Completion::SignedIn(resp))) => resp,
                 // The password step the admin required comes next: nothing in between.
-                Ok(next) => return Ok(next.into_response()),
+                Ok(Some(next)) => return Ok(next.into_response()),
+                Ok(None) => {
+                    let done = Flash::error("This sign-in was already completed.");
+                    return to_ended(&st, &req, done).await;
+                }
                 Err(crate::plugin::HostError::PendingLoginGone) => {
                     return Err(PageError::SeeOther(
                         st.host.login_path(pending.interface).into(),
@@ -417,6 +469,11 @@ async fn verify_submit(
             };
             let done =
                 remember::after_code(&st.host, &req, &pending, form.remember_device, done).await;
+            // An account with recovery codes (read with the phone) has
+            // finished SMS set-up: straight on.
+            if has_codes {
+                return Ok(done);
+            }
             return Ok(first_codes_or(&st, &pending, &ip, done).await);
         }
         Checked::Wrong => {
@@ -505,7 +562,7 @@ async fn send(
     };
     let ip = st.host.client_ip(&req);
     let mut view = PageView::new(&st, pending.interface);
-    send_and_describe(&st, &pending, &ip, &stored, channel, false, &mut view).await?;
+    send_and_describe(&st, &pending, &ip, &stored, channel, &mut view).await?;
     let (to, flash) = match (view.error, view.notice) {
         (Some(error), _) => (back, Flash::error(error)),
         (None, notice) => (sms_page, Flash::notice(notice.unwrap_or_default())),
@@ -521,10 +578,11 @@ async fn cancel(st: Data, req: HttpRequest) -> Result<HttpResponse, PageError> {
         // A phone waiting to be confirmed (registration, or entered by an
         // admin) stays on the account, and the next sign-in texts a code
         // to confirm it.
-        if store::phone_of(st.host.db(), id).await?.is_some()
-            && after::confirms_phone(&st.host, id).await?
-        {
-            said = "You are not signed in. Your account is kept, with its phone number not yet confirmed: the next time you sign in, we will text a code to confirm it.";
+        let stored = store::phone_of(st.host.db(), id).await?;
+        if let Some(stored) = &stored {
+            if after::confirms_phone(&st.host, stored).await? {
+                said = "You are not signed in. Your account is kept, with its phone number not yet confirmed: the next time you sign in, we will text a code to confirm it.";
+            }
         }
         st.host.cancel_pending_login(&pending.id).await?;
         // Its code is refused from now on, at the gateway too.

@@ -16,7 +16,7 @@ use crate::two_factor::gateways::{
 use crate::two_factor::limits::{self, CodeGate, SendGate, WaitReason};
 use crate::two_factor::otp_code::OtpCode;
 use crate::two_factor::settings::{Gateway, StoreSettings};
-use crate::two_factor::sign_in::verify::{Checked, Method};
+use crate::two_factor::sign_in::verify::{Checked, Method, SuccessWrite};
 use crate::two_factor::state;
 use crate::two_factor::store::{self, StoredPhone};
 use crate::two_factor::ADDON_ID;
@@ -203,6 +203,37 @@ impl Service {
         stored: &StoredPhone,
         channel: Channel,
     ) -> Result<SendOutcome, ServiceError> {
+        let sent = self
+            .send_claimed(host, settings, actor, stored, channel, None)
+            .await?;
+        Ok(sent.unwrap_or(SendOutcome::Sent))
+    }
+
+    /// `send_code` for the first code of a sign-in: `claim` (the code
+    /// page's first view, `store::first_show_in`) lands in the same write
+    /// as the limits' counters; None when it was lost (the code was sent
+    /// by an earlier view), and then nothing is counted or sent.
+    pub async fn send_first_code(
+        &self,
+        host: &HostHandle,
+        settings: &StoreSettings,
+        actor: &Actor<'_>,
+        stored: &StoredPhone,
+        claim: limits::SendClaim,
+    ) -> Result<Option<SendOutcome>, ServiceError> {
+        self.send_claimed(host, settings, actor, stored, Channel::Sms, Some(claim))
+            .await
+    }
+
+    async fn send_claimed(
+        &self,
+        host: &HostHandle,
+        settings: &StoreSettings,
+        actor: &Actor<'_>,
+        stored: &StoredPhone,
+        channel: Channel,
+        claim: Option<limits::SendClaim>,
+    ) -> Result<Option<SendOutcome>, ServiceError> {
         let event = match channel {
             Channel::Sms => "code_sent",
             Channel::Call => "call",
@@ -212,9 +243,19 @@ impl Service {
             destination: stored.phone.e164().to_string(),
             store_hourly_ceiling: self.config.sms_hourly_ceiling.min(i32::MAX as u32) as i32,
         };
-        if let SendGate::Wait { seconds, reason } =
-            limits::send_attempt(db, actor.account.id, actor.ip, actor.initial, &quota).await?
-        {
+        let Some(gate) = limits::send_attempt_claimed(
+            db,
+            actor.account.id,
+            actor.ip,
+            actor.initial,
+            &quota,
+            claim,
+        )
+        .await?
+        else {
+            return Ok(None);
+        };
+        if let SendGate::Wait { seconds, reason } = gate {
             if reason == WaitReason::StoreHourly {
                 tracing::warn!("two-factor: the store's hourly SMS ceiling was reached; codes by SMS are paused");
             }
@@ -223,7 +264,7 @@ impl Service {
                 actor.event(event, "rate_limited").detail(reason.as_str()),
             )
             .await;
-            return Ok(SendOutcome::Wait { seconds, reason });
+            return Ok(Some(SendOutcome::Wait { seconds, reason }));
         }
         let result = match settings.gateway {
             Gateway::AuthyLegacy => {
@@ -266,7 +307,7 @@ impl Service {
                     audit::insert(conn, &ev)
                 })
                 .await?;
-                Ok(SendOutcome::Sent)
+                Ok(Some(SendOutcome::Sent))
             }
             Err(e) => {
                 limits::release_cooldown(db, actor.account.id).await?;
@@ -282,7 +323,9 @@ impl Service {
                     "gateway_error"
                 };
                 audit::record(db, actor.event(event, outcome).detail(e.to_string())).await;
-                Ok(refusal.map_or(SendOutcome::Failed, SendOutcome::Refused))
+                Ok(Some(
+                    refusal.map_or(SendOutcome::Failed, SendOutcome::Refused),
+                ))
             }
         }
     }
@@ -318,9 +361,33 @@ impl Service {
         stored: &StoredPhone,
         code: Option<&OtpCode>,
     ) -> Result<Checked, ServiceError> {
+        let gate = limits::code_attempt(host.db(), actor.account.id).await?;
+        let (checked, on_success) = self
+            .check_code_gated(host, settings, actor, stored, code, gate)
+            .await?;
+        if let Some(write) = on_success {
+            host.db().transaction(write).await?;
+        }
+        Ok(checked)
+    }
+
+    /// `check_code` for an attempt already counted (`gate`, from
+    /// `limits::code_attempt_in` in the caller's transaction). A valid code
+    /// comes with its writes (the attempt given back, the resend cooldown
+    /// ended, the number confirmed) for the caller to run in the
+    /// transaction that completes the sign-in.
+    pub async fn check_code_gated(
+        &self,
+        host: &HostHandle,
+        settings: &StoreSettings,
+        actor: &Actor<'_>,
+        stored: &StoredPhone,
+        code: Option<&OtpCode>,
+        gate: CodeGate,
+    ) -> Result<(Checked, Option<SuccessWrite>), ServiceError> {
         let db = host.db();
-        if count_code_attempt(db, actor).await? {
-            return Ok(Checked::Locked);
+        if gate_locked(db, actor, gate).await {
+            return Ok((Checked::Locked, None));
         }
         // A malformed code never reaches the gateway; it still counted above.
         let Some(code) = code else {
@@ -329,7 +396,7 @@ impl Service {
                 actor.event("verify", "failure").detail("malformed code"),
             )
             .await;
-            return Ok(Checked::Wrong);
+            return Ok((Checked::Wrong, None));
         };
         // The gateway keeps one code per user: accept it only for the sign-in
         // (or page) that asked for it last, so a code is bound to one pending login.
@@ -345,12 +412,12 @@ impl Service {
                     .detail("code was sent for another sign-in"),
             )
             .await;
-            return Ok(Checked::NoCodeSent);
+            return Ok((Checked::NoCodeSent, None));
         };
         let answer = match settings.gateway {
             Gateway::AuthyLegacy => {
                 let Some(id) = stored.authy_id else {
-                    return self.no_code_sent(db, actor).await;
+                    return Ok((self.no_code_sent(db, actor).await?, None));
                 };
                 self.client.verify(self.endpoint(settings), id, code).await
             }
@@ -362,7 +429,7 @@ impl Service {
                     .as_deref()
                     .and_then(VerificationSid::parse)
                 else {
-                    return self.no_code_sent(db, actor).await;
+                    return Ok((self.no_code_sent(db, actor).await?, None));
                 };
                 let ep = settings.verify_endpoint(&self.config);
                 self.verify.check(ep, &sid, code).await
@@ -370,29 +437,39 @@ impl Service {
         };
         match answer {
             Ok(TokenCheck::Valid) => {
-                limits::code_used(db, actor.account.id).await?;
+                let account_id = actor.account.id;
                 // The code reached this number: a number set at
                 // registration or by an admin is now confirmed.
-                if !stored.confirmed {
-                    store::mark_confirmed(db, actor.account.id, stored.phone.e164().to_string())
-                        .await?;
-                }
-                Ok(Checked::Valid {
-                    method: Method::Sms,
-                    remaining: None,
-                })
+                let confirm = (!stored.confirmed).then(|| stored.phone.e164().to_string());
+                let on_success: SuccessWrite = Box::new(move |conn| {
+                    limits::code_used_in(conn, account_id)?;
+                    if let Some(e164) = confirm {
+                        store::mark_confirmed_in(conn, account_id, &e164)?;
+                    }
+                    Ok(())
+                });
+                Ok((
+                    Checked::Valid {
+                        method: Method::Sms,
+                        remaining: None,
+                    },
+                    Some(on_success),
+                ))
             }
             Ok(TokenCheck::Rejected) => {
                 audit::record(db, actor.event("verify", "failure").detail("wrong code")).await;
-                Ok(Checked::Wrong)
+                Ok((Checked::Wrong, None))
             }
             Err(e @ (GatewayError::NotFound | GatewayError::TooManyChecks)) => {
                 audit::record(db, actor.event("verify", "failure").detail(e.to_string())).await;
-                Ok(if e == GatewayError::NotFound {
-                    Checked::CodeEnded
-                } else {
-                    Checked::TooManyTriesAtGateway
-                })
+                Ok((
+                    if e == GatewayError::NotFound {
+                        Checked::CodeEnded
+                    } else {
+                        Checked::TooManyTriesAtGateway
+                    },
+                    None,
+                ))
             }
             Err(e) => {
                 if e == GatewayError::UnknownUser {
@@ -404,7 +481,7 @@ impl Service {
                     actor.event("verify", "gateway_error").detail(e.to_string()),
                 )
                 .await;
-                Ok(Checked::GatewayFailed)
+                Ok((Checked::GatewayFailed, None))
             }
         }
     }
@@ -448,11 +525,18 @@ impl Service {
 /// Counts one code attempt against the account's limit, for every kind of
 /// code; true (and audited) when the account is locked, now or already.
 pub async fn count_code_attempt(db: &Db, actor: &Actor<'_>) -> Result<bool, DbError> {
-    match limits::code_attempt(db, actor.account.id).await? {
-        CodeGate::Allowed => Ok(false),
+    let gate = limits::code_attempt(db, actor.account.id).await?;
+    Ok(gate_locked(db, actor, gate).await)
+}
+
+/// What a counted attempt found: true (and audited) when the account is
+/// locked, now or already.
+pub async fn gate_locked(db: &Db, actor: &Actor<'_>, gate: CodeGate) -> bool {
+    match gate {
+        CodeGate::Allowed => false,
         CodeGate::Locked => {
             audit::record(db, actor.event("verify", "locked")).await;
-            Ok(true)
+            true
         }
         CodeGate::LockedNow => {
             let detail = format!(
@@ -461,7 +545,7 @@ pub async fn count_code_attempt(db: &Db, actor: &Actor<'_>) -> Result<bool, DbEr
                 limits::LOCK_SECS / 60
             );
             audit::record(db, actor.event("lock", "locked").detail(detail)).await;
-            Ok(true)
+            true
         }
     }
 }
