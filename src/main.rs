@@ -184,11 +184,9 @@ fn connect(settings: &Settings) -> anyhow::Result<Db> {
 
 async fn serve(settings: Settings) -> anyhow::Result<()> {
     let app = Application::build(settings).await?;
-    let port = app.port();
+    let url = app.public_url().to_string();
     let admins = accounts::count_admins(&mut *app.db().get()?)?;
-    println!(
-        "Storefront is running at http://127.0.0.1:{port}/ (admin: http://127.0.0.1:{port}/admin)"
-    );
+    println!("Storefront is running at {url}/ (admin: {url}/admin)");
     if admins == 0 {
         // Said as the newcomer will type it: through cargo, or the installed binary.
         let command = if std::env::var_os("CARGO").is_some() {

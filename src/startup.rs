@@ -99,6 +99,8 @@ fn public_url_of(settings: &Settings, port: u16) -> anyhow::Result<String> {
 
 pub struct Application {
     port: u16,
+    /// The address to open the store at (`public_url_of`).
+    public_url: String,
     server: Server,
     state: Arc<HostState>,
 }
@@ -131,7 +133,7 @@ impl Application {
         let addons = factory(&AddonContext {
             settings: &settings,
             base_url,
-            public_url,
+            public_url: public_url.clone(),
         });
         // The host's tables, then each addon's, then the mounted sandbox's.
         let sets: Vec<&'static MigrationSet> = addons
@@ -193,6 +195,7 @@ impl Application {
         let server = build_server(listener, state.clone(), static_files, &settings)?;
         Ok(Application {
             port: addr.port(),
+            public_url,
             server,
             state,
         })
@@ -204,6 +207,12 @@ impl Application {
 
     pub fn db(&self) -> &Db {
         &self.state.db
+    }
+
+    /// Where shoppers open the store: `server.public_url`, or
+    /// `http://localhost:PORT` (passkeys work there, never at an IP).
+    pub fn public_url(&self) -> &str {
+        &self.public_url
     }
 
     pub fn state(&self) -> Arc<HostState> {
