@@ -130,6 +130,23 @@ impl AddonHost {
             Gone,
             Done(Option<String>),
         }
+        // A completion locks the pending row before the addon's claim writes
+        // (its counters, its challenge row): the order in which counting an
+        // attempt takes them (`count_pending_attempt_then`). In the other
+        // order, concurrent correct codes deadlocked on PostgreSQL and the
+        // winner could be the one aborted. A claim lost after the row was
+        // taken rolls the whole transaction back, so the row stays.
+        fn claim_lost() -> DbError {
+            DbError::Query(diesel::result::Error::RollbackTransaction)
+        }
+        fn rolled_back_claim(e: DbError) -> Result<Outcome, DbError> {
+            match e {
+                DbError::Query(diesel::result::Error::RollbackTransaction) => {
+                    Ok(Outcome::ClaimLost)
+                }
+                other => Err(other),
+            }
+        }
         let won = |conn: &mut crate::db::DbConn, claim: Option<CompletionClaim>| match claim {
             Some(claim) => claim(conn),
             None => Ok(true),
@@ -142,15 +159,17 @@ impl AddonHost {
                 .host
                 .db
                 .transaction(move |conn| {
-                    if !won(conn, claim)? {
-                        return Ok(Outcome::ClaimLost);
+                    // The pending row first (see `claim_lost`).
+                    if !pending::to_password_change(conn, &id, url)? {
+                        return Ok(Outcome::Gone);
                     }
-                    Ok(match pending::to_password_change(conn, &id, url)? {
-                        true => Outcome::Done(None),
-                        false => Outcome::Gone,
-                    })
+                    if !won(conn, claim)? {
+                        return Err(claim_lost());
+                    }
+                    Ok(Outcome::Done(None))
                 })
-                .await?;
+                .await
+                .or_else(rolled_back_claim)?;
             return match moved {
                 Outcome::ClaimLost => Ok(None),
                 Outcome::Gone => Err(HostError::PendingLoginGone),
@@ -165,16 +184,18 @@ impl AddonHost {
             .host
             .db
             .transaction(move |conn| {
-                if !won(conn, claim)? {
-                    return Ok(Outcome::ClaimLost);
-                }
+                // The pending row first (see `claim_lost`).
                 if !pending::take(conn, &id)? {
                     return Ok(Outcome::Gone);
+                }
+                if !won(conn, claim)? {
+                    return Err(claim_lost());
                 }
                 session::start_signed_in(conn, &old_hash, account_id, Some(&id))
                     .map(|new_id| Outcome::Done(Some(new_id)))
             })
-            .await?;
+            .await
+            .or_else(rolled_back_claim)?;
         match started {
             Outcome::Done(Some(new_id)) => Ok(Some(Completion::SignedIn(signed_in(
                 &self.host,

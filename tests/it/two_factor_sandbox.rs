@@ -245,12 +245,15 @@ async fn concurrent_correct_codes_succeed_once() {
         }));
     }
     let mut ok = 0;
+    let mut answers = Vec::new();
     for t in tasks {
-        if t.await.unwrap() == (303, "/".to_string()) {
+        let answer = t.await.unwrap();
+        if answer == (303, "/".to_string()) {
             ok += 1;
         }
+        answers.push(answer);
     }
-    assert_eq!(ok, 1);
+    assert_eq!(ok, 1, "{answers:?}");
 }
 
 #[tokio::test]
