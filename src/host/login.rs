@@ -105,7 +105,7 @@ pub async fn admin_login_page(
 }
 
 pub async fn login_page(
-    state: &HostState,
+    state: &Arc<HostState>,
     req: &HttpRequest,
     form: LoginForm,
     next: Option<&str>,
@@ -113,8 +113,18 @@ pub async fn login_page(
     email: &str,
     status: StatusCode,
 ) -> HttpResponse {
+    let target = safe_target(next, form.fallback_target());
+    let page = crate::plugin::LoginPage {
+        interface: form.interface(),
+        at_checkout: form == LoginForm::Checkout,
+        target: target.clone(),
+    };
     let mut ctx = tera::Context::new();
-    ctx.insert("next", &safe_target(next, form.fallback_target()));
+    ctx.insert(
+        "login_options",
+        &super::login_page_hooks::extras(state, req, &page).await,
+    );
+    ctx.insert("next", &target);
     ctx.insert("error", &error);
     ctx.insert("email", email);
     if form == LoginForm::Checkout {
@@ -591,18 +601,21 @@ pub async fn change_password_submit(
     match continue_login(&state, &req, &attempt).await {
         Ok(res) => res,
         Err(message) => {
-            let mut ctx = tera::Context::new();
-            ctx.insert("next", &row.target);
-            ctx.insert("error", &message);
-            ctx.insert("email", &account.email);
             let form = if row.interface() == Interface::Admin {
                 LoginForm::Admin
             } else {
                 LoginForm::Customer
             };
-            state
-                .render_page(&req, StatusCode::UNAUTHORIZED, form.template(), ctx)
-                .await
+            login_page(
+                &state,
+                &req,
+                form,
+                Some(&row.target),
+                Some(&message),
+                &account.email,
+                StatusCode::UNAUTHORIZED,
+            )
+            .await
         }
     }
 }

@@ -14,6 +14,7 @@ pub mod csrf;
 pub mod email;
 pub mod errors;
 pub mod login;
+pub mod login_page_hooks;
 pub mod password;
 pub mod pending;
 pub mod profile_hooks;

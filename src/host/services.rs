@@ -107,6 +107,20 @@ impl HostState {
     }
 }
 
+/// How a transaction gives up when the addon's claim was lost: rolled
+/// back, so nothing the claim or the host wrote stays.
+fn claim_lost() -> DbError {
+    DbError::Query(diesel::result::Error::RollbackTransaction)
+}
+
+/// `lost` for a transaction that gave up with `claim_lost`; other errors stay.
+fn lost_claim_or<T>(e: DbError, lost: T) -> Result<T, DbError> {
+    match e {
+        DbError::Query(diesel::result::Error::RollbackTransaction) => Ok(lost),
+        other => Err(other),
+    }
+}
+
 impl AddonHost {
     /// Completes the pending login in one write transaction, with the
     /// addon's `claim` first when there is one (None: the claim was lost).
@@ -136,16 +150,8 @@ impl AddonHost {
         // order, concurrent correct codes deadlocked on PostgreSQL and the
         // winner could be the one aborted. A claim lost after the row was
         // taken rolls the whole transaction back, so the row stays.
-        fn claim_lost() -> DbError {
-            DbError::Query(diesel::result::Error::RollbackTransaction)
-        }
         fn rolled_back_claim(e: DbError) -> Result<Outcome, DbError> {
-            match e {
-                DbError::Query(diesel::result::Error::RollbackTransaction) => {
-                    Ok(Outcome::ClaimLost)
-                }
-                other => Err(other),
-            }
+            lost_claim_or(e, Outcome::ClaimLost)
         }
         let won = |conn: &mut crate::db::DbConn, claim: Option<CompletionClaim>| match claim {
             Some(claim) => claim(conn),
@@ -452,6 +458,72 @@ impl HostServices for AddonHost {
         claim: CompletionClaim,
     ) -> Result<Option<Completion>, HostError> {
         self.complete(req, pending_id, Some(claim)).await
+    }
+
+    async fn sign_in_verified(
+        &self,
+        req: &HttpRequest,
+        account_id: i64,
+        interface: Interface,
+        target: &str,
+        claim: CompletionClaim,
+    ) -> Result<Option<Completion>, HostError> {
+        let account = self
+            .host
+            .db
+            .run(move |conn| accounts::by_id(conn, account_id))
+            .await?
+            .ok_or(HostError::Refused)?;
+        // The same rule as the admin login form: policy follows the role.
+        if interface == Interface::Admin && account.role() == Role::Customer {
+            return Err(HostError::Refused);
+        }
+        let fallback = match interface {
+            Interface::Admin => "/admin",
+            Interface::Customer => "/",
+        };
+        let target = pending::safe_target(Some(target), fallback);
+        let old_hash = session::cookie_of(req).id_hash();
+        if account.must_change_password {
+            // Both factors are met; the new password comes next, then the
+            // session, as after a second factor (`complete`).
+            let url = change_password_path(interface);
+            let mut row = PendingRow::new(
+                crate::crypto::random_token(32),
+                &account.to_account(),
+                interface,
+                target,
+                self.host.client_ip_of(req),
+            );
+            row.stage = pending::STAGE_PASSWORD_CHANGE_VERIFIED.into();
+            row.challenge_url = url.into();
+            let kept = self
+                .host
+                .db
+                .transaction(move |conn| {
+                    if !claim(conn)? {
+                        return Err(claim_lost());
+                    }
+                    pending::insert(conn, &row)?;
+                    session::attach_pending(conn, &old_hash, &row.id)?;
+                    Ok(true)
+                })
+                .await
+                .or_else(|e| lost_claim_or(e, false))?;
+            return Ok(kept.then(|| Completion::PasswordChangeNext(redirect(url))));
+        }
+        let started = self
+            .host
+            .db
+            .transaction(move |conn| {
+                if !claim(conn)? {
+                    return Err(claim_lost());
+                }
+                session::start_signed_in(conn, &old_hash, account_id, None).map(Some)
+            })
+            .await
+            .or_else(|e| lost_claim_or(e, None))?;
+        Ok(started.map(|new_id| Completion::SignedIn(signed_in(&self.host, new_id, &target))))
     }
 
     async fn write_with_pending_login(

@@ -53,6 +53,8 @@ pub enum Hook {
     /// The admin user page's section, the Users list's badges and
     /// filters, dashboard notices.
     AdminPages,
+    /// Another way to sign in, shown under the login forms.
+    LoginPage,
 }
 
 #[derive(Clone, Debug, Deserialize)]

@@ -51,6 +51,19 @@ pub trait Addon: Send + Sync + 'static {
     /// `route_prefixes`; the host answers 404 there while the addon is disabled.
     fn configure_routes(&self, _cfg: &mut web::ServiceConfig, _host: HostHandle) {}
 
+    /// HTML shown under the password form of a login page (customer,
+    /// checkout or admin): another way to sign in that the addon handles
+    /// on its own routes, ending in `HostServices::sign_in_verified`.
+    /// Hook `login_page`.
+    async fn login_page(
+        &self,
+        _host: &HostHandle,
+        _req: &HttpRequest,
+        _page: &LoginPage,
+    ) -> Result<Option<String>, AddonError> {
+        Ok(None)
+    }
+
     /// Runs after a password was verified in any login pipeline.
     async fn after_password_verified(
         &self,
@@ -311,6 +324,26 @@ pub trait HostServices: Send + Sync + 'static {
             return Ok(None);
         }
         self.complete_pending_login(req, pending_id).await.map(Some)
+    }
+    /// Signs `account_id` in with no password step: the addon verified,
+    /// on its own route, a credential that is both factors at once (a
+    /// passkey with user verification). The host applies its own rules as
+    /// at any sign-in: an account the interface refuses (a customer at the
+    /// admin login) is refused, and one that an admin asked for a new
+    /// password goes to that change first. `claim` (the addon's record of
+    /// the credential's use) runs first in the host's transaction that
+    /// starts the session under a new id; when it says false, nothing is
+    /// written and the answer is None. `target` is where to go after
+    /// (made safe by the host). A host without it refuses.
+    async fn sign_in_verified(
+        &self,
+        _req: &HttpRequest,
+        _account_id: i64,
+        _interface: Interface,
+        _target: &str,
+        _claim: CompletionClaim,
+    ) -> Result<Option<Completion>, HostError> {
+        Err(HostError::Refused)
     }
     /// For `Addon::after_password_verified`: `write` (the addon's own
     /// record of the challenge it is about to ask for, its audit entry)

@@ -79,6 +79,17 @@ pub struct Account {
     pub credential_generation: i64,
 }
 
+/// A login page being shown, for `Addon::login_page`.
+#[derive(Clone, Debug)]
+pub struct LoginPage {
+    /// The admin login, or the customer or checkout login.
+    pub interface: Interface,
+    /// True on checkout's login step.
+    pub at_checkout: bool,
+    /// Safe local path to go to once signed in.
+    pub target: String,
+}
+
 /// A login whose password was just verified.
 #[derive(Clone, Debug)]
 pub struct LoginAttempt {
@@ -269,6 +280,10 @@ impl Completion {
 pub enum HostError {
     #[error("the sign-in has expired; please sign in again")]
     PendingLoginGone,
+    /// The account may not sign in here (gone, or the interface refuses
+    /// its role); say no more than a wrong password would.
+    #[error("this account cannot sign in here")]
+    Refused,
     #[error(transparent)]
     Db(#[from] crate::db::DbError),
 }

@@ -260,7 +260,10 @@ async fn submit(
         Ok(Some(crate::plugin::Completion::SignedIn(resp))) => resp,
         // The password step the admin required comes next: nothing in between.
         Ok(Some(next)) => return Ok(next.into_response()),
-        Ok(None) | Err(crate::plugin::HostError::PendingLoginGone) => return Err(login()),
+        Ok(None)
+        | Err(crate::plugin::HostError::PendingLoginGone | crate::plugin::HostError::Refused) => {
+            return Err(login())
+        }
         Err(crate::plugin::HostError::Db(e)) => return Err(e.into()),
     };
     let done = remember::after_code(&st.host, &req, &pending, form.remember_device, done).await;

@@ -290,7 +290,9 @@ async fn submit(
         Ok(crate::plugin::Completion::SignedIn(resp)) => resp,
         // The password step the admin required comes next: nothing in between.
         Ok(next) => return Ok(next.into_response()),
-        Err(crate::plugin::HostError::PendingLoginGone) => return Err(login()),
+        Err(crate::plugin::HostError::PendingLoginGone | crate::plugin::HostError::Refused) => {
+            return Err(login())
+        }
         Err(crate::plugin::HostError::Db(e)) => return Err(e.into()),
     };
     Ok(remember::after_code(&st.host, &req, &pending, form.remember_device, done).await)

@@ -180,7 +180,7 @@ async fn complete(
     }
     match st.host.complete_pending_login(req, &pending.id).await {
         Ok(done) => Ok(done),
-        Err(HostError::PendingLoginGone) => Err(login()),
+        Err(HostError::PendingLoginGone | HostError::Refused) => Err(login()),
         Err(HostError::Db(e)) => Err(e.into()),
     }
 }

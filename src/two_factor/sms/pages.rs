@@ -460,7 +460,9 @@ async fn verify_submit(
                     let done = Flash::error("This sign-in was already completed.");
                     return to_ended(&st, &req, done).await;
                 }
-                Err(crate::plugin::HostError::PendingLoginGone) => {
+                Err(
+                    crate::plugin::HostError::PendingLoginGone | crate::plugin::HostError::Refused,
+                ) => {
                     return Err(PageError::SeeOther(
                         st.host.login_path(pending.interface).into(),
                     ))
