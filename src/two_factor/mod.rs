@@ -171,6 +171,7 @@ impl Addon for TwoFactorAddon {
             host.clone(),
             self.passkeys.clone(),
         );
+        passkey::passwordless::configure(cfg, host.clone(), self.passkeys.clone());
         app::sign_in::configure(cfg, self.service.clone(), host.clone());
         sign_in::after::configure(cfg, host.clone());
         required::pages::configure(cfg, self.service.clone(), host.clone());
@@ -219,6 +220,15 @@ impl Addon for TwoFactorAddon {
             host: host.clone(),
         });
         crate::authy_sandbox::admin::configure_admin_when(cfg, host, db, policy);
+    }
+
+    async fn login_page(
+        &self,
+        host: &HostHandle,
+        req: &HttpRequest,
+        page: &crate::plugin::LoginPage,
+    ) -> Result<Option<String>, AddonError> {
+        passkey::passwordless::login_option(host, req, page).await
     }
 
     async fn after_password_verified(

@@ -198,6 +198,14 @@ diesel::table! {
 }
 
 diesel::table! {
+    tfa_passkey_sign_in_ceremonies (session_key) {
+        session_key -> Text,
+        state -> Text,
+        expires_at -> BigInt,
+    }
+}
+
+diesel::table! {
     tfa_setup_grace (account_id) {
         account_id -> BigInt,
         started_at -> BigInt,

@@ -22,20 +22,24 @@ pub const PASSWORD: &str = "a-good-password-1";
 /// Test mode, both interface toggles on, as the store owner journey leaves
 /// it; done over HTTP for the journeys that are about something else.
 pub async fn configure(app: &TestApp) {
+    configure_with(app, &[]).await;
+}
+
+/// `configure`, with `extra` settings turned on as well.
+pub async fn configure_with(app: &TestApp, extra: &[(&str, &str)]) {
     app.login_admin().await;
     app.browser
         .post_form("/admin/addons/two_factor/enable", &[])
         .await;
+    let mut fields = vec![
+        ("api_key", KEY),
+        ("customer_enabled", "on"),
+        ("admin_enabled", "on"),
+    ];
+    fields.extend_from_slice(extra);
     let res = app
         .browser
-        .post_form(
-            "/admin/addons/two_factor/settings",
-            &[
-                ("api_key", KEY),
-                ("customer_enabled", "on"),
-                ("admin_enabled", "on"),
-            ],
-        )
+        .post_form("/admin/addons/two_factor/settings", &fields)
         .await;
     assert_eq!(res.status(), 303, "settings saved");
 }

@@ -75,6 +75,9 @@ const JOURNEYS: &[(&str, JourneyFn)] = &[
     ("passkey_admin", |p, a| {
         Box::pin(passkeys::passkey_admin(p, a))
     }),
+    ("passkey_sign_in", |p, a| {
+        Box::pin(passkeys::passkey_sign_in(p, a))
+    }),
 ];
 
 /// Removes this journey's screenshots from an earlier run.

@@ -1,9 +1,10 @@
-//! Journeys "passkey_checkout" and "passkey_admin": passkeys and security
-//! keys in a real Chromium with a WebDriver virtual authenticator (the
+//! Journeys "passkey_checkout", "passkey_admin" and "passkey_sign_in":
+//! passkeys and security keys in a real Chromium with a WebDriver virtual authenticator (the
 //! W3C `POST /session/{id}/webauthn/authenticator`, sent through
 //! fantoccini's `issue_cmd`). A shopper adds a passkey on the Security page
 //! and signs in with it at checkout; an admin adds a security key, signs
-//! in with it, and removes it with the key itself. The browser opens the store at `http://localhost`:
+//! in with it, and removes it with the key itself. With passkey sign-in on,
+//! a shopper signs in at checkout with the passkey alone. The browser opens the store at `http://localhost`:
 //! the store's WebAuthn origin (browsers refuse passkeys for IP addresses).
 
 use serde_json::{json, Value};
@@ -149,4 +150,40 @@ pub async fn passkey_admin(page: &Page, app: &TestApp) {
     page.click("#passkey-remove").await;
     page.wait_text("Your key “Blue YubiKey” is removed").await;
     page.shot("05-removed").await;
+}
+
+/// Passkey sign-in (store setting on): at checkout, "Sign in with a
+/// passkey" signs the shopper in with no email, password or code.
+pub async fn passkey_sign_in(page: &Page, app: &TestApp) {
+    crate::journeys::configure_with(app, &[("customer_passkey_sign_in", "on")]).await;
+    app.create_account("shopper@example.com", PASSWORD, Role::Customer);
+    add_authenticator(page, "internal").await;
+    goto_localhost(page, app, "/login").await;
+    // No passkey on this device yet: the page says so and what to do.
+    page.click("#passkey-sign-in-button").await;
+    page.wait_text("this device has no passkey for this store")
+        .await;
+    page.shot("00-no-passkey-yet").await;
+    log_in(page, "shopper@example.com").await;
+    page.wait_path("/").await;
+    goto_localhost(page, app, "/account/security").await;
+    add_key(page, "/account/security", "My phone", "01").await;
+
+    goto_localhost(page, app, "/").await;
+    let product = page.text_of("ul.products li.product h2").await;
+    page.click("ul.products li.product button[type=submit]")
+        .await;
+    page.wait_path("/cart").await;
+    page.click_text("Log out").await;
+    page.wait_path("/").await;
+
+    goto_localhost(page, app, "/checkout").await;
+    page.assert_text("Or use a passkey").await;
+    page.assert_fits_375("02-checkout-login").await;
+    page.shot("02-checkout-login").await;
+    page.click("#passkey-sign-in-button").await;
+    page.wait_path("/checkout").await;
+    page.wait_text(&product).await;
+    page.assert_text("My account").await;
+    page.shot("03-checkout").await;
 }

@@ -16,6 +16,7 @@ mod hardening_pg_restart;
 mod helpers;
 mod host;
 mod instances;
+mod passkey_sign_in;
 mod passkeys;
 mod phones;
 mod plugin_api;

@@ -49,6 +49,10 @@ pub struct SoftKey {
     pub id: Vec<u8>,
     /// The signature counter; each assertion adds one first.
     pub counter: u32,
+    /// The store's user handle (base64url) for the account the key was
+    /// made for: kept with the credential, as a passkey keeps it, and sent
+    /// back in every assertion.
+    pub user_handle: std::cell::RefCell<Option<String>>,
 }
 
 impl SoftKey {
@@ -59,6 +63,7 @@ impl SoftKey {
             key: SigningKey::random(&mut rand::thread_rng()),
             id,
             counter: 0,
+            user_handle: Default::default(),
         }
     }
 
@@ -85,6 +90,9 @@ impl SoftKey {
     /// `navigator.credentials.create` for `options` at `origin`.
     pub fn create(&self, options: &Value, origin: &str) -> Value {
         let rp_id = options["publicKey"]["rp"]["id"].as_str().unwrap();
+        *self.user_handle.borrow_mut() = options["publicKey"]["user"]["id"]
+            .as_str()
+            .map(str::to_string);
         let client_data = Self::client_data("webauthn.create", options, origin);
         let mut auth = Sha256::digest(rp_id.as_bytes()).to_vec();
         auth.push(0x45); // user present, user verified, attested credential data
@@ -137,7 +145,7 @@ impl SoftKey {
                 "authenticatorData": b64(&auth),
                 "clientDataJSON": b64(&client_data),
                 "signature": b64(sig.to_der().as_bytes()),
-                "userHandle": null,
+                "userHandle": self.user_handle.borrow().clone(),
             },
             "extensions": {},
         })
@@ -200,6 +208,12 @@ pub async fn add_key(app: &TestApp, b: &Browser, role: Role, key: &SoftKey, name
     assert_eq!(
         options["publicKey"]["authenticatorSelection"]["userVerification"],
         "required"
+    );
+    // A key the device keeps (discoverable) where it can, so the same key
+    // serves passkey sign-in without an email.
+    assert_eq!(
+        options["publicKey"]["authenticatorSelection"]["residentKey"],
+        "preferred"
     );
     let answer = key.create(&options, &origin(app)).to_string();
     let (status, _, page) = post_from(

@@ -11,7 +11,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use crate::db::{now, DbConn, DbError};
-use crate::two_factor::schema::tfa_webauthn_ceremonies;
+use crate::two_factor::schema::{tfa_passkey_sign_in_ceremonies, tfa_webauthn_ceremonies};
 
 /// How long the browser has to answer (the WebAuthn prompt's own timeout
 /// is shorter).
@@ -115,4 +115,55 @@ pub fn remove_all(conn: &mut DbConn, account_id: i64) -> Result<usize, DbError> 
         tfa_webauthn_ceremonies::table.filter(tfa_webauthn_ceremonies::account_id.eq(account_id)),
     )
     .execute(conn)?)
+}
+
+/// Keeps the state of a passkey sign-in started in the browser session
+/// `session_key`, replacing one started before; sweeps expired ones on
+/// the way. It belongs to no account until the answer names its key.
+pub fn put_passkey_sign_in<S: Serialize>(
+    conn: &mut DbConn,
+    session_key: &str,
+    state: &S,
+) -> Result<(), DbError> {
+    let state = serde_json::to_string(state)
+        .map_err(|e| DbError::Query(diesel::result::Error::SerializationError(Box::new(e))))?;
+    let t = now();
+    diesel::delete(
+        tfa_passkey_sign_in_ceremonies::table
+            .filter(tfa_passkey_sign_in_ceremonies::expires_at.le(t)),
+    )
+    .execute(conn)?;
+    crate::on_backend!(conn, |c| {
+        diesel::sql_query(
+            "INSERT INTO tfa_passkey_sign_in_ceremonies (session_key, state, expires_at) \
+             VALUES ($1, $2, $3) ON CONFLICT (session_key) DO UPDATE \
+             SET state = $2, expires_at = $3",
+        )
+        .bind::<Text, _>(session_key)
+        .bind::<Text, _>(&state)
+        .bind::<BigInt, _>(t + TTL_SECS)
+        .execute(c)?;
+    });
+    Ok(())
+}
+
+/// Takes the unexpired passkey sign-in of the browser session
+/// `session_key`: deleted whatever the answer turns out to be, in one
+/// statement that returns it, so of two answers at once only one gets it.
+pub fn take_passkey_sign_in<S: DeserializeOwned>(
+    conn: &mut DbConn,
+    session_key: &str,
+) -> Result<Option<S>, DbError> {
+    let taken: Option<(String, i64)> = crate::on_backend!(conn, |c| {
+        diesel::delete(tfa_passkey_sign_in_ceremonies::table.find(session_key))
+            .returning((
+                tfa_passkey_sign_in_ceremonies::state,
+                tfa_passkey_sign_in_ceremonies::expires_at,
+            ))
+            .get_result(c)
+            .optional()?
+    });
+    Ok(taken
+        .filter(|(_, expires_at)| *expires_at > now())
+        .and_then(|(state, _)| serde_json::from_str(&state).ok()))
 }

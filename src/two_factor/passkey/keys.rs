@@ -120,6 +120,17 @@ pub fn credential(
     Ok(stored.as_deref().and_then(decode))
 }
 
+/// The key whose credential id is `raw`, with its account (a credential
+/// belongs to one account only), for a passkey sign-in's answer.
+pub fn by_credential_id(conn: &mut DbConn, raw: &[u8]) -> Result<Option<(i64, Passkey)>, DbError> {
+    let found: Option<(i64, String)> = tfa_passkeys::table
+        .filter(tfa_passkeys::credential_id.eq(credential_id_text(raw)))
+        .select((tfa_passkeys::account_id, tfa_passkeys::passkey))
+        .first(conn)
+        .optional()?;
+    Ok(found.and_then(|(account_id, stored)| Some((account_id, decode(&stored)?))))
+}
+
 /// What adding a key did.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Added {

@@ -7,11 +7,13 @@
 //! (the stored credentials, their names, counters and last use),
 //! `ceremony` (the server half of each registration or sign-in, single use,
 //! 5 minutes, in the database), `setup` (adding, renaming and removing keys
-//! on the Security page) and `sign_in` (the sign-in step that asks for a
-//! key, beside the other factors).
+//! on the Security page), `sign_in` (the sign-in step that asks for a
+//! key, beside the other factors) and `passwordless` (passkey sign-in from
+//! the login pages, with no password).
 
 pub mod ceremony;
 pub mod keys;
+pub mod passwordless;
 pub mod relying_party;
 pub(crate) mod setup;
 pub(crate) mod sign_in;

@@ -4,11 +4,12 @@
 //! origin, which is what makes it phishing-resistant.
 
 use webauthn_rs::prelude::{
-    AuthenticationResult, CreationChallengeResponse, Passkey, PasskeyAuthentication,
-    PasskeyRegistration, PublicKeyCredential, RegisterPublicKeyCredential,
-    RequestChallengeResponse, Url, Uuid, WebauthnError,
+    AuthenticationResult, CreationChallengeResponse, DiscoverableAuthentication, DiscoverableKey,
+    Passkey, PasskeyAuthentication, PasskeyRegistration, PublicKeyCredential,
+    RegisterPublicKeyCredential, RequestChallengeResponse, Url, Uuid, WebauthnError,
 };
 use webauthn_rs::{Webauthn, WebauthnBuilder};
+use webauthn_rs_proto::ResidentKeyRequirement;
 
 /// Why `server.public_url` cannot be a WebAuthn origin (checked at start-up).
 #[derive(Debug, thiserror::Error)]
@@ -103,8 +104,20 @@ impl RelyingParty {
         existing: &[Passkey],
     ) -> Result<(CreationChallengeResponse, PasskeyRegistration), WebauthnError> {
         let exclude = existing.iter().map(|k| k.cred_id().clone()).collect();
-        self.webauthn
-            .start_passkey_registration(user, email, name, Some(exclude))
+        let (mut options, state) =
+            self.webauthn
+                .start_passkey_registration(user, email, name, Some(exclude))?;
+        // Ask for a key the device keeps and can find by itself (a
+        // discoverable credential), so that it also works for passkey
+        // sign-in, with no email typed. "Preferred", not "required": a
+        // security key that cannot store one still works as a second
+        // factor. webauthn-rs asks for "discouraged", and does not check
+        // this choice when the answer comes back.
+        if let Some(selection) = options.public_key.authenticator_selection.as_mut() {
+            selection.resident_key = Some(ResidentKeyRequirement::Preferred);
+            selection.require_resident_key = false;
+        }
+        Ok((options, state))
     }
 
     pub fn finish_registration(
@@ -122,6 +135,42 @@ impl RelyingParty {
         keys: &[Passkey],
     ) -> Result<(RequestChallengeResponse, PasskeyAuthentication), WebauthnError> {
         self.webauthn.start_passkey_authentication(keys)
+    }
+
+    /// The options for passkey sign-in: no allowed list (the device offers
+    /// the keys it keeps for this store) and user verification required,
+    /// so the key is both factors. Shown by a button press, so the
+    /// browser's modal prompt, not the autofill kind webauthn-rs asks for.
+    pub fn start_passkey_sign_in(
+        &self,
+    ) -> Result<(RequestChallengeResponse, DiscoverableAuthentication), WebauthnError> {
+        let (mut options, state) = self.webauthn.start_discoverable_authentication()?;
+        options.mediation = None;
+        Ok((options, state))
+    }
+
+    /// The user handle and credential id a passkey sign-in's answer
+    /// claims, to find the key (not yet verified).
+    pub fn claimed_key<'a>(
+        &self,
+        answer: &'a PublicKeyCredential,
+    ) -> Result<(Uuid, &'a [u8]), WebauthnError> {
+        self.webauthn.identify_discoverable_authentication(answer)
+    }
+
+    /// Checks a passkey sign-in's answer against the one stored key it
+    /// claims: as `finish_sign_in`, user verification included.
+    pub fn finish_passkey_sign_in(
+        &self,
+        answer: &PublicKeyCredential,
+        state: DiscoverableAuthentication,
+        key: &Passkey,
+    ) -> Result<AuthenticationResult, WebauthnError> {
+        self.webauthn.finish_discoverable_authentication(
+            answer,
+            state,
+            &[DiscoverableKey::from(key)],
+        )
     }
 
     /// Checks an assertion: the challenge of `state`, this origin, one of

@@ -1,0 +1,1 @@
+DROP TABLE tfa_passkey_sign_in_ceremonies;
