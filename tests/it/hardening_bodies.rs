@@ -141,6 +141,7 @@ const OWNER_ROUTES: &[&str] = &[
     "/admin/account/security/recovery/regenerate",
     "/admin/login/change-password",
     "/admin/two-factor/account/new-phone/send",
+    "/admin/two-factor/passkey-sign-in",
 ];
 const CUSTOMER_ROUTES: &[&str] = &[
     "/login",
@@ -157,6 +158,7 @@ const CUSTOMER_ROUTES: &[&str] = &[
     "/two-factor/account/send-code",
     "/two-factor/verify",
     "/two-factor/send",
+    "/two-factor/passkey-sign-in",
 ];
 
 async fn csrf_of(b: &Browser, page: &str) -> String {
@@ -179,6 +181,18 @@ fn random_form_bodies_are_refused_clearly_and_change_nothing() {
     let app = rt.block_on(app_with_addon());
     let customer = app.new_browser();
     rt.block_on(async {
+        // Passkey sign-in on, so its answer route reads the bodies.
+        let on = app
+            .browser
+            .post_form(
+                "/admin/addons/two_factor/settings",
+                &[
+                    ("customer_passkey_sign_in", "on"),
+                    ("admin_passkey_sign_in", "on"),
+                ],
+            )
+            .await;
+        assert_eq!(on.status(), 303);
         app.create_account("vend@example.com", PASSWORD, Role::Vendor);
         app.create_account("fuzz@example.com", PASSWORD, Role::Customer);
         assert_eq!(
