@@ -126,6 +126,60 @@ async fn successes_do_not_count_as_failures() {
     }
 }
 
+/// All of a send's counters are counted in one statement; a refusal gives
+/// back the ones after the counter that refused, so pressing "resend"
+/// during the cooldown uses up none of the hourly quotas.
+#[tokio::test]
+async fn a_refused_send_uses_no_quota_after_the_refusing_counter() {
+    use crate::two_factor::schema::tfa_counters;
+    let t = fresh();
+    let id = account(&t.db, "a@example.com");
+    let dest = to("+12015550100");
+    assert_eq!(
+        limits::send_attempt(&t.db, id, "10.0.0.1", false, &dest)
+            .await
+            .unwrap(),
+        SendGate::Allowed
+    );
+    for _ in 0..8 {
+        let gate = limits::send_attempt(&t.db, id, "10.0.0.1", false, &dest)
+            .await
+            .unwrap();
+        assert!(
+            matches!(
+                gate,
+                SendGate::Wait {
+                    reason: WaitReason::Cooldown,
+                    ..
+                }
+            ),
+            "{gate:?}"
+        );
+    }
+    let counts: std::collections::BTreeMap<String, i32> =
+        t.db.run(|conn| {
+            Ok(tfa_counters::table
+                .select((tfa_counters::key, tfa_counters::count))
+                .load::<(String, i32)>(conn)?
+                .into_iter()
+                .collect())
+        })
+        .await
+        .unwrap();
+    let of = |prefix: &str| {
+        counts
+            .iter()
+            .filter(|(k, _)| k.starts_with(prefix))
+            .map(|(_, c)| *c)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(of("send-cooldown:"), vec![9], "{counts:?}");
+    assert_eq!(of("send:acct:"), vec![1], "{counts:?}");
+    assert_eq!(of("send:num:"), vec![1, 1], "{counts:?}");
+    assert_eq!(of("send:ip:"), vec![1], "{counts:?}");
+    assert_eq!(of("send:store"), vec![1], "{counts:?}");
+}
+
 #[tokio::test]
 async fn sends_have_a_cooldown_and_hourly_quotas() {
     let t = fresh();

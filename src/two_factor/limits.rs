@@ -310,9 +310,51 @@ pub async fn send_attempt_claimed(
     quota: &SendQuota,
     claim: Option<SendClaim>,
 ) -> Result<Option<SendGate>, DbError> {
-    let ip = ip.to_string();
-    let quota = quota.clone();
-    // Only upserts: no insert here can conflict, so nothing to retry.
+    // One check per counter, in this order: the first refusal says why.
+    let mut checks = vec![
+        (
+            cooldown_key(account_id),
+            SEND_COOLDOWN_SECS,
+            1,
+            WaitReason::Cooldown,
+        ),
+        (
+            format!("send:acct:{account_id}"),
+            HOUR,
+            SENDS_PER_ACCOUNT_PER_HOUR,
+            WaitReason::AccountHourly,
+        ),
+        (
+            number_key("h", &quota.destination),
+            HOUR,
+            SENDS_PER_NUMBER_PER_HOUR,
+            WaitReason::NumberHourly,
+        ),
+        (
+            number_key("d", &quota.destination),
+            DAY,
+            SENDS_PER_NUMBER_PER_DAY,
+            WaitReason::NumberDaily,
+        ),
+    ];
+    if !initial {
+        checks.push((
+            format!("send:ip:{ip}"),
+            HOUR,
+            SENDS_PER_IP_PER_HOUR,
+            WaitReason::IpHourly,
+        ));
+    }
+    checks.push((
+        STORE_KEY.to_string(),
+        HOUR,
+        quota.store_hourly_ceiling,
+        WaitReason::StoreHourly,
+    ));
+    // Every counter is counted in one statement (`hit_all`). When one
+    // refuses, the ones after it are given back in one more, so a refused
+    // request uses up no quota past the one that refused it, as when they
+    // were counted one by one.
     db.transaction(move |conn| {
         if let Some(claim) = claim {
             if !claim(conn)? {
@@ -320,54 +362,103 @@ pub async fn send_attempt_claimed(
             }
         }
         let t = now();
-        let wait = |hit: Hit, window: i64| (hit.window_start + window - t).max(1);
-        let cooldown = hit(conn, &cooldown_key(account_id), SEND_COOLDOWN_SECS, t)?;
-        if cooldown.count > 1 {
-            return Ok(Some(SendGate::Wait {
-                seconds: wait(cooldown, SEND_COOLDOWN_SECS),
-                reason: WaitReason::Cooldown,
-            }));
-        }
-        let account = hit(conn, &format!("send:acct:{account_id}"), HOUR, t)?;
-        if account.count > SENDS_PER_ACCOUNT_PER_HOUR {
-            return Ok(Some(SendGate::Wait {
-                seconds: wait(account, HOUR),
-                reason: WaitReason::AccountHourly,
-            }));
-        }
-        let hourly = hit(conn, &number_key("h", &quota.destination), HOUR, t)?;
-        if hourly.count > SENDS_PER_NUMBER_PER_HOUR {
-            return Ok(Some(SendGate::Wait {
-                seconds: wait(hourly, HOUR),
-                reason: WaitReason::NumberHourly,
-            }));
-        }
-        let daily = hit(conn, &number_key("d", &quota.destination), DAY, t)?;
-        if daily.count > SENDS_PER_NUMBER_PER_DAY {
-            return Ok(Some(SendGate::Wait {
-                seconds: wait(daily, DAY),
-                reason: WaitReason::NumberDaily,
-            }));
-        }
-        if !initial {
-            let per_ip = hit(conn, &format!("send:ip:{ip}"), HOUR, t)?;
-            if per_ip.count > SENDS_PER_IP_PER_HOUR {
+        let windows: Vec<(&str, i64)> = checks.iter().map(|c| (c.0.as_str(), c.1)).collect();
+        let hits = hit_all(conn, &windows, t)?;
+        for (i, (key, window, limit, reason)) in checks.iter().enumerate() {
+            let Some(hit) = hits.get(key.as_str()) else {
+                return Err(DbError::Query(diesel::result::Error::NotFound));
+            };
+            if hit.count > *limit {
+                let after: Vec<&str> = checks[i + 1..].iter().map(|c| c.0.as_str()).collect();
+                give_back(conn, &after)?;
                 return Ok(Some(SendGate::Wait {
-                    seconds: wait(per_ip, HOUR),
-                    reason: WaitReason::IpHourly,
+                    seconds: (hit.window_start + window - t).max(1),
+                    reason: *reason,
                 }));
             }
-        }
-        let store = hit(conn, STORE_KEY, HOUR, t)?;
-        if store.count > quota.store_hourly_ceiling {
-            return Ok(Some(SendGate::Wait {
-                seconds: wait(store, HOUR),
-                reason: WaitReason::StoreHourly,
-            }));
         }
         Ok(Some(SendGate::Allowed))
     })
     .await
+}
+
+/// `hit` for several keys at once, each with its own window, in one
+/// statement; the new counts by key.
+pub fn hit_all(
+    conn: &mut DbConn,
+    keys: &[(&str, i64)],
+    t: i64,
+) -> Result<std::collections::HashMap<String, Hit>, DbError> {
+    use diesel::sql_types::{BigInt, Integer, Text};
+    #[derive(QueryableByName)]
+    struct Row {
+        #[diesel(sql_type = Text)]
+        key: String,
+        #[diesel(sql_type = Integer)]
+        count: i32,
+        #[diesel(sql_type = BigInt)]
+        window_start: i64,
+    }
+    if keys.is_empty() {
+        return Ok(Default::default());
+    }
+    // Parameter 1 is now; each key brings its name and its window. A live
+    // window counts on; one that has run out starts again at now. Numbered
+    // parameters: `$n` on PostgreSQL, `?n` on SQLite (where `$n` would be
+    // a named one, numbered by first appearance).
+    let mark = if matches!(conn, DbConn::Sqlite(_)) {
+        "?"
+    } else {
+        "$"
+    };
+    let n = keys.len();
+    let values: Vec<String> = (0..n)
+        .map(|i| format!("({mark}{}, {mark}1, 1)", 2 + 2 * i))
+        .collect();
+    let windows: Vec<String> = (0..n)
+        .map(|i| format!("WHEN {mark}{} THEN {mark}{}", 2 + 2 * i, 3 + 2 * i))
+        .collect();
+    let live = format!(
+        "tfa_counters.window_start > {mark}1 - CASE excluded.key {} END",
+        windows.join(" ")
+    );
+    let sql = format!(
+        "INSERT INTO tfa_counters (key, window_start, count) VALUES {} \
+         ON CONFLICT (key) DO UPDATE SET \
+           count = CASE WHEN {live} THEN tfa_counters.count + 1 ELSE 1 END, \
+           window_start = CASE WHEN {live} THEN tfa_counters.window_start ELSE {mark}1 END \
+         RETURNING key, count, window_start",
+        values.join(", ")
+    );
+    let rows: Vec<Row> = crate::on_backend!(conn, |c| {
+        let mut q = diesel::sql_query(&sql).into_boxed().bind::<BigInt, _>(t);
+        for (key, window) in keys {
+            q = q.bind::<Text, _>(*key).bind::<BigInt, _>(*window);
+        }
+        q.load(c)?
+    });
+    Ok(rows
+        .into_iter()
+        .map(|r| {
+            let hit = Hit {
+                count: r.count,
+                window_start: r.window_start,
+            };
+            (r.key, hit)
+        })
+        .collect())
+}
+
+/// Takes back one count from each of `keys` (counted by `hit_all` for a
+/// request that another counter refused).
+fn give_back(conn: &mut DbConn, keys: &[&str]) -> Result<(), DbError> {
+    if keys.is_empty() {
+        return Ok(());
+    }
+    diesel::update(tfa_counters::table.filter(tfa_counters::key.eq_any(keys)))
+        .set(tfa_counters::count.eq(tfa_counters::count - 1))
+        .execute(conn)?;
+    Ok(())
 }
 
 /// Counts a registration that brings a phone number from `ip`; false when
