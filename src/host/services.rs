@@ -121,6 +121,23 @@ fn lost_claim_or<T>(e: DbError, lost: T) -> Result<T, DbError> {
     }
 }
 
+/// Runs the addon's `claim`, then `then`, in one write transaction; None,
+/// with everything rolled back, when the claim was lost.
+async fn claimed<T: Send + 'static>(
+    db: &Db,
+    claim: CompletionClaim,
+    then: impl FnOnce(&mut crate::db::DbConn) -> Result<T, DbError> + Send + 'static,
+) -> Result<Option<T>, DbError> {
+    db.transaction(move |conn| {
+        if !claim(conn)? {
+            return Err(claim_lost());
+        }
+        then(conn).map(Some)
+    })
+    .await
+    .or_else(|e| lost_claim_or(e, None))
+}
+
 impl AddonHost {
     /// Completes the pending login in one write transaction, with the
     /// addon's `claim` first when there is one (None: the claim was lost).
@@ -497,32 +514,17 @@ impl HostServices for AddonHost {
             );
             row.stage = pending::STAGE_PASSWORD_CHANGE_VERIFIED.into();
             row.challenge_url = url.into();
-            let kept = self
-                .host
-                .db
-                .transaction(move |conn| {
-                    if !claim(conn)? {
-                        return Err(claim_lost());
-                    }
-                    pending::insert(conn, &row)?;
-                    session::attach_pending(conn, &old_hash, &row.id)?;
-                    Ok(true)
-                })
-                .await
-                .or_else(|e| lost_claim_or(e, false))?;
-            return Ok(kept.then(|| Completion::PasswordChangeNext(redirect(url))));
-        }
-        let started = self
-            .host
-            .db
-            .transaction(move |conn| {
-                if !claim(conn)? {
-                    return Err(claim_lost());
-                }
-                session::start_signed_in(conn, &old_hash, account_id, None).map(Some)
+            let kept = claimed(&self.host.db, claim, move |conn| {
+                pending::insert(conn, &row)?;
+                session::attach_pending(conn, &old_hash, &row.id)
             })
-            .await
-            .or_else(|e| lost_claim_or(e, None))?;
+            .await?;
+            return Ok(kept.map(|()| Completion::PasswordChangeNext(redirect(url))));
+        }
+        let started = claimed(&self.host.db, claim, move |conn| {
+            session::start_signed_in(conn, &old_hash, account_id, None)
+        })
+        .await?;
         Ok(started.map(|new_id| Completion::SignedIn(signed_in(&self.host, new_id, &target))))
     }
 

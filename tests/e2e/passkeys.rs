@@ -89,6 +89,19 @@ async fn add_key(page: &Page, security: &str, name: &str, step: &str) {
     page.shot(&format!("{step}-listed")).await;
 }
 
+/// Puts the first product in the signed-in shopper's cart and logs out;
+/// the product's name.
+async fn cart_then_log_out(page: &Page, app: &TestApp) -> String {
+    goto_localhost(page, app, "/").await;
+    let product = page.text_of("ul.products li.product h2").await;
+    page.click("ul.products li.product button[type=submit]")
+        .await;
+    page.wait_path("/cart").await;
+    page.click_text("Log out").await;
+    page.wait_path("/").await;
+    product
+}
+
 pub async fn passkey_checkout(page: &Page, app: &TestApp) {
     crate::journeys::configure(app).await;
     app.create_account("shopper@example.com", PASSWORD, Role::Customer);
@@ -99,14 +112,7 @@ pub async fn passkey_checkout(page: &Page, app: &TestApp) {
     goto_localhost(page, app, "/account/security").await;
     add_key(page, "/account/security", "My laptop", "01").await;
 
-    goto_localhost(page, app, "/").await;
-    let product = page.text_of("ul.products li.product h2").await;
-    page.click("ul.products li.product button[type=submit]")
-        .await;
-    page.wait_path("/cart").await;
-    page.click_text("Log out").await;
-    page.wait_path("/").await;
-
+    let product = cart_then_log_out(page, app).await;
     goto_localhost(page, app, "/checkout").await;
     page.assert_text("Log in to place your order").await;
     log_in(page, "shopper@example.com").await;
@@ -169,14 +175,7 @@ pub async fn passkey_sign_in(page: &Page, app: &TestApp) {
     goto_localhost(page, app, "/account/security").await;
     add_key(page, "/account/security", "My phone", "01").await;
 
-    goto_localhost(page, app, "/").await;
-    let product = page.text_of("ul.products li.product h2").await;
-    page.click("ul.products li.product button[type=submit]")
-        .await;
-    page.wait_path("/cart").await;
-    page.click_text("Log out").await;
-    page.wait_path("/").await;
-
+    let product = cart_then_log_out(page, app).await;
     goto_localhost(page, app, "/checkout").await;
     page.assert_text("Or use a passkey").await;
     page.assert_fits_375("02-checkout-login").await;

@@ -182,17 +182,11 @@ fn random_form_bodies_are_refused_clearly_and_change_nothing() {
     let customer = app.new_browser();
     rt.block_on(async {
         // Passkey sign-in on, so its answer route reads the bodies.
-        let on = app
-            .browser
-            .post_form(
-                "/admin/addons/two_factor/settings",
-                &[
-                    ("customer_passkey_sign_in", "on"),
-                    ("admin_passkey_sign_in", "on"),
-                ],
-            )
-            .await;
-        assert_eq!(on.status(), 303);
+        app.save_addon_settings(&[
+            ("customer_passkey_sign_in", "on"),
+            ("admin_passkey_sign_in", "on"),
+        ])
+        .await;
         app.create_account("vend@example.com", PASSWORD, Role::Vendor);
         app.create_account("fuzz@example.com", PASSWORD, Role::Customer);
         assert_eq!(

@@ -173,6 +173,16 @@ impl TestApp {
         assert_eq!(location(&res), "/admin");
         id
     }
+
+    /// Saves the two-factor addon's settings form with `fields` (the
+    /// signed-in admin of `self.browser`; a checkbox not named is off).
+    pub async fn save_addon_settings(&self, fields: &[(&str, &str)]) {
+        let res = self
+            .browser
+            .post_form("/admin/addons/two_factor/settings", fields)
+            .await;
+        assert_eq!(res.status(), 303, "settings saved: {fields:?}");
+    }
 }
 
 /// Whether an account given a phone has finished SMS set-up (has recovery

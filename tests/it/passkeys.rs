@@ -312,7 +312,7 @@ fn failures(app: &TestApp) -> Vec<String> {
         .unwrap()
 }
 
-fn audited(app: &TestApp, outcome: &str, detail_has: &str) -> i64 {
+pub fn audited(app: &TestApp, outcome: &str, detail_has: &str) -> i64 {
     tfa_audit::table
         .filter(tfa_audit::event.eq("passkey"))
         .filter(tfa_audit::outcome.eq(outcome))

@@ -41,6 +41,12 @@ impl Binding<'_> {
     }
 }
 
+/// A ceremony's state as stored (webauthn-rs's own serialisation).
+fn to_json<S: Serialize>(state: &S) -> Result<String, DbError> {
+    serde_json::to_string(state)
+        .map_err(|e| DbError::Query(diesel::result::Error::SerializationError(Box::new(e))))
+}
+
 /// Keeps `state` for `binding` of `account_id`, replacing one started
 /// before; sweeps expired ceremonies on the way.
 pub fn put<S: Serialize>(
@@ -49,8 +55,7 @@ pub fn put<S: Serialize>(
     account_id: i64,
     state: &S,
 ) -> Result<(), DbError> {
-    let state = serde_json::to_string(state)
-        .map_err(|e| DbError::Query(diesel::result::Error::SerializationError(Box::new(e))))?;
+    let state = to_json(state)?;
     let key = binding.key();
     let t = now();
     diesel::delete(
@@ -125,8 +130,7 @@ pub fn put_passkey_sign_in<S: Serialize>(
     session_key: &str,
     state: &S,
 ) -> Result<(), DbError> {
-    let state = serde_json::to_string(state)
-        .map_err(|e| DbError::Query(diesel::result::Error::SerializationError(Box::new(e))))?;
+    let state = to_json(state)?;
     let t = now();
     diesel::delete(
         tfa_passkey_sign_in_ceremonies::table

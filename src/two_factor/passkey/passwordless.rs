@@ -203,17 +203,24 @@ fn no_store() -> CacheControl {
     CacheControl(vec![CacheDirective::NoStore])
 }
 
-/// Starts a passkey sign-in for this browser session and answers the
-/// browser's request options.
-async fn options(st: Data, req: HttpRequest) -> Result<HttpResponse, PasskeySignInError> {
-    let interface = interface_of(&req);
+/// The interface of this route and the browser's session key, when
+/// passkey sign-in is on there and the browser keeps a session.
+async fn on_here(st: &State, req: &HttpRequest) -> Result<(Interface, String), PasskeySignInError> {
+    let interface = interface_of(req);
     if !on_for(&st.host, interface).await? {
         return Err(PasskeySignInError::Off);
     }
     let session = st
         .host
-        .session_key(&req)
+        .session_key(req)
         .ok_or(PasskeySignInError::NoSession)?;
+    Ok((interface, session))
+}
+
+/// Starts a passkey sign-in for this browser session and answers the
+/// browser's request options.
+async fn options(st: Data, req: HttpRequest) -> Result<HttpResponse, PasskeySignInError> {
+    let (_, session) = on_here(&st, &req).await?;
     let (options, state) = st.passkeys.start_passkey_sign_in().map_err(|e| {
         tracing::error!(error = %e, "passkey sign-in options failed");
         PasskeySignInError::Unavailable
@@ -249,14 +256,7 @@ async fn answer(
     req: HttpRequest,
     body: web::Bytes,
 ) -> Result<HttpResponse, PasskeySignInError> {
-    let interface = interface_of(&req);
-    if !on_for(&st.host, interface).await? {
-        return Err(PasskeySignInError::Off);
-    }
-    let session = st
-        .host
-        .session_key(&req)
-        .ok_or(PasskeySignInError::NoSession)?;
+    let (interface, session) = on_here(&st, &req).await?;
     let answer: Answer =
         serde_json::from_slice(&body).map_err(|_| PasskeySignInError::Unreadable)?;
     // Taken whatever comes next: an answer is checked once.
