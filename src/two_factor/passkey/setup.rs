@@ -279,15 +279,26 @@ async fn finish(
     page(&st, &req, &account, StatusCode::OK, view).await
 }
 
-async fn find_key(
+/// The signed-in account and its key `key_id`, for an action on that key.
+/// `Err` inside is the answer when the key is not on the account: the
+/// Security page (404) saying so.
+async fn owned_key(
     st: &State,
-    account: &Account,
+    req: &HttpRequest,
     key_id: i64,
-) -> Result<Option<KeyView>, PageError> {
-    Ok(key_views(st, account.id)
+) -> Result<Result<(Account, KeyView), HttpResponse>, PageError> {
+    let account = account(st, req).await?;
+    let key = key_views(st, account.id)
         .await?
         .into_iter()
-        .find(|k| k.id == key_id))
+        .find(|k| k.id == key_id);
+    Ok(match key {
+        Some(key) => Ok((account, key)),
+        None => {
+            let gone = with_error(NO_SUCH_KEY);
+            Err(page(st, req, &account, StatusCode::NOT_FOUND, gone).await?)
+        }
+    })
 }
 
 const NO_SUCH_KEY: &str = "That key is not on your account (it may have been removed already).";
@@ -298,16 +309,9 @@ async fn manage(
     req: HttpRequest,
     path: web::Path<i64>,
 ) -> Result<HttpResponse, PageError> {
-    let account = account(&st, &req).await?;
-    let Some(key) = find_key(&st, &account, path.into_inner()).await? else {
-        return page(
-            &st,
-            &req,
-            &account,
-            StatusCode::NOT_FOUND,
-            with_error(NO_SUCH_KEY),
-        )
-        .await;
+    let (account, key) = match owned_key(&st, &req, path.into_inner()).await? {
+        Ok(found) => found,
+        Err(gone) => return Ok(gone),
     };
     let options = start_confirm(&st, &req, &account, key.id).await?;
     let view = View {
@@ -382,19 +386,12 @@ async fn remove_with_key(
     path: web::Path<i64>,
     Form(form): Form<PasswordAndKeyForm>,
 ) -> Result<HttpResponse, PageError> {
-    let account = account(&st, &req).await?;
-    let ip = st.host.client_ip(&req);
     let key_id = path.into_inner();
-    let Some(key) = find_key(&st, &account, key_id).await? else {
-        return page(
-            &st,
-            &req,
-            &account,
-            StatusCode::NOT_FOUND,
-            with_error(NO_SUCH_KEY),
-        )
-        .await;
+    let (account, key) = match owned_key(&st, &req, key_id).await? {
+        Ok(found) => found,
+        Err(gone) => return Ok(gone),
     };
+    let ip = st.host.client_ip(&req);
     let id = account.id;
     let session = session_key(&st, &req)?;
     // Taken first: whatever happens next, this answer is used up.
@@ -513,17 +510,10 @@ async fn rename(
     path: web::Path<i64>,
     Form(form): Form<NameForm>,
 ) -> Result<HttpResponse, PageError> {
-    let account = account(&st, &req).await?;
     let key_id = path.into_inner();
-    let Some(key) = find_key(&st, &account, key_id).await? else {
-        return page(
-            &st,
-            &req,
-            &account,
-            StatusCode::NOT_FOUND,
-            with_error(NO_SUCH_KEY),
-        )
-        .await;
+    let (account, key) = match owned_key(&st, &req, key_id).await? {
+        Ok(found) => found,
+        Err(gone) => return Ok(gone),
     };
     let name = match KeyName::parse(&form.name) {
         Ok(n) => n,
@@ -581,19 +571,12 @@ async fn remove(
     path: web::Path<i64>,
     Form(form): Form<PasswordAndCodeForm>,
 ) -> Result<HttpResponse, PageError> {
-    let account = account(&st, &req).await?;
-    let ip = st.host.client_ip(&req);
     let key_id = path.into_inner();
-    let Some(key) = find_key(&st, &account, key_id).await? else {
-        return page(
-            &st,
-            &req,
-            &account,
-            StatusCode::NOT_FOUND,
-            with_error(NO_SUCH_KEY),
-        )
-        .await;
+    let (account, key) = match owned_key(&st, &req, key_id).await? {
+        Ok(found) => found,
+        Err(gone) => return Ok(gone),
     };
+    let ip = st.host.client_ip(&req);
     let again = |message: &str| View {
         mode: "passkey_manage",
         passkey: Some(key.clone()),
