@@ -35,10 +35,27 @@ impl Factors {
     }
 }
 
+/// What the profile form and the Security link show of an account, read
+/// together: its factors, its stored phone, a new number waiting for its
+/// code, and the last notice the profile should repeat.
+#[derive(Clone, Debug, Default)]
+pub struct ProfileReads {
+    pub factors: Factors,
+    pub phone: Option<store::StoredPhone>,
+    pub change: Option<crate::two_factor::sms::phone_change::PhoneChange>,
+    /// The notice's text and when it was kept.
+    pub notice: Option<(String, i64)>,
+}
+
 /// The account's factors in one query (they were four: the app, the
 /// phone, the passkeys, the recovery codes; the Security and profile
 /// pages read them on every view).
 pub fn load(conn: &mut DbConn, account_id: i64) -> Result<Factors, DbError> {
+    load_profile(conn, account_id).map(|r| r.factors)
+}
+
+/// `ProfileReads` in one query (the profile page read them in four).
+pub fn load_profile(conn: &mut DbConn, account_id: i64) -> Result<ProfileReads, DbError> {
     use diesel::sql_types::{BigInt, Integer, Nullable, Text};
     #[derive(QueryableByName)]
     struct Row {
@@ -52,6 +69,28 @@ pub fn load(conn: &mut DbConn, account_id: i64) -> Result<Factors, DbError> {
         national_number: Option<String>,
         #[diesel(sql_type = Nullable<Text>)]
         e164: Option<String>,
+        #[diesel(sql_type = Nullable<BigInt>)]
+        authy_id: Option<i64>,
+        #[diesel(sql_type = Nullable<BigInt>)]
+        refused_at: Option<i64>,
+        #[diesel(sql_type = Nullable<BigInt>)]
+        confirmed_at: Option<i64>,
+        #[diesel(sql_type = Nullable<Text>)]
+        change_country: Option<String>,
+        #[diesel(sql_type = Nullable<Integer>)]
+        change_calling_code: Option<i32>,
+        #[diesel(sql_type = Nullable<Text>)]
+        change_national_number: Option<String>,
+        #[diesel(sql_type = Nullable<Text>)]
+        change_e164: Option<String>,
+        #[diesel(sql_type = Nullable<BigInt>)]
+        change_authy_id: Option<i64>,
+        #[diesel(sql_type = Nullable<BigInt>)]
+        change_expires_at: Option<i64>,
+        #[diesel(sql_type = Nullable<Text>)]
+        notice_text: Option<String>,
+        #[diesel(sql_type = Nullable<BigInt>)]
+        notice_at: Option<i64>,
         #[diesel(sql_type = BigInt)]
         codes_total: i64,
         #[diesel(sql_type = BigInt)]
@@ -65,6 +104,11 @@ pub fn load(conn: &mut DbConn, account_id: i64) -> Result<Factors, DbError> {
     let row: Row = crate::on_backend!(conn, |c| diesel::sql_query(
         "SELECT t.created_at AS app_since, \
            p.country, p.calling_code, p.national_number, p.e164, \
+           p.authy_id, p.refused_at, p.confirmed_at, \
+           c.country AS change_country, c.calling_code AS change_calling_code, \
+           c.national_number AS change_national_number, c.e164 AS change_e164, \
+           c.authy_id AS change_authy_id, c.expires_at AS change_expires_at, \
+           n.text AS notice_text, n.created_at AS notice_at, \
            (SELECT COUNT(*) FROM tfa_recovery_codes r WHERE r.account_id = $1) AS codes_total, \
            (SELECT COUNT(*) FROM tfa_recovery_codes r WHERE r.account_id = $1 \
               AND r.used_at IS NULL) AS codes_remaining, \
@@ -73,33 +117,66 @@ pub fn load(conn: &mut DbConn, account_id: i64) -> Result<Factors, DbError> {
            (SELECT COUNT(*) FROM tfa_passkeys k WHERE k.account_id = $1) AS passkeys \
          FROM (SELECT 1 AS one) AS account \
          LEFT JOIN tfa_totp t ON t.account_id = $1 AND t.confirmed = TRUE \
-         LEFT JOIN tfa_phones p ON p.account_id = $1",
+         LEFT JOIN tfa_phones p ON p.account_id = $1 \
+         LEFT JOIN tfa_phone_changes c ON c.account_id = $1 \
+         LEFT JOIN tfa_notices n ON n.account_id = $1",
     )
     .bind::<BigInt, _>(account_id)
     .get_result(c))?;
     let phone = match (row.country, row.calling_code, row.national_number, row.e164) {
-        (Some(country), Some(code), Some(national), Some(e164)) => {
-            Some(crate::two_factor::sms::phone::PhoneNumber::from_stored(
-                country,
-                code as u16,
-                national,
-                e164,
-            ))
-        }
+        (Some(country), Some(code), Some(national), Some(e164)) => Some(store::from_row((
+            account_id,
+            country,
+            code,
+            national,
+            e164,
+            row.authy_id,
+            row.refused_at,
+            row.confirmed_at,
+        ))),
         _ => None,
     };
-    Ok(Factors {
+    let change = match (
+        row.change_country,
+        row.change_calling_code,
+        row.change_national_number,
+        row.change_e164,
+        row.change_expires_at,
+    ) {
+        (Some(country), Some(code), Some(national), Some(e164), Some(expires_at)) => Some(
+            crate::two_factor::sms::phone_change::PhoneChange::from_row((
+                country,
+                code,
+                national,
+                e164,
+                row.change_authy_id,
+                expires_at,
+            )),
+        ),
+        _ => None,
+    };
+    let factors = Factors {
         app: row.app_since.is_some(),
         app_since: row.app_since,
-        phone_last_two: phone.as_ref().map(|p| p.last_two().to_string()),
-        phone_masked: phone.as_ref().map(|p| p.masked()),
+        phone_last_two: phone.as_ref().map(|p| p.phone.last_two().to_string()),
+        phone_masked: phone.as_ref().map(|p| p.phone.masked()),
         passkeys: row.passkeys,
         recovery: recovery::Summary {
             total: row.codes_total,
             remaining: row.codes_remaining,
             generated_at: row.codes_generated_at,
         },
+    };
+    Ok(ProfileReads {
+        factors,
+        phone,
+        change,
+        notice: row.notice_text.zip(row.notice_at),
     })
+}
+
+pub async fn profile_of(db: &Db, account_id: i64) -> Result<ProfileReads, DbError> {
+    db.run(move |conn| load_profile(conn, account_id)).await
 }
 
 pub async fn of(db: &Db, account_id: i64) -> Result<Factors, DbError> {

@@ -310,8 +310,16 @@ impl Addon for TwoFactorAddon {
         values: Option<&FormValues>,
         errors: &FieldErrors,
     ) -> Result<String, AddonError> {
-        let mut html = sms::profile::fields(&self.service, host, form, values, errors).await?;
-        html.push_str(&security::profile_link(host, form).await?);
+        // One read for both fragments (the profile's phone, a new number,
+        // its notice; the Security link's factors).
+        let reads = match &form.account {
+            Some(account) => Some(factors::profile_of(host.db(), account.id).await?),
+            None => None,
+        };
+        let reads = reads.as_ref();
+        let mut html =
+            sms::profile::fields(&self.service, host, form, reads, values, errors).await?;
+        html.push_str(&security::profile_link(host, form, reads).await?);
         Ok(html)
     }
 

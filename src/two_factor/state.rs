@@ -10,7 +10,7 @@ use diesel::sql_types::{BigInt, Text};
 
 use crate::db::{now, DbConn, DbError};
 use crate::two_factor::schema::{
-    tfa_code_holders, tfa_connection_tests, tfa_gateway_errors, tfa_notices, tfa_page_notes,
+    tfa_code_holders, tfa_connection_tests, tfa_gateway_errors, tfa_page_notes,
 };
 
 /// Records which sign-in (pending login id, API challenge or page) the
@@ -184,15 +184,6 @@ pub fn set_notice(conn: &mut DbConn, account_id: i64, text: &str) -> Result<(), 
         .execute(conn)?;
         Ok(())
     })
-}
-
-/// The account's notice and when it was left.
-pub fn notice(conn: &mut DbConn, account_id: i64) -> Result<Option<(String, i64)>, DbError> {
-    Ok(crate::on_backend!(conn, |c| tfa_notices::table
-        .find(account_id)
-        .select((tfa_notices::text, tfa_notices::created_at))
-        .first(c)
-        .optional())?)
 }
 
 /// Keeps the gateway's last error (no key, token or number in it).

@@ -28,7 +28,7 @@ pub struct StoredPhone {
     pub confirmed: bool,
 }
 
-type PhoneRow = (
+pub(crate) type PhoneRow = (
     i64,
     String,
     i32,
@@ -39,7 +39,7 @@ type PhoneRow = (
     Option<i64>,
 );
 
-fn from_row(
+pub(crate) fn from_row(
     (account_id, country, code, national, e164, authy, refused_at, confirmed_at): PhoneRow,
 ) -> StoredPhone {
     StoredPhone {

@@ -356,20 +356,21 @@ async fn overview(
 
 /// A link to the Security page (with a recovery-code warning) on the
 /// user's own profile: `/account`, or their own `/admin/users/{id}`.
+/// `reads` are the account's (`factors::profile_of`).
 pub async fn profile_link(
     host: &HostHandle,
     form: &crate::plugin::ProfileContext,
+    reads: Option<&factors::ProfileReads>,
 ) -> Result<String, crate::plugin::AddonError> {
     use crate::plugin::ProfileForm;
-    let (Some(account), Some(actor)) = (&form.account, &form.actor) else {
+    let (Some(account), Some(actor), Some(reads)) = (&form.account, &form.actor, reads) else {
         return Ok(String::new());
     };
     if account.id != actor.id || form.form == ProfileForm::Registration {
         return Ok(String::new());
     }
-    let f = factors::of(host.db(), account.id).await?;
     let mut ctx = tera::Context::new();
-    ctx.insert("factors", &f);
+    ctx.insert("factors", &reads.factors);
     ctx.insert("security_path", base_of(account.role.interface()));
     host.render_fragment("two_factor/security_link.html", &ctx)
 }

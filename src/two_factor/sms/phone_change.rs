@@ -36,6 +36,16 @@ pub struct PhoneChange {
 }
 
 impl PhoneChange {
+    /// A change as stored: country, calling code, national number, E.164,
+    /// the gateway's id for it, and when it expires.
+    pub fn from_row((country, code, national, e164, authy, expires_at): Row) -> PhoneChange {
+        PhoneChange {
+            phone: PhoneNumber::from_stored(country, code as u16, national, e164),
+            authy_id: authy.map(AuthyId),
+            expires_at,
+        }
+    }
+
     pub fn expired(&self) -> bool {
         self.expires_at <= now()
     }
@@ -52,7 +62,7 @@ impl PhoneChange {
     }
 }
 
-type Row = (String, i32, String, String, Option<i64>, i64);
+pub type Row = (String, i32, String, String, Option<i64>, i64);
 
 /// Keeps `phone` as the account's new number, replacing an earlier one.
 pub fn start(conn: &mut DbConn, account_id: i64, phone: &PhoneNumber) -> Result<(), DbError> {
@@ -87,13 +97,7 @@ pub fn load(conn: &mut DbConn, account_id: i64) -> Result<Option<PhoneChange>, D
         ))
         .first::<Row>(c)
         .optional())?;
-    Ok(row.map(
-        |(country, code, national, e164, authy, expires_at)| PhoneChange {
-            phone: PhoneNumber::from_stored(country, code as u16, national, e164),
-            authy_id: authy.map(AuthyId),
-            expires_at,
-        },
-    ))
+    Ok(row.map(PhoneChange::from_row))
 }
 
 pub async fn of(db: &Db, account_id: i64) -> Result<Option<PhoneChange>, DbError> {

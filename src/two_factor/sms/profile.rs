@@ -10,6 +10,7 @@ use crate::plugin::{
 
 use crate::two_factor::admin::confirm_access;
 use crate::two_factor::audit::{self, AuditEvent};
+use crate::two_factor::factors::ProfileReads;
 use crate::two_factor::limits;
 use crate::two_factor::otp_code::OtpCode;
 use crate::two_factor::settings::StoreSettings;
@@ -104,17 +105,21 @@ struct FieldsView<'a> {
     confirm_path: Option<String>,
 }
 
+/// `reads` are the account's (`factors::profile_of`), None on registration.
 pub async fn fields(
     service: &Service,
     host: &HostHandle,
     form: &ProfileContext,
+    reads: Option<&ProfileReads>,
     values: Option<&FormValues>,
     errors: &FieldErrors,
 ) -> Result<String, AddonError> {
-    let stored = match &form.account {
-        Some(account) => store::phone_of(host.db(), account.id).await?,
-        None => None,
-    };
+    let stored = reads.and_then(|r| r.phone.clone());
+    // The notice kept for the profile (a code was sent, say), for 10 minutes.
+    let recent_notice = reads
+        .and_then(|r| r.notice.clone())
+        .filter(|(_, at)| *at > crate::db::now() - 600)
+        .map(|(text, _)| text);
     let addon = host.addon_settings(ADDON_ID).await?;
     let settings = StoreSettings::from_addon(&addon);
     let needs_code = form.form == ProfileForm::Account
@@ -139,23 +144,20 @@ pub async fn fields(
             ),
         },
     };
-    let (change, change_notice) = match &form.account {
-        Some(account) if confirms_new_number(form) => {
-            new_number_state(service, host, account, &form.ip).await?
+    let change = reads.and_then(|r| r.change.clone());
+    let (change, change_notice) = match (&form.account, change) {
+        (Some(account), Some(change)) if confirms_new_number(form) => {
+            new_number_state(service, host, account, &form.ip, change, &recent_notice).await?
         }
         _ => (None, None),
     };
-    let notice = match (&form.account, needs_code) {
-        (Some(account), true) => {
-            let account_id = account.id;
-            host.db()
-                .run(move |conn| crate::two_factor::state::notice(conn, account_id))
-                .await?
-                .filter(|(_, at)| *at > crate::db::now() - 600)
-                .map(|(text, _)| text)
-        }
-        _ => None,
-    };
+    // What the profile keeps saying: a notice just kept by the new
+    // number's first code (`new_number_state`), else the one read.
+    let notice = match &change {
+        Some(_) => change_notice.clone(),
+        None => recent_notice,
+    }
+    .filter(|_| form.account.is_some() && needs_code);
     // The gateway refused the stored number: say so beside the field,
     // unless the form already has something to say there.
     let mut errors = errors.clone();
@@ -210,10 +212,9 @@ async fn new_number_state(
     host: &HostHandle,
     account: &crate::plugin::Account,
     ip: &str,
+    change: phone_change::PhoneChange,
+    recent_notice: &Option<String>,
 ) -> Result<(Option<phone_change::PhoneChange>, Option<String>), AddonError> {
-    let Some(change) = phone_change::of(host.db(), account.id).await? else {
-        return Ok((None, None));
-    };
     let id = account.id;
     if change.expired() {
         host.db()
@@ -234,12 +235,7 @@ async fn new_number_state(
                 .await?;
             Some(text)
         }
-        None => host
-            .db()
-            .run(move |conn| crate::two_factor::state::notice(conn, id))
-            .await?
-            .filter(|(_, at)| *at > crate::db::now() - 600)
-            .map(|(text, _)| text),
+        None => recent_notice.clone(),
     };
     Ok((Some(change), notice))
 }
