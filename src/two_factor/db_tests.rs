@@ -180,6 +180,50 @@ async fn a_refused_send_uses_no_quota_after_the_refusing_counter() {
     assert_eq!(of("send:store"), vec![1], "{counts:?}");
 }
 
+/// A used code gives one failure back and ends the resend cooldown, in
+/// one statement: the next sign-in may send at once.
+#[tokio::test]
+async fn a_used_code_gives_back_a_failure_and_ends_the_cooldown() {
+    use crate::two_factor::schema::tfa_counters;
+    let t = fresh();
+    let id = account(&t.db, "a@example.com");
+    let dest = to("+12015550100");
+    assert_eq!(
+        limits::send_attempt(&t.db, id, "10.0.0.1", true, &dest)
+            .await
+            .unwrap(),
+        SendGate::Allowed
+    );
+    for _ in 0..2 {
+        assert_eq!(
+            limits::code_attempt(&t.db, id).await.unwrap(),
+            CodeGate::Allowed
+        );
+    }
+    assert!(limits::cooldown_left(&t.db, id).await.unwrap() > 0);
+    t.db.transaction(move |conn| limits::code_used_in(conn, id))
+        .await
+        .unwrap();
+    assert_eq!(limits::cooldown_left(&t.db, id).await.unwrap(), 0);
+    let fails: i32 =
+        t.db.run(move |conn| {
+            Ok(tfa_counters::table
+                .find(format!("fail:acct:{id}"))
+                .select(tfa_counters::count)
+                .first(conn)?)
+        })
+        .await
+        .unwrap();
+    assert_eq!(fails, 1, "one of the two attempts given back");
+    assert_eq!(
+        limits::send_attempt(&t.db, id, "10.0.0.1", true, &dest)
+            .await
+            .unwrap(),
+        SendGate::Allowed,
+        "the next sign-in sends at once"
+    );
+}
+
 #[tokio::test]
 async fn sends_have_a_cooldown_and_hourly_quotas() {
     let t = fresh();

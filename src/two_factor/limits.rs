@@ -216,10 +216,21 @@ pub fn give_back_attempt(conn: &mut DbConn, account_id: i64) -> Result<(), DbErr
 /// later, gets its own first code. In the caller's write transaction (the
 /// one that completes the sign-in).
 pub fn code_used_in(conn: &mut DbConn, account_id: i64) -> Result<(), DbError> {
-    give_back_attempt(conn, account_id)?;
-    crate::on_backend!(conn, |c| diesel::delete(
-        tfa_counters::table.find(cooldown_key(account_id))
+    // One statement for both: the failure count goes down by one (never
+    // below zero), and the cooldown's window is moved to the epoch, which
+    // has run out for `hit` and `cooldown_left` alike (the sweep deletes it).
+    let (fail, cooldown) = (fail_key(account_id), cooldown_key(account_id));
+    crate::on_backend!(conn, |c| diesel::update(
+        tfa_counters::table.filter(tfa_counters::key.eq_any([&fail, &cooldown]))
     )
+    .set((
+        tfa_counters::count.eq(diesel::dsl::sql::<diesel::sql_types::Integer>(
+            "CASE WHEN key LIKE 'fail:%' AND count > 0 THEN count - 1 ELSE count END"
+        )),
+        tfa_counters::window_start.eq(diesel::dsl::sql::<diesel::sql_types::BigInt>(
+            "CASE WHEN key LIKE 'send-cooldown:%' THEN 0 ELSE window_start END"
+        )),
+    ))
     .execute(c))?;
     Ok(())
 }
