@@ -12,6 +12,8 @@
 //!
 //!     cargo build --release -p storefront-2fa -p storefront-2fa-bench && ./target/release/loadgen --compare-disabled
 
+mod fault_gateway;
+
 use std::collections::BTreeMap;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -66,9 +68,17 @@ struct Args {
     /// and drops it at the end.
     #[arg(long)]
     database_url: Option<String>,
-    /// Which phases to run, e.g. `a` or `bc` (default: all four).
+    /// Which phases to run, e.g. `a` or `bc` (default: the first four);
+    /// `e` adds gateway chaos (a second server whose gateway fails on a
+    /// schedule, see `--chaos-users`).
     #[arg(long, default_value = "abcd")]
     phases: String,
+    /// Concurrent virtual users signing in during gateway chaos (phase e).
+    #[arg(long, default_value_t = 32)]
+    chaos_users: usize,
+    /// The chaos server's gateway timeout (a hang lasts five times as long).
+    #[arg(long, default_value_t = 1000)]
+    chaos_timeout_ms: u64,
     /// Server binary (default: `storefront-2fa` next to this binary).
     #[arg(long)]
     server_bin: Option<std::path::PathBuf>,
@@ -632,6 +642,8 @@ struct Run {
     db: Db,
     /// Hashing threads (`--cores`).
     cores: usize,
+    /// Users kept for gateway chaos (phase e), none signed in yet.
+    chaos_users: Vec<(String, String)>,
 }
 
 /// CPU counters read at one instant (or summed differences of such):
@@ -962,6 +974,256 @@ impl Run {
     }
 }
 
+/// What the code page says when the gateway failed (the addon's
+/// `gateway_message`).
+const COULD_NOT_SEND: &str =
+    "We could not send your code: the verification service is not answering right now.";
+const COULD_NOT_CHECK: &str =
+    "We could not check your code: the verification service is not answering right now.";
+
+/// What one shopper saw while the gateway failed on a schedule.
+#[derive(Default)]
+struct ChaosSeen {
+    email: String,
+    /// Pages saying the code could not be sent, then checked.
+    send_messages: usize,
+    check_messages: usize,
+    /// A guessed code after a failed send was not refused.
+    guess_not_refused: bool,
+    signed_in: bool,
+}
+
+/// One sign-in during gateway chaos: password, code page (sends the code;
+/// on the gateway message a guessed code, then "Resend"), the code from
+/// the outbox (on the gateway message, again). Each step is retried at
+/// most three times: the fault gateway fails a shopper once per kind.
+async fn chaos_login(t: &Target, stats: &Stats, seen: &mut ChaosSeen) -> anyhow::Result<()> {
+    let (email, phone) = t.take_user()?;
+    seen.email = email.clone();
+    let flow = Instant::now();
+    let mut s = t.session();
+    let (_, page) = s.get("/login").await?;
+    let csrf = csrf_of(&page)?;
+    let (status, location) = s
+        .post(
+            "/login",
+            &[
+                ("email", &email),
+                ("password", PASSWORD),
+                ("next", "/account"),
+                ("csrf_token", &csrf),
+            ],
+        )
+        .await?;
+    anyhow::ensure!(
+        status == 303 && location == "/two-factor/verify",
+        "password step {status} {location}"
+    );
+    let (mut status, mut page) = s.get("/two-factor/verify").await?;
+    for _ in 0..4 {
+        if !page.contains(COULD_NOT_SEND) {
+            break;
+        }
+        seen.send_messages += 1;
+        if seen.send_messages == 1 {
+            let (status, location) = s
+                .post(
+                    "/two-factor/verify",
+                    &[("code", "0000000"), ("csrf_token", &csrf)],
+                )
+                .await?;
+            seen.guess_not_refused = status != 303 || location != "/two-factor/verify";
+        }
+        let (st, location) = s
+            .post("/two-factor/send", &[("via", "sms"), ("csrf_token", &csrf)])
+            .await?;
+        anyhow::ensure!(st == 303, "resend {st} {location}");
+        (status, page) = s.get("/two-factor/verify").await?;
+    }
+    anyhow::ensure!(status == 200, "verify page {status}");
+    let code = t.code_from_outbox(&phone).await?;
+    for _ in 0..4 {
+        let (status, location) = s
+            .post(
+                "/two-factor/verify",
+                &[("code", &code), ("csrf_token", &csrf)],
+            )
+            .await?;
+        if status == 303 && location == "/account" {
+            seen.signed_in = true;
+            stats.record("FULL FLOW", flow.elapsed());
+            return Ok(());
+        }
+        let (_, page) = s.get("/two-factor/verify").await?;
+        anyhow::ensure!(
+            page.contains(COULD_NOT_CHECK),
+            "code step {status} {location}"
+        );
+        seen.check_messages += 1;
+    }
+    bail!("not signed in after four tries")
+}
+
+impl Run {
+    /// (e) Gateway chaos: `chaos_users` shoppers sign in on a server whose
+    /// gateway (`fault_gateway`, in this process, in front of the server's
+    /// own sandbox) hangs, answers 500, garbage or 401 for half of the
+    /// first sends and checks, while the catalog is browsed.
+    async fn gateway_chaos(
+        &self,
+        spec: &ServerSpec<'_>,
+        report: &mut Report,
+    ) -> anyhow::Result<()> {
+        let args = &self.args;
+        let timeout = Duration::from_millis(args.chaos_timeout_ms);
+        println!(
+            "\n(e) gateway chaos: {} users sign in, {} s, gateway timeout {} ms; \
+             half of the first sends and checks hang, answer 500, garbage or 401",
+            args.chaos_users, args.duration, args.chaos_timeout_ms
+        );
+        let gw = fault_gateway::FaultGateway::start(timeout * 5).await?;
+        let env = [
+            (
+                "STOREFRONT__TWO_FACTOR__SANDBOX_URL",
+                format!("{}/sandbox/authy", gw.url),
+            ),
+            (
+                "STOREFRONT__TWO_FACTOR__GATEWAY_TIMEOUT_MS",
+                args.chaos_timeout_ms.to_string(),
+            ),
+        ];
+        let (server, _pid, base) = start_server_with(spec, self.cores, &env)?;
+        wait_until_up(&self.t.client, &base).await;
+        gw.set_upstream(&base);
+        let t = Arc::new(Target {
+            base,
+            client: self.t.client.clone(),
+            users: self.chaos_users.clone(),
+            next_user: AtomicUsize::new(0),
+            next_ip: AtomicUsize::new(20_000),
+        });
+        let storm = Arc::new(Stats::default());
+        let seen = Arc::new(Mutex::new(Vec::<ChaosSeen>::new()));
+        let (t2, seen2, storm2, d) = (t.clone(), seen.clone(), storm.clone(), self.d);
+        let users = args.chaos_users;
+        let logins = tokio::spawn(async move {
+            run_for(users, d, storm2, move |stats| {
+                let (t, seen) = (t2.clone(), seen2.clone());
+                async move {
+                    let mut mine = ChaosSeen::default();
+                    let result = chaos_login(&t, &stats, &mut mine).await;
+                    seen.lock().unwrap().push(mine);
+                    result
+                }
+            })
+            .await
+        });
+        let (during, _) = catalog_phase(&t, args.catalog_users.min(8), self.d).await;
+        let _ = logins.await;
+        during.print("catalog during gateway chaos");
+        storm.print("sign-ins during gateway chaos");
+
+        // What the gateway did, and what each shopper saw of it.
+        let seen = std::mem::take(&mut *seen.lock().unwrap());
+        let (mut granted_without_code, mut unwarned, mut guesses) = (0usize, 0usize, 0usize);
+        let (mut saw_send, mut saw_check, mut saw_any) = (0usize, 0usize, 0usize);
+        let mut signed_in = 0usize;
+        let (mut send_hit, mut check_hit) = (0usize, 0usize);
+        for s in seen.iter().filter(|s| !s.email.is_empty()) {
+            let email = s.email.clone();
+            let account = self
+                .db
+                .run(move |c| accounts::by_email(c, &email))
+                .await?
+                .context("a shopper's account")?;
+            let phone = tfa_store::phone_of(&self.db, account.id)
+                .await?
+                .context("a shopper's phone")?;
+            let key = phone.authy_id.context("a seeded gateway id")?.0.to_string();
+            let id = account.id;
+            let sessions: i64 = self
+                .db
+                .run(move |c| {
+                    use diesel::prelude::*;
+                    use storefront_2fa::db::schema::sessions as ss;
+                    ss::table
+                        .filter(ss::account_id.eq(id))
+                        .count()
+                        .get_result::<i64>(c)
+                        .map_err(Into::into)
+                })
+                .await?;
+            let approved = gw.approved_for(&key);
+            granted_without_code += (sessions as usize).saturating_sub(approved);
+            let (send_faults, check_faults) = (
+                gw.faults_for(fault_gateway::Kind::Send, &key),
+                gw.faults_for(fault_gateway::Kind::Check, &key),
+            );
+            send_hit += usize::from(send_faults > 0);
+            check_hit += usize::from(check_faults > 0);
+            unwarned += usize::from(s.send_messages < send_faults)
+                + usize::from(s.check_messages < check_faults);
+            guesses += usize::from(s.guess_not_refused);
+            saw_send += usize::from(s.send_messages > 0);
+            saw_check += usize::from(s.check_messages > 0);
+            saw_any += usize::from(s.send_messages + s.check_messages > 0);
+            signed_in += usize::from(s.signed_in);
+        }
+        let tally = |kind| {
+            gw.tally(kind)
+                .iter()
+                .map(|(f, n)| format!("{} {n}", f.name()))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        println!(
+            "  gateway: sends {}; checks {}",
+            tally(fault_gateway::Kind::Send),
+            tally(fault_gateway::Kind::Check)
+        );
+        println!(
+            "  shoppers: {} started, {signed_in} signed in; the gateway failed the send of {send_hit} \
+             (the send message seen by {saw_send}) and the check of {check_hit} (the check message seen by {saw_check}); \
+             failed but not told: {unwarned}; guessed codes not refused: {guesses}; \
+             sessions without an approved code: {granted_without_code}",
+            seen.len(),
+        );
+        let p99 = during
+            .percentile("catalog", 99.0)
+            .unwrap_or_default()
+            .as_secs_f64()
+            * 1000.0;
+        report.figure(
+            "catalog p99 (ms) during gateway chaos",
+            p99,
+            "< 50",
+            p99 < 50.0,
+        );
+        report.figure(
+            "sign-ins granted without a code (chaos)",
+            (granted_without_code + guesses) as f64,
+            "= 0",
+            granted_without_code + guesses == 0,
+        );
+        report.figure(
+            "shoppers failed by the gateway, not told",
+            unwarned as f64,
+            "= 0",
+            unwarned == 0,
+        );
+        report.figure(
+            "shoppers who saw the gateway message",
+            saw_any as f64,
+            "-",
+            true,
+        );
+        report.count_errors(&storm);
+        report.count_errors(&during);
+        drop(server);
+        Ok(())
+    }
+}
+
 /// One full SMS sign-in (password, code page, code, protected page) of a
 /// seeded shopper, counting what the store ran for it (`Db::counted`): the
 /// statements and write transactions, and the test gateway's apart. The
@@ -1066,6 +1328,15 @@ struct ServerSpec<'a> {
 /// Starts the release server on a free port with `cores` hashing threads
 /// (pinned to that many cores when the machine has more); its pid and base URL.
 fn start_server(spec: &ServerSpec<'_>, cores: usize) -> anyhow::Result<(Server, u32, String)> {
+    start_server_with(spec, cores, &[])
+}
+
+/// `start_server` with more settings (`STOREFRONT__…` variables).
+fn start_server_with(
+    spec: &ServerSpec<'_>,
+    cores: usize,
+    env: &[(&str, String)],
+) -> anyhow::Result<(Server, u32, String)> {
     let port = std::net::TcpListener::bind("127.0.0.1:0")?
         .local_addr()?
         .port();
@@ -1076,6 +1347,7 @@ fn start_server(spec: &ServerSpec<'_>, cores: usize) -> anyhow::Result<(Server, 
     } else {
         Command::new(spec.bin)
     };
+    command.envs(env.iter().map(|(k, v)| (k, v)));
     let child = command
         .arg("serve")
         .env("STOREFRONT__SERVER__BIND", format!("127.0.0.1:{port}"))
@@ -1168,13 +1440,20 @@ fn main() -> anyhow::Result<()> {
     let login_budget =
         (args.duration as usize * 2 + 4) * 150 * if args.scale { curve.len() } else { 1 };
     let code_budget = 2 * args.code_users * args.codes_per_user;
+    // Gateway chaos: at most about 100 sign-ins a second on 2 cores.
+    let chaos_budget = if args.phases.contains('e') && !args.scale {
+        (args.duration as usize + 2) * 150 + 4 * args.chaos_users
+    } else {
+        0
+    };
     let db = Db::connect(&db_url, 2)?;
     let seed_started = Instant::now();
-    let mut users = seed(&db, &key, login_budget + code_budget + 2)?;
+    let mut users = seed(&db, &key, login_budget + code_budget + chaos_budget + 2)?;
     let count_users = users.split_off(users.len() - 2);
+    let chaos_users = users.split_off(users.len() - chaos_budget);
     println!(
         "seeded {} users in {:.1} s",
-        users.len() + count_users.len(),
+        users.len() + count_users.len() + chaos_users.len(),
         seed_started.elapsed().as_secs_f64()
     );
     let bin = args.server_bin.clone().unwrap_or_else(|| {
@@ -1231,6 +1510,7 @@ fn main() -> anyhow::Result<()> {
                     pid,
                     db: db.clone(),
                     cores: *n,
+                    chaos_users: Vec::new(),
                 };
                 println!("\n=== {n} hashing thread(s) ===");
                 let ratio = run.full_logins(&mut report).await;
@@ -1256,6 +1536,7 @@ fn main() -> anyhow::Result<()> {
                 pid,
                 db: db.clone(),
                 cores,
+                chaos_users,
             };
             if args.phases.contains('a') {
                 run.full_logins(&mut report).await;
@@ -1271,6 +1552,9 @@ fn main() -> anyhow::Result<()> {
             }
             rss_figures(pid, cores, &mut report);
             drop(server);
+            if args.phases.contains('e') {
+                run.gateway_chaos(&spec, &mut report).await?;
+            }
         }
         let errors = report.errors as f64;
         report.figure("errors", errors, "= 0", report.errors == 0);

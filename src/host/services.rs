@@ -67,15 +67,17 @@ impl HostState {
 
     /// `pending_with_account` at the challenge step of `addon_id`: a sign-in
     /// held by one addon's challenge is not another addon's to see or
-    /// complete.
+    /// complete. An error when the session cannot be read (the database is
+    /// away), so that the addon's pages fail closed with the 503 page.
     async fn pending_row(
         &self,
         req: &HttpRequest,
         addon_id: &str,
-    ) -> Option<(PendingRow, AccountRow)> {
-        self.pending_with_account(req).await.filter(|(row, _)| {
+    ) -> Result<Option<(PendingRow, AccountRow)>, DbError> {
+        let current = session::current(self, req).await?;
+        Ok(current.pending.clone().filter(|(row, _)| {
             row.stage == pending::STAGE_CHALLENGE && row.addon_id.as_deref() == Some(addon_id)
-        })
+        }))
     }
 }
 
@@ -150,7 +152,7 @@ impl AddonHost {
         let Some((row, account)) = self
             .host
             .pending_row(req, &self.addon_id)
-            .await
+            .await?
             .filter(|(r, _)| r.id == pending_id)
         else {
             return Err(HostError::PendingLoginGone);
@@ -420,8 +422,20 @@ impl HostServices for AddonHost {
     }
 
     async fn pending_login(&self, req: &HttpRequest) -> Option<PendingLogin> {
-        let (row, account) = self.host.pending_row(req, &self.addon_id).await?;
-        Some(PendingLogin {
+        match self.try_pending_login(req).await {
+            Ok(pending) => pending,
+            Err(e) => {
+                tracing::error!(error = %e, "pending login lookup failed");
+                None
+            }
+        }
+    }
+
+    async fn try_pending_login(&self, req: &HttpRequest) -> Result<Option<PendingLogin>, DbError> {
+        let Some((row, account)) = self.host.pending_row(req, &self.addon_id).await? else {
+            return Ok(None);
+        };
+        Ok(Some(PendingLogin {
             id: row.id.clone(),
             account: account.to_account(),
             interface: row.interface(),
@@ -430,7 +444,7 @@ impl HostServices for AddonHost {
             attempts: row.attempts,
             created_at: row.created_at,
             expires_at: row.expires_at,
-        })
+        }))
     }
 
     async fn count_pending_attempt(&self, pending_id: &str) -> Result<Option<i32>, DbError> {

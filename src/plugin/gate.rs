@@ -38,13 +38,24 @@ pub async fn addon_gate<B: MessageBody + 'static>(
         let registry = req.app_data::<web::Data<AddonRegistry>>().cloned();
         let db = req.app_data::<web::Data<Db>>().cloned();
         let enabled = match (registry, db) {
-            (Some(registry), Some(db)) => registry.is_enabled(&db, &id).await.unwrap_or(false),
-            _ => false,
+            (Some(registry), Some(db)) => registry.is_enabled(&db, &id).await,
+            _ => Ok(false),
         };
-        if !enabled {
+        let refused = match enabled {
+            Ok(true) => None,
+            Ok(false) => Some(HttpResponse::NotFound().finish()),
+            // Not known to be on: the addon's routes do not run, and the
+            // answer says the store failed (the error pages make it the
+            // 503 page while the database is away), not that the page
+            // does not exist.
+            Err(e) => {
+                tracing::error!(addon = %id, error = %e, "could not read whether the addon is enabled");
+                Some(HttpResponse::InternalServerError().finish())
+            }
+        };
+        if let Some(res) = refused {
             let (http_req, _) = req.into_parts();
-            let res = HttpResponse::NotFound().finish().map_into_right_body();
-            return Ok(ServiceResponse::new(http_req, res));
+            return Ok(ServiceResponse::new(http_req, res.map_into_right_body()));
         }
     }
     next.call(req)

@@ -283,6 +283,14 @@ pub trait HostServices: Send + Sync + 'static {
 
     /// The unexpired pending login that this request's session holds.
     async fn pending_login(&self, req: &HttpRequest) -> Option<PendingLogin>;
+    /// `pending_login`, telling "no pending sign-in" (Ok(None)) from "the
+    /// database could not be read" (Err): a page at a sign-in's step then
+    /// fails closed with the store's error page (a 503 during an outage),
+    /// not a redirect that looks as if the sign-in had ended. A host
+    /// without it reads every failure as no pending sign-in.
+    async fn try_pending_login(&self, req: &HttpRequest) -> Result<Option<PendingLogin>, DbError> {
+        Ok(self.pending_login(req).await)
+    }
     /// Counts one attempt on a pending login before the addon checks a code;
     /// returns the new count, or None when the pending login is gone.
     async fn count_pending_attempt(&self, pending_id: &str) -> Result<Option<i32>, DbError>;

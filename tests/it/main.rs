@@ -7,8 +7,12 @@ mod attacks;
 mod cli;
 mod code_step;
 mod example_addon;
+/// The gateway that fails on a schedule, shared with the load generator.
+#[path = "../../bench/src/fault_gateway.rs"]
+mod fault_gateway;
 mod hardening_audit;
 mod hardening_bodies;
+mod hardening_chaos;
 mod hardening_crash;
 mod hardening_headers;
 mod hardening_identities;

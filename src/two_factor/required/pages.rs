@@ -109,7 +109,8 @@ struct View {
 async fn pending_for(st: &State, req: &HttpRequest) -> Result<PendingLogin, PageError> {
     let interface = interface_of(req);
     let login = || PageError::SeeOther(st.host.login_path(interface).into());
-    let pending = st.host.pending_login(req).await.ok_or_else(login)?;
+    // A database that cannot be read is an error (the 503 page), not "sign in again".
+    let pending = st.host.try_pending_login(req).await?.ok_or_else(login)?;
     if pending.addon_id.as_deref() != Some(ADDON_ID) {
         return Err(login());
     }

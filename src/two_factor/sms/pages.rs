@@ -172,11 +172,12 @@ async fn render(
 }
 
 /// The pending login of this session, if it is ours and matches the skin;
-/// else where to go instead.
+/// else where to go instead. A database that cannot be read is an error
+/// (the 503 page during an outage), never "sign in again".
 async fn pending_for(st: &State, req: &HttpRequest) -> Result<PendingLogin, PageError> {
     let interface = interface_of(req);
     let login = || PageError::SeeOther(st.host.login_path(interface).into());
-    let pending = st.host.pending_login(req).await.ok_or_else(login)?;
+    let pending = st.host.try_pending_login(req).await?.ok_or_else(login)?;
     if pending.addon_id.as_deref().is_some_and(|id| id != ADDON_ID) {
         return Err(login());
     }
@@ -575,7 +576,7 @@ async fn send(
 /// Cancels the sign-in and says what that means for the account.
 async fn cancel(st: Data, req: HttpRequest) -> Result<HttpResponse, PageError> {
     let mut said = "You are not signed in. Your account has not changed; sign in again whenever you are ready.";
-    if let Some(pending) = st.host.pending_login(&req).await {
+    if let Some(pending) = st.host.try_pending_login(&req).await? {
         let id = pending.account.id;
         // A phone waiting to be confirmed (registration, or entered by an
         // admin) stays on the account, and the next sign-in texts a code
