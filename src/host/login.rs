@@ -119,11 +119,15 @@ pub async fn login_page(
         at_checkout: form == LoginForm::Checkout,
         target: target.clone(),
     };
+    // While the database is away (a 503) the addons' options would each
+    // wait for it too, and could not work: only the password form shows.
+    let options = if status == StatusCode::SERVICE_UNAVAILABLE {
+        Vec::new()
+    } else {
+        super::login_page_hooks::extras(state, req, &page).await
+    };
     let mut ctx = tera::Context::new();
-    ctx.insert(
-        "login_options",
-        &super::login_page_hooks::extras(state, req, &page).await,
-    );
+    ctx.insert("login_options", &options);
     ctx.insert("next", &target);
     ctx.insert("error", &error);
     ctx.insert("email", email);

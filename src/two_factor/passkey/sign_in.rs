@@ -101,7 +101,7 @@ struct AnswerForm {
 
 async fn pending_for(st: &State, req: &HttpRequest) -> Result<PendingLogin, PageError> {
     let interface = interface_of(req);
-    let Some(pending) = st.host.pending_login(req).await else {
+    let Some(pending) = st.host.try_pending_login(req).await? else {
         return Err(PageError::SeeOther(st.host.login_path(interface).into()));
     };
     if pending.addon_id.as_deref() != Some(ADDON_ID) {
