@@ -289,21 +289,7 @@ async fn until_code(t: &Target, stats: &Stats) -> anyhow::Result<(Session, Strin
     stats.record("login page", start.elapsed());
     let csrf = csrf_of(&page)?;
     let start = Instant::now();
-    let (status, location) = s
-        .post(
-            "/login",
-            &[
-                ("email", &email),
-                ("password", PASSWORD),
-                ("next", "/account"),
-                ("csrf_token", &csrf),
-            ],
-        )
-        .await?;
-    anyhow::ensure!(
-        status == 303 && location == "/two-factor/verify",
-        "password step {status} {location}"
-    );
+    password_step(&mut s, &email, &csrf).await?;
     stats.record("password", start.elapsed());
     let start = Instant::now();
     let (status, _) = s.get("/two-factor/verify").await?;
@@ -997,21 +983,16 @@ struct ChaosSeen {
 /// on the gateway message a guessed code, then "Resend"), the code from
 /// the outbox (on the gateway message, again). Each step is retried at
 /// most three times: the fault gateway fails a shopper once per kind.
-async fn chaos_login(t: &Target, stats: &Stats, seen: &mut ChaosSeen) -> anyhow::Result<()> {
-    let (email, phone) = t.take_user()?;
-    seen.email = email.clone();
-    let flow = Instant::now();
-    let mut s = t.session();
-    let (_, page) = s.get("/login").await?;
-    let csrf = csrf_of(&page)?;
+/// Posts the login form with the shopper's password (to the SMS code step).
+async fn password_step(s: &mut Session, email: &str, csrf: &str) -> anyhow::Result<()> {
     let (status, location) = s
         .post(
             "/login",
             &[
-                ("email", &email),
+                ("email", email),
                 ("password", PASSWORD),
                 ("next", "/account"),
-                ("csrf_token", &csrf),
+                ("csrf_token", csrf),
             ],
         )
         .await?;
@@ -1019,6 +1000,17 @@ async fn chaos_login(t: &Target, stats: &Stats, seen: &mut ChaosSeen) -> anyhow:
         status == 303 && location == "/two-factor/verify",
         "password step {status} {location}"
     );
+    Ok(())
+}
+
+async fn chaos_login(t: &Target, stats: &Stats, seen: &mut ChaosSeen) -> anyhow::Result<()> {
+    let (email, phone) = t.take_user()?;
+    seen.email = email.clone();
+    let flow = Instant::now();
+    let mut s = t.session();
+    let (_, page) = s.get("/login").await?;
+    let csrf = csrf_of(&page)?;
+    password_step(&mut s, &email, &csrf).await?;
     let (mut status, mut page) = s.get("/two-factor/verify").await?;
     for _ in 0..4 {
         if !page.contains(COULD_NOT_SEND) {
@@ -1237,18 +1229,7 @@ async fn counted_sign_in(t: &Target, db: &Db) -> anyhow::Result<(Counted, Counte
     let csrf = csrf_of(&page)?;
     let (before, gateway_before) = (db.counted(), db.counted_for_gateway_sandbox());
     let housekeeping_before = db.counted_for_housekeeping();
-    let (status, location) = s
-        .post(
-            "/login",
-            &[
-                ("email", &email),
-                ("password", PASSWORD),
-                ("next", "/account"),
-                ("csrf_token", &csrf),
-            ],
-        )
-        .await?;
-    anyhow::ensure!(status == 303, "password step {status} {location}");
+    password_step(&mut s, &email, &csrf).await?;
     let (status, _) = s.get("/two-factor/verify").await?;
     anyhow::ensure!(status == 200, "verify page {status}");
     let (mid, gateway_mid) = (db.counted(), db.counted_for_gateway_sandbox());
