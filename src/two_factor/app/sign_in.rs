@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::plugin::{HostHandle, Interface, PendingLogin};
 use crate::two_factor::pages::{interface_of, internal_error, see_other, skin, Form, PageError};
+use crate::two_factor::sign_in::held::held_here;
 
 use crate::two_factor::audit::AuditEvent;
 use crate::two_factor::factors;
@@ -25,7 +26,6 @@ use crate::two_factor::sms::pages::{ended_path, redirect_with};
 use crate::two_factor::sms::service::{Actor, Service};
 use crate::two_factor::store;
 use crate::two_factor::trusted_device::remember::{self, RememberDevice, RememberOffer};
-use crate::two_factor::ADDON_ID;
 
 pub const CUSTOMER_PATH: &str = "/two-factor/app";
 pub const ADMIN_PATH: &str = "/admin/two-factor/app";
@@ -89,19 +89,7 @@ struct View {
 }
 
 async fn pending_for(st: &State, req: &HttpRequest) -> Result<PendingLogin, PageError> {
-    let interface = interface_of(req);
-    // A database that cannot be read is an error (the 503 page during an
-    // outage), never "sign in again".
-    let Some(pending) = st.host.try_pending_login(req).await? else {
-        return Err(PageError::SeeOther(st.host.login_path(interface).into()));
-    };
-    if pending.addon_id.as_deref() != Some(ADDON_ID) {
-        return Err(PageError::SeeOther(st.host.login_path(interface).into()));
-    }
-    if pending.interface != interface {
-        return Err(PageError::SeeOther(app_path(pending.interface).into()));
-    }
-    Ok(pending)
+    held_here(&st.host, req, app_path).await
 }
 
 /// Which code the page asks for: the app's (the default) or a recovery

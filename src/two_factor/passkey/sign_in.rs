@@ -22,13 +22,13 @@ use crate::two_factor::factors;
 use crate::two_factor::limits;
 use crate::two_factor::pages::{interface_of, skin, Form, PageError};
 use crate::two_factor::sign_in::flash::{self, Flash};
+use crate::two_factor::sign_in::held::held_here;
 use crate::two_factor::sign_in::verify::{self, PendingAttempt};
 use crate::two_factor::sign_in::wrong_code::{self, WrongCode};
 use crate::two_factor::sms::pages::{base_path, ended_path, redirect_with};
 use crate::two_factor::sms::service::Service;
 use crate::two_factor::store;
 use crate::two_factor::trusted_device::remember::{self, RememberDevice, RememberOffer};
-use crate::two_factor::ADDON_ID;
 
 use super::ceremony::{self, Binding};
 use super::keys::{self, Use};
@@ -100,17 +100,7 @@ struct AnswerForm {
 }
 
 async fn pending_for(st: &State, req: &HttpRequest) -> Result<PendingLogin, PageError> {
-    let interface = interface_of(req);
-    let Some(pending) = st.host.try_pending_login(req).await? else {
-        return Err(PageError::SeeOther(st.host.login_path(interface).into()));
-    };
-    if pending.addon_id.as_deref() != Some(ADDON_ID) {
-        return Err(PageError::SeeOther(st.host.login_path(interface).into()));
-    }
-    if pending.interface != interface {
-        return Err(PageError::SeeOther(passkey_path(pending.interface).into()));
-    }
-    Ok(pending)
+    held_here(&st.host, req, passkey_path).await
 }
 
 /// The page: starts (or restarts) the ceremony for this sign-in.

@@ -18,12 +18,12 @@ use crate::two_factor::audit::{self, AuditEvent};
 use crate::two_factor::pages::{interface_of, see_other, skin, Form, PageError};
 use crate::two_factor::sign_in::after;
 use crate::two_factor::sign_in::flash::{self, Flash};
+use crate::two_factor::sign_in::held::held_here;
 use crate::two_factor::sign_in::verify::{self, PendingAttempt};
 use crate::two_factor::sign_in::wrong_code;
 use crate::two_factor::sms::pages::{base_path, ended_path, redirect_with};
 use crate::two_factor::sms::service::Service;
 use crate::two_factor::store;
-use crate::two_factor::ADDON_ID;
 
 use super::options::{self, SetupOption};
 use super::rule::Standing;
@@ -107,17 +107,7 @@ struct View {
 /// skin, and for an account that still has no second factor (one that set
 /// one up meanwhile signs in again with it).
 async fn pending_for(st: &State, req: &HttpRequest) -> Result<PendingLogin, PageError> {
-    let interface = interface_of(req);
-    let login = || PageError::SeeOther(st.host.login_path(interface).into());
-    // A database that cannot be read is an error (the 503 page), not "sign in again".
-    let pending = st.host.try_pending_login(req).await?.ok_or_else(login)?;
-    if pending.addon_id.as_deref() != Some(ADDON_ID) {
-        return Err(login());
-    }
-    if pending.interface != interface {
-        return Err(PageError::SeeOther(page_path(pending.interface).into()));
-    }
-    Ok(pending)
+    held_here(&st.host, req, page_path).await
 }
 
 async fn view_for(st: &State, pending: &PendingLogin, grace: Standing) -> Result<View, PageError> {

@@ -1,0 +1,30 @@
+//! The sign-in a step page works on: the one this session holds, held by
+//! this addon, for the page's skin.
+
+use actix_web::HttpRequest;
+
+use crate::plugin::{HostHandle, Interface, PendingLogin};
+use crate::two_factor::pages::{interface_of, PageError};
+use crate::two_factor::ADDON_ID;
+
+/// The pending login of this session at this addon's step; else where to
+/// go instead: the login form when there is none (or another addon's), the
+/// same step in the other skin (`step`) when it belongs to the other
+/// interface. A database that cannot be read is an error (the 503 page
+/// during an outage), never "sign in again".
+pub async fn held_here(
+    host: &HostHandle,
+    req: &HttpRequest,
+    step: fn(Interface) -> &'static str,
+) -> Result<PendingLogin, PageError> {
+    let interface = interface_of(req);
+    let login = || PageError::SeeOther(host.login_path(interface).into());
+    let pending = host.try_pending_login(req).await?.ok_or_else(login)?;
+    if pending.addon_id.as_deref() != Some(ADDON_ID) {
+        return Err(login());
+    }
+    if pending.interface != interface {
+        return Err(PageError::SeeOther(step(pending.interface).into()));
+    }
+    Ok(pending)
+}
