@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::plugin::{HostHandle, Interface, PendingLogin};
 use crate::two_factor::pages::{interface_of, internal_error, see_other, skin, Form, PageError};
-use crate::two_factor::sign_in::held::held_here;
+use crate::two_factor::sign_in::held::{attempts_left, held_here};
 
 use crate::two_factor::audit::AuditEvent;
 use crate::two_factor::factors;
@@ -20,7 +20,7 @@ use crate::two_factor::limits;
 use crate::two_factor::security;
 use crate::two_factor::sign_in::after;
 use crate::two_factor::sign_in::flash::{self, Flash};
-use crate::two_factor::sign_in::verify::{self, Checked, Method, PendingAttempt};
+use crate::two_factor::sign_in::verify::{self, Checked, Method};
 use crate::two_factor::sign_in::wrong_code::{self, WrongCode};
 use crate::two_factor::sms::pages::{ended_path, redirect_with};
 use crate::two_factor::sms::service::{Actor, Service};
@@ -186,14 +186,7 @@ async fn submit(
     let ended = ended_path(pending.interface);
     // Both counters (the sign-in's, the account's) before the check, in one write.
     let (counted, gate) = verify::count_attempts(&st.host, &pending, &ip).await?;
-    let left = match counted {
-        PendingAttempt::Counted { left } => left,
-        PendingAttempt::Voided => {
-            let why = wrong_code::cancelled(&st.host, &pending, &ip, true).await?;
-            return redirect_with(&st.host, &req, &ended, Flash::error(why.message())).await;
-        }
-        PendingAttempt::Gone => return Err(login()),
-    };
+    let left = attempts_left(&st.host, &req, &pending, &ip, counted).await?;
     let actor = Actor {
         account: &pending.account,
         interface: pending.interface,

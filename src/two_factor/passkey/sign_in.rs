@@ -22,8 +22,8 @@ use crate::two_factor::factors;
 use crate::two_factor::limits;
 use crate::two_factor::pages::{interface_of, skin, Form, PageError};
 use crate::two_factor::sign_in::flash::{self, Flash};
-use crate::two_factor::sign_in::held::held_here;
-use crate::two_factor::sign_in::verify::{self, PendingAttempt};
+use crate::two_factor::sign_in::held::{attempts_left, held_here};
+use crate::two_factor::sign_in::verify;
 use crate::two_factor::sign_in::wrong_code::{self, WrongCode};
 use crate::two_factor::sms::pages::{base_path, ended_path, redirect_with};
 use crate::two_factor::sms::service::Service;
@@ -190,14 +190,7 @@ async fn submit(
     // The sign-in's and the account's attempt counters, in one write,
     // before the answer is checked.
     let (counted, gate) = verify::count_attempts(&st.host, &pending, &ip).await?;
-    let left = match counted {
-        PendingAttempt::Counted { left } => left,
-        PendingAttempt::Voided => {
-            let why = wrong_code::cancelled(&st.host, &pending, &ip, true).await?;
-            return redirect_with(&st.host, &req, &ended, Flash::error(why.message())).await;
-        }
-        PendingAttempt::Gone => return Err(login()),
-    };
+    let left = attempts_left(&st.host, &req, &pending, &ip, counted).await?;
     let id = pending.account.id;
     if gate != limits::CodeGate::Allowed {
         let why = wrong_code::cancelled(&st.host, &pending, &ip, false).await?;

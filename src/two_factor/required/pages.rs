@@ -18,10 +18,9 @@ use crate::two_factor::audit::{self, AuditEvent};
 use crate::two_factor::pages::{interface_of, see_other, skin, Form, PageError};
 use crate::two_factor::sign_in::after;
 use crate::two_factor::sign_in::flash::{self, Flash};
-use crate::two_factor::sign_in::held::held_here;
-use crate::two_factor::sign_in::verify::{self, PendingAttempt};
-use crate::two_factor::sign_in::wrong_code;
-use crate::two_factor::sms::pages::{base_path, ended_path, redirect_with};
+use crate::two_factor::sign_in::held::{attempts_left, held_here};
+use crate::two_factor::sign_in::verify;
+use crate::two_factor::sms::pages::{base_path, redirect_with};
 use crate::two_factor::sms::service::Service;
 use crate::two_factor::store;
 
@@ -253,19 +252,8 @@ async fn app_confirm(
 ) -> Result<HttpResponse, PageError> {
     let pending = pending_for(&st, &req).await?;
     let ip = st.host.client_ip(&req);
-    let ended = ended_path(pending.interface);
-    match verify::count_pending_attempt(&st.host, &pending, &ip).await? {
-        PendingAttempt::Counted { .. } => {}
-        PendingAttempt::Voided => {
-            let why = wrong_code::cancelled(&st.host, &pending, &ip, true).await?;
-            return redirect_with(&st.host, &req, &ended, Flash::error(why.message())).await;
-        }
-        PendingAttempt::Gone => {
-            return Err(PageError::SeeOther(
-                st.host.login_path(pending.interface).into(),
-            ))
-        }
-    }
+    let counted = verify::count_pending_attempt(&st.host, &pending, &ip).await?;
+    attempts_left(&st.host, &req, &pending, &ip, counted).await?;
     let id = pending.account.id;
     let row = match st.host.db().run(move |conn| totp::load(conn, id)).await? {
         Some(r) if !r.confirmed => r,

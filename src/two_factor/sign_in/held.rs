@@ -1,10 +1,15 @@
-//! The sign-in a step page works on: the one this session holds, held by
-//! this addon, for the page's skin.
+//! The sign-in a step page works on (the one this session holds, held by
+//! this addon, for the page's skin), and where the step goes when its
+//! counted attempt may not be checked.
 
 use actix_web::HttpRequest;
 
 use crate::plugin::{HostHandle, Interface, PendingLogin};
 use crate::two_factor::pages::{interface_of, PageError};
+use crate::two_factor::sign_in::flash::{self, Flash};
+use crate::two_factor::sign_in::verify::PendingAttempt;
+use crate::two_factor::sign_in::wrong_code;
+use crate::two_factor::sms::pages::ended_path;
 use crate::two_factor::ADDON_ID;
 
 /// The pending login of this session at this addon's step; else where to
@@ -27,4 +32,28 @@ pub async fn held_here(
         return Err(PageError::SeeOther(step(pending.interface).into()));
     }
     Ok(pending)
+}
+
+/// A step's attempt, counted before its answer is checked: the wrong
+/// answers the sign-in may still take; else where the step goes instead:
+/// the ended page saying why when this attempt voided the sign-in, the
+/// login form when the sign-in is gone.
+pub async fn attempts_left(
+    host: &HostHandle,
+    req: &HttpRequest,
+    pending: &PendingLogin,
+    ip: &str,
+    counted: PendingAttempt,
+) -> Result<i32, PageError> {
+    match counted {
+        PendingAttempt::Counted { left } => Ok(left),
+        PendingAttempt::Voided => {
+            let why = wrong_code::cancelled(host, pending, ip, true).await?;
+            flash::leave(host, req, Flash::error(why.message())).await?;
+            Err(PageError::SeeOther(ended_path(pending.interface)))
+        }
+        PendingAttempt::Gone => Err(PageError::SeeOther(
+            host.login_path(pending.interface).into(),
+        )),
+    }
 }

@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::plugin::{HostHandle, Interface, PendingLogin};
 use crate::two_factor::pages::{interface_of, see_other, skin, Form, PageError};
+use crate::two_factor::sign_in::held::attempts_left;
 
 use crate::two_factor::admin::status::format_time;
 use crate::two_factor::audit::{self, AuditEvent};
@@ -21,7 +22,7 @@ use crate::two_factor::settings::Mode;
 use crate::two_factor::sign_in::after;
 use crate::two_factor::sign_in::flash::{self, Flash};
 use crate::two_factor::sign_in::policy;
-use crate::two_factor::sign_in::verify::{self, Checked, PendingAttempt};
+use crate::two_factor::sign_in::verify::{self, Checked};
 use crate::two_factor::sign_in::wrong_code::{self, WrongCode};
 use crate::two_factor::sms::countries;
 use crate::two_factor::sms::phone::{PhoneError, PhoneNumber};
@@ -410,18 +411,7 @@ async fn verify_submit(
     // Count the attempt on the pending login and on the account before
     // anything is checked, in one write.
     let (counted, gate) = verify::count_attempts(&st.host, &pending, &ip).await?;
-    let left = match counted {
-        PendingAttempt::Counted { left } => left,
-        PendingAttempt::Voided => {
-            let why = wrong_code::cancelled(&st.host, &pending, &ip, true).await?;
-            return to_ended(&st, &req, Flash::error(why.message())).await;
-        }
-        PendingAttempt::Gone => {
-            return Err(PageError::SeeOther(
-                st.host.login_path(pending.interface).into(),
-            ))
-        }
-    };
+    let left = attempts_left(&st.host, &req, &pending, &ip, counted).await?;
     let settings = st.service.settings(&st.host).await?;
     let code = OtpCode::parse_typed(&form.code, settings.code_lengths());
     let (outcome, on_success) = st
