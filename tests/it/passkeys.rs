@@ -553,51 +553,33 @@ async fn a_removed_key_and_another_users_key_are_refused() {
     let remove = format!("{manage}/remove-with-key");
     let (_, page) = w.browser.get_text(&manage).await;
     let token = crate::helpers::extract_csrf(&page);
-    let options = options_in(&page);
-    let foreign = other.key.get(&options, &origin(&app)).to_string();
-    let res = w
-        .browser
-        .post_raw(
-            &remove,
-            &[
-                ("password", PASSWORD),
-                ("credential", &foreign),
-                ("csrf_token", &token),
-            ],
-        )
-        .await;
-    assert_eq!(res.status(), 401);
-    let page = res.text().await.unwrap();
-    let options = options_in(&page);
-    let own = spare.get(&options, &origin(&app)).to_string();
-    let res = w
-        .browser
-        .post_raw(
-            &remove,
-            &[
-                ("password", "wrong-password"),
-                ("credential", &own),
-                ("csrf_token", &token),
-            ],
-        )
-        .await;
-    assert_eq!(res.status(), 401, "the password is needed too");
-    let page = res.text().await.unwrap();
-    let options = options_in(&page);
-    let own = spare.get(&options, &origin(&app)).to_string();
-    let res = w
-        .browser
-        .post_raw(
-            &remove,
-            &[
-                ("password", PASSWORD),
-                ("credential", &own),
-                ("csrf_token", &token),
-            ],
-        )
-        .await;
-    assert_eq!(res.status(), 200);
-    let page = res.text().await.unwrap();
+    // Posts "Remove with this key" with `password` and `key`'s answer to
+    // the options of the page shown before; the status and the new page.
+    let remove_with = |password: &'static str, key: &mut SoftKey, page: &str| {
+        let answer = key.get(&options_in(page), &origin(&app)).to_string();
+        let fields = [
+            ("password", password.to_string()),
+            ("credential", answer),
+            ("csrf_token", token.clone()),
+        ];
+        let (b, remove) = (&w.browser, &remove);
+        async move {
+            let res = b
+                .client
+                .post(b.url(remove))
+                .form(&fields)
+                .send()
+                .await
+                .unwrap();
+            (res.status().as_u16(), res.text().await.unwrap())
+        }
+    };
+    let (status, page) = remove_with(PASSWORD, &mut other.key, &page).await;
+    assert_eq!(status, 401);
+    let (status, page) = remove_with("wrong-password", &mut spare, &page).await;
+    assert_eq!(status, 401, "the password is needed too");
+    let (status, page) = remove_with(PASSWORD, &mut spare, &page).await;
+    assert_eq!(status, 200);
     assert!(page.contains("Your key “Spare key” is removed"), "{page}");
     // It was the last factor: two-factor authentication is off.
     assert!(

@@ -14,14 +14,14 @@ use crate::plugin::Account;
 use crate::two_factor::admin::status::format_time;
 use crate::two_factor::audit;
 use crate::two_factor::factors;
-use crate::two_factor::pages::{interface_of, Form, PageError};
+use crate::two_factor::pages::{Form, PageError};
 use crate::two_factor::security::recovery_codes::{codes_view, new_codes};
 use crate::two_factor::security::{
-    account, event, page, require_password, with_error, with_notice, Data, PasswordAndCodeForm,
-    State, View, SECURITY_PAGE_PURPOSE, WRONG_PASSWORD,
+    account, event, page, require_password, security_page_actor, with_error, with_notice, Data,
+    PasswordAndCodeForm, State, View, WRONG_PASSWORD,
 };
 use crate::two_factor::sign_in::verify::{self, Checked};
-use crate::two_factor::sms::service::{gateway_message, Actor};
+use crate::two_factor::sms::service::gateway_message;
 
 use super::ceremony::{self, Binding};
 use super::keys::{self, Added, KeyName, Use};
@@ -590,14 +590,7 @@ async fn remove(
         let view = again(WRONG_PASSWORD);
         return page(&st, &req, &account, StatusCode::UNAUTHORIZED, view).await;
     }
-    let actor = Actor {
-        account: &account,
-        interface: interface_of(&req),
-        ip: &ip,
-        purpose: SECURITY_PAGE_PURPOSE,
-        initial: false,
-        via_api: false,
-    };
+    let actor = security_page_actor(&account, &req, &ip);
     match verify::check_code(&st.service, &st.host, &actor, form.code.trim(), true).await? {
         Checked::Valid { .. } => {}
         Checked::GatewayFailed => {

@@ -30,14 +30,7 @@ pub(super) async fn disable(
     if let Some(r) = require_password(&st, &req, &account, &form.password, Some(wrong)).await? {
         return Ok(r);
     }
-    let actor = Actor {
-        account: &account,
-        interface: interface_of(&req),
-        ip: &ip,
-        purpose: SECURITY_PAGE_PURPOSE,
-        initial: false,
-        via_api: false,
-    };
+    let actor = security_page_actor(&account, &req, &ip);
     let code = form.code.trim();
     let checked = verify::check_code(&st.service, &st.host, &actor, code, true).await?;
     match checked {
@@ -113,14 +106,7 @@ pub(super) async fn disable_send_sms(
         let view = with_error("Text-message codes are off for your account, so none can be sent. Use a code from your authenticator app or one of your recovery codes.");
         return page(&st, &req, &account, StatusCode::UNPROCESSABLE_ENTITY, view).await;
     }
-    let actor = Actor {
-        account: &account,
-        interface: interface_of(&req),
-        ip: &ip,
-        purpose: SECURITY_PAGE_PURPOSE,
-        initial: false,
-        via_api: false,
-    };
+    let actor = security_page_actor(&account, &req, &ip);
     let (status, view) = match st
         .service
         .send_code(&st.host, &settings, &actor, &stored, Channel::Sms)

@@ -37,6 +37,19 @@ pub const ADMIN_BASE: &str = "/admin/account/security";
 /// SMS codes sent from the Security page are good only there.
 pub const SECURITY_PAGE_PURPOSE: &str = "security-page";
 
+/// Who asks for or enters a code on the Security page (to disable 2FA,
+/// or remove a factor): the signed-in account, from this request.
+pub fn security_page_actor<'a>(account: &'a Account, req: &HttpRequest, ip: &'a str) -> Actor<'a> {
+    Actor {
+        account,
+        interface: interface_of(req),
+        ip,
+        purpose: SECURITY_PAGE_PURPOSE,
+        initial: false,
+        via_api: false,
+    }
+}
+
 pub struct State {
     pub service: Arc<Service>,
     pub host: HostHandle,
