@@ -256,24 +256,32 @@ async fn submit(
             return wrong_answer(&st, &req, &pending, &ip, left, here).await;
         }
     };
-    limits::code_succeeded(st.host.db(), id).await?;
-    if !store::claim_completion(st.host.db(), pending.id.clone(), id).await? {
-        return Err(login());
-    }
-    audit::record(
-        st.host.db(),
-        AuditEvent::new("passkey", "used")
-            .account(&pending.account)
-            .interface(interface)
-            .ip(&ip)
-            .detail(name),
-    )
-    .await;
-    let done = match st.host.complete_pending_login(&req, &pending.id).await {
-        Ok(crate::plugin::Completion::SignedIn(resp)) => resp,
+    // The completion's claim, the attempt given back and the audit entry
+    // land with the new session, in one write (as the app and SMS steps).
+    let used = AuditEvent::new("passkey", "used")
+        .account(&pending.account)
+        .interface(interface)
+        .ip(&ip)
+        .detail(name);
+    let pending_id = pending.id.clone();
+    let claim: crate::plugin::CompletionClaim = Box::new(move |conn| {
+        let won = store::claim_completion_in(conn, &pending_id, id)?;
+        if won {
+            limits::give_back_attempt(conn, id)?;
+            audit::insert(conn, &used)?;
+        }
+        Ok(won)
+    });
+    let done = match st
+        .host
+        .complete_pending_login_claimed(&req, &pending.id, claim)
+        .await
+    {
+        Ok(Some(crate::plugin::Completion::SignedIn(resp))) => resp,
         // The password step the admin required comes next: nothing in between.
-        Ok(next) => return Ok(next.into_response()),
-        Err(crate::plugin::HostError::PendingLoginGone | crate::plugin::HostError::Refused) => {
+        Ok(Some(next)) => return Ok(next.into_response()),
+        Ok(None)
+        | Err(crate::plugin::HostError::PendingLoginGone | crate::plugin::HostError::Refused) => {
             return Err(login())
         }
         Err(crate::plugin::HostError::Db(e)) => return Err(e.into()),

@@ -165,12 +165,17 @@ async fn complete(
     pending: &PendingLogin,
 ) -> Result<Completion, PageError> {
     let login = || PageError::SeeOther(st.host.login_path(pending.interface).into());
-    if !store::claim_completion(st.host.db(), pending.id.clone(), pending.account.id).await? {
-        return Err(login());
-    }
-    match st.host.complete_pending_login(req, &pending.id).await {
-        Ok(done) => Ok(done),
-        Err(HostError::PendingLoginGone | HostError::Refused) => Err(login()),
+    // The addon's claim lands with the session, in one write.
+    let (id, account_id) = (pending.id.clone(), pending.account.id);
+    let claim: crate::plugin::CompletionClaim =
+        Box::new(move |conn| store::claim_completion_in(conn, &id, account_id));
+    match st
+        .host
+        .complete_pending_login_claimed(req, &pending.id, claim)
+        .await
+    {
+        Ok(Some(done)) => Ok(done),
+        Ok(None) | Err(HostError::PendingLoginGone | HostError::Refused) => Err(login()),
         Err(HostError::Db(e)) => Err(e.into()),
     }
 }
