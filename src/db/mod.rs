@@ -345,6 +345,52 @@ pub fn write_transaction<T>(
 }
 
 /// Seconds since the Unix epoch: the one time format stored in both backends.
+/// A sweep of rows nobody can use any more (expired or a day old), run
+/// at most once a minute per process by the write that finds it due:
+/// not a delete with every sign-in. Its statements count as housekeeping.
+pub struct Sweep {
+    last: std::sync::atomic::AtomicI64,
+}
+
+impl Default for Sweep {
+    fn default() -> Sweep {
+        Sweep::new()
+    }
+}
+
+impl Sweep {
+    pub const EVERY_SECS: i64 = 60;
+
+    pub const fn new() -> Sweep {
+        Sweep {
+            last: std::sync::atomic::AtomicI64::new(0),
+        }
+    }
+
+    /// True at most once a minute (of concurrent callers, one).
+    pub fn due(&self, t: i64) -> bool {
+        use std::sync::atomic::Ordering::Relaxed;
+        let prev = self.last.load(Relaxed);
+        t - prev >= Self::EVERY_SECS
+            && self
+                .last
+                .compare_exchange(prev, t, Relaxed, Relaxed)
+                .is_ok()
+    }
+
+    /// Runs `sweep` when due, counted as housekeeping.
+    pub fn run_if_due<T>(
+        &self,
+        t: i64,
+        sweep: impl FnOnce() -> Result<T, DbError>,
+    ) -> Result<(), DbError> {
+        if self.due(t) {
+            counts::housekeeping(sweep)?;
+        }
+        Ok(())
+    }
+}
+
 pub fn now() -> i64 {
     chrono::Utc::now().timestamp()
 }
@@ -352,6 +398,16 @@ pub fn now() -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_sweep_is_due_at_most_once_a_minute() {
+        let sweep = Sweep::new();
+        assert!(sweep.due(1_000));
+        assert!(!sweep.due(1_000));
+        assert!(!sweep.due(1_000 + Sweep::EVERY_SECS - 1));
+        assert!(sweep.due(1_000 + Sweep::EVERY_SECS));
+        assert!(!sweep.due(1_000 + Sweep::EVERY_SECS));
+    }
 
     #[tokio::test]
     async fn a_write_helper_called_inside_a_transaction_joins_it() {

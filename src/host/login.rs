@@ -244,15 +244,19 @@ async fn password_login(
         .hasher
         .verify(account.as_ref().map(|a| a.password_hash.clone()), &password)
         .await;
+    // A wrong password is counted now. For the right one, the failures on
+    // record are checked later, after the addons decided, in the write that
+    // keeps the pending login (`keep_pending`) or before the session
+    // starts (`continue_login`): either way after the hash.
     let locked = match &account {
-        Some(a) => match throttle_after_password(&state, a.id, verified).await {
+        Some(a) if !verified => match throttle_after_password(&state, a.id, false).await {
             Ok(locked) => locked,
             Err(e) => {
                 tracing::error!(error = %e, "login throttle failed");
                 return refuse(state, UNAVAILABLE.into()).await;
             }
         },
-        None => false,
+        _ => false,
     };
     let Some(account) = account.filter(|_| verified && !locked) else {
         return refuse(state, GENERIC_AUTH_ERROR.into()).await;
@@ -301,7 +305,19 @@ pub async fn continue_login(
     attempt: &LoginAttempt,
 ) -> Result<HttpResponse, String> {
     match decide(state, attempt).await? {
-        None => Ok(sign_in(state, req, attempt.account.id, &attempt.target).await),
+        None => {
+            // The failed passwords on record: a locked account is refused
+            // even with the right one.
+            match throttle_after_password(state, attempt.account.id, true).await {
+                Ok(false) => {}
+                Ok(true) => return Err(GENERIC_AUTH_ERROR.into()),
+                Err(e) => {
+                    tracing::error!(error = %e, "login throttle failed");
+                    return Err(UNAVAILABLE.into());
+                }
+            }
+            Ok(sign_in(state, req, attempt.account.id, &attempt.target).await)
+        }
         Some((addon_id, url)) => hold_for_challenge(state, req, attempt, addon_id, url).await,
     }
 }
@@ -350,10 +366,14 @@ async fn hold(
     row: PendingRow,
 ) -> Result<HttpResponse, String> {
     let url = row.challenge_url.clone();
-    keep_pending(state, req, row).await.map_err(|e| {
+    let kept = keep_pending(state, req, row).await.map_err(|e| {
         tracing::error!(error = %e, "could not keep pending login");
         UNAVAILABLE.to_string()
     })?;
+    if !kept {
+        // Locked after too many wrong passwords: the right one is refused too.
+        return Err(GENERIC_AUTH_ERROR.into());
+    }
     Ok(redirect(&url))
 }
 
@@ -434,22 +454,34 @@ async fn run_login_hooks(
     Ok(None)
 }
 
+/// Keeps the pending login, with the addons' writes for it, in one
+/// transaction; false (nothing kept) when the account is locked after too
+/// many wrong passwords. The failures on record are checked here, by the
+/// insert itself (`pending::insert_unless_failures`): an account with none
+/// costs no read of its own; one with some is looked at, and its failures
+/// cleared when it is not locked, as at any right password.
 async fn keep_pending(
     state: &HostState,
     req: &HttpRequest,
     row: PendingRow,
-) -> Result<(), crate::db::DbError> {
+) -> Result<bool, crate::db::DbError> {
     let id_hash = cookie_of(req).id_hash();
     let addon_writes = take_writes_with_pending(&row.id);
     state
         .db
         .transaction(move |conn| {
-            pending::insert(conn, &row)?;
+            if !pending::insert_unless_failures(conn, &row)? {
+                if throttle::is_locked(conn, row.account_id)? {
+                    return Ok(false);
+                }
+                throttle::clear(conn, row.account_id)?;
+                pending::insert(conn, &row)?;
+            }
             session::attach_pending(conn, &id_hash, &row.id)?;
             for write in addon_writes {
                 write(conn)?;
             }
-            Ok(())
+            Ok(true)
         })
         .await
 }

@@ -92,12 +92,58 @@ impl super::HostState {
 }
 
 pub fn insert(conn: &mut DbConn, row: &PendingRow) -> Result<(), DbError> {
+    let t = now();
+    SWEEP.run_if_due(t, || sweep_expired(conn, t))?;
     crate::on_backend!(conn, |conn| {
         diesel::insert_into(pending_logins::table)
             .values(row)
             .execute(conn)?;
         Ok(())
     })
+}
+
+/// `insert`, unless the account has failed passwords (or a lock) on
+/// record: false then, and nothing is written. The password step's check
+/// of the failures, after the hash, in the write that keeps the pending
+/// login: for nearly every sign-in (no failures on record) no read of its
+/// own; the caller deals with the rest in the same transaction.
+pub fn insert_unless_failures(conn: &mut DbConn, row: &PendingRow) -> Result<bool, DbError> {
+    use diesel::sql_types::{BigInt, Integer, Nullable, Text};
+    let t = now();
+    SWEEP.run_if_due(t, || sweep_expired(conn, t))?;
+    let inserted = crate::on_backend!(conn, |c| diesel::sql_query(
+        "INSERT INTO pending_logins (id, account_id, interface, target, stage, addon_id, \
+         challenge_url, ip, attempts, created_at, expires_at, credential_generation) \
+         SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12 \
+         WHERE NOT EXISTS (SELECT 1 FROM login_failures WHERE account_id = $2)",
+    )
+    .bind::<Text, _>(&row.id)
+    .bind::<BigInt, _>(row.account_id)
+    .bind::<Text, _>(&row.interface)
+    .bind::<Text, _>(&row.target)
+    .bind::<Text, _>(&row.stage)
+    .bind::<Nullable<Text>, _>(&row.addon_id)
+    .bind::<Text, _>(&row.challenge_url)
+    .bind::<Text, _>(&row.ip)
+    .bind::<Integer, _>(row.attempts)
+    .bind::<BigInt, _>(row.created_at)
+    .bind::<BigInt, _>(row.expires_at)
+    .bind::<BigInt, _>(row.credential_generation)
+    .execute(c))?;
+    Ok(inserted == 1)
+}
+
+static SWEEP: crate::db::Sweep = crate::db::Sweep::new();
+
+/// Deletes pending logins that have expired: the ones a session no longer
+/// names (a second password step in the same browser, `session::attach_pending`)
+/// and the ones whose browser never came back. An expired one is never
+/// read (`load_valid`, `session::current`), so this only frees the rows.
+pub fn sweep_expired(conn: &mut DbConn, t: i64) -> Result<usize, DbError> {
+    Ok(crate::on_backend!(conn, |c| diesel::delete(
+        pending_logins::table.filter(pending_logins::expires_at.le(t))
+    )
+    .execute(c))?)
 }
 
 /// The pending login if it exists and has not expired.
@@ -136,7 +182,9 @@ pub fn to_password_change(conn: &mut DbConn, id: &str, url: &str) -> Result<bool
         Ok(diesel::update(
             pending_logins::table
                 .find(id)
-                .filter(pending_logins::expires_at.gt(now())),
+                .filter(pending_logins::expires_at.gt(now()))
+                // Once: of concurrent completions, one moves it on.
+                .filter(pending_logins::stage.ne(STAGE_PASSWORD_CHANGE_VERIFIED)),
         )
         .set((
             pending_logins::stage.eq(STAGE_PASSWORD_CHANGE_VERIFIED),

@@ -578,4 +578,10 @@ impl HostServices for AddonHost {
     fn secure_cookies(&self) -> bool {
         self.host.settings.server.secure_cookies
     }
+
+    /// `complete` deletes the pending login (or moves it on to the password
+    /// change) with a conditional statement first in its transaction.
+    fn completion_takes_pending_login(&self) -> bool {
+        true
+    }
 }

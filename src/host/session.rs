@@ -205,47 +205,30 @@ pub fn delete_session(conn: &mut DbConn, id_hash: &str) -> Result<(), DbError> {
     })
 }
 
-/// Records `pending_id` in this request's session (creating the row). The
-/// previous pending login of the session, if any, is dropped.
+/// Records `pending_id` in this request's session (creating the row), in
+/// one upsert. A pending login the session held before (a second password
+/// step in the same browser) is no longer reachable: no session names it,
+/// and the sweep removes it once it has expired (`pending::insert`). It
+/// was deleted here at the cost of a read before every write.
 pub fn attach_pending(conn: &mut DbConn, id_hash: &str, pending_id: &str) -> Result<(), DbError> {
     crate::on_backend!(conn, |conn| {
-        let t = now();
-        let old: Option<Option<String>> = sessions::table
-            .find(id_hash)
-            .select(sessions::pending_login_id)
-            .first(conn)
-            .optional()?;
-        match old {
-            Some(old_pending) => {
-                if let Some(old_id) = old_pending.filter(|o| o != pending_id) {
-                    diesel::delete(pending_logins::table.find(old_id)).execute(conn)?;
-                }
-                diesel::update(sessions::table.find(id_hash))
-                    .set((
-                        sessions::pending_login_id.eq(pending_id),
-                        sessions::last_seen_at.eq(t),
-                    ))
-                    .execute(conn)?;
-            }
-            None => {
-                diesel::insert_into(sessions::table)
-                    .values((
-                        sessions::id_hash.eq(id_hash),
-                        sessions::account_id.eq(None::<i64>),
-                        sessions::pending_login_id.eq(pending_id),
-                        sessions::created_at.eq(t),
-                        sessions::last_seen_at.eq(t),
-                    ))
-                    .execute(conn)?;
-            }
-        }
+        use diesel::sql_types::{BigInt, Text};
+        diesel::sql_query(
+            "INSERT INTO sessions (id_hash, account_id, pending_login_id, created_at, last_seen_at) \
+             VALUES ($1, NULL, $2, $3, $3) ON CONFLICT (id_hash) DO UPDATE \
+             SET pending_login_id = excluded.pending_login_id, last_seen_at = excluded.last_seen_at",
+        )
+        .bind::<Text, _>(id_hash)
+        .bind::<Text, _>(pending_id)
+        .bind::<BigInt, _>(now())
+        .execute(conn)?;
         Ok(())
     })
 }
 
 /// Signs `account_id` in under a brand-new session id: the old session row
 /// (and its pending login, unless the caller took it already: `taken`) is
-/// deleted, the anonymous cart joins the account's cart. Returns the new
+/// replaced, the anonymous cart joins the account's cart. Returns the new
 /// cookie value.
 pub fn start_signed_in(
     conn: &mut DbConn,
@@ -254,31 +237,80 @@ pub fn start_signed_in(
     taken: Option<&str>,
 ) -> Result<String, DbError> {
     let new_id = SessionCookie::new_id();
+    let new_hash = sha256_hex(&new_id);
     let t = now();
-    crate::on_backend!(conn, |c| {
-        let pending: Option<Option<String>> = diesel::delete(sessions::table.find(old_hash))
-            .returning(sessions::pending_login_id)
-            .get_result(c)
-            .optional()?;
-        if let Some(Some(pending_id)) = pending.filter(|p| p.as_deref() != taken) {
-            diesel::delete(pending_logins::table.find(pending_id)).execute(c)?;
+    let anonymous = basket::anonymous_owner(old_hash);
+    // After a second factor, the session holds the pending login just
+    // taken: it moves to the new id in one statement, which also says
+    // whether an anonymous cart waits (most sign-ins have none, and then
+    // the cart is not read). Otherwise the old row goes and a new one comes.
+    let rotated = match taken {
+        Some(taken) => rotate(conn, old_hash, &new_hash, account_id, taken, &anonymous, t)?,
+        None => None,
+    };
+    let has_cart = match rotated {
+        Some(has_cart) => has_cart,
+        None => {
+            crate::on_backend!(conn, |c| {
+                let pending: Option<Option<String>> =
+                    diesel::delete(sessions::table.find(old_hash))
+                        .returning(sessions::pending_login_id)
+                        .get_result(c)
+                        .optional()?;
+                if let Some(Some(pending_id)) = pending.filter(|p| p.as_deref() != taken) {
+                    diesel::delete(pending_logins::table.find(pending_id)).execute(c)?;
+                }
+            });
+            crate::on_backend!(conn, |c| diesel::insert_into(sessions::table)
+                .values((
+                    sessions::id_hash.eq(&new_hash),
+                    sessions::account_id.eq(Some(account_id)),
+                    sessions::pending_login_id.eq(None::<String>),
+                    sessions::created_at.eq(t),
+                    sessions::last_seen_at.eq(t),
+                ))
+                .execute(c))?;
+            true
         }
-    });
-    crate::on_backend!(conn, |c| diesel::insert_into(sessions::table)
-        .values((
-            sessions::id_hash.eq(sha256_hex(&new_id)),
-            sessions::account_id.eq(Some(account_id)),
-            sessions::pending_login_id.eq(None::<String>),
-            sessions::created_at.eq(t),
-            sessions::last_seen_at.eq(t),
-        ))
-        .execute(c))?;
-    basket::merge(
-        conn,
-        &basket::anonymous_owner(old_hash),
-        &basket::account_owner(account_id),
-    )?;
+    };
+    if has_cart {
+        basket::merge(conn, &anonymous, &basket::account_owner(account_id))?;
+    }
     Ok(new_id)
+}
+
+/// Moves the session `old_hash`, holding the pending login `taken`, to
+/// `new_hash`, signed in; Some(whether `anonymous` has cart items), or None
+/// when no such session row was there.
+fn rotate(
+    conn: &mut DbConn,
+    old_hash: &str,
+    new_hash: &str,
+    account_id: i64,
+    taken: &str,
+    anonymous: &str,
+    t: i64,
+) -> Result<Option<bool>, DbError> {
+    use diesel::sql_types::{BigInt, Bool, Text};
+    #[derive(QueryableByName)]
+    struct Rotated {
+        #[diesel(sql_type = Bool)]
+        has_cart: bool,
+    }
+    Ok(crate::on_backend!(conn, |c| diesel::sql_query(
+        "UPDATE sessions SET id_hash = $1, account_id = $2, pending_login_id = NULL, \
+         created_at = $3, last_seen_at = $3 WHERE id_hash = $4 AND pending_login_id = $5 \
+         RETURNING EXISTS (SELECT 1 FROM cart_items WHERE owner = $6) AS has_cart",
+    )
+    .bind::<Text, _>(new_hash)
+    .bind::<BigInt, _>(account_id)
+    .bind::<BigInt, _>(t)
+    .bind::<Text, _>(old_hash)
+    .bind::<Text, _>(taken)
+    .bind::<Text, _>(anonymous)
+    .get_result::<Rotated>(c)
+    .optional())?
+    .map(|r| r.has_cart))
 }
 
 /// Ends every session of an account except `keep_hash` (after a password change).

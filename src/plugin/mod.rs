@@ -384,6 +384,15 @@ pub trait HostServices: Send + Sync + 'static {
         false
     }
 
+    /// True when `complete_pending_login_claimed` takes the pending login
+    /// exactly once, in the transaction that runs the addon's claim (of
+    /// concurrent completions one takes it; the others write nothing):
+    /// then the host's taking is the claim, and an addon need not keep one
+    /// of its own. A host that does not say so gets the addon's own claim.
+    fn completion_takes_pending_login(&self) -> bool {
+        false
+    }
+
     /// An opaque key of this request's signed-in session (stable until the
     /// session id rotates), for state an addon binds to one session. None
     /// when the request has no session.

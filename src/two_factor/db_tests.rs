@@ -415,15 +415,45 @@ async fn a_pending_login_completes_once() {
         wins += task.await.unwrap() as usize;
     }
     assert_eq!(wins, 1);
-    // The first show of the page sends exactly once too.
-    let first = store::first_show(&t.db, "pending-2".into(), id)
+    // The first show of the page sends exactly once too: its claim is
+    // counted with the send limits, and a lost claim counts nothing.
+    let quota = limits::SendQuota {
+        destination: "+12015550123".into(),
+        store_hourly_ceiling: 1000,
+    };
+    let claim = |db: crate::db::Db| {
+        let quota = quota.clone();
+        async move {
+            limits::send_attempt_claimed(
+                &db,
+                id,
+                "10.0.0.1",
+                true,
+                &quota,
+                Some("pending-2".into()),
+            )
+            .await
+            .unwrap()
+        }
+    };
+    let first = claim(t.db.clone()).await;
+    let again = claim(t.db.clone()).await;
+    assert_eq!((first, again), (Some(limits::SendGate::Allowed), None));
+    let standing = limits::send_attempt(&t.db, id, "10.0.0.1", false, &quota)
         .await
         .unwrap();
-    let again = store::first_show(&t.db, "pending-2".into(), id)
-        .await
-        .unwrap();
-    assert!(first && !again);
-    // A challenge row that exists (the usual case) is completed once too.
+    assert!(
+        matches!(
+            standing,
+            limits::SendGate::Wait {
+                reason: limits::WaitReason::Cooldown,
+                ..
+            }
+        ),
+        "the first claim counted the send: {standing:?}"
+    );
+    // A challenge row is completed once too (a host whose completion is
+    // not exclusive claims with it).
     let won = store::claim_completion(&t.db, "pending-2".into(), id)
         .await
         .unwrap();
@@ -438,8 +468,12 @@ async fn the_sweep_drops_challenges_and_counters_older_than_a_day_only() {
     use crate::two_factor::schema::{tfa_challenges, tfa_counters};
     let t = fresh();
     let id = account(&t.db, "a@example.com");
-    store::first_show(&t.db, "old".into(), id).await.unwrap();
-    store::first_show(&t.db, "new".into(), id).await.unwrap();
+    store::claim_completion(&t.db, "old".into(), id)
+        .await
+        .unwrap();
+    store::claim_completion(&t.db, "new".into(), id)
+        .await
+        .unwrap();
     limits::code_attempt(&t.db, id).await.unwrap();
     let mut conn = t.db.get().unwrap();
     let day_and_a_bit = now() - 86_400 - 60;

@@ -69,6 +69,47 @@ pub fn hit(conn: &mut DbConn, key: &str, window: i64, t: i64) -> Result<Hit, DbE
     })
 }
 
+/// `hit` on the account's failure counter, returning with it when its lock
+/// (if any) started: one statement, not a count and a read.
+fn hit_reading_lock(
+    conn: &mut DbConn,
+    account_id: i64,
+    t: i64,
+) -> Result<(Hit, Option<i64>), DbError> {
+    crate::on_backend!(conn, |conn| {
+        use diesel::sql_types::{BigInt, Nullable, Text};
+        #[derive(QueryableByName)]
+        struct Row {
+            #[diesel(sql_type = diesel::sql_types::Integer)]
+            count: i32,
+            #[diesel(sql_type = BigInt)]
+            window_start: i64,
+            #[diesel(sql_type = Nullable<BigInt>)]
+            locked_since: Option<i64>,
+        }
+        let row: Row = diesel::sql_query(
+            "INSERT INTO tfa_counters (key, window_start, count) VALUES ($1, $2, 1) \
+             ON CONFLICT (key) DO UPDATE SET \
+               count = CASE WHEN tfa_counters.window_start > $3 THEN tfa_counters.count + 1 ELSE 1 END, \
+               window_start = CASE WHEN tfa_counters.window_start > $3 THEN tfa_counters.window_start ELSE $2 END \
+             RETURNING count, window_start, \
+               (SELECT l.window_start FROM tfa_counters l WHERE l.key = $4) AS locked_since",
+        )
+        .bind::<Text, _>(fail_key(account_id))
+        .bind::<BigInt, _>(t)
+        .bind::<BigInt, _>(t - FAIL_WINDOW_SECS)
+        .bind::<Text, _>(lock_key(account_id))
+        .get_result(conn)?;
+        Ok((
+            Hit {
+                count: row.count,
+                window_start: row.window_start,
+            },
+            row.locked_since,
+        ))
+    })
+}
+
 /// Starts a new window of one for `key` at `t`, whether or not it had one.
 fn restart(conn: &mut DbConn, key: &str, t: i64) -> Result<(), DbError> {
     crate::on_backend!(conn, |conn| {
@@ -115,12 +156,7 @@ pub async fn code_attempt(db: &Db, account_id: i64) -> Result<CodeGate, DbError>
 pub fn code_attempt_in(conn: &mut DbConn, account_id: i64) -> Result<CodeGate, DbError> {
     {
         let t = now();
-        let fails = hit(conn, &fail_key(account_id), FAIL_WINDOW_SECS, t)?;
-        let locked_since = crate::on_backend!(conn, |c| tfa_counters::table
-            .find(lock_key(account_id))
-            .select(tfa_counters::window_start)
-            .first::<i64>(c)
-            .optional())?;
+        let (fails, locked_since) = hit_reading_lock(conn, account_id, t)?;
         if locked_since.is_some_and(|since| since > t - LOCK_SECS) {
             return Ok(CodeGate::Locked);
         }
@@ -300,26 +336,44 @@ pub async fn send_attempt(
     Ok(gate.unwrap_or(SendGate::Allowed))
 }
 
-/// A claim that runs first in `send_attempt_claimed`'s transaction (the
-/// first code of a sign-in: `store::first_show_in`); true when this request
-/// won it.
-pub type SendClaim = Box<dyn FnOnce(&mut DbConn) -> Result<bool, DbError> + Send>;
+/// The counter that claims the first code of a sign-in for one view of
+/// the code page: counted first, with the send limits, in one statement
+/// (`send_attempt_claimed`); the view that counts it first sends. It was
+/// a row of its own (`tfa_challenges.sent_at`), one statement more.
+fn first_code_key(pending_id: &str) -> String {
+    format!("first-code:{pending_id}")
+}
+
+/// The first code of the sign-in `pending_id` could not be sent (a limit):
+/// the next view of the code page may try again.
+pub fn unclaim_first_code(conn: &mut DbConn, pending_id: &str) -> Result<(), DbError> {
+    diesel::delete(tfa_counters::table.find(first_code_key(pending_id))).execute(conn)?;
+    Ok(())
+}
+
+/// A code was sent for the sign-in `pending_id` otherwise (a resend after
+/// a first view that could not send): the next view must not send one.
+pub fn mark_first_code_sent(conn: &mut DbConn, pending_id: &str) -> Result<(), DbError> {
+    restart(conn, &first_code_key(pending_id), now())
+}
 
 /// Counts one SMS or call before it is requested: 30 s apart, at most 5 per
 /// account, 5 an hour and 10 a day per destination number, 20 per client IP
 /// per hour, and the store's hourly ceiling. The first code of a sign-in
 /// (`initial`) skips the per-IP quota: it follows a correct password, and
 /// many shoppers can share one address; the per-number and store-wide caps
-/// still hold, so making accounts does not make texts. With `claim` (if
-/// any) first in the same write transaction: None when the claim was lost
-/// (then nothing is counted).
+/// still hold, so making accounts does not make texts. With `first_code`
+/// (the sign-in's pending login id, for the code page's view that sends
+/// its first code), that claim is counted first, in the same statement:
+/// None when it was lost (an earlier view sent it), and then nothing else
+/// is counted.
 pub async fn send_attempt_claimed(
     db: &Db,
     account_id: i64,
     ip: &str,
     initial: bool,
     quota: &SendQuota,
-    claim: Option<SendClaim>,
+    first_code: Option<String>,
 ) -> Result<Option<SendGate>, DbError> {
     // One check per counter, in this order: the first refusal says why.
     let mut checks = vec![
@@ -366,13 +420,18 @@ pub async fn send_attempt_claimed(
     // refuses, the ones after it are given back in one more, so a refused
     // request uses up no quota past the one that refused it, as when they
     // were counted one by one.
+    // The claim of the first code comes first: one a day, so a second
+    // view finds it taken (the reason is never shown: a lost claim is None).
+    let claimed = first_code.is_some();
+    if let Some(pending_id) = first_code {
+        checks.insert(
+            0,
+            (first_code_key(&pending_id), DAY, 1, WaitReason::Cooldown),
+        );
+    }
     db.transaction(move |conn| {
-        if let Some(claim) = claim {
-            if !claim(conn)? {
-                return Ok(None);
-            }
-        }
         let t = now();
+        crate::two_factor::store::sweep_if_due(conn, t)?;
         let windows: Vec<(&str, i64)> = checks.iter().map(|c| (c.0.as_str(), c.1)).collect();
         let hits = hit_all(conn, &windows, t)?;
         for (i, (key, window, limit, reason)) in checks.iter().enumerate() {
@@ -382,6 +441,9 @@ pub async fn send_attempt_claimed(
             if hit.count > *limit {
                 let after: Vec<&str> = checks[i + 1..].iter().map(|c| c.0.as_str()).collect();
                 give_back(conn, &after)?;
+                if claimed && i == 0 {
+                    return Ok(None);
+                }
                 return Ok(Some(SendGate::Wait {
                     seconds: (hit.window_start + window - t).max(1),
                     reason: *reason,
@@ -461,13 +523,22 @@ pub fn hit_all(
 }
 
 /// Takes back one count from each of `keys` (counted by `hit_all` for a
-/// request that another counter refused).
+/// request that another counter refused, or whose first-code claim was
+/// lost). A count of one was a window this request started (the key was
+/// new or its window had run out): it is ended too (start 0), as it was
+/// before, so a page reload does not start a cooldown or move a window.
 fn give_back(conn: &mut DbConn, keys: &[&str]) -> Result<(), DbError> {
     if keys.is_empty() {
         return Ok(());
     }
+    // Both backends compute SET from the row as it was.
     diesel::update(tfa_counters::table.filter(tfa_counters::key.eq_any(keys)))
-        .set(tfa_counters::count.eq(tfa_counters::count - 1))
+        .set((
+            tfa_counters::count.eq(tfa_counters::count - 1),
+            tfa_counters::window_start.eq(diesel::dsl::sql::<diesel::sql_types::BigInt>(
+                "CASE WHEN count <= 1 THEN 0 ELSE window_start END",
+            )),
+        ))
         .execute(conn)?;
     Ok(())
 }

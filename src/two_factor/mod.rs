@@ -294,7 +294,7 @@ impl Addon for TwoFactorAddon {
                 .interface(attempt.interface)
                 .ip(&attempt.ip)
                 .detail(format!("{detail}; {redirect}"));
-            store::start_challenge(host, attempt.pending_id.clone(), account_id, ev).await?;
+            store::start_challenge(host, attempt.pending_id.clone(), ev).await?;
         }
         if decision == LoginDecision::Continue && !has_app && !has_phone {
             // No second factor: the store may require one.

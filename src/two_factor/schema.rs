@@ -221,6 +221,12 @@ diesel::table! {
     }
 }
 
-// A phone read with whether its account has recovery codes
-// (`store::phone_and_codes`).
-diesel::allow_tables_to_appear_in_same_query!(tfa_phones, tfa_recovery_codes, tfa_passkeys);
+// A phone read with whether its account has recovery codes, who holds its
+// last code and whether the page has a flash (`store::phone_and_codes`).
+diesel::allow_tables_to_appear_in_same_query!(
+    tfa_phones,
+    tfa_recovery_codes,
+    tfa_passkeys,
+    tfa_code_holders,
+    tfa_flashes
+);

@@ -2,18 +2,18 @@
 //! state between pages is in `state`).
 //! Functions take a connection so callers choose the transaction.
 
-use std::sync::atomic::{AtomicI64, Ordering};
-
 use diesel::prelude::*;
 
 use crate::db::{now, Db, DbConn, DbError};
 use crate::two_factor::schema::{
-    tfa_challenges, tfa_counters, tfa_passkeys, tfa_phones, tfa_recovery_codes,
+    tfa_challenges, tfa_code_holders, tfa_counters, tfa_flashes, tfa_passkeys, tfa_phones,
+    tfa_recovery_codes,
 };
 
 use crate::two_factor::audit::{self, AuditEvent};
 use crate::two_factor::gateways::AuthyId;
 use crate::two_factor::sms::phone::PhoneNumber;
+use crate::two_factor::state;
 
 #[derive(Clone, Debug)]
 pub struct StoredPhone {
@@ -117,10 +117,19 @@ pub fn load_phone(conn: &mut DbConn, account_id: i64) -> Result<Option<StoredPho
 
 /// The account's phone, and whether the account has recovery codes (its
 /// SMS set-up is finished), in one query: what the code pages need.
-pub async fn phone_and_codes(db: &Db, account_id: i64) -> Result<Option<PhoneAndFactors>, DbError> {
+pub async fn phone_and_codes(
+    db: &Db,
+    account_id: i64,
+    flash_key: Option<String>,
+) -> Result<Option<PhoneAndFactors>, DbError> {
     db.run(move |conn| {
+        // No session, no flash: a key no session hashes to.
+        let flash_key = flash_key.unwrap_or_default();
         let row = crate::on_backend!(conn, |c| tfa_phones::table
-            .find(account_id)
+            .left_join(
+                tfa_code_holders::table.on(tfa_code_holders::account_id.eq(tfa_phones::account_id)),
+            )
+            .filter(tfa_phones::account_id.eq(account_id))
             .select((
                 (
                     tfa_phones::account_id,
@@ -138,25 +147,41 @@ pub async fn phone_and_codes(db: &Db, account_id: i64) -> Result<Option<PhoneAnd
                 diesel::dsl::exists(
                     tfa_passkeys::table.filter(tfa_passkeys::account_id.eq(account_id)),
                 ),
+                tfa_code_holders::purpose.nullable(),
+                tfa_code_holders::verification_sid.nullable(),
+                diesel::dsl::exists(tfa_flashes::table.find(&flash_key)),
             ))
-            .first::<(PhoneRow, bool, bool)>(c)
+            .first::<(PhoneRow, bool, bool, Option<String>, Option<String>, bool)>(c)
             .optional())?;
-        Ok(row.map(|(phone, has_codes, has_passkey)| PhoneAndFactors {
-            stored: from_row(phone),
-            has_codes,
-            has_passkey,
-        }))
+        Ok(row.map(
+            |(phone, has_codes, has_passkey, purpose, verification_sid, has_flash)| {
+                PhoneAndFactors {
+                    stored: from_row(phone),
+                    has_codes,
+                    has_passkey,
+                    holder: purpose.map(|purpose| state::CodeHolder {
+                        purpose,
+                        verification_sid,
+                    }),
+                    has_flash,
+                }
+            },
+        ))
     })
     .await
 }
 
 /// The phone of an account at its code step, with what else the step
 /// needs to know in the same read: whether recovery codes exist (SMS
-/// set-up finished) and whether a passkey does (the page links to it).
+/// set-up finished), whether a passkey does (the page links to it), who
+/// holds the last texted code (the code step checks it) and whether a
+/// flash waits for this browser (most views have none: no read of its own).
 pub struct PhoneAndFactors {
     pub stored: StoredPhone,
     pub has_codes: bool,
     pub has_passkey: bool,
+    pub holder: Option<state::CodeHolder>,
+    pub has_flash: bool,
 }
 
 pub async fn phone_of(db: &Db, account_id: i64) -> Result<Option<StoredPhone>, DbError> {
@@ -287,48 +312,38 @@ pub async fn forget_all_authy_ids(db: &Db) -> Result<usize, DbError> {
     .await
 }
 
-/// Starts the challenge of a pending login: its row (unless it is there
-/// already: one insert that does nothing then) and its audit entry land
-/// together, with the pending login the host keeps for it
-/// (`HostServices::write_with_pending_login`): one write transaction for
-/// the password step.
+/// Starts the challenge of a pending login: its audit entry lands with the
+/// pending login the host keeps for it (`HostServices::write_with_pending_login`):
+/// one write transaction for the password step. The challenge row comes
+/// with the step that first needs it (the code page's first view, or a
+/// completion's claim), which insert it when it is missing: a statement
+/// less at every password step.
 pub async fn start_challenge(
     host: &crate::plugin::HostHandle,
     pending_id: String,
-    account_id: i64,
     ev: AuditEvent,
 ) -> Result<(), DbError> {
-    let key = pending_id.clone();
-    host.write_with_pending_login(
-        &key,
-        Box::new(move |conn| {
-            insert_challenge(conn, &pending_id, account_id, None, false)?;
-            audit::insert(conn, &ev)
-        }),
-    )
-    .await
+    host.write_with_pending_login(&pending_id, Box::new(move |conn| audit::insert(conn, &ev)))
+        .await
 }
 
-/// Inserts the challenge row, unless one is there already (then nothing
-/// happens: no unique violation, so it can run inside a transaction that
-/// must not fail); true when it inserted.
-fn insert_challenge(
+/// Inserts the challenge row as completed, unless one is there already
+/// (then nothing happens: no unique violation, so it can run inside a
+/// transaction that must not fail); true when it inserted. (`sent_at` is
+/// no longer written: the first code's claim is a counter,
+/// `limits::send_attempt_claimed`.)
+fn insert_completed_challenge(
     conn: &mut DbConn,
     pending_id: &str,
     account_id: i64,
-    sent_at: Option<i64>,
-    completed: bool,
 ) -> Result<bool, DbError> {
     let t = now();
-    if sweep_due(&LAST_SWEEP, t) {
-        crate::db::counts::housekeeping(|| sweep_expired(conn, t))?;
-    }
     let inserted = crate::on_backend!(conn, |c| diesel::insert_into(tfa_challenges::table)
         .values((
             tfa_challenges::pending_id.eq(pending_id),
             tfa_challenges::account_id.eq(account_id),
-            tfa_challenges::sent_at.eq(sent_at),
-            tfa_challenges::completed.eq(completed),
+            tfa_challenges::sent_at.eq(None::<i64>),
+            tfa_challenges::completed.eq(true),
             tfa_challenges::created_at.eq(t),
         ))
         .on_conflict_do_nothing()
@@ -339,8 +354,8 @@ fn insert_challenge(
 /// Claims a step of the challenge with a conditional update (`claim`, true
 /// when it changed the row); when it changed nothing, the row is either
 /// missing, and then inserted as claimed (`insert`, true when it did), or
-/// already claimed. The update comes first: the row nearly always exists,
-/// so the common case is one statement.
+/// already claimed. The update comes first: the code page inserted the row
+/// of an SMS sign-in, the one such a host's completion mostly claims.
 fn claim_step(
     conn: &mut DbConn,
     claim: impl FnOnce(&mut DbConn) -> Result<bool, DbError>,
@@ -352,18 +367,12 @@ fn claim_step(
     insert(conn)
 }
 
-/// When this process last swept; see `sweep_due`.
-static LAST_SWEEP: AtomicI64 = AtomicI64::new(0);
-const SWEEP_EVERY_SECS: i64 = 60;
+static SWEEP: crate::db::Sweep = crate::db::Sweep::new();
 
-/// True at most once a minute per process: a sweep of rows kept for a day
-/// need not run with every challenge (two deletes on each sign-in).
-fn sweep_due(last: &AtomicI64, t: i64) -> bool {
-    let prev = last.load(Ordering::Relaxed);
-    t - prev >= SWEEP_EVERY_SECS
-        && last
-            .compare_exchange(prev, t, Ordering::Relaxed, Ordering::Relaxed)
-            .is_ok()
+/// Sweeps challenges and counters older than a day, at most once a minute
+/// per process (the code page's count of the send limits calls it).
+pub fn sweep_if_due(conn: &mut DbConn, t: i64) -> Result<(), DbError> {
+    SWEEP.run_if_due(t, || sweep_expired(conn, t))
 }
 
 /// Challenges and counters outlive their use by at most a day.
@@ -373,56 +382,6 @@ pub fn sweep_expired(conn: &mut DbConn, t: i64) -> Result<(), DbError> {
         diesel::delete(tfa_challenges::table.filter(tfa_challenges::created_at.lt(day_ago)))
             .execute(conn)?;
         diesel::delete(tfa_counters::table.filter(tfa_counters::window_start.lt(day_ago)))
-            .execute(conn)?;
-        Ok(())
-    })
-}
-
-/// Creates the challenge row if needed; true the first time the code page
-/// is shown for this pending login (that request sends the first code).
-pub async fn first_show(db: &Db, pending_id: String, account_id: i64) -> Result<bool, DbError> {
-    db.transaction(move |conn| first_show_in(conn, &pending_id, account_id))
-        .await
-}
-
-/// `first_show` inside the caller's transaction (it cannot fail with a
-/// unique violation, see `insert_challenge`).
-pub fn first_show_in(
-    conn: &mut DbConn,
-    pending_id: &str,
-    account_id: i64,
-) -> Result<bool, DbError> {
-    claim_step(
-        conn,
-        |conn| {
-            let claimed = crate::on_backend!(conn, |c| diesel::update(
-                tfa_challenges::table
-                    .find(pending_id)
-                    .filter(tfa_challenges::sent_at.is_null()),
-            )
-            .set(tfa_challenges::sent_at.eq(Some(now())))
-            .execute(c))?;
-            Ok(claimed == 1)
-        },
-        |conn| insert_challenge(conn, pending_id, account_id, Some(now()), false),
-    )
-}
-
-/// The first code of a sign-in could not be sent (a limit): the next view
-/// of the code page may try again.
-pub fn unclaim_first_show(conn: &mut DbConn, pending_id: &str) -> Result<(), DbError> {
-    crate::on_backend!(conn, |conn| {
-        diesel::update(tfa_challenges::table.find(pending_id))
-            .set(tfa_challenges::sent_at.eq(None::<i64>))
-            .execute(conn)?;
-        Ok(())
-    })
-}
-
-pub fn mark_sent(conn: &mut DbConn, pending_id: &str) -> Result<(), DbError> {
-    crate::on_backend!(conn, |conn| {
-        diesel::update(tfa_challenges::table.find(pending_id))
-            .set(tfa_challenges::sent_at.eq(Some(now())))
             .execute(conn)?;
         Ok(())
     })
@@ -444,7 +403,7 @@ pub async fn claim_completion(
 }
 
 /// `claim_completion` inside the caller's transaction (it cannot fail with
-/// a unique violation, see `insert_challenge`).
+/// a unique violation, see `insert_completed_challenge`).
 pub fn claim_completion_in(
     conn: &mut DbConn,
     pending_id: &str,
@@ -462,8 +421,25 @@ pub fn claim_completion_in(
             .execute(c))?;
             Ok(claimed == 1)
         },
-        |conn| insert_challenge(conn, pending_id, account_id, None, true),
+        |conn| insert_completed_challenge(conn, pending_id, account_id),
     )
+}
+
+/// The claim of a sign-in step's completion (`claim_completion_in`),
+/// unless the host's completion is exclusive itself
+/// (`HostServices::completion_takes_pending_login`): then taking the
+/// pending login, in the same transaction, is the claim and nothing is
+/// written here (a statement less in every sign-in).
+pub fn claim_completion_unless_host_does(
+    conn: &mut DbConn,
+    host_does: bool,
+    pending_id: &str,
+    account_id: i64,
+) -> Result<bool, DbError> {
+    if host_does {
+        return Ok(true);
+    }
+    claim_completion_in(conn, pending_id, account_id)
 }
 
 /// Runs `f` again when a concurrent insert of the same key won the race
@@ -483,20 +459,5 @@ where
             ))) if tries < 3 => tries += 1,
             other => return other,
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_sweep_is_due_at_most_once_a_minute() {
-        let last = AtomicI64::new(0);
-        assert!(sweep_due(&last, 1_000));
-        assert!(!sweep_due(&last, 1_000));
-        assert!(!sweep_due(&last, 1_000 + SWEEP_EVERY_SECS - 1));
-        assert!(sweep_due(&last, 1_000 + SWEEP_EVERY_SECS));
-        assert!(!sweep_due(&last, 1_000 + SWEEP_EVERY_SECS));
     }
 }

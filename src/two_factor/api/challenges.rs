@@ -12,6 +12,8 @@ use crate::two_factor::schema::tfa_api_challenges;
 
 pub const TTL_SECS: i64 = 600;
 
+static SWEEP: crate::db::Sweep = crate::db::Sweep::new();
+
 #[derive(Clone, Debug)]
 pub struct Challenge {
     pub account_id: i64,
@@ -25,8 +27,15 @@ pub fn create(conn: &mut DbConn, account: &Account) -> Result<String, DbError> {
     let account_id = account.id;
     let id = random_token(32);
     let t = now();
-    diesel::delete(tfa_api_challenges::table.filter(tfa_api_challenges::expires_at.lt(t - 86_400)))
-        .execute(conn)?;
+    // Challenges a day past their end go, at most once a minute per
+    // process: not a delete with every sign-in.
+    SWEEP.run_if_due(t, || {
+        diesel::delete(
+            tfa_api_challenges::table.filter(tfa_api_challenges::expires_at.lt(t - 86_400)),
+        )
+        .execute(conn)
+        .map_err(DbError::from)
+    })?;
     diesel::insert_into(tfa_api_challenges::table)
         .values((
             tfa_api_challenges::id_hash.eq(sha256_hex(&id)),
@@ -71,23 +80,17 @@ pub fn load(conn: &mut DbConn, id: &str) -> Result<Option<Challenge>, DbError> {
 /// is gone (expired, completed, unknown).
 pub fn count_attempt(conn: &mut DbConn, id: &str) -> Result<Option<i32>, DbError> {
     let h = sha256_hex(id);
-    let n = diesel::update(
+    // The new count comes back with the update: one statement.
+    Ok(crate::on_backend!(conn, |c| diesel::update(
         tfa_api_challenges::table
             .find(&h)
             .filter(tfa_api_challenges::completed.eq(false))
             .filter(tfa_api_challenges::expires_at.gt(now())),
     )
     .set(tfa_api_challenges::attempts.eq(tfa_api_challenges::attempts + 1))
-    .execute(conn)?;
-    if n == 0 {
-        return Ok(None);
-    }
-    Ok(Some(
-        tfa_api_challenges::table
-            .find(&h)
-            .select(tfa_api_challenges::attempts)
-            .first(conn)?,
-    ))
+    .returning(tfa_api_challenges::attempts)
+    .get_result(c)
+    .optional())?)
 }
 
 /// Marks the challenge completed: true for exactly one caller.

@@ -228,8 +228,9 @@ async fn submit(
     // The claim (one of concurrent correct codes wins) lands with the new
     // session, in one write.
     let (id, account_id) = (pending.id.clone(), pending.account.id);
+    let host_does = st.host.completion_takes_pending_login();
     let claim: crate::plugin::CompletionClaim = Box::new(move |conn| {
-        let won = store::claim_completion_in(conn, &id, account_id)?;
+        let won = store::claim_completion_unless_host_does(conn, host_does, &id, account_id)?;
         if let Some(write) = on_success.filter(|_| won) {
             write(conn)?;
         }
@@ -288,7 +289,7 @@ pub async fn challenge(
         .interface(attempt.interface)
         .ip(&attempt.ip)
         .detail(format!("authenticator app; {redirect}"));
-    store::start_challenge(host, attempt.pending_id.clone(), attempt.account.id, ev).await?;
+    store::start_challenge(host, attempt.pending_id.clone(), ev).await?;
     Ok(crate::plugin::LoginDecision::Challenge { redirect })
 }
 

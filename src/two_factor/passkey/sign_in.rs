@@ -264,8 +264,9 @@ async fn submit(
         .ip(&ip)
         .detail(name);
     let pending_id = pending.id.clone();
+    let host_does = st.host.completion_takes_pending_login();
     let claim: crate::plugin::CompletionClaim = Box::new(move |conn| {
-        let won = store::claim_completion_in(conn, &pending_id, id)?;
+        let won = store::claim_completion_unless_host_does(conn, host_does, &pending_id, id)?;
         if won {
             limits::give_back_attempt(conn, id)?;
             audit::insert(conn, &used)?;
@@ -326,6 +327,6 @@ pub async fn challenge(
         .interface(attempt.interface)
         .ip(&attempt.ip)
         .detail(format!("passkey; {redirect}"));
-    store::start_challenge(host, attempt.pending_id.clone(), attempt.account.id, ev).await?;
+    store::start_challenge(host, attempt.pending_id.clone(), ev).await?;
     Ok(LoginDecision::Challenge { redirect })
 }

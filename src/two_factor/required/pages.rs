@@ -167,8 +167,10 @@ async fn complete(
     let login = || PageError::SeeOther(st.host.login_path(pending.interface).into());
     // The addon's claim lands with the session, in one write.
     let (id, account_id) = (pending.id.clone(), pending.account.id);
-    let claim: crate::plugin::CompletionClaim =
-        Box::new(move |conn| store::claim_completion_in(conn, &id, account_id));
+    let host_does = st.host.completion_takes_pending_login();
+    let claim: crate::plugin::CompletionClaim = Box::new(move |conn| {
+        store::claim_completion_unless_host_does(conn, host_does, &id, account_id)
+    });
     match st
         .host
         .complete_pending_login_claimed(req, &pending.id, claim)

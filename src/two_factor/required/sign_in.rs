@@ -51,7 +51,7 @@ pub async fn at_sign_in(
         .interface(attempt.interface)
         .ip(&attempt.ip)
         .detail(detail);
-    challenges::start_challenge(host, attempt.pending_id.clone(), attempt.account.id, ev).await?;
+    challenges::start_challenge(host, attempt.pending_id.clone(), ev).await?;
     Ok(LoginDecision::Challenge {
         redirect: pages::page_path(attempt.interface).to_string(),
     })

@@ -238,12 +238,12 @@ async fn describe(
 ) -> Result<StatusCode, PageError> {
     Ok(match outcome {
         SendOutcome::Sent => {
-            // The first code's claim (`first_show`) already stamped the time.
+            // The first code's claim already says it was sent.
             if !initial {
                 let id = pending.id.clone();
                 st.host
                     .db()
-                    .transaction(move |conn| store::mark_sent(conn, &id))
+                    .transaction(move |conn| limits::mark_first_code_sent(conn, &id))
                     .await?;
             }
             view.notice = Some(sent_notice(channel, &stored.phone.masked()));
@@ -255,7 +255,7 @@ async fn describe(
             let id = pending.id.clone();
             st.host
                 .db()
-                .transaction(move |conn| store::unclaim_first_show(conn, &id))
+                .transaction(move |conn| limits::unclaim_first_code(conn, &id))
                 .await?;
             view.error = Some(format!(
                 "{} Then use “Resend SMS with code”.",
@@ -287,9 +287,10 @@ async fn describe(
 /// finished), or the phone step.
 async fn stored_phone(
     st: &State,
+    req: &HttpRequest,
     pending: &PendingLogin,
 ) -> Result<store::PhoneAndFactors, PageError> {
-    store::phone_and_codes(st.host.db(), pending.account.id)
+    store::phone_and_codes(st.host.db(), pending.account.id, st.host.session_key(req))
         .await?
         .ok_or_else(|| PageError::SeeOther(policy::phone_path(pending.interface).into()))
 }
@@ -300,8 +301,10 @@ async fn verify_page(st: Data, req: HttpRequest) -> Result<HttpResponse, PageErr
         stored,
         has_codes,
         has_passkey,
-    } = stored_phone(&st, &pending).await?;
-    let (id, account_id) = (pending.id.clone(), pending.account.id);
+        has_flash,
+        ..
+    } = stored_phone(&st, &req, &pending).await?;
+    let account_id = pending.account.id;
     let mut view = PageView::new(&st, pending.interface);
     view.has_passkey = has_passkey;
     view.phone_masked = stored.phone.masked();
@@ -315,11 +318,9 @@ async fn verify_page(st: Data, req: HttpRequest) -> Result<HttpResponse, PageErr
         initial: true,
         ..actor(&pending, &ip)
     };
-    let claim: crate::two_factor::limits::SendClaim =
-        Box::new(move |conn| store::first_show_in(conn, &id, account_id));
     let first_sent = st
         .service
-        .send_first_code(&st.host, &settings, &first_actor, &stored, claim)
+        .send_first_code(&st.host, &settings, &first_actor, &stored)
         .await?;
     let first = first_sent.is_some();
     if let Some(outcome) = first_sent {
@@ -343,7 +344,10 @@ async fn verify_page(st: Data, req: HttpRequest) -> Result<HttpResponse, PageErr
     // A code this view sent started the resend cooldown: its length is
     // known without reading it back.
     let just_sent = first && status == StatusCode::OK && view.error.is_none();
-    show_flash(&st, &req, &mut view).await?;
+    // Whether a flash waits was read with the phone: most views have none.
+    if has_flash {
+        show_flash(&st, &req, &mut view).await?;
+    }
     view.resend_wait = if just_sent {
         limits::SEND_COOLDOWN_SECS
     } else {
@@ -406,8 +410,11 @@ async fn verify_submit(
     let ip = st.host.client_ip(&req);
     let actor = actor(&pending, &ip);
     let store::PhoneAndFactors {
-        stored, has_codes, ..
-    } = stored_phone(&st, &pending).await?;
+        stored,
+        has_codes,
+        holder,
+        ..
+    } = stored_phone(&st, &req, &pending).await?;
     // Count the attempt on the pending login and on the account before
     // anything is checked, in one write.
     let (counted, gate) = verify::count_attempts(&st.host, &pending, &ip).await?;
@@ -416,7 +423,15 @@ async fn verify_submit(
     let code = OtpCode::parse_typed(&form.code, settings.code_lengths());
     let (outcome, on_success) = st
         .service
-        .check_code_gated(&st.host, &settings, &actor, &stored, code.as_ref(), gate)
+        .check_code_held(
+            &st.host,
+            &settings,
+            &actor,
+            &stored,
+            code.as_ref(),
+            gate,
+            Some(holder),
+        )
         .await?;
     let here = policy::verify_path(pending.interface);
     let flash = match outcome {
@@ -426,11 +441,13 @@ async fn verify_submit(
                 .interface(pending.interface)
                 .ip(&ip);
             let (id, account_id) = (pending.id.clone(), pending.account.id);
+            let host_does = st.host.completion_takes_pending_login();
             // Exactly one of concurrent correct submissions wins; its claim,
             // the code's own writes and the audit entry land with the new
             // session, in one write.
             let claim: crate::plugin::CompletionClaim = Box::new(move |conn| {
-                let won = store::claim_completion_in(conn, &id, account_id)?;
+                let won =
+                    store::claim_completion_unless_host_does(conn, host_does, &id, account_id)?;
                 if won {
                     if let Some(write) = on_success {
                         write(conn)?;

@@ -209,19 +209,20 @@ impl Service {
         Ok(sent.unwrap_or(SendOutcome::Sent))
     }
 
-    /// `send_code` for the first code of a sign-in: `claim` (the code
-    /// page's first view, `store::first_show_in`) lands in the same write
-    /// as the limits' counters; None when it was lost (the code was sent
-    /// by an earlier view), and then nothing is counted or sent.
+    /// `send_code` for the first code of a sign-in, by the code page's
+    /// view that claims it (`limits::send_attempt_claimed`, with the
+    /// limits' counters in one statement); None when the claim was lost
+    /// (the code was sent by an earlier view), and then nothing is counted
+    /// or sent.
     pub async fn send_first_code(
         &self,
         host: &HostHandle,
         settings: &StoreSettings,
         actor: &Actor<'_>,
         stored: &StoredPhone,
-        claim: limits::SendClaim,
     ) -> Result<Option<SendOutcome>, ServiceError> {
-        self.send_claimed(host, settings, actor, stored, Channel::Sms, Some(claim))
+        let first_code = Some(actor.purpose.to_string());
+        self.send_claimed(host, settings, actor, stored, Channel::Sms, first_code)
             .await
     }
 
@@ -232,7 +233,7 @@ impl Service {
         actor: &Actor<'_>,
         stored: &StoredPhone,
         channel: Channel,
-        claim: Option<limits::SendClaim>,
+        first_code: Option<String>,
     ) -> Result<Option<SendOutcome>, ServiceError> {
         let event = match channel {
             Channel::Sms => "code_sent",
@@ -249,7 +250,7 @@ impl Service {
             actor.ip,
             actor.initial,
             &quota,
-            claim,
+            first_code,
         )
         .await?
         else {
@@ -385,6 +386,24 @@ impl Service {
         code: Option<&OtpCode>,
         gate: CodeGate,
     ) -> Result<(Checked, Option<SuccessWrite>), ServiceError> {
+        self.check_code_held(host, settings, actor, stored, code, gate, None)
+            .await
+    }
+
+    /// `check_code_gated` with who holds the account's code already read
+    /// (`holder`: Some of what was read, with the phone at the code step,
+    /// `store::phone_and_codes`); None reads it here.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn check_code_held(
+        &self,
+        host: &HostHandle,
+        settings: &StoreSettings,
+        actor: &Actor<'_>,
+        stored: &StoredPhone,
+        code: Option<&OtpCode>,
+        gate: CodeGate,
+        holder: Option<Option<state::CodeHolder>>,
+    ) -> Result<(Checked, Option<SuccessWrite>), ServiceError> {
         let db = host.db();
         if gate_locked(db, actor, gate).await {
             return Ok((Checked::Locked, None));
@@ -400,10 +419,14 @@ impl Service {
         };
         // The gateway keeps one code per user: accept it only for the sign-in
         // (or page) that asked for it last, so a code is bound to one pending login.
-        let account_id = actor.account.id;
-        let holder = db
-            .run(move |conn| state::code_holder(conn, account_id))
-            .await?;
+        let holder = match holder {
+            Some(known) => known,
+            None => {
+                let account_id = actor.account.id;
+                db.run(move |conn| state::code_holder(conn, account_id))
+                    .await?
+            }
+        };
         let Some(holder) = holder.filter(|h| h.purpose == actor.purpose) else {
             audit::record(
                 db,
