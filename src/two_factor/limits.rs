@@ -41,40 +41,18 @@ pub struct Hit {
 /// an update, an insert and a select: diesel compiles every UPDATE afresh,
 /// and three counters are hit on each sign-in.)
 pub fn hit(conn: &mut DbConn, key: &str, window: i64, t: i64) -> Result<Hit, DbError> {
-    crate::on_backend!(conn, |conn| {
-        use diesel::sql_types::{BigInt, Text};
-        #[derive(QueryableByName)]
-        struct Row {
-            #[diesel(sql_type = diesel::sql_types::Integer)]
-            count: i32,
-            #[diesel(sql_type = BigInt)]
-            window_start: i64,
-        }
-        // `$n` parameters are understood by PostgreSQL and SQLite alike.
-        let row: Row = diesel::sql_query(
-            "INSERT INTO tfa_counters (key, window_start, count) VALUES ($1, $2, 1) \
-             ON CONFLICT (key) DO UPDATE SET \
-               count = CASE WHEN tfa_counters.window_start > $3 THEN tfa_counters.count + 1 ELSE 1 END, \
-               window_start = CASE WHEN tfa_counters.window_start > $3 THEN tfa_counters.window_start ELSE $2 END \
-             RETURNING count, window_start",
-        )
-        .bind::<Text, _>(key)
-        .bind::<BigInt, _>(t)
-        .bind::<BigInt, _>(t - window)
-        .get_result(conn)?;
-        Ok(Hit {
-            count: row.count,
-            window_start: row.window_start,
-        })
-    })
+    Ok(hit_reading(conn, key, window, t, "")?.0)
 }
 
-/// `hit` on the account's failure counter, returning with it when its lock
-/// (if any) started: one statement, not a count and a read.
-fn hit_reading_lock(
+/// `hit`, returning with it the window start of another key (`read`, if
+/// it exists; "" never does): the account's lock with its failures, in
+/// one statement, not a count and a read.
+fn hit_reading(
     conn: &mut DbConn,
-    account_id: i64,
+    key: &str,
+    window: i64,
     t: i64,
+    read: &str,
 ) -> Result<(Hit, Option<i64>), DbError> {
     crate::on_backend!(conn, |conn| {
         use diesel::sql_types::{BigInt, Nullable, Text};
@@ -85,27 +63,28 @@ fn hit_reading_lock(
             #[diesel(sql_type = BigInt)]
             window_start: i64,
             #[diesel(sql_type = Nullable<BigInt>)]
-            locked_since: Option<i64>,
+            other_start: Option<i64>,
         }
+        // `$n` parameters are understood by PostgreSQL and SQLite alike.
         let row: Row = diesel::sql_query(
             "INSERT INTO tfa_counters (key, window_start, count) VALUES ($1, $2, 1) \
              ON CONFLICT (key) DO UPDATE SET \
                count = CASE WHEN tfa_counters.window_start > $3 THEN tfa_counters.count + 1 ELSE 1 END, \
                window_start = CASE WHEN tfa_counters.window_start > $3 THEN tfa_counters.window_start ELSE $2 END \
              RETURNING count, window_start, \
-               (SELECT l.window_start FROM tfa_counters l WHERE l.key = $4) AS locked_since",
+               (SELECT o.window_start FROM tfa_counters o WHERE o.key = $4) AS other_start",
         )
-        .bind::<Text, _>(fail_key(account_id))
+        .bind::<Text, _>(key)
         .bind::<BigInt, _>(t)
-        .bind::<BigInt, _>(t - FAIL_WINDOW_SECS)
-        .bind::<Text, _>(lock_key(account_id))
+        .bind::<BigInt, _>(t - window)
+        .bind::<Text, _>(read)
         .get_result(conn)?;
         Ok((
             Hit {
                 count: row.count,
                 window_start: row.window_start,
             },
-            row.locked_since,
+            row.other_start,
         ))
     })
 }
@@ -156,7 +135,13 @@ pub async fn code_attempt(db: &Db, account_id: i64) -> Result<CodeGate, DbError>
 pub fn code_attempt_in(conn: &mut DbConn, account_id: i64) -> Result<CodeGate, DbError> {
     {
         let t = now();
-        let (fails, locked_since) = hit_reading_lock(conn, account_id, t)?;
+        let (fails, locked_since) = hit_reading(
+            conn,
+            &fail_key(account_id),
+            FAIL_WINDOW_SECS,
+            t,
+            &lock_key(account_id),
+        )?;
         if locked_since.is_some_and(|since| since > t - LOCK_SECS) {
             return Ok(CodeGate::Locked);
         }

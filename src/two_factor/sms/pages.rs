@@ -423,7 +423,7 @@ async fn verify_submit(
     let code = OtpCode::parse_typed(&form.code, settings.code_lengths());
     let (outcome, on_success) = st
         .service
-        .check_code_held(
+        .check_code_gated(
             &st.host,
             &settings,
             &actor,

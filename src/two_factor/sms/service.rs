@@ -364,7 +364,7 @@ impl Service {
     ) -> Result<Checked, ServiceError> {
         let gate = limits::code_attempt(host.db(), actor.account.id).await?;
         let (checked, on_success) = self
-            .check_code_gated(host, settings, actor, stored, code, gate)
+            .check_code_gated(host, settings, actor, stored, code, gate, None)
             .await?;
         if let Some(write) = on_success {
             host.db().transaction(write).await?;
@@ -376,25 +376,11 @@ impl Service {
     /// `limits::code_attempt_in` in the caller's transaction). A valid code
     /// comes with its writes (the attempt given back, the resend cooldown
     /// ended, the number confirmed) for the caller to run in the
-    /// transaction that completes the sign-in.
-    pub async fn check_code_gated(
-        &self,
-        host: &HostHandle,
-        settings: &StoreSettings,
-        actor: &Actor<'_>,
-        stored: &StoredPhone,
-        code: Option<&OtpCode>,
-        gate: CodeGate,
-    ) -> Result<(Checked, Option<SuccessWrite>), ServiceError> {
-        self.check_code_held(host, settings, actor, stored, code, gate, None)
-            .await
-    }
-
-    /// `check_code_gated` with who holds the account's code already read
-    /// (`holder`: Some of what was read, with the phone at the code step,
-    /// `store::phone_and_codes`); None reads it here.
+    /// transaction that completes the sign-in. `holder`: who holds the
+    /// account's code, when the caller read it (the code step reads it with
+    /// the phone, `store::phone_and_codes`); None reads it here.
     #[allow(clippy::too_many_arguments)]
-    pub async fn check_code_held(
+    pub async fn check_code_gated(
         &self,
         host: &HostHandle,
         settings: &StoreSettings,
