@@ -41,29 +41,14 @@ pub struct Hit {
 /// an update, an insert and a select: diesel compiles every UPDATE afresh,
 /// and three counters are hit on each sign-in.)
 pub fn hit(conn: &mut DbConn, key: &str, window: i64, t: i64) -> Result<Hit, DbError> {
-    Ok(hit_reading(conn, key, window, t, "")?.0)
-}
-
-/// `hit`, returning with it the window start of another key (`read`, if
-/// it exists; "" never does): the account's lock with its failures, in
-/// one statement, not a count and a read.
-fn hit_reading(
-    conn: &mut DbConn,
-    key: &str,
-    window: i64,
-    t: i64,
-    read: &str,
-) -> Result<(Hit, Option<i64>), DbError> {
     crate::on_backend!(conn, |conn| {
-        use diesel::sql_types::{BigInt, Nullable, Text};
+        use diesel::sql_types::{BigInt, Text};
         #[derive(QueryableByName)]
         struct Row {
             #[diesel(sql_type = diesel::sql_types::Integer)]
             count: i32,
             #[diesel(sql_type = BigInt)]
             window_start: i64,
-            #[diesel(sql_type = Nullable<BigInt>)]
-            other_start: Option<i64>,
         }
         // `$n` parameters are understood by PostgreSQL and SQLite alike.
         let row: Row = diesel::sql_query(
@@ -71,21 +56,73 @@ fn hit_reading(
              ON CONFLICT (key) DO UPDATE SET \
                count = CASE WHEN tfa_counters.window_start > $3 THEN tfa_counters.count + 1 ELSE 1 END, \
                window_start = CASE WHEN tfa_counters.window_start > $3 THEN tfa_counters.window_start ELSE $2 END \
-             RETURNING count, window_start, \
-               (SELECT o.window_start FROM tfa_counters o WHERE o.key = $4) AS other_start",
+             RETURNING count, window_start",
         )
         .bind::<Text, _>(key)
         .bind::<BigInt, _>(t)
         .bind::<BigInt, _>(t - window)
-        .bind::<Text, _>(read)
         .get_result(conn)?;
-        Ok((
-            Hit {
-                count: row.count,
-                window_start: row.window_start,
-            },
-            row.other_start,
-        ))
+        Ok(Hit {
+            count: row.count,
+            window_start: row.window_start,
+        })
+    })
+}
+
+/// Counts a code attempt on the account's failure counter and returns,
+/// with its count, when the account's lock started (None: never locked):
+/// one statement, not a count and a read. The lock row is part of the
+/// upsert (created as never locked, start 0, or left as it is), not read
+/// by a subquery: a subquery reads PostgreSQL's snapshot from before the
+/// statement waited on the failure counter, so attempts that queued
+/// behind the one that locked the account would not see its lock. An
+/// upserted row is read as it is once its lock is taken.
+fn count_failure_reading_lock(
+    conn: &mut DbConn,
+    account_id: i64,
+    t: i64,
+) -> Result<(Hit, Option<i64>), DbError> {
+    crate::on_backend!(conn, |conn| {
+        use diesel::sql_types::{BigInt, Text};
+        #[derive(QueryableByName)]
+        struct Row {
+            #[diesel(sql_type = Text)]
+            key: String,
+            #[diesel(sql_type = diesel::sql_types::Integer)]
+            count: i32,
+            #[diesel(sql_type = BigInt)]
+            window_start: i64,
+        }
+        let (fails, lock) = (fail_key(account_id), lock_key(account_id));
+        // Parameters in order of first use: SQLite numbers `$n` that way.
+        let rows: Vec<Row> = diesel::sql_query(
+            "INSERT INTO tfa_counters (key, window_start, count) VALUES ($1, $2, 1), ($3, 0, 0) \
+             ON CONFLICT (key) DO UPDATE SET \
+               count = CASE WHEN excluded.key = $3 THEN tfa_counters.count \
+                 WHEN tfa_counters.window_start > $4 THEN tfa_counters.count + 1 ELSE 1 END, \
+               window_start = CASE WHEN excluded.key = $3 THEN tfa_counters.window_start \
+                 WHEN tfa_counters.window_start > $4 THEN tfa_counters.window_start ELSE $2 END \
+             RETURNING key, count, window_start",
+        )
+        .bind::<Text, _>(&fails)
+        .bind::<BigInt, _>(t)
+        .bind::<Text, _>(&lock)
+        .bind::<BigInt, _>(t - FAIL_WINDOW_SECS)
+        .load(conn)?;
+        let mut hit = None;
+        let mut locked_since = None;
+        for row in rows {
+            if row.key == fails {
+                hit = Some(Hit {
+                    count: row.count,
+                    window_start: row.window_start,
+                });
+            } else if row.window_start > 0 {
+                locked_since = Some(row.window_start);
+            }
+        }
+        let hit = hit.ok_or(DbError::Query(diesel::result::Error::NotFound))?;
+        Ok((hit, locked_since))
     })
 }
 
@@ -135,13 +172,7 @@ pub async fn code_attempt(db: &Db, account_id: i64) -> Result<CodeGate, DbError>
 pub fn code_attempt_in(conn: &mut DbConn, account_id: i64) -> Result<CodeGate, DbError> {
     {
         let t = now();
-        let (fails, locked_since) = hit_reading(
-            conn,
-            &fail_key(account_id),
-            FAIL_WINDOW_SECS,
-            t,
-            &lock_key(account_id),
-        )?;
+        let (fails, locked_since) = count_failure_reading_lock(conn, account_id, t)?;
         if locked_since.is_some_and(|since| since > t - LOCK_SECS) {
             return Ok(CodeGate::Locked);
         }
