@@ -115,8 +115,8 @@ pub fn load_phone(conn: &mut DbConn, account_id: i64) -> Result<Option<StoredPho
     Ok(row.map(from_row))
 }
 
-/// The account's phone, and whether the account has recovery codes (its
-/// SMS set-up is finished), in one query: what the code pages need.
+/// The account's phone with what the code pages need besides (see
+/// `PhoneAndFactors`), in one query.
 pub async fn phone_and_codes(
     db: &Db,
     account_id: i64,
@@ -314,10 +314,12 @@ pub async fn forget_all_authy_ids(db: &Db) -> Result<usize, DbError> {
 
 /// Starts the challenge of a pending login: its audit entry lands with the
 /// pending login the host keeps for it (`HostServices::write_with_pending_login`):
-/// one write transaction for the password step. The challenge row comes
-/// with the step that first needs it (the code page's first view, or a
-/// completion's claim), which insert it when it is missing: a statement
-/// less at every password step.
+/// one write transaction for the password step. No challenge row is
+/// written here any more: the first code's claim is a counter
+/// (`limits::send_attempt_claimed`), and only a host whose completion is
+/// not exclusive needs the row, which its claim inserts when it is missing
+/// (`claim_completion_unless_host_does`): a statement less at every
+/// password step.
 pub async fn start_challenge(
     host: &crate::plugin::HostHandle,
     pending_id: String,
