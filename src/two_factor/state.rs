@@ -45,6 +45,17 @@ pub struct CodeHolder {
     pub verification_sid: Option<String>,
 }
 
+/// Who holds the account's code, as far as a caller knows it: the code
+/// step reads it with the phone (`store::phone_and_codes`), other callers
+/// leave it to the check.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum KnownHolder {
+    /// Not read yet: the check reads it.
+    Unread,
+    /// Read with the phone (None: no code was sent for the account).
+    Read(Option<CodeHolder>),
+}
+
 /// Who holds the account's last texted code.
 pub fn code_holder(conn: &mut DbConn, account_id: i64) -> Result<Option<CodeHolder>, DbError> {
     Ok(crate::on_backend!(conn, |c| tfa_code_holders::table

@@ -328,7 +328,15 @@ pub async fn check_code_gated(
         None => limits::code_attempt(host.db(), account_id).await?,
     };
     service
-        .check_code_gated(host, &settings, actor, &stored, code.as_ref(), gate, None)
+        .check_code_gated(
+            host,
+            &settings,
+            actor,
+            &stored,
+            code.as_ref(),
+            gate,
+            crate::two_factor::state::KnownHolder::Unread,
+        )
         .await
         .map_err(|e| match e {
             crate::two_factor::sms::service::ServiceError::Db(d) => d,

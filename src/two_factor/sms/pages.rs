@@ -430,7 +430,7 @@ async fn verify_submit(
             &stored,
             code.as_ref(),
             gate,
-            Some(holder),
+            crate::two_factor::state::KnownHolder::Read(holder),
         )
         .await?;
     let here = policy::verify_path(pending.interface);

@@ -364,7 +364,15 @@ impl Service {
     ) -> Result<Checked, ServiceError> {
         let gate = limits::code_attempt(host.db(), actor.account.id).await?;
         let (checked, on_success) = self
-            .check_code_gated(host, settings, actor, stored, code, gate, None)
+            .check_code_gated(
+                host,
+                settings,
+                actor,
+                stored,
+                code,
+                gate,
+                state::KnownHolder::Unread,
+            )
             .await?;
         if let Some(write) = on_success {
             host.db().transaction(write).await?;
@@ -377,8 +385,7 @@ impl Service {
     /// comes with its writes (the attempt given back, the resend cooldown
     /// ended, the number confirmed) for the caller to run in the
     /// transaction that completes the sign-in. `holder`: who holds the
-    /// account's code, when the caller read it (the code step reads it with
-    /// the phone, `store::phone_and_codes`); None reads it here.
+    /// account's code, as far as the caller read it.
     #[allow(clippy::too_many_arguments)]
     pub async fn check_code_gated(
         &self,
@@ -388,7 +395,7 @@ impl Service {
         stored: &StoredPhone,
         code: Option<&OtpCode>,
         gate: CodeGate,
-        holder: Option<Option<state::CodeHolder>>,
+        holder: state::KnownHolder,
     ) -> Result<(Checked, Option<SuccessWrite>), ServiceError> {
         let db = host.db();
         if gate_locked(db, actor, gate).await {
@@ -406,8 +413,8 @@ impl Service {
         // The gateway keeps one code per user: accept it only for the sign-in
         // (or page) that asked for it last, so a code is bound to one pending login.
         let holder = match holder {
-            Some(known) => known,
-            None => {
+            state::KnownHolder::Read(known) => known,
+            state::KnownHolder::Unread => {
                 let account_id = actor.account.id;
                 db.run(move |conn| state::code_holder(conn, account_id))
                     .await?
