@@ -19,7 +19,7 @@ use crate::crypto::random_token;
 use crate::db::DbError;
 use crate::plugin::manifest::Hook;
 use crate::plugin::{
-    AddonError, FormValues, Interface, LoginAttempt, LoginDecision, PendingWrite, Role,
+    AddonError, AfterKept, FormValues, Interface, LoginAttempt, LoginDecision, PendingWrite, Role,
     GENERIC_AUTH_ERROR,
 };
 
@@ -366,7 +366,12 @@ async fn hold(
     row: PendingRow,
 ) -> Result<HttpResponse, String> {
     let url = row.challenge_url.clone();
-    let kept = keep_pending(state, req, row).await.map_err(|e| {
+    let pending_id = row.id.clone();
+    let kept = keep_pending(state, req, row).await;
+    // Work meant for after the commit runs only when the pending login was
+    // kept; it is taken out either way.
+    let then = take_with_pending(&pending_id).then;
+    let kept = kept.map_err(|e| {
         tracing::error!(error = %e, "could not keep pending login");
         UNAVAILABLE.to_string()
     })?;
@@ -374,30 +379,56 @@ async fn hold(
         // Locked after too many wrong passwords: the right one is refused too.
         return Err(GENERIC_AUTH_ERROR.into());
     }
+    for run in then {
+        run(req.clone()).await;
+    }
     Ok(redirect(&url))
 }
 
-/// Writes addons asked to land with the pending login of a password step
-/// under way (`HostServices::write_with_pending_login`), by pending login
-/// id. `keep_pending` takes them into its transaction; `decide` drops them
-/// when no pending login will be kept. Each lives for one request.
-static WITH_PENDING: Mutex<BTreeMap<String, Vec<PendingWrite>>> = Mutex::new(BTreeMap::new());
+/// What addons asked to go with the pending login of a password step
+/// under way, by pending login id: writes to land in its transaction
+/// (`HostServices::write_with_pending_login`), and work to run once it is
+/// kept (`HostServices::write_with_pending_login_then`). `keep_pending`
+/// takes the writes into its transaction, `hold` runs the work after it
+/// commits; `decide` drops both when no pending login will be kept. Each
+/// lives for one request.
+#[derive(Default)]
+struct WithPending {
+    writes: Vec<PendingWrite>,
+    then: Vec<AfterKept>,
+}
+
+static WITH_PENDING: Mutex<BTreeMap<String, WithPending>> = Mutex::new(BTreeMap::new());
+
+fn with_pending<T>(f: impl FnOnce(&mut BTreeMap<String, WithPending>) -> T) -> T {
+    f(&mut WITH_PENDING.lock().unwrap_or_else(PoisonError::into_inner))
+}
 
 pub(crate) fn write_with_pending(pending_id: &str, write: PendingWrite) {
-    WITH_PENDING
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .entry(pending_id.to_string())
-        .or_default()
-        .push(write);
+    with_pending(|m| {
+        m.entry(pending_id.to_string())
+            .or_default()
+            .writes
+            .push(write)
+    });
+}
+
+pub(crate) fn after_kept(pending_id: &str, then: AfterKept) {
+    with_pending(|m| m.entry(pending_id.to_string()).or_default().then.push(then));
 }
 
 fn take_writes_with_pending(pending_id: &str) -> Vec<PendingWrite> {
-    WITH_PENDING
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .remove(pending_id)
-        .unwrap_or_default()
+    with_pending(|m| {
+        m.get_mut(pending_id)
+            .map(|w| std::mem::take(&mut w.writes))
+            .unwrap_or_default()
+    })
+}
+
+/// Everything still staged for `pending_id` (after `keep_pending`: the work
+/// to run once it is kept).
+fn take_with_pending(pending_id: &str) -> WithPending {
+    with_pending(|m| m.remove(pending_id)).unwrap_or_default()
 }
 
 /// Runs the enabled addons' `after_password_verified` hooks in order. The
@@ -408,8 +439,8 @@ pub async fn decide(
 ) -> Result<Option<(String, String)>, String> {
     let decided = run_login_hooks(state, attempt).await;
     if !matches!(decided, Ok(Some(_))) {
-        // No pending login will be kept: writes meant to land with it go.
-        drop(take_writes_with_pending(&attempt.pending_id));
+        // No pending login will be kept: what was meant to go with it goes.
+        drop(take_with_pending(&attempt.pending_id));
     }
     decided
 }

@@ -15,8 +15,8 @@ use super::{redirect, HostState};
 use crate::crypto::SecretKey;
 use crate::db::{Db, DbError};
 use crate::plugin::{
-    Account, AddonError, AddonSettings, AttemptWrite, Completion, CompletionClaim, HostError,
-    HostHandle, HostServices, Interface, PendingLogin, PendingWrite, Role,
+    Account, AddonError, AddonSettings, AfterKept, AttemptWrite, Completion, CompletionClaim,
+    HostError, HostHandle, HostServices, Interface, PendingLogin, PendingWrite, Role,
 };
 
 impl HostState {
@@ -549,6 +549,17 @@ impl HostServices for AddonHost {
     ) -> Result<(), DbError> {
         super::login::write_with_pending(pending_id, write);
         Ok(())
+    }
+
+    async fn write_with_pending_login_then(
+        &self,
+        pending_id: &str,
+        write: PendingWrite,
+        then: AfterKept,
+    ) -> Result<bool, DbError> {
+        super::login::write_with_pending(pending_id, write);
+        super::login::after_kept(pending_id, then);
+        Ok(true)
     }
 
     async fn cancel_pending_login(&self, pending_id: &str) -> Result<(), DbError> {

@@ -8,6 +8,8 @@ pub mod registry;
 pub mod settings_form;
 pub mod types;
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -203,6 +205,12 @@ pub type CompletionClaim = Box<dyn FnOnce(&mut DbConn) -> Result<bool, DbError> 
 /// for its challenge (`HostServices::write_with_pending_login`).
 pub type PendingWrite = Box<dyn FnOnce(&mut DbConn) -> Result<(), DbError> + Send>;
 
+/// Work an addon asks to run once the pending login it challenges is kept
+/// (`HostServices::write_with_pending_login_then`), given the password
+/// step's request: talking to the outside world, which must not happen
+/// inside a transaction nor before the pending login exists.
+pub type AfterKept = Box<dyn FnOnce(HttpRequest) -> Pin<Box<dyn Future<Output = ()>>> + Send>;
+
 /// An addon's own counting that goes with an attempt on a pending login
 /// (`HostServices::count_pending_attempt_then`); it is given the new count
 /// (None: the pending login is gone).
@@ -366,6 +374,21 @@ pub trait HostServices: Send + Sync + 'static {
         write: PendingWrite,
     ) -> Result<(), DbError> {
         self.db().transaction(write).await
+    }
+    /// `write_with_pending_login`, and `then` once that transaction has
+    /// committed, before the browser is sent to the challenge: an addon
+    /// sends its first code there, counted by `write`, so the password
+    /// step is the only write before the code and the challenge page's
+    /// first view writes nothing. Both are dropped when no pending login
+    /// is kept. A host without it returns false and runs neither: the
+    /// addon then does the work itself when its challenge page is shown.
+    async fn write_with_pending_login_then(
+        &self,
+        _pending_id: &str,
+        _write: PendingWrite,
+        _then: AfterKept,
+    ) -> Result<bool, DbError> {
+        Ok(false)
     }
     /// Drops the pending login (the password must be entered again).
     async fn cancel_pending_login(&self, pending_id: &str) -> Result<(), DbError>;
