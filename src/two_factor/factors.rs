@@ -249,26 +249,61 @@ pub fn active_access_tokens(conn: &mut DbConn, account_id: i64) -> Result<i64, D
         .get_result(conn)?)
 }
 
-/// Whether the account has a confirmed app, a phone and a passkey (what a
-/// sign-in decision needs, without the recovery-code summary), in one query.
+/// Whether the account has a confirmed app and a passkey, and its phone
+/// (what a sign-in decision needs, and the SMS sign-in its first code),
+/// without the recovery-code summary, in one query.
 pub async fn second_factors(db: &Db, account_id: i64) -> Result<SecondFactors, DbError> {
+    use diesel::sql_types::{BigInt, Bool, Integer, Nullable, Text};
+    #[derive(QueryableByName)]
+    struct Row {
+        #[diesel(sql_type = Bool)]
+        app: bool,
+        #[diesel(sql_type = Bool)]
+        passkey: bool,
+        #[diesel(sql_type = Nullable<Text>)]
+        country: Option<String>,
+        #[diesel(sql_type = Nullable<Integer>)]
+        calling_code: Option<i32>,
+        #[diesel(sql_type = Nullable<Text>)]
+        national_number: Option<String>,
+        #[diesel(sql_type = Nullable<Text>)]
+        e164: Option<String>,
+        #[diesel(sql_type = Nullable<BigInt>)]
+        authy_id: Option<i64>,
+        #[diesel(sql_type = Nullable<BigInt>)]
+        refused_at: Option<i64>,
+        #[diesel(sql_type = Nullable<BigInt>)]
+        confirmed_at: Option<i64>,
+    }
     db.run(move |conn| {
-        let (app, phone, passkey) = crate::on_backend!(conn, |c| diesel::select((
-            diesel::dsl::exists(
-                tfa_totp::table
-                    .find(account_id)
-                    .filter(tfa_totp::confirmed.eq(true))
-            ),
-            diesel::dsl::exists(tfa_phones::table.find(account_id)),
-            diesel::dsl::exists(
-                tfa_passkeys::table.filter(tfa_passkeys::account_id.eq(account_id))
-            ),
-        ))
-        .get_result::<(bool, bool, bool)>(c))?;
+        // The phone row is optional: joined to a row that is always there.
+        let row: Row = crate::on_backend!(conn, |c| diesel::sql_query(
+            "SELECT EXISTS (SELECT 1 FROM tfa_totp WHERE account_id = $1 AND confirmed = $2) AS app, \
+                    EXISTS (SELECT 1 FROM tfa_passkeys WHERE account_id = $1) AS passkey, \
+                    p.country, p.calling_code, p.national_number, p.e164, p.authy_id, \
+                    p.refused_at, p.confirmed_at \
+             FROM (SELECT 1 AS one) AS always LEFT JOIN tfa_phones p ON p.account_id = $1"
+        )
+        .bind::<BigInt, _>(account_id)
+        .bind::<Bool, _>(true)
+        .get_result(c))?;
+        let phone = match (row.country, row.calling_code, row.national_number, row.e164) {
+            (Some(country), Some(code), Some(national), Some(e164)) => Some(store::from_row((
+                account_id,
+                country,
+                code,
+                national,
+                e164,
+                row.authy_id,
+                row.refused_at,
+                row.confirmed_at,
+            ))),
+            _ => None,
+        };
         Ok(SecondFactors {
-            app,
+            app: row.app,
             phone,
-            passkey,
+            passkey: row.passkey,
         })
     })
     .await
@@ -277,10 +312,11 @@ pub async fn second_factors(db: &Db, account_id: i64) -> Result<SecondFactors, D
 /// Which second factors an account has, as a sign-in needs to know (one
 /// read, `second_factors`): a passkey is asked for first, then the app, then
 /// the phone.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct SecondFactors {
     pub app: bool,
-    pub phone: bool,
+    /// The SMS phone, when one is on file.
+    pub phone: Option<store::StoredPhone>,
     pub passkey: bool,
 }
 

@@ -147,7 +147,7 @@ fn fail_key(account_id: i64) -> String {
 fn lock_key(account_id: i64) -> String {
     format!("lock:acct:{account_id}")
 }
-fn cooldown_key(account_id: i64) -> String {
+pub(crate) fn cooldown_key(account_id: i64) -> String {
     format!("send-cooldown:acct:{account_id}")
 }
 
@@ -367,6 +367,15 @@ pub fn unclaim_first_code(conn: &mut DbConn, pending_id: &str) -> Result<(), DbE
     Ok(())
 }
 
+/// A limit held the first code of the sign-in `pending_id` back for
+/// `seconds` (at its password step): the claim stays taken until then, so
+/// the views during the wait send nothing, and the first view after it
+/// claims and sends the code. (The claim's window is a day: it is made to
+/// end when the wait does.)
+pub fn defer_first_code(conn: &mut DbConn, pending_id: &str, seconds: i64) -> Result<(), DbError> {
+    restart(conn, &first_code_key(pending_id), now() + seconds - DAY)
+}
+
 /// A code was sent for the sign-in `pending_id` otherwise (a resend after
 /// a first view that could not send): the next view must not send one.
 pub fn mark_first_code_sent(conn: &mut DbConn, pending_id: &str) -> Result<(), DbError> {
@@ -385,6 +394,23 @@ pub fn mark_first_code_sent(conn: &mut DbConn, pending_id: &str) -> Result<(), D
 /// is counted.
 pub async fn send_attempt_claimed(
     db: &Db,
+    account_id: i64,
+    ip: &str,
+    initial: bool,
+    quota: &SendQuota,
+    first_code: Option<String>,
+) -> Result<Option<SendGate>, DbError> {
+    let (ip, quota) = (ip.to_string(), quota.clone());
+    db.transaction(move |conn| {
+        send_attempt_claimed_in(conn, account_id, &ip, initial, &quota, first_code)
+    })
+    .await
+}
+
+/// `send_attempt_claimed` in the caller's transaction (the password step's,
+/// which claims the first code of its sign-in with the pending login).
+pub fn send_attempt_claimed_in(
+    conn: &mut DbConn,
     account_id: i64,
     ip: &str,
     initial: bool,
@@ -445,30 +471,27 @@ pub async fn send_attempt_claimed(
             (first_code_key(&pending_id), DAY, 1, WaitReason::Cooldown),
         );
     }
-    db.transaction(move |conn| {
-        let t = now();
-        crate::two_factor::store::sweep_if_due(conn, t)?;
-        let windows: Vec<(&str, i64)> = checks.iter().map(|c| (c.0.as_str(), c.1)).collect();
-        let hits = hit_all(conn, &windows, t)?;
-        for (i, (key, window, limit, reason)) in checks.iter().enumerate() {
-            let Some(hit) = hits.get(key.as_str()) else {
-                return Err(DbError::Query(diesel::result::Error::NotFound));
-            };
-            if hit.count > *limit {
-                let after: Vec<&str> = checks[i + 1..].iter().map(|c| c.0.as_str()).collect();
-                give_back(conn, &after)?;
-                if claimed && i == 0 {
-                    return Ok(None);
-                }
-                return Ok(Some(SendGate::Wait {
-                    seconds: (hit.window_start + window - t).max(1),
-                    reason: *reason,
-                }));
+    let t = now();
+    crate::two_factor::store::sweep_if_due(conn, t)?;
+    let windows: Vec<(&str, i64)> = checks.iter().map(|c| (c.0.as_str(), c.1)).collect();
+    let hits = hit_all(conn, &windows, t)?;
+    for (i, (key, window, limit, reason)) in checks.iter().enumerate() {
+        let Some(hit) = hits.get(key.as_str()) else {
+            return Err(DbError::Query(diesel::result::Error::NotFound));
+        };
+        if hit.count > *limit {
+            let after: Vec<&str> = checks[i + 1..].iter().map(|c| c.0.as_str()).collect();
+            give_back(conn, &after)?;
+            if claimed && i == 0 {
+                return Ok(None);
             }
+            return Ok(Some(SendGate::Wait {
+                seconds: (hit.window_start + window - t).max(1),
+                reason: *reason,
+            }));
         }
-        Ok(Some(SendGate::Allowed))
-    })
-    .await
+    }
+    Ok(Some(SendGate::Allowed))
 }
 
 /// `hit` for several keys at once, each with its own window, in one
@@ -593,9 +616,15 @@ pub async fn cooldown_left(db: &Db, account_id: i64) -> Result<i64, DbError> {
             .select(tfa_counters::window_start)
             .first::<i64>(c)
             .optional())?;
-        Ok(start.map_or(0, |s| (s + SEND_COOLDOWN_SECS - now()).max(0)))
+        Ok(cooldown_left_after(start))
     })
     .await
+}
+
+/// The seconds left of a resend cooldown that started at `start` (None:
+/// none is running).
+pub fn cooldown_left_after(start: Option<i64>) -> i64 {
+    start.map_or(0, |s| (s + SEND_COOLDOWN_SECS - now()).max(0))
 }
 
 /// The gateway failed: let the user retry at once (quotas stay counted).

@@ -243,9 +243,10 @@ impl Addon for TwoFactorAddon {
         // other factors beside it.
         let factors::SecondFactors {
             app: has_app,
-            phone: has_phone,
+            phone,
             passkey: has_passkey,
         } = factors::second_factors(host.db(), account_id).await?;
+        let has_phone = phone.is_some();
         if has_passkey {
             // A device this account trusted skips the key too.
             if trusted_device::remember::skips_code(host, attempt).await? {
@@ -295,6 +296,18 @@ impl Addon for TwoFactorAddon {
                 .ip(&attempt.ip)
                 .detail(format!("{detail}; {redirect}"));
             store::start_challenge(host, attempt.pending_id.clone(), ev).await?;
+            // The first code is counted with the pending login and sent
+            // once the host has kept it (`sms::first_code`).
+            if let Some(stored) = phone {
+                sms::first_code::send_with_pending_login(
+                    &self.service,
+                    host,
+                    settings.clone(),
+                    attempt,
+                    stored,
+                )
+                .await?;
+            }
         }
         if decision == LoginDecision::Continue && !has_app && !has_phone {
             // No second factor: the store may require one.

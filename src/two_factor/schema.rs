@@ -222,11 +222,13 @@ diesel::table! {
 }
 
 // A phone read with whether its account has recovery codes, who holds its
-// last code and whether the page has a flash (`store::phone_and_codes`).
+// last code, whether the page has a flash and its resend cooldown
+// (`store::phone_and_codes`).
 diesel::allow_tables_to_appear_in_same_query!(
     tfa_phones,
     tfa_recovery_codes,
     tfa_passkeys,
     tfa_code_holders,
-    tfa_flashes
+    tfa_flashes,
+    tfa_counters
 );

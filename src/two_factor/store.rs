@@ -13,7 +13,7 @@ use crate::two_factor::schema::{
 use crate::two_factor::audit::{self, AuditEvent};
 use crate::two_factor::gateways::AuthyId;
 use crate::two_factor::sms::phone::PhoneNumber;
-use crate::two_factor::state;
+use crate::two_factor::{limits, state};
 
 #[derive(Clone, Debug)]
 pub struct StoredPhone {
@@ -125,6 +125,7 @@ pub async fn phone_and_codes(
     db.run(move |conn| {
         // No session, no flash: a key no session hashes to.
         let flash_key = flash_key.unwrap_or_default();
+        let cooldown_key = limits::cooldown_key(account_id);
         let row = crate::on_backend!(conn, |c| tfa_phones::table
             .left_join(
                 tfa_code_holders::table.on(tfa_code_holders::account_id.eq(tfa_phones::account_id)),
@@ -150,11 +151,31 @@ pub async fn phone_and_codes(
                 tfa_code_holders::purpose.nullable(),
                 tfa_code_holders::verification_sid.nullable(),
                 diesel::dsl::exists(tfa_flashes::table.find(&flash_key)),
+                tfa_counters::table
+                    .find(&cooldown_key)
+                    .select(tfa_counters::window_start)
+                    .single_value(),
             ))
-            .first::<(PhoneRow, bool, bool, Option<String>, Option<String>, bool)>(c)
+            .first::<(
+                PhoneRow,
+                bool,
+                bool,
+                Option<String>,
+                Option<String>,
+                bool,
+                Option<i64>,
+            )>(c)
             .optional())?;
         Ok(row.map(
-            |(phone, has_codes, has_passkey, purpose, verification_sid, has_flash)| {
+            |(
+                phone,
+                has_codes,
+                has_passkey,
+                purpose,
+                verification_sid,
+                has_flash,
+                cooldown_started,
+            )| {
                 PhoneAndFactors {
                     stored: from_row(phone),
                     has_codes,
@@ -163,6 +184,7 @@ pub async fn phone_and_codes(
                         purpose,
                         verification_sid,
                     }),
+                    resend_wait: limits::cooldown_left_after(cooldown_started),
                     has_flash,
                 }
             },
@@ -174,14 +196,18 @@ pub async fn phone_and_codes(
 /// The phone of an account at its code step, with what else the step
 /// needs to know in the same read: whether recovery codes exist (SMS
 /// set-up finished), whether a passkey does (the page links to it), who
-/// holds the last texted code (the code step checks it) and whether a
-/// flash waits for this browser (most views have none: no read of its own).
+/// holds the last texted code (the code step checks it; the code page
+/// shows where a code sent for its sign-in went), whether a flash waits
+/// for this browser (most views have none: no read of its own) and how
+/// long the resend buttons wait.
 pub struct PhoneAndFactors {
     pub stored: StoredPhone,
     pub has_codes: bool,
     pub has_passkey: bool,
     pub holder: Option<state::CodeHolder>,
     pub has_flash: bool,
+    /// Seconds until another code may be sent (the resend cooldown).
+    pub resend_wait: i64,
 }
 
 pub async fn phone_of(db: &Db, account_id: i64) -> Result<Option<StoredPhone>, DbError> {

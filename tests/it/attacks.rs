@@ -112,6 +112,9 @@ async fn a_half_finished_sign_in_dies_with_a_password_change_and_an_admin_reset(
         .login("/login", "victim@example.com", PASSWORD)
         .await;
     assert_eq!(location(&res), "/two-factor/verify");
+    // The attacker's password step texted the victim a code: the victim
+    // signs in after its resend cooldown.
+    crate::two_factor_sandbox::age_counters(&app, 60);
 
     let b = sign_in_with_sms(&app, "victim@example.com", PASSWORD).await;
     change_password(&b, PASSWORD, NEW_PASSWORD).await;
@@ -147,6 +150,9 @@ async fn sign_out_everywhere_ends_other_sessions_and_half_finished_sign_ins() {
         .login("/login", "victim@example.com", PASSWORD)
         .await;
     assert_eq!(location(&res), "/two-factor/verify");
+    // The attacker's password step texted the victim a code: the victim
+    // signs in after its resend cooldown.
+    crate::two_factor_sandbox::age_counters(&app, 60);
     let other = sign_in_with_sms(&app, "victim@example.com", PASSWORD).await;
     crate::two_factor_sandbox::age_counters(&app, 60);
     let b = sign_in_with_sms(&app, "victim@example.com", PASSWORD).await;

@@ -274,3 +274,65 @@ async fn a_flash_no_browser_came_back_for_is_swept_when_the_next_is_left() {
     assert_eq!(keys.len(), 1, "{keys:?}");
     assert_ne!(keys[0], "gone");
 }
+
+#[tokio::test]
+async fn the_password_step_texts_the_first_code_and_the_code_page_only_says_where_it_went() {
+    let t = setup(true, false).await;
+    shopper(&t, SmsSetUp::Complete);
+    let b = t.app.new_browser();
+    let res = b.login("/login", "cust@example.com", PASSWORD).await;
+    assert_eq!(location(&res), "/two-factor/verify");
+    // Sent before the code page opens: the phone buzzes as it loads.
+    assert_eq!(t.gw.messages_to(NATIONAL).len(), 1);
+    let before = t.app.db.counted();
+    for _ in 0..2 {
+        let (status, page) = b.get_text("/two-factor/verify").await;
+        assert_eq!(status, 200, "{page}");
+        assert!(
+            page.contains("We sent a code by text message to your phone +1 •••-•••-0123."),
+            "{page}"
+        );
+        // The cooldown the send started, read with the phone.
+        assert!(resend_wait(&page) > 0, "{page}");
+    }
+    let viewed = t.app.db.counted() - before;
+    assert_eq!(
+        viewed.write_transactions, 0,
+        "the code page only reads: {viewed}"
+    );
+    assert_eq!(t.gw.messages_to(NATIONAL).len(), 1, "a view sends nothing");
+    // The code it sent signs in.
+    let code = t.gw.last_code(NATIONAL).unwrap();
+    let (status, loc, _) = post_from(
+        &b,
+        "/two-factor/verify",
+        "/two-factor/verify",
+        &[("code", &code)],
+    )
+    .await;
+    assert_eq!((status, loc.as_str()), (303, "/"));
+}
+
+#[tokio::test]
+async fn a_right_password_on_a_locked_account_texts_nothing() {
+    let t = setup(true, false).await;
+    shopper(&t, SmsSetUp::Complete);
+    for i in 0..10 {
+        let res = t
+            .app
+            .new_browser()
+            .login("/login", "cust@example.com", &format!("wrong-password-{i}"))
+            .await;
+        assert_eq!(res.status(), 401);
+    }
+    let res = t
+        .app
+        .new_browser()
+        .login("/login", "cust@example.com", PASSWORD)
+        .await;
+    assert_eq!(res.status(), 401, "locked: the right password is refused");
+    assert!(
+        t.gw.messages_to(NATIONAL).is_empty(),
+        "no pending login was kept, so no code was sent"
+    );
+}

@@ -439,8 +439,23 @@ async fn the_addon_mounted_in_another_store_signs_a_customer_in_with_a_texted_co
         .unwrap();
     assert_eq!(location(&res), "/two-factor/verify");
     assert_eq!(location(&b.get("/").await), "/login", "nothing granted yet");
+    // This host runs nothing after keeping a pending login
+    // (`write_with_pending_login_then`): the password step sent no code,
+    // and the code page's first view sends it.
+    let outbox: serde_json::Value = b
+        .client
+        .get(format!("{sandbox_url}/outbox?phone={PHONE}"))
+        .header("X-Authy-API-Key", SANDBOX_KEY)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(outbox.as_array().map(Vec::len), Some(0), "{outbox}");
     let (status, page) = b.get_text("/two-factor/verify").await;
     assert_eq!(status, 200, "{page}");
+    assert!(page.contains("We sent a code by text message"), "{page}");
     assert!(
         page.contains(r#"your phone <strong class="nowrap">+1 •••-•••-0150</strong>"#),
         "{page}"

@@ -49,9 +49,10 @@ async fn requirement(st: &State, account: &Account) -> Result<(Requirement, bool
     // A passkey is asked for like an app: the user's own choice.
     let factors::SecondFactors {
         app: has_app,
-        phone: has_phone,
+        phone,
         passkey: has_passkey,
     } = factors::second_factors(st.host.db(), account.id).await?;
+    let has_phone = phone.is_some();
     if has_passkey {
         return Ok((Requirement::App, true));
     }

@@ -24,6 +24,10 @@ pub enum Kind {
     Notice,
     /// Something was refused; the text says what to do.
     Error,
+    /// The gateway could not be reached: shown as an error, and the page
+    /// that shows it answers 503, as the request that met the outage would
+    /// have (the first code, sent by the password step before its redirect).
+    Unavailable,
 }
 
 impl Kind {
@@ -31,6 +35,7 @@ impl Kind {
         match self {
             Kind::Notice => "notice",
             Kind::Error => "error",
+            Kind::Unavailable => "unavailable",
         }
     }
 }
@@ -56,11 +61,18 @@ impl Flash {
         }
     }
 
+    pub fn unavailable(text: impl Into<String>) -> Flash {
+        Flash {
+            kind: Kind::Unavailable,
+            text: text.into(),
+        }
+    }
+
     /// Puts the text where a page shows its kind: the notice or the error.
     pub fn show(self, notice: &mut Option<String>, error: &mut Option<String>) {
         match self.kind {
             Kind::Notice => *notice = Some(self.text),
-            Kind::Error => *error = Some(self.text),
+            Kind::Error | Kind::Unavailable => *error = Some(self.text),
         }
     }
 }
@@ -136,10 +148,10 @@ pub async fn take(host: &HostHandle, req: &HttpRequest) -> Result<Option<Flash>,
     Ok(row
         .filter(|(_, _, at)| *at >= now() - TTL_SECS)
         .map(|(kind, text, _)| Flash {
-            kind: if kind == "notice" {
-                Kind::Notice
-            } else {
-                Kind::Error
+            kind: match kind.as_str() {
+                "notice" => Kind::Notice,
+                "unavailable" => Kind::Unavailable,
+                _ => Kind::Error,
             },
             text,
         }))

@@ -28,7 +28,8 @@ use crate::two_factor::sms::countries;
 use crate::two_factor::sms::phone::{PhoneError, PhoneNumber};
 use crate::two_factor::sms::profile::SEND_CODE_PATH;
 use crate::two_factor::sms::service::{
-    gateway_message, wait_message, Actor, SendOutcome, Service, ACCOUNT_PAGE_PURPOSE,
+    first_code_wait_message, gateway_message, wait_message, Actor, SendOutcome, Service,
+    ACCOUNT_PAGE_PURPOSE,
 };
 use crate::two_factor::store::{self, StoredPhone};
 use crate::two_factor::trusted_device::remember::{self, RememberDevice, RememberOffer};
@@ -208,6 +209,11 @@ fn sent_notice(channel: Channel, masked: &str) -> String {
     }
 }
 
+/// What the code page says of the first code of its sign-in, once sent.
+fn first_code_notice(masked: &str) -> String {
+    format!("We sent a code by text message to your phone {masked}.")
+}
+
 /// Sends a code and describes the result on `view`; returns the page status.
 async fn send_and_describe(
     st: &State,
@@ -257,10 +263,7 @@ async fn describe(
                 .db()
                 .transaction(move |conn| limits::unclaim_first_code(conn, &id))
                 .await?;
-            view.error = Some(format!(
-                "{} Then use “Resend SMS with code”.",
-                wait_message(seconds, reason)
-            ));
+            view.error = Some(first_code_wait_message(seconds, reason));
             StatusCode::OK
         }
         SendOutcome::Wait { seconds, reason } => {
@@ -301,8 +304,9 @@ async fn verify_page(st: Data, req: HttpRequest) -> Result<HttpResponse, PageErr
         stored,
         has_codes,
         has_passkey,
+        holder,
         has_flash,
-        ..
+        resend_wait,
     } = stored_phone(&st, &req, &pending).await?;
     let account_id = pending.account.id;
     let mut view = PageView::new(&st, pending.interface);
@@ -310,18 +314,28 @@ async fn verify_page(st: Data, req: HttpRequest) -> Result<HttpResponse, PageErr
     view.phone_masked = stored.phone.masked();
     view.confirm_phone = after::confirms_phone_with(&stored, has_codes);
     let mut status = StatusCode::OK;
-    // The first view of the page sends the first code: its claim lands
-    // with the limits' counters, in one write.
-    let ip = st.host.client_ip(&req);
-    let settings = st.service.settings(&st.host).await?;
-    let first_actor = Actor {
-        initial: true,
-        ..actor(&pending, &ip)
+    // A code was sent for this sign-in (by its password step, as a rule:
+    // `sms::first_code`): the page says where, and writes nothing.
+    let sent_here = holder.is_some_and(|h| h.purpose == pending.id);
+    if sent_here {
+        view.notice = Some(first_code_notice(&view.phone_masked));
+    }
+    // Otherwise the first view sends the first code (a host that cannot
+    // send it after the password step, or a limit stopped it there): its
+    // claim lands with the limits' counters, in one write.
+    let first_sent = if sent_here {
+        None
+    } else {
+        let ip = st.host.client_ip(&req);
+        let settings = st.service.settings(&st.host).await?;
+        let first_actor = Actor {
+            initial: true,
+            ..actor(&pending, &ip)
+        };
+        st.service
+            .send_first_code(&st.host, &settings, &first_actor, &stored)
+            .await?
     };
-    let first_sent = st
-        .service
-        .send_first_code(&st.host, &settings, &first_actor, &stored)
-        .await?;
     let first = first_sent.is_some();
     if let Some(outcome) = first_sent {
         status = describe(
@@ -335,23 +349,20 @@ async fn verify_page(st: Data, req: HttpRequest) -> Result<HttpResponse, PageErr
         )
         .await?;
         if status == StatusCode::OK && view.error.is_none() {
-            view.notice = Some(format!(
-                "We sent a code by text message to your phone {}.",
-                view.phone_masked
-            ));
+            view.notice = Some(first_code_notice(&view.phone_masked));
         }
     }
-    // A code this view sent started the resend cooldown: its length is
-    // known without reading it back.
     let just_sent = first && status == StatusCode::OK && view.error.is_none();
     // Whether a flash waits was read with the phone: most views have none.
-    if has_flash {
-        show_flash(&st, &req, &mut view).await?;
+    if has_flash && show_flash(&st, &req, &mut view).await? {
+        status = StatusCode::SERVICE_UNAVAILABLE;
     }
+    // A code this view sent started the resend cooldown: its length is
+    // known without reading it back; otherwise it was read with the phone.
     view.resend_wait = if just_sent {
         limits::SEND_COOLDOWN_SECS
     } else {
-        limits::cooldown_left(st.host.db(), account_id).await?
+        resend_wait
     };
     view.remember = remember::offer(&st.host, pending.account.role).await?;
     let mut page = render(&st, &req, status, "verify", &view).await?;
@@ -360,11 +371,15 @@ async fn verify_page(st: Data, req: HttpRequest) -> Result<HttpResponse, PageErr
 }
 
 /// Puts what the last POST said (kept across its redirect) on the page.
-async fn show_flash(st: &State, req: &HttpRequest, view: &mut PageView) -> Result<(), PageError> {
-    if let Some(flash) = flash::take(&st.host, req).await? {
-        flash.show(&mut view.notice, &mut view.error);
-    }
-    Ok(())
+/// Shows this browser's flash on `view`; true when it says the gateway
+/// could not be reached (the page then answers 503).
+async fn show_flash(st: &State, req: &HttpRequest, view: &mut PageView) -> Result<bool, PageError> {
+    let Some(flash) = flash::take(&st.host, req).await? else {
+        return Ok(false);
+    };
+    let unavailable = flash.kind == flash::Kind::Unavailable;
+    flash.show(&mut view.notice, &mut view.error);
+    Ok(unavailable)
 }
 
 /// Where a sign-in that ended without a session (cancelled, too many

@@ -235,17 +235,9 @@ impl Service {
         channel: Channel,
         first_code: Option<String>,
     ) -> Result<Option<SendOutcome>, ServiceError> {
-        let event = match channel {
-            Channel::Sms => "code_sent",
-            Channel::Call => "call",
-        };
-        let db = host.db();
-        let quota = limits::SendQuota {
-            destination: stored.phone.e164().to_string(),
-            store_hourly_ceiling: self.config.sms_hourly_ceiling.min(i32::MAX as u32) as i32,
-        };
+        let quota = self.quota(stored);
         let Some(gate) = limits::send_attempt_claimed(
-            db,
+            host.db(),
             actor.account.id,
             actor.ip,
             actor.initial,
@@ -256,6 +248,37 @@ impl Service {
         else {
             return Ok(None);
         };
+        self.send_counted(host, settings, actor, stored, channel, gate)
+            .await
+            .map(Some)
+    }
+
+    /// What the limits count a code to `stored` against.
+    pub fn quota(&self, stored: &StoredPhone) -> limits::SendQuota {
+        limits::SendQuota {
+            destination: stored.phone.e164().to_string(),
+            store_hourly_ceiling: self.config.sms_hourly_ceiling.min(i32::MAX as u32) as i32,
+        }
+    }
+
+    /// Sends a code that `gate` (the limits, counted) allowed, or says why
+    /// not: the send after `limits::send_attempt_claimed`, or after the
+    /// password step counted the first code with its pending login
+    /// (`sms::first_code`).
+    pub async fn send_counted(
+        &self,
+        host: &HostHandle,
+        settings: &StoreSettings,
+        actor: &Actor<'_>,
+        stored: &StoredPhone,
+        channel: Channel,
+        gate: SendGate,
+    ) -> Result<SendOutcome, ServiceError> {
+        let event = match channel {
+            Channel::Sms => "code_sent",
+            Channel::Call => "call",
+        };
+        let db = host.db();
         if let SendGate::Wait { seconds, reason } = gate {
             if reason == WaitReason::StoreHourly {
                 tracing::warn!("two-factor: the store's hourly SMS ceiling was reached; codes by SMS are paused");
@@ -265,7 +288,7 @@ impl Service {
                 actor.event(event, "rate_limited").detail(reason.as_str()),
             )
             .await;
-            return Ok(Some(SendOutcome::Wait { seconds, reason }));
+            return Ok(SendOutcome::Wait { seconds, reason });
         }
         let result = match settings.gateway {
             Gateway::AuthyLegacy => {
@@ -308,7 +331,7 @@ impl Service {
                     audit::insert(conn, &ev)
                 })
                 .await?;
-                Ok(Some(SendOutcome::Sent))
+                Ok(SendOutcome::Sent)
             }
             Err(e) => {
                 limits::release_cooldown(db, actor.account.id).await?;
@@ -324,9 +347,7 @@ impl Service {
                     "gateway_error"
                 };
                 audit::record(db, actor.event(event, outcome).detail(e.to_string())).await;
-                Ok(Some(
-                    refusal.map_or(SendOutcome::Failed, SendOutcome::Refused),
-                ))
+                Ok(refusal.map_or(SendOutcome::Failed, SendOutcome::Refused))
             }
         }
     }
@@ -583,6 +604,15 @@ pub fn wait_message(seconds: i64, reason: WaitReason) -> String {
             "Text messages from this store are paused for a while. Please try again {when}, or use your authenticator app or a recovery code."
         ),
     }
+}
+
+/// The text shown when a limit held back the first code of a sign-in: a
+/// page view, so it says how to get the code once the wait is over.
+pub fn first_code_wait_message(seconds: i64, reason: WaitReason) -> String {
+    format!(
+        "{} Then use “Resend SMS with code”.",
+        wait_message(seconds, reason)
+    )
 }
 
 /// The text shown when the gateway failed; the login is refused.
