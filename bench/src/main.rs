@@ -278,8 +278,8 @@ impl Target {
     }
 }
 
-/// Steps up to the code page: login form, password, verify page (sends the
-/// SMS), outbox. Returns the session, its CSRF token and the code.
+/// Steps up to the code page: login form, password (sends the SMS), verify
+/// page, outbox. Returns the session, its CSRF token and the code.
 async fn until_code(t: &Target, stats: &Stats) -> anyhow::Result<(Session, String, String)> {
     let (email, phone) = t.take_user()?;
     let mut s = t.session();
@@ -290,11 +290,11 @@ async fn until_code(t: &Target, stats: &Stats) -> anyhow::Result<(Session, Strin
     let csrf = csrf_of(&page)?;
     let start = Instant::now();
     password_step(&mut s, &email, &csrf).await?;
-    stats.record("password", start.elapsed());
+    stats.record("password+sms", start.elapsed());
     let start = Instant::now();
     let (status, _) = s.get("/two-factor/verify").await?;
     anyhow::ensure!(status == 200, "verify page {status}");
-    stats.record("verify page+sms", start.elapsed());
+    stats.record("verify page", start.elapsed());
     let start = Instant::now();
     let code = t.code_from_outbox(&phone).await?;
     stats.record("outbox read", start.elapsed());
@@ -979,8 +979,8 @@ struct ChaosSeen {
     signed_in: bool,
 }
 
-/// One sign-in during gateway chaos: password, code page (sends the code;
-/// on the gateway message a guessed code, then "Resend"), the code from
+/// One sign-in during gateway chaos: password (sends the code), code page
+/// (on the gateway message a guessed code, then "Resend"), the code from
 /// the outbox (on the gateway message, again). Each step is retried at
 /// most three times: the fault gateway fails a shopper once per kind.
 /// Posts the login form with the shopper's password (to the SMS code step).

@@ -301,8 +301,23 @@ async fn the_password_step_texts_the_first_code_and_the_code_page_only_says_wher
         "the code page only reads: {viewed}"
     );
     assert_eq!(t.gw.messages_to(NATIONAL).len(), 1, "a view sends nothing");
-    // The code it sent signs in.
+    // After a wrong code the page says that, not where the code went.
     let code = t.gw.last_code(NATIONAL).unwrap();
+    let wrong = if code == "1111111" {
+        "2222222"
+    } else {
+        "1111111"
+    };
+    let (_, _, page) = post_and_read_back(
+        &b,
+        "/two-factor/verify",
+        "/two-factor/verify",
+        &[("code", wrong)],
+    )
+    .await;
+    assert!(page.contains("That code is not right"), "{page}");
+    assert!(!page.contains("We sent a code"), "{page}");
+    // The code it sent signs in.
     let (status, loc, _) = post_from(
         &b,
         "/two-factor/verify",

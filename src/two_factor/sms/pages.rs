@@ -315,9 +315,10 @@ async fn verify_page(st: Data, req: HttpRequest) -> Result<HttpResponse, PageErr
     view.confirm_phone = after::confirms_phone_with(&stored, has_codes);
     let mut status = StatusCode::OK;
     // A code was sent for this sign-in (by its password step, as a rule:
-    // `sms::first_code`): the page says where, and writes nothing.
+    // `sms::first_code`): the page says where, unless a flash says what
+    // the last step did (a wrong code, a resend), and writes nothing.
     let sent_here = holder.is_some_and(|h| h.purpose == pending.id);
-    if sent_here {
+    if sent_here && !has_flash {
         view.notice = Some(first_code_notice(&view.phone_masked));
     }
     // Otherwise the first view sends the first code (a host that cannot
