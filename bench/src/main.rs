@@ -94,6 +94,15 @@ struct Args {
     scale: bool,
 }
 
+impl Args {
+    /// Whether the run is on a PostgreSQL server (else SQLite).
+    fn on_postgres(&self) -> bool {
+        self.database_url
+            .as_deref()
+            .is_some_and(|url| url.starts_with("postgres"))
+    }
+}
+
 /// argon2id's own memory per hashing thread (m = 19456 KiB), MiB.
 const ARGON2_MIB: f64 = 19.0;
 
@@ -606,13 +615,13 @@ fn addon_registry() -> AddonRegistry {
 /// Figures for the summary, and errors over all phases.
 #[derive(Default)]
 struct Report {
-    figures: Vec<(&'static str, f64, &'static str, bool)>,
+    figures: Vec<(&'static str, f64, String, bool)>,
     errors: usize,
 }
 
 impl Report {
-    fn figure(&mut self, name: &'static str, value: f64, target: &'static str, ok: bool) {
-        self.figures.push((name, value, target, ok));
+    fn figure(&mut self, name: &'static str, value: f64, target: impl Into<String>, ok: bool) {
+        self.figures.push((name, value, target.into(), ok));
     }
     fn count_errors(&mut self, stats: &Stats) {
         self.errors += stats.errors.load(Ordering::Relaxed);
@@ -768,11 +777,14 @@ impl Run {
             besides <= 0.10,
         );
         let ratio = flows / hashes_per_sec;
+        // The targets: SQLite aims at 0.90; PostgreSQL (on the same
+        // cores, its own CPU included) at 0.80.
+        let target = if self.args.on_postgres() { 0.80 } else { 0.90 };
         report.figure(
             "full login flows/s vs argon2id/s",
             ratio,
-            ">= 0.90",
-            ratio >= 0.90,
+            format!(">= {target:.2}"),
+            ratio >= target,
         );
         report.count_errors(&a);
         ratio
@@ -829,11 +841,13 @@ impl Run {
             args.code_users, args.code_interval_ms
         ));
         let code_p99 = b.percentile("code", 99.0).unwrap_or_default().as_secs_f64() * 1000.0;
+        // The targets: 5 ms on SQLite, 10 ms on PostgreSQL.
+        let target = if args.on_postgres() { 10.0 } else { 5.0 };
         report.figure(
             "code step p99 (ms), 32 users at 1 code/s",
             code_p99,
-            "< 5",
-            code_p99 < 5.0,
+            format!("< {target}"),
+            code_p99 < target,
         );
 
         // The same users with no pause at all: the server's capacity for the
@@ -1541,7 +1555,7 @@ fn main() -> anyhow::Result<()> {
         report.figure("errors", errors, "= 0", report.errors == 0);
         println!("\nsummary (one run, this machine)");
         for (name, value, target, ok) in &report.figures {
-            let verdict = match (*target, *ok) {
+            let verdict = match (target.as_str(), *ok) {
                 ("-", _) => "",
                 (_, true) => "ok",
                 (_, false) => "MISSED",
