@@ -2,6 +2,7 @@
 //! admin reset, CLI reset).
 
 use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Bool, Integer, Nullable, Text};
 use serde::Serialize;
 
 use crate::db::{Db, DbConn, DbError};
@@ -54,27 +55,59 @@ pub fn load(conn: &mut DbConn, account_id: i64) -> Result<Factors, DbError> {
     load_profile(conn, account_id).map(|r| r.factors)
 }
 
+/// The phone columns of a query that joins `tfa_phones` with a LEFT JOIN
+/// (`p.country, p.calling_code, p.national_number, p.e164, p.authy_id,
+/// p.refused_at, p.confirmed_at`): all NULL when the account has no phone.
+#[derive(QueryableByName)]
+struct JoinedPhone {
+    #[diesel(sql_type = Nullable<Text>)]
+    country: Option<String>,
+    #[diesel(sql_type = Nullable<Integer>)]
+    calling_code: Option<i32>,
+    #[diesel(sql_type = Nullable<Text>)]
+    national_number: Option<String>,
+    #[diesel(sql_type = Nullable<Text>)]
+    e164: Option<String>,
+    #[diesel(sql_type = Nullable<BigInt>)]
+    authy_id: Option<i64>,
+    #[diesel(sql_type = Nullable<BigInt>)]
+    refused_at: Option<i64>,
+    #[diesel(sql_type = Nullable<BigInt>)]
+    confirmed_at: Option<i64>,
+}
+
+impl JoinedPhone {
+    /// The account's phone, if the join found one.
+    fn stored(self, account_id: i64) -> Option<store::StoredPhone> {
+        let (Some(country), Some(code), Some(national), Some(e164)) = (
+            self.country,
+            self.calling_code,
+            self.national_number,
+            self.e164,
+        ) else {
+            return None;
+        };
+        Some(store::from_row((
+            account_id,
+            country,
+            code,
+            national,
+            e164,
+            self.authy_id,
+            self.refused_at,
+            self.confirmed_at,
+        )))
+    }
+}
+
 /// `ProfileReads` in one query (the profile page read them in four).
 pub fn load_profile(conn: &mut DbConn, account_id: i64) -> Result<ProfileReads, DbError> {
-    use diesel::sql_types::{BigInt, Integer, Nullable, Text};
     #[derive(QueryableByName)]
     struct Row {
         #[diesel(sql_type = Nullable<BigInt>)]
         app_since: Option<i64>,
-        #[diesel(sql_type = Nullable<Text>)]
-        country: Option<String>,
-        #[diesel(sql_type = Nullable<Integer>)]
-        calling_code: Option<i32>,
-        #[diesel(sql_type = Nullable<Text>)]
-        national_number: Option<String>,
-        #[diesel(sql_type = Nullable<Text>)]
-        e164: Option<String>,
-        #[diesel(sql_type = Nullable<BigInt>)]
-        authy_id: Option<i64>,
-        #[diesel(sql_type = Nullable<BigInt>)]
-        refused_at: Option<i64>,
-        #[diesel(sql_type = Nullable<BigInt>)]
-        confirmed_at: Option<i64>,
+        #[diesel(embed)]
+        phone: JoinedPhone,
         #[diesel(sql_type = Nullable<Text>)]
         change_country: Option<String>,
         #[diesel(sql_type = Nullable<Integer>)]
@@ -123,19 +156,7 @@ pub fn load_profile(conn: &mut DbConn, account_id: i64) -> Result<ProfileReads, 
     )
     .bind::<BigInt, _>(account_id)
     .get_result(c))?;
-    let phone = match (row.country, row.calling_code, row.national_number, row.e164) {
-        (Some(country), Some(code), Some(national), Some(e164)) => Some(store::from_row((
-            account_id,
-            country,
-            code,
-            national,
-            e164,
-            row.authy_id,
-            row.refused_at,
-            row.confirmed_at,
-        ))),
-        _ => None,
-    };
+    let phone = row.phone.stored(account_id);
     let change = match (
         row.change_country,
         row.change_calling_code,
@@ -253,56 +274,29 @@ pub fn active_access_tokens(conn: &mut DbConn, account_id: i64) -> Result<i64, D
 /// (what a sign-in decision needs, and the SMS sign-in its first code),
 /// without the recovery-code summary, in one query.
 pub async fn second_factors(db: &Db, account_id: i64) -> Result<SecondFactors, DbError> {
-    use diesel::sql_types::{BigInt, Bool, Integer, Nullable, Text};
     #[derive(QueryableByName)]
     struct Row {
         #[diesel(sql_type = Bool)]
         app: bool,
         #[diesel(sql_type = Bool)]
         passkey: bool,
-        #[diesel(sql_type = Nullable<Text>)]
-        country: Option<String>,
-        #[diesel(sql_type = Nullable<Integer>)]
-        calling_code: Option<i32>,
-        #[diesel(sql_type = Nullable<Text>)]
-        national_number: Option<String>,
-        #[diesel(sql_type = Nullable<Text>)]
-        e164: Option<String>,
-        #[diesel(sql_type = Nullable<BigInt>)]
-        authy_id: Option<i64>,
-        #[diesel(sql_type = Nullable<BigInt>)]
-        refused_at: Option<i64>,
-        #[diesel(sql_type = Nullable<BigInt>)]
-        confirmed_at: Option<i64>,
+        #[diesel(embed)]
+        phone: JoinedPhone,
     }
     db.run(move |conn| {
         // The phone row is optional: joined to a row that is always there.
         let row: Row = crate::on_backend!(conn, |c| diesel::sql_query(
-            "SELECT EXISTS (SELECT 1 FROM tfa_totp WHERE account_id = $1 AND confirmed = $2) AS app, \
+            "SELECT EXISTS (SELECT 1 FROM tfa_totp WHERE account_id = $1 AND confirmed = TRUE) AS app, \
                     EXISTS (SELECT 1 FROM tfa_passkeys WHERE account_id = $1) AS passkey, \
                     p.country, p.calling_code, p.national_number, p.e164, p.authy_id, \
                     p.refused_at, p.confirmed_at \
              FROM (SELECT 1 AS one) AS always LEFT JOIN tfa_phones p ON p.account_id = $1"
         )
         .bind::<BigInt, _>(account_id)
-        .bind::<Bool, _>(true)
         .get_result(c))?;
-        let phone = match (row.country, row.calling_code, row.national_number, row.e164) {
-            (Some(country), Some(code), Some(national), Some(e164)) => Some(store::from_row((
-                account_id,
-                country,
-                code,
-                national,
-                e164,
-                row.authy_id,
-                row.refused_at,
-                row.confirmed_at,
-            ))),
-            _ => None,
-        };
         Ok(SecondFactors {
             app: row.app,
-            phone,
+            phone: row.phone.stored(account_id),
             passkey: row.passkey,
         })
     })

@@ -343,6 +343,24 @@ pub fn refused_to(loc: &str) -> bool {
         .any(|end| path.contains("/two-factor") && path.ends_with(end))
 }
 
+/// The messages a standalone sandbox at `sandbox` holds for `phone`,
+/// newest first.
+pub async fn sandbox_outbox(
+    client: &reqwest::Client,
+    sandbox: &str,
+    phone: &str,
+    key: &str,
+) -> serde_json::Value {
+    let res = client
+        .get(format!("{sandbox}/outbox?phone={phone}"))
+        .header("X-Authy-API-Key", key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    res.json().await.unwrap()
+}
+
 /// The code in the newest outbox message to `phone` of the sandbox at
 /// `sandbox` (its base URL: `{store}/sandbox/authy` when the store mounts it).
 pub async fn sandbox_code(
@@ -351,14 +369,7 @@ pub async fn sandbox_code(
     phone: &str,
     key: &str,
 ) -> String {
-    let res = client
-        .get(format!("{sandbox}/outbox?phone={phone}"))
-        .header("X-Authy-API-Key", key)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 200);
-    let messages: serde_json::Value = res.json().await.unwrap();
+    let messages = sandbox_outbox(client, sandbox, phone, key).await;
     let text = messages[0]["text"].as_str().expect("a message");
     code_in(text).expect("a code in the message")
 }

@@ -442,16 +442,7 @@ async fn the_addon_mounted_in_another_store_signs_a_customer_in_with_a_texted_co
     // This host runs nothing after keeping a pending login
     // (`write_with_pending_login_then`): the password step sent no code,
     // and the code page's first view sends it.
-    let outbox: serde_json::Value = b
-        .client
-        .get(format!("{sandbox_url}/outbox?phone={PHONE}"))
-        .header("X-Authy-API-Key", SANDBOX_KEY)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let outbox = crate::helpers::sandbox_outbox(&b.client, &sandbox_url, PHONE, SANDBOX_KEY).await;
     assert_eq!(outbox.as_array().map(Vec::len), Some(0), "{outbox}");
     let (status, page) = b.get_text("/two-factor/verify").await;
     assert_eq!(status, 200, "{page}");
