@@ -254,6 +254,12 @@ async fn concurrent_correct_codes_succeed_once() {
         answers.push(answer);
     }
     assert_eq!(ok, 1, "{answers:?}");
+    // The others met a used code, not a wrong one: none of them ended the
+    // sign-in (as a fifth wrong code would) before the winner completed it.
+    assert!(
+        answers.iter().all(|(_, to)| to != "/two-factor/ended"),
+        "{answers:?}"
+    );
 }
 
 #[tokio::test]

@@ -204,9 +204,10 @@ pub fn check_verify(status: u16, body: &[u8]) -> Result<TokenCheck, GatewayError
                     .map(str::to_string)
                     .unwrap_or_else(|| c.to_string())
             });
-            if parsed.token.as_deref() == Some("is invalid")
-                || matches!(code.as_deref(), Some("60020" | "60019"))
-            {
+            if code.as_deref() == Some("60019") {
+                return Ok(TokenCheck::Used);
+            }
+            if parsed.token.as_deref() == Some("is invalid") || code.as_deref() == Some("60020") {
                 return Ok(TokenCheck::Rejected);
             }
         }

@@ -32,8 +32,13 @@ impl Channel {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum TokenCheck {
     Valid,
-    /// The gateway said no (a wrong code; for Authy also a used or expired one).
+    /// The gateway said no (a wrong code; for Authy also an expired one).
     Rejected,
+    /// The right code, already used (Authy's 60019, "Token was used
+    /// recently"): a concurrent submission of it won, or it is replayed.
+    /// Not a guess, so not a wrong code: it ends no sign-in (Twilio
+    /// Verify's answer for a used code is its 20404, the same outcome).
+    Used,
 }
 
 /// Why a call failed. Messages are safe to show to a store owner: no key,

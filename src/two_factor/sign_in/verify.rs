@@ -54,7 +54,7 @@ pub enum Checked {
     /// The SMS gateway failed: refuse, never fail open.
     GatewayFailed,
     /// Twilio Verify: the code's verification is gone (expired, used or
-    /// cancelled); a new code is needed.
+    /// cancelled); Authy: the code was used already. A new code is needed.
     CodeEnded,
     /// Twilio Verify: too many tries on this code at the gateway.
     TooManyTriesAtGateway,

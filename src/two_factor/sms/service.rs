@@ -497,6 +497,17 @@ impl Service {
                 audit::record(db, actor.event("verify", "failure").detail("wrong code")).await;
                 Ok((Checked::Wrong, None))
             }
+            // A used code ends no sign-in: of concurrent submissions of the
+            // right code one wins, and the others must not cancel the sign-in
+            // (as a fifth wrong code would) before the winner completes it.
+            Ok(TokenCheck::Used) => {
+                audit::record(
+                    db,
+                    actor.event("verify", "failure").detail("code already used"),
+                )
+                .await;
+                Ok((Checked::CodeEnded, None))
+            }
             Err(e @ (GatewayError::NotFound | GatewayError::TooManyChecks)) => {
                 audit::record(db, actor.event("verify", "failure").detail(e.to_string())).await;
                 Ok((

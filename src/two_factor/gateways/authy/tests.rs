@@ -60,7 +60,7 @@ fn verify_tells_a_wrong_code_from_a_broken_gateway() {
     let wrong = br#"{"message":"Token is invalid","token":"is invalid","success":false,"errors":{"message":"Token is invalid"},"error_code":"60020"}"#;
     assert_eq!(check_verify(401, wrong), Ok(TokenCheck::Rejected));
     let used = br#"{"message":"Token is invalid. Token was used recently","success":false,"errors":{"message":"x"},"error_code":"60019"}"#;
-    assert_eq!(check_verify(401, used), Ok(TokenCheck::Rejected));
+    assert_eq!(check_verify(401, used), Ok(TokenCheck::Used));
     let bad_key = br#"{"message":"Invalid API key","success":false,"errors":{"message":"Invalid API key"},"error_code":"60001"}"#;
     assert_eq!(check_verify(401, bad_key), Err(GatewayError::BadApiKey));
     let unknown = br#"{"message":"User not found.","success":false,"errors":{"message":"User not found."},"error_code":"60026"}"#;
