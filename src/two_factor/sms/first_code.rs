@@ -25,15 +25,16 @@ use crate::two_factor::sms::service::{
 use crate::two_factor::store::StoredPhone;
 
 /// Counts the first code of `attempt`'s sign-in with its pending login and
-/// sends it once that is kept. False when the host cannot run work after
-/// keeping it: then nothing was counted, and the code page sends the code.
+/// sends it once that is kept. A host that cannot run work after keeping
+/// it runs neither: nothing is counted, and the code page's first view
+/// sends the code (it goes by who holds the code, so it need not be told).
 pub async fn send_with_pending_login(
     service: &Arc<Service>,
     host: &HostHandle,
     settings: StoreSettings,
     attempt: &LoginAttempt,
     stored: StoredPhone,
-) -> Result<bool, DbError> {
+) -> Result<(), DbError> {
     // What the count in the host's transaction found, for the send after it.
     let counted: Arc<Mutex<Option<SendGate>>> = Arc::default();
     let write: PendingWrite = {
@@ -84,7 +85,8 @@ pub async fn send_with_pending_login(
         })
     };
     host.write_with_pending_login_then(&attempt.pending_id, write, then)
-        .await
+        .await?;
+    Ok(())
 }
 
 /// What the code page must know of a first code that was not sent. A sent

@@ -371,9 +371,9 @@ async fn verify_page(st: Data, req: HttpRequest) -> Result<HttpResponse, PageErr
     Ok(page)
 }
 
-/// Puts what the last POST said (kept across its redirect) on the page.
-/// Shows this browser's flash on `view`; true when it says the gateway
-/// could not be reached (the page then answers 503).
+/// Puts what the last POST said (kept across its redirect) on the page;
+/// true when it says the gateway could not be reached (the code page then
+/// answers 503).
 async fn show_flash(st: &State, req: &HttpRequest, view: &mut PageView) -> Result<bool, PageError> {
     let Some(flash) = flash::take(&st.host, req).await? else {
         return Ok(false);
