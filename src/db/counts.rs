@@ -73,9 +73,9 @@ impl Counters {
 /// work: every query, insert, update and delete (the same on both
 /// backends). The statements that open and close transactions (`BEGIN`,
 /// `COMMIT`, `ROLLBACK`, savepoints) are `transaction_statements`: each
-/// write transaction costs two. `connection_checks` are the pool's
-/// `SELECT 1` when it tests a PostgreSQL connection on checkout (one per
-/// `Db::run` or `Db::transaction` there; none on SQLite). A write
+/// write transaction costs two. `connection_checks` are the `SELECT 1`
+/// that tests a PostgreSQL connection on checkout when there is reason to
+/// doubt it (`liveness`: none in steady traffic; none ever on SQLite). A write
 /// transaction is a top-level one (a savepoint inside it is not another).
 /// Every statement is a round trip to PostgreSQL (`round_trips`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -218,6 +218,11 @@ impl Instrumentation for CountStatements {
             | InstrumentationEvent::RollbackTransaction { .. } => {
                 self.next_is_transaction_control = true;
             }
+            // Every failed query passes here, so this is where a lost
+            // connection is noticed (see `liveness`).
+            InstrumentationEvent::FinishQuery {
+                error: Some(error), ..
+            } => super::liveness::note_failed_query(error),
             _ => {}
         }
     }

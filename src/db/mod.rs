@@ -4,6 +4,7 @@
 //! (see `Db::run`), with SQLite writers queued on one in-process turn.
 
 pub mod counts;
+pub mod liveness;
 pub mod migrations;
 pub mod schema;
 pub mod scratch;
@@ -12,7 +13,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use diesel::connection::SimpleConnection;
-use diesel::r2d2::{ConnectionManager, CustomizeConnection, Pool, PooledConnection};
+use diesel::r2d2::{CustomizeConnection, Pool};
 use diesel::Connection as _;
 
 /// A connection to whichever backend `database.url` names.
@@ -28,7 +29,7 @@ impl DbConn {
     }
 }
 
-pub type PooledConn = PooledConnection<ConnectionManager<DbConn>>;
+pub use liveness::PooledConn;
 
 /// Runs a diesel query on the concrete connection inside a `DbConn`: the
 /// body is compiled once per backend. Through `DbConn` itself, diesel's
@@ -62,7 +63,7 @@ pub enum DbError {
 /// Handle to the pool. Cheap to clone.
 #[derive(Clone)]
 pub struct Db {
-    pool: Pool<ConnectionManager<DbConn>>,
+    pool: Pool<liveness::Manager>,
     backend: Backend,
     /// SQLite has one writer at a time. Write transactions of this process
     /// queue here, where the next one starts the moment the last commits,
@@ -134,14 +135,14 @@ impl Db {
             (Backend::Sqlite, path.to_string())
         };
         let conn_url_for_checkpoints = conn_url.clone();
-        let manager = ConnectionManager::<DbConn>::new(conn_url);
+        let manager = liveness::Manager::new(conn_url);
         let pool = Pool::builder()
             .max_size(pool_size.max(1))
             .connection_timeout(Duration::from_secs(10))
-            // r2d2 runs `SELECT 1` on every checkout by default: one query
-            // more per database call. A SQLite file cannot drop the line;
-            // a PostgreSQL server can restart, so its connections are tested.
-            .test_on_check_out(backend == Backend::Postgres)
+            // r2d2 would run `SELECT 1` on every checkout: one round trip
+            // more per database call. `liveness::checkout` tests a
+            // PostgreSQL connection only when there is reason to doubt it.
+            .test_on_check_out(false)
             .connection_customizer(Box::new(SqlitePragmas))
             .build(manager)?;
         let sqlite_writer = (backend == Backend::Sqlite).then(|| Arc::new(Mutex::new(())));
@@ -200,18 +201,25 @@ impl Db {
         self.backend
     }
 
-    /// Whether a connection can be had within `wait`: tells a database
-    /// outage apart from other failures (the error pages answer 503 then).
+    /// Whether a connection can be had within `wait` and answers: tells a
+    /// database outage apart from other failures (the error pages answer
+    /// 503 then).
     pub async fn reachable(&self, wait: Duration) -> bool {
         let pool = self.pool.clone();
-        tokio::task::spawn_blocking(move || pool.get_timeout(wait).is_ok())
+        tokio::task::spawn_blocking(move || liveness::reachable(&pool, wait))
             .await
             .unwrap_or(false)
     }
 
+    /// Whether a connection was found lost (the server restarted, say)
+    /// after `since`.
+    pub fn lost_connection_since(&self, since: std::time::Instant) -> bool {
+        liveness::lost_since(since)
+    }
+
     /// A pooled connection for blocking code (CLI, start-up, tests).
     pub fn get(&self) -> Result<PooledConn, DbError> {
-        Ok(self.pool.get()?)
+        Ok(liveness::checkout(&self.pool)?)
     }
 
     /// Runs database work. On PostgreSQL, on the blocking thread pool (a
@@ -226,13 +234,13 @@ impl Db {
     {
         if self.inline() {
             let _counting = self.counting();
-            let mut conn = counts::checkout(|| self.pool.get())?;
+            let mut conn = counts::checkout(|| liveness::checkout(&self.pool))?;
             return f(&mut conn);
         }
         let db = self.clone();
         tokio::task::spawn_blocking(move || {
             let _counting = db.counting();
-            let mut conn = counts::checkout(|| db.pool.get())?;
+            let mut conn = counts::checkout(|| liveness::checkout(&db.pool))?;
             f(&mut conn)
         })
         .await
@@ -271,7 +279,7 @@ impl Db {
             .as_deref()
             .map(|m| m.lock().unwrap_or_else(PoisonError::into_inner));
         let _counting = self.counting();
-        let mut conn = counts::checkout(|| self.pool.get())?;
+        let mut conn = counts::checkout(|| liveness::checkout(&self.pool))?;
         write_transaction(&mut conn, f)
     }
 }

@@ -56,6 +56,7 @@ pub async fn error_pages<B: MessageBody + 'static>(
 ) -> Result<ServiceResponse<EitherBody<B, BoxBody>>, actix_web::Error> {
     let state = req.app_data::<web::Data<HostState>>().cloned();
     let json_client = state.as_ref().is_some_and(|s| s.is_token_route(req.path()));
+    let started = std::time::Instant::now();
     let res = next.call(req).await?;
     let mut status = res.status();
     let plain = res
@@ -66,10 +67,12 @@ pub async fn error_pages<B: MessageBody + 'static>(
     // A failure while the database is away (a PostgreSQL restart) is a 503
     // with a page saying so, whatever the handler made of it: it failed
     // closed, and the person should know to try again, not that the store
-    // is broken.
+    // is broken. A server that restarted and is back is reachable again,
+    // but a request that met one of the connections it dropped failed for
+    // the same reason.
     let database_down = match &state {
         Some(s) if !json_client && status == StatusCode::INTERNAL_SERVER_ERROR => {
-            !s.db.reachable(DATABASE_PROBE).await
+            s.db.lost_connection_since(started) || !s.db.reachable(DATABASE_PROBE).await
         }
         _ => false,
     };

@@ -326,3 +326,104 @@ async fn requests_during_a_postgres_restart_fail_closed_and_the_pool_recovers() 
         "signed in with the code after the outage"
     );
 }
+
+/// Ends every client connection to the cluster but this one, and waits
+/// until their server processes are gone, so the next query on any of them
+/// meets a closed line (as after a restart, without the outage).
+fn end_the_stores_connections(cluster: &Cluster) -> i64 {
+    use diesel::prelude::*;
+    #[derive(QueryableByName)]
+    struct Ended {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        ended: i64,
+    }
+    let mut admin = diesel::PgConnection::establish(&cluster.url()).unwrap();
+    diesel::sql_query(
+        "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid, 5000)) AS ended \
+         FROM pg_stat_activity \
+         WHERE pid <> pg_backend_pid() AND backend_type = 'client backend'",
+    )
+    .get_result::<Ended>(&mut admin)
+    .unwrap()
+    .ended
+}
+
+/// A pooled connection is not tested before every use any more (that was
+/// a round trip in four on PostgreSQL): it is tested when it sat unused
+/// for `TRUSTED_IDLE`, or when another was found lost since it was last
+/// used. So connections the server ended in a quiet moment fail no
+/// request, and in the middle of traffic only the first request to meet
+/// one fails, with the clear 503 page; then the pool serves again at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn connections_the_server_ended_are_found_before_use_or_fail_one_request() {
+    use storefront_2fa::db::liveness::TRUSTED_IDLE;
+    let Some(cluster) = private_cluster() else {
+        return;
+    };
+    assert!(cluster.start(), "the private cluster starts");
+    let url = cluster.url();
+    let app = spawn_app_with(default_addons, move |s| {
+        s.database.url = url;
+        s.database.pool_size = 4;
+    })
+    .await;
+    app.create_account("steady@example.com", PASSWORD, Role::Customer);
+    let shopper = app.new_browser();
+    let res = shopper
+        .login("/login", "steady@example.com", PASSWORD)
+        .await;
+    assert_eq!(res.status(), 303);
+    assert!(serving(&shopper).await);
+
+    // A quiet moment: every connection has sat unused for longer than is
+    // trusted, so each is tested before use and none fails a request.
+    tokio::time::sleep(TRUSTED_IDLE + Duration::from_millis(300)).await;
+    assert!(end_the_stores_connections(&cluster) > 0);
+    for i in 0..6 {
+        let (status, page) = shopper.get_text("/account").await;
+        assert_eq!(status, 200, "request {i} after a quiet restart: {page}");
+    }
+
+    // In the middle of traffic: the connections were used a moment ago,
+    // several of them at once.
+    for _ in 0..3 {
+        let (a, b, c, d) = tokio::join!(
+            serving(&shopper),
+            serving(&shopper),
+            serving(&shopper),
+            serving(&shopper)
+        );
+        assert!(a && b && c && d);
+    }
+    assert!(end_the_stores_connections(&cluster) > 0);
+    let mut failed = 0;
+    for i in 0..8 {
+        let (status, page) = shopper.get_text("/account").await;
+        if status != 200 {
+            assert_clear_503(
+                &format!("request {i} after the connections ended"),
+                status,
+                &page,
+            );
+            failed += 1;
+        }
+    }
+    eprintln!("connections ended in the middle of traffic: {failed} request(s) failed");
+    assert!(
+        failed <= 1,
+        "{failed} requests failed: after the first lost connection, the others are tested"
+    );
+    assert!(serving(&shopper).await, "the pool serves again");
+
+    // Traffic as usual, with no reason to doubt: once the new connections
+    // have been used, none is tested.
+    for _ in 0..5 {
+        assert!(serving(&shopper).await);
+    }
+    let before = app.db.counted();
+    for _ in 0..5 {
+        assert!(serving(&shopper).await);
+    }
+    let checks = (app.db.counted() - before).connection_checks;
+    assert_eq!(checks, 0, "connections tested in steady traffic");
+}

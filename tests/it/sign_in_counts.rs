@@ -11,10 +11,8 @@
 //! and cannot creep back; each test prints what it counted.
 //!
 //! DESIGN.md's budget for a full SMS sign-in is 20 statements and 4 write
-//! transactions. The statements of all three sign-ins and the write
-//! transactions of the app and API sign-ins meet it; the SMS sign-in has
-//! five write transactions (docs/performance.md says why). The bounds
-//! below are today's counts.
+//! transactions; all three sign-ins meet it. The bounds below are today's
+//! counts.
 
 use serde_json::{json, Value};
 use storefront_2fa::db::counts::Counted;

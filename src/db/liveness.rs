@@ -1,0 +1,158 @@
+//! Whether a pooled PostgreSQL connection still reaches its server, known
+//! without a `SELECT 1` before every use.
+//!
+//! r2d2 can test each connection as it leaves the pool. On PostgreSQL that
+//! was one round trip in four of a sign-in (10 of 40), for a connection that
+//! had answered a query milliseconds before. Instead, a connection is tested
+//! only when there is a reason to doubt it:
+//! - it has not been used for `TRUSTED_IDLE` (or not at all): a server
+//!   restart or a dropped line in a quiet hour is then caught before any
+//!   request meets it;
+//! - or a connection of this pool was found lost since it was last used:
+//!   once one request has met a restarted server, every connection older
+//!   than that is tested before use, so the others fail no request.
+//!
+//! A connection that is found lost, by the test or by a request's query,
+//! is dropped when it goes back to the pool (`Manager::has_broken`), and
+//! the pool opens a new one. What this gives up: when the server drops
+//! its connections in the middle of steady traffic, the first request to
+//! meet one gets the "cannot reach the database" page (as every request in
+//! flight at that moment does anyway) instead of none.
+//!
+//! SQLite connections are never tested: a file cannot drop the line.
+
+use std::cell::Cell;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use diesel::r2d2::{ConnectionManager, ManageConnection, Pool, PooledConnection, R2D2Connection};
+use diesel::result::{DatabaseErrorKind, Error};
+
+use super::DbConn;
+
+/// How long a connection may sit unused and still be trusted without a
+/// test. Under traffic every connection is used many times a second, so
+/// none is tested; a store that is quiet for a second tests its next one.
+pub const TRUSTED_IDLE: Duration = Duration::from_secs(1);
+
+/// The pool's connection manager: diesel's, except that a connection found
+/// lost on this thread is reported broken when it goes back to the pool.
+#[derive(Debug)]
+pub struct Manager(ConnectionManager<DbConn>);
+
+impl Manager {
+    pub fn new(url: String) -> Manager {
+        Manager(ConnectionManager::new(url))
+    }
+}
+
+impl ManageConnection for Manager {
+    type Connection = DbConn;
+    type Error = diesel::r2d2::Error;
+
+    fn connect(&self) -> Result<DbConn, Self::Error> {
+        self.0.connect()
+    }
+
+    fn is_valid(&self, conn: &mut DbConn) -> Result<(), Self::Error> {
+        self.0.is_valid(conn)
+    }
+
+    fn has_broken(&self, conn: &mut DbConn) -> bool {
+        // Called as the connection goes back, on the thread that used it
+        // (the pooled connection's drop), so this thread's flag is its own.
+        LOST_HERE.with(|l| l.replace(false)) || self.0.has_broken(conn)
+    }
+}
+
+pub type PooledConn = PooledConnection<Manager>;
+
+thread_local! {
+    /// A query on this thread found its connection lost since the last
+    /// checkout here.
+    static LOST_HERE: Cell<bool> = const { Cell::new(false) };
+}
+
+/// When a connection of any pool in this process was last found lost, in
+/// nanoseconds after `epoch()`; 0 for never.
+static LAST_LOSS: AtomicU64 = AtomicU64::new(0);
+
+fn epoch() -> Instant {
+    static EPOCH: OnceLock<Instant> = OnceLock::new();
+    *EPOCH.get_or_init(Instant::now)
+}
+
+fn nanos_since_epoch(at: Instant) -> u64 {
+    u64::try_from(at.saturating_duration_since(epoch()).as_nanos()).unwrap_or(u64::MAX)
+}
+
+/// Told of every failed query (by the statement counter, which sees them
+/// all): an error that says the line to the server is gone marks this
+/// thread's connection lost and every older connection suspect.
+pub fn note_failed_query(error: &Error) {
+    if matches!(
+        error,
+        Error::DatabaseError(
+            DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand,
+            _
+        )
+    ) {
+        LOST_HERE.with(|l| l.set(true));
+        LAST_LOSS.fetch_max(nanos_since_epoch(Instant::now()), Ordering::Relaxed);
+    }
+}
+
+/// When this connection was last handed out by `checkout`.
+#[derive(Clone, Copy)]
+struct LastCheckout(Instant);
+
+/// A connection from `pool` that there is no reason to doubt: tested first
+/// when the rules at the top of this file say so; a lost one is dropped and
+/// the next tried (a new one at worst, which `pool.get` opens).
+pub fn checkout(pool: &Pool<Manager>) -> Result<PooledConn, diesel::r2d2::PoolError> {
+    LOST_HERE.with(|l| l.set(false));
+    // Each lost connection tried is dropped, so the pool's size bounds how
+    // many can be met; after that a new connection is trusted as opened.
+    for _ in 0..pool.max_size() {
+        let mut conn = pool.get()?;
+        let now = Instant::now();
+        let doubted = conn.is_postgres()
+            && match PooledConnection::extensions(&conn).get::<LastCheckout>() {
+                None => true,
+                Some(LastCheckout(at)) => {
+                    now.duration_since(*at) > TRUSTED_IDLE
+                        || nanos_since_epoch(*at) <= LAST_LOSS.load(Ordering::Relaxed)
+                }
+            };
+        if doubted && R2D2Connection::ping(&mut *conn).is_err() {
+            // Lost (`LOST_HERE` is set): dropping it here discards it.
+            LAST_LOSS.fetch_max(nanos_since_epoch(now), Ordering::Relaxed);
+            LOST_HERE.with(|l| l.set(true));
+            drop(conn);
+            continue;
+        }
+        PooledConnection::extensions_mut(&mut conn).insert(LastCheckout(now));
+        return Ok(conn);
+    }
+    let mut conn = pool.get()?;
+    PooledConnection::extensions_mut(&mut conn).insert(LastCheckout(Instant::now()));
+    Ok(conn)
+}
+
+/// Whether a connection can be had from `pool` within `wait` and answers:
+/// always tested, since this is asked when a request has failed.
+pub fn reachable(pool: &Pool<Manager>, wait: Duration) -> bool {
+    LOST_HERE.with(|l| l.set(false));
+    let Ok(mut conn) = pool.get_timeout(wait) else {
+        return false;
+    };
+    // A lost one sets `LOST_HERE` and is discarded as it is dropped.
+    !conn.is_postgres() || R2D2Connection::ping(&mut *conn).is_ok()
+}
+
+/// Whether a connection of this process was found lost after `since`: a
+/// request that failed then failed for want of its database.
+pub fn lost_since(since: Instant) -> bool {
+    LAST_LOSS.load(Ordering::Relaxed) >= nanos_since_epoch(since)
+}
