@@ -125,10 +125,7 @@ pub fn checkout(pool: &Pool<Manager>) -> Result<PooledConn, diesel::r2d2::PoolEr
                         || nanos_since_epoch(*at) <= LAST_LOSS.load(Ordering::Relaxed)
                 }
             };
-        if doubted && R2D2Connection::ping(&mut *conn).is_err() {
-            // Lost (`LOST_HERE` is set): dropping it here discards it.
-            LAST_LOSS.fetch_max(nanos_since_epoch(now), Ordering::Relaxed);
-            LOST_HERE.with(|l| l.set(true));
+        if doubted && !answers(&mut conn) {
             drop(conn);
             continue;
         }
@@ -141,14 +138,35 @@ pub fn checkout(pool: &Pool<Manager>) -> Result<PooledConn, diesel::r2d2::PoolEr
 }
 
 /// Whether a connection can be had from `pool` within `wait` and answers:
-/// always tested, since this is asked when a request has failed.
+/// always tested, since this is asked when a request has failed. A lost
+/// one is dropped and the next tried, so connections left from before a
+/// restart do not make a server that is back look unreachable.
 pub fn reachable(pool: &Pool<Manager>, wait: Duration) -> bool {
-    LOST_HERE.with(|l| l.set(false));
-    let Ok(mut conn) = pool.get_timeout(wait) else {
-        return false;
-    };
-    // A lost one sets `LOST_HERE` and is discarded as it is dropped.
-    !conn.is_postgres() || R2D2Connection::ping(&mut *conn).is_ok()
+    let deadline = Instant::now() + wait;
+    for _ in 0..=pool.max_size() {
+        LOST_HERE.with(|l| l.set(false));
+        let left = deadline.saturating_duration_since(Instant::now());
+        let Ok(mut conn) = pool.get_timeout(left) else {
+            return false;
+        };
+        if answers(&mut conn) {
+            return true;
+        }
+        drop(conn);
+    }
+    false
+}
+
+/// Tests `conn` with `SELECT 1` (on PostgreSQL). One that does not answer
+/// is marked lost, so it is discarded as it is dropped, and the pool's
+/// older connections become suspect.
+fn answers(conn: &mut PooledConn) -> bool {
+    if !conn.is_postgres() || R2D2Connection::ping(&mut **conn).is_ok() {
+        return true;
+    }
+    LOST_HERE.with(|l| l.set(true));
+    LAST_LOSS.fetch_max(nanos_since_epoch(Instant::now()), Ordering::Relaxed);
+    false
 }
 
 /// Whether a connection of this process was found lost after `since`: a

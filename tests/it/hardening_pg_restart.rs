@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use storefront_2fa::plugin::Role;
 use storefront_2fa::startup::default_addons;
 
-use crate::helpers::{extract_csrf, location, spawn_app_with, Browser, SmsSetUp};
+use crate::helpers::{extract_csrf, location, spawn_app_with, Browser, SmsSetUp, TestApp};
 
 const PASSWORD: &str = "a-good-password-1";
 const KEY: &str = "pg-restart-sandbox-key";
@@ -195,15 +195,9 @@ fn assert_clear_503(what: &str, status: u16, page: &str) {
     );
 }
 
-async fn serving(b: &Browser) -> bool {
-    b.get("/account").await.status() == 200
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn requests_during_a_postgres_restart_fail_closed_and_the_pool_recovers() {
-    let Some(cluster) = private_cluster() else {
-        return;
-    };
+/// The store with a pool of four on a private cluster of its own, started.
+async fn store_on_a_private_cluster() -> Option<(Cluster, TestApp)> {
+    let cluster = private_cluster()?;
     assert!(cluster.start(), "the private cluster starts");
     let url = cluster.url();
     let app = spawn_app_with(default_addons, move |s| {
@@ -211,6 +205,18 @@ async fn requests_during_a_postgres_restart_fail_closed_and_the_pool_recovers() 
         s.database.pool_size = 4;
     })
     .await;
+    Some((cluster, app))
+}
+
+async fn serving(b: &Browser) -> bool {
+    b.get("/account").await.status() == 200
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn requests_during_a_postgres_restart_fail_closed_and_the_pool_recovers() {
+    let Some((cluster, app)) = store_on_a_private_cluster().await else {
+        return;
+    };
     app.login_admin().await;
     app.browser
         .post_form("/admin/addons/two_factor/enable", &[])
@@ -357,16 +363,9 @@ fn end_the_stores_connections(cluster: &Cluster) -> i64 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn connections_the_server_ended_are_found_before_use_or_fail_one_request() {
     use storefront_2fa::db::liveness::TRUSTED_IDLE;
-    let Some(cluster) = private_cluster() else {
+    let Some((cluster, app)) = store_on_a_private_cluster().await else {
         return;
     };
-    assert!(cluster.start(), "the private cluster starts");
-    let url = cluster.url();
-    let app = spawn_app_with(default_addons, move |s| {
-        s.database.url = url;
-        s.database.pool_size = 4;
-    })
-    .await;
     app.create_account("steady@example.com", PASSWORD, Role::Customer);
     let shopper = app.new_browser();
     let res = shopper
