@@ -14,7 +14,9 @@ use std::time::Duration;
 
 use diesel::connection::SimpleConnection;
 use diesel::r2d2::{CustomizeConnection, Pool};
+
 use diesel::Connection as _;
+use liveness::CheckedPool;
 
 /// A connection to whichever backend `database.url` names.
 #[derive(diesel::MultiConnection)]
@@ -63,7 +65,7 @@ pub enum DbError {
 /// Handle to the pool. Cheap to clone.
 #[derive(Clone)]
 pub struct Db {
-    pool: Pool<liveness::Manager>,
+    pool: CheckedPool,
     backend: Backend,
     /// SQLite has one writer at a time. Write transactions of this process
     /// queue here, where the next one starts the moment the last commits,
@@ -135,16 +137,16 @@ impl Db {
             (Backend::Sqlite, path.to_string())
         };
         let conn_url_for_checkpoints = conn_url.clone();
-        let manager = liveness::Manager::new(conn_url);
-        let pool = Pool::builder()
-            .max_size(pool_size.max(1))
-            .connection_timeout(Duration::from_secs(10))
-            // r2d2 would run `SELECT 1` on every checkout: one round trip
-            // more per database call. `liveness::checkout` tests a
-            // PostgreSQL connection only when there is reason to doubt it.
-            .test_on_check_out(false)
-            .connection_customizer(Box::new(SqlitePragmas))
-            .build(manager)?;
+        // r2d2 would run `SELECT 1` on every checkout: one round trip more
+        // per database call. `CheckedPool` tests a PostgreSQL connection
+        // only when there is reason to doubt it.
+        let pool = CheckedPool::build(
+            Pool::builder()
+                .max_size(pool_size.max(1))
+                .connection_timeout(Duration::from_secs(10))
+                .connection_customizer(Box::new(SqlitePragmas)),
+            conn_url,
+        )?;
         let sqlite_writer = (backend == Backend::Sqlite).then(|| Arc::new(Mutex::new(())));
         if let Some(writer) = &sqlite_writer {
             spawn_checkpointer(conn_url_for_checkpoints, Arc::downgrade(writer));
@@ -206,7 +208,7 @@ impl Db {
     /// 503 then).
     pub async fn reachable(&self, wait: Duration) -> bool {
         let pool = self.pool.clone();
-        tokio::task::spawn_blocking(move || liveness::reachable(&pool, wait))
+        tokio::task::spawn_blocking(move || pool.reachable(wait))
             .await
             .unwrap_or(false)
     }
@@ -214,12 +216,12 @@ impl Db {
     /// Whether a connection was found lost (the server restarted, say)
     /// after `since`.
     pub fn lost_connection_since(&self, since: std::time::Instant) -> bool {
-        liveness::lost_since(since)
+        self.pool.lost_since(since)
     }
 
     /// A pooled connection for blocking code (CLI, start-up, tests).
     pub fn get(&self) -> Result<PooledConn, DbError> {
-        Ok(liveness::checkout(&self.pool)?)
+        Ok(self.pool.checkout()?)
     }
 
     /// Runs database work. On PostgreSQL, on the blocking thread pool (a
@@ -234,13 +236,13 @@ impl Db {
     {
         if self.inline() {
             let _counting = self.counting();
-            let mut conn = counts::checkout(|| liveness::checkout(&self.pool))?;
+            let mut conn = counts::checkout(|| self.pool.checkout())?;
             return f(&mut conn);
         }
         let db = self.clone();
         tokio::task::spawn_blocking(move || {
             let _counting = db.counting();
-            let mut conn = counts::checkout(|| liveness::checkout(&db.pool))?;
+            let mut conn = counts::checkout(|| db.pool.checkout())?;
             f(&mut conn)
         })
         .await
@@ -279,7 +281,7 @@ impl Db {
             .as_deref()
             .map(|m| m.lock().unwrap_or_else(PoisonError::into_inner));
         let _counting = self.counting();
-        let mut conn = counts::checkout(|| liveness::checkout(&self.pool))?;
+        let mut conn = counts::checkout(|| self.pool.checkout())?;
         write_transaction(&mut conn, f)
     }
 }
