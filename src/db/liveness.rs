@@ -156,23 +156,25 @@ impl CheckedPool {
         // opened.
         for _ in 0..self.pool.max_size() {
             let mut conn = self.pool.get()?;
+            if !conn.is_postgres() {
+                return Ok(conn);
+            }
             let now = Instant::now();
-            let doubted = conn.is_postgres()
-                && match PooledConnection::extensions(&conn).get::<LastCheckout>() {
-                    None => true,
-                    Some(LastCheckout(at)) => {
-                        now.duration_since(*at) > TRUSTED_IDLE || self.losses.since(*at)
-                    }
-                };
+            let doubted = match PooledConnection::extensions(&conn).get::<LastCheckout>() {
+                None => true,
+                Some(LastCheckout(at)) => {
+                    now.duration_since(*at) > TRUSTED_IDLE || self.losses.since(*at)
+                }
+            };
             if doubted && !answers(&mut conn) {
                 drop(conn);
                 continue;
             }
-            PooledConnection::extensions_mut(&mut conn).insert(LastCheckout(now));
+            stamp(&mut conn, now);
             return Ok(conn);
         }
         let mut conn = self.pool.get()?;
-        PooledConnection::extensions_mut(&mut conn).insert(LastCheckout(Instant::now()));
+        stamp(&mut conn, Instant::now());
         Ok(conn)
     }
 
@@ -200,6 +202,22 @@ impl CheckedPool {
     /// `since`: a request that failed then failed for want of its database.
     pub fn lost_since(&self, since: Instant) -> bool {
         self.losses.since(since)
+    }
+}
+
+/// Notes that `conn` is handed out at `now`: in place when it has been
+/// before, so a checkout allocates nothing. SQLite connections carry no
+/// stamp (they are never tested).
+fn stamp(conn: &mut PooledConn, now: Instant) {
+    if !conn.is_postgres() {
+        return;
+    }
+    let extensions = PooledConnection::extensions_mut(conn);
+    match extensions.get_mut::<LastCheckout>() {
+        Some(last) => last.0 = now,
+        None => {
+            extensions.insert(LastCheckout(now));
+        }
     }
 }
 
